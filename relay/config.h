@@ -1,0 +1,99 @@
+/*
+ * twist-relay configuration as plain structs. config.c is the only file that
+ * includes libyaml; config_check.c validates; nothing else sees YAML.
+ */
+#ifndef TWIST_RELAY_CONFIG_H
+#define TWIST_RELAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/addr.h"
+
+#define CFG_MAX_LISTEN   16
+#define CFG_MAX_RELAY    4
+#define CFG_MAX_USERS    10000
+#define CFG_MAX_CIDRS    256
+#define CFG_STR          256
+#define CFG_MAX_DOC      (1024 * 1024) /* bytes of YAML, checked before parsing */
+
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+struct cfg_listen {
+	struct tw_addr addr; /* ip and port */
+	bool udp;
+	bool tcp;
+};
+
+struct cfg_user {
+	char name[CFG_STR];
+	char password[CFG_STR];
+};
+
+struct config {
+	char source[CFG_STR]; /* file name, or "<embedded>" */
+
+	struct cfg_listen listen[CFG_MAX_LISTEN];
+	unsigned n_listen;
+
+	/* Relay addresses: at most one per family is used for allocations. */
+	struct tw_addr relay[CFG_MAX_RELAY];
+	unsigned n_relay;
+	uint16_t port_min, port_max; /* default 49152..65535 */
+
+	unsigned workers; /* 0: one per online CPU */
+
+	/* auth */
+	char realm[CFG_STR];          /* default "twist.local" */
+	struct cfg_user *users;       /* malloc'd array */
+	unsigned n_users;
+	char rest_secret[CFG_STR];    /* TURN REST shared secret; "" = off */
+	char nonce_secret[CFG_STR];   /* "" = random per process (single node only) */
+	unsigned nonce_lifetime;      /* seconds, default 600 */
+	bool sha256;                  /* offer PASSWORD-ALGORITHMS SHA-256 (default true) */
+	unsigned unauth_rate;         /* 401 responses per second per source IP, default 20 */
+	unsigned unauth_burst;        /* default 40 */
+
+	/* peers */
+	bool allow_loopback;          /* demo only; logged loudly */
+	struct tw_cidr allow[CFG_MAX_CIDRS];
+	unsigned n_allow;
+	struct tw_cidr deny[CFG_MAX_CIDRS];
+	unsigned n_deny;
+
+	/* limits */
+	unsigned max_allocations;     /* total, 0 = unlimited; default 100000 */
+	unsigned user_quota;          /* per user, 0 = unlimited; default 0 */
+	uint64_t bandwidth;           /* bytes/s per allocation, 0 = unlimited */
+	unsigned default_lifetime;    /* 600 */
+	unsigned max_lifetime;        /* 3600 */
+
+	/* operations */
+	bool metrics_enabled;
+	struct tw_addr metrics;       /* default 127.0.0.1:9641 */
+	enum log_level log_level;     /* default info */
+	bool log_syslog;
+	char software[CFG_STR];       /* SOFTWARE attribute; "" = none */
+};
+
+/* The embedded default (README "quick start"): a YAML document. */
+extern const char config_default_yaml[];
+
+/*
+ * Parse YAML into cfg (which is first reset to defaults). On error returns
+ * -1 and writes "name:line:column: message" to err.
+ * Unknown keys are errors.
+ */
+int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);
+int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
+		       char *err, size_t errlen);
+void config_defaults(struct config *cfg);
+void config_clear(struct config *cfg); /* frees users; safe to call twice */
+
+/* Semantic checks (ranges, families, relay address per listen family...). */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+const char *log_level_name(enum log_level l);
+
+#endif
