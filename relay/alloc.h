@@ -1,0 +1,108 @@
+/*
+ * Allocations (RFC 8656 §5) and their permissions and channels. A worker
+ * owns its allocations: the table, the timers and the sockets are touched by
+ * that worker's thread only.
+ */
+#ifndef TWIST_RELAY_ALLOC_H
+#define TWIST_RELAY_ALLOC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/stun.h"
+#include "relay/registry.h"
+#include "relay/relay.h"
+
+#define PERM_LIFETIME_MS     300000 /* RFC 8656 §9 */
+#define CHAN_LIFETIME_MS     600000 /* RFC 8656 §12 */
+#define CHAN_COOLDOWN_MS     300000 /* no rebinding for 5 min after expiry (§12) */
+#define ALLOC_MAX_PERMS      64
+#define ALLOC_MAX_CHANS      64
+
+struct allocation;
+
+struct perm {
+	struct tw_addr ip; /* port is 0: permissions are per IP (§9) */
+	uint64_t expires;
+};
+
+struct chan {
+	struct tw_addr peer;
+	uint64_t expires; /* bound until then, then cooling down for CHAN_COOLDOWN_MS */
+	uint16_t num;
+	bool cooling;     /* expired, counted out of the channels gauge */
+};
+
+struct relay_sock {
+	int fd;
+	struct event *ev;
+	struct tw_addr addr;
+	struct allocation *a;
+};
+
+struct allocation {
+	struct worker *w;
+	struct alloc_key key;
+	struct allocation *hnext;       /* worker hash chain */
+	struct allocation *next, *prev; /* worker list, for the sweep */
+
+	/* The client side: a connected UDP socket, or a TCP connection. */
+	int cfd;
+	struct event *cev;
+	struct listener *lst;
+	struct tcp_conn *tc;
+
+	struct relay_sock rs[2];
+	uint8_t n_rs;
+	bool dont_fragment;
+	uint64_t expires;
+	uint8_t alloc_tid[STUN_TID_LEN]; /* for retransmitted Allocates (§7.2) */
+	uint64_t reservation;            /* token handed out with this allocation, 0 = none */
+
+	char user[CFG_STR]; /* who made it: other users get 441 (§5) */
+
+	struct perm perms[ALLOC_MAX_PERMS];
+	uint16_t n_perms;
+	struct chan chans[ALLOC_MAX_CHANS];
+	uint16_t n_chans;
+
+	/* Per-allocation bandwidth cap: a token bucket in bytes. */
+	uint64_t bw_tokens, bw_last_ms;
+};
+
+struct alloc_table *alloc_table_new(uint32_t seed);
+void alloc_table_free(struct alloc_table *t); /* deletes what is left */
+size_t alloc_table_count(const struct alloc_table *t);
+
+struct allocation *alloc_find(struct worker *w, const struct alloc_key *k);
+/* Inserts a filled-in allocation (sockets open, registry claimed). */
+void alloc_insert(struct worker *w, struct allocation *a);
+/* Unlinks, closes sockets, releases ports and the registry claim, frees. */
+void alloc_delete(struct allocation *a);
+/* Expires allocations, permissions and channels; called once a second. */
+void alloc_sweep(struct worker *w);
+
+/* NULL if the peer IP has no live permission. */
+struct perm *alloc_perm_find(struct allocation *a, const struct tw_addr *peer);
+/* Installs or refreshes; -ENOSPC at ALLOC_MAX_PERMS. */
+int alloc_perm_add(struct allocation *a, const struct tw_addr *peer);
+
+struct chan *alloc_chan_by_num(struct allocation *a, uint16_t num);   /* bound or cooling */
+struct chan *alloc_chan_by_peer(struct allocation *a, const struct tw_addr *peer);
+/*
+ * ChannelBind rules (§11.2): 0 bound or refreshed; -EBUSY the number is
+ * bound to another peer, or the peer to another number; -ENOSPC full.
+ */
+int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *peer);
+static inline bool chan_live(const struct chan *c, uint64_t now)
+{
+	return c->expires > now;
+}
+
+/* The relay socket of the peer's family, or NULL (443). */
+struct relay_sock *alloc_relay_for(struct allocation *a, uint8_t family);
+
+/* Bandwidth cap: true if len bytes may pass now. */
+bool alloc_bw_take(struct allocation *a, size_t len);
+
+#endif

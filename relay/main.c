@@ -1,0 +1,288 @@
+/*
+ * twist-relay: STUN/TURN relay. Start-up, signals, reload and shutdown; the
+ * packet path lives in the workers.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "relay/auth.h"
+#include "relay/log.h"
+#include "relay/metrics.h"
+#include "relay/policy.h"
+#include "relay/ports.h"
+#include "relay/registry.h"
+#include "relay/worker.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: twist-relay [--config FILE]\n"
+		   "       twist-relay --check-config FILE\n"
+		   "       twist-relay --help | --version\n"
+		   "\n"
+		   "Without --config, runs on the embedded demo default: UDP and TCP on\n"
+		   "127.0.0.1:3478 and [::1]:3478, realm twist.local, user demo/demo,\n"
+		   "metrics on http://127.0.0.1:9641/metrics.\n"
+		   "Signals: SIGHUP reloads users and the log level; SIGTERM stops.\n");
+}
+
+static int load_config(const char *path, struct config *cfg)
+{
+	char err[512];
+	int rc;
+
+	if (path)
+		rc = config_load_file(path, cfg, err, sizeof(err));
+	else
+		rc = config_load_string(config_default_yaml, strlen(config_default_yaml),
+					"<embedded>", cfg, err, sizeof(err));
+	if (rc == 0)
+		rc = config_validate(cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "twist-relay: %s\n", err);
+		config_clear(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* One relay socket and one client socket per allocation. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open-file limit: %s", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("open-file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static void pick_relay_addrs(struct relay *r)
+{
+	for (unsigned i = 0; i < r->cfg.n_relay; i++) {
+		const struct tw_addr *a = &r->cfg.relay[i];
+		struct tw_addr *slot = &r->relay_addr[a->family == TW_AF_INET6];
+
+		if (!slot->family)
+			*slot = *a;
+	}
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct relay *r = arg;
+	struct config cfg;
+
+	(void)sig;
+	(void)what;
+	if (!r->config_path[0]) {
+		log_info("SIGHUP: running on the embedded default, nothing to reload");
+		return;
+	}
+	if (load_config(r->config_path, &cfg) < 0) {
+		log_err("SIGHUP: %s not reloaded, keeping the running config", r->config_path);
+		return;
+	}
+	if (auth_reload(r->auth, &cfg) < 0)
+		log_err("SIGHUP: users not reloaded");
+	else
+		log_info("SIGHUP: reloaded %u users, log level %s", cfg.n_users,
+			 log_level_name(cfg.log_level));
+	log_set_level(cfg.log_level);
+	config_clear(&cfg);
+}
+
+static unsigned worker_count(const struct config *cfg)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cfg->workers)
+		return cfg->workers;
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int relay_init(struct relay *r)
+{
+	struct config *cfg = &r->cfg;
+
+	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
+		r->seed = (uint32_t)getpid() ^ (uint32_t)relay_now_ms();
+	pick_relay_addrs(r);
+	r->auth = auth_new(cfg);
+	r->policy = policy_new(cfg);
+	r->ports = ports_new(cfg->port_min, cfg->port_max, r->seed);
+	r->reg = registry_new(cfg->max_allocations, cfg->user_quota, r->seed);
+	if (!r->auth || !r->policy || !r->ports || !r->reg)
+		return -ENOMEM;
+	r->n_workers = worker_count(cfg);
+	r->workers = calloc(r->n_workers, sizeof(*r->workers));
+	if (!r->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->n_workers; i++) {
+		r->workers[i] = worker_new(r, i);
+		if (!r->workers[i])
+			return -EADDRNOTAVAIL;
+	}
+	return 0;
+}
+
+static void relay_fini(struct relay *r)
+{
+	for (unsigned i = 0; r->workers && i < r->n_workers; i++)
+		worker_free(r->workers[i]);
+	free(r->workers);
+	registry_free(r->reg);
+	ports_free(r->ports);
+	policy_free(r->policy);
+	auth_free(r->auth);
+	config_clear(&r->cfg);
+}
+
+static void log_startup(const struct relay *r)
+{
+	const struct config *cfg = &r->cfg;
+	char a[TW_ADDR_STRLEN];
+
+	log_info("twist-relay %s, config %s, %u workers", TWIST_VERSION, cfg->source,
+		 r->n_workers);
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		log_info("listening on %s (%s%s%s)",
+			 tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
+			 cfg->listen[i].udp ? "udp" : "", cfg->listen[i].udp && cfg->listen[i].tcp ? "+" : "",
+			 cfg->listen[i].tcp ? "tcp" : "");
+	for (int f = 0; f < 2; f++)
+		if (r->relay_addr[f].family)
+			log_info("relay address %s, ports %u-%u",
+				 tw_addr_fmt_ip(&r->relay_addr[f], a, sizeof(a)), cfg->port_min,
+				 cfg->port_max);
+	if (cfg->allow_loopback)
+		log_warn("DEMO SETTING: peers.allow_loopback is on, clients may relay to this "
+			 "host's loopback services; never use this in production");
+	if (!cfg->nonce_secret[0])
+		log_info("no auth.nonce_secret: nonces are random per process (set one for an HA "
+			 "pair)");
+}
+
+static int run(struct relay *r)
+{
+	struct event_base *base;
+	struct event *ev_term, *ev_int, *ev_hup;
+	struct metrics *m = NULL;
+	int rc = 1;
+
+	base = event_base_new();
+	if (!base)
+		return 1;
+	ev_term = evsignal_new(base, SIGTERM, on_stop, base);
+	ev_int = evsignal_new(base, SIGINT, on_stop, base);
+	ev_hup = evsignal_new(base, SIGHUP, on_reload, r);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+	if (relay_init(r) < 0) {
+		log_err("start-up failed");
+		goto done;
+	}
+	if (r->cfg.metrics_enabled && !(m = metrics_start(r, base)))
+		goto done;
+	log_startup(r);
+	for (unsigned i = 0; i < r->n_workers; i++)
+		if (worker_start(r->workers[i]) < 0)
+			fatal("cannot start worker %u", i);
+	__atomic_store_n(&r->ready, 1, __ATOMIC_RELEASE);
+	log_info("ready");
+	event_base_dispatch(base);
+	__atomic_store_n(&r->ready, 0, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < r->n_workers; i++)
+		worker_stop(r->workers[i]);
+	for (unsigned i = 0; i < r->n_workers; i++)
+		worker_join(r->workers[i]);
+	log_info("stopped");
+	rc = 0;
+done:
+	metrics_stop(m);
+	relay_fini(r);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct relay r; /* large (config tables): not on the stack */
+	const char *path = NULL, *check = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:C:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("twist-relay %s\n", TWIST_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "twist-relay: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (check) {
+		if (load_config(check, &r.cfg) < 0)
+			return 1;
+		printf("%s: ok\n", check);
+		config_clear(&r.cfg);
+		return 0;
+	}
+	if (load_config(path, &r.cfg) < 0)
+		return 1;
+	if (path && strlen(path) >= sizeof(r.config_path)) {
+		fprintf(stderr, "twist-relay: config path too long\n");
+		return 1;
+	}
+	if (path)
+		strcpy(r.config_path, path);
+	log_init(r.cfg.log_level, r.cfg.log_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent without thread support");
+	raise_nofile();
+	return run(&r);
+}

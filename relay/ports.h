@@ -1,0 +1,37 @@
+/*
+ * Relay ports: a bitmap per family of the configured range, and the ports
+ * held for RESERVATION-TOKENs (RFC 8656 §7.2, EVEN-PORT with the R bit).
+ * Shared by all workers under one mutex; used only when allocations are
+ * created or deleted.
+ */
+#ifndef TWIST_RELAY_PORTS_H
+#define TWIST_RELAY_PORTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/addr.h"
+
+#define PORTS_RESERVE_MS 30000 /* RFC 8656 §7.2: hold a reserved port ~30 s */
+
+struct ports;
+
+struct ports *ports_new(uint16_t min, uint16_t max, uint32_t seed);
+void ports_free(struct ports *p);
+
+/*
+ * Opens a non-blocking UDP socket on ip with a free port (even if asked).
+ * With reserve, port+1 is bound as well and held under *token.
+ * Returns the fd, or -EADDRNOTAVAIL when no port is left, or -errno.
+ */
+int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve,
+	       uint64_t *token, struct tw_addr *bound, uint64_t now_ms);
+/* The socket held for token, now the caller's; -ENOENT if unknown or expired. */
+int ports_take(struct ports *p, uint64_t token, struct tw_addr *bound);
+/* Returns the port to the pool; the caller has closed the socket. */
+void ports_release(struct ports *p, const struct tw_addr *bound);
+/* Closes reservations past their 30 seconds. */
+void ports_reap(struct ports *p, uint64_t now_ms);
+unsigned ports_in_use(struct ports *p, uint8_t family);
+
+#endif

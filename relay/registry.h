@@ -1,0 +1,39 @@
+/*
+ * Which worker owns each allocation's 5-tuple, and the quotas. Taken only
+ * when an allocation is created or deleted (a mutex, off the packet path).
+ * The kernel steers a client to its worker once the per-client socket is
+ * connected; until then a retransmitted Allocate may land on another worker,
+ * and the registry keeps it from making a second allocation.
+ */
+#ifndef TWIST_RELAY_REGISTRY_H
+#define TWIST_RELAY_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/addr.h"
+
+struct registry;
+
+struct alloc_key {
+	uint8_t transport; /* STUN_PROTO_UDP / _TCP: the client's transport */
+	struct tw_addr client;
+	struct tw_addr local;
+};
+
+struct registry *registry_new(unsigned max_total, unsigned user_quota, uint32_t seed);
+void registry_free(struct registry *g);
+/*
+ * 0; -EEXIST if the 5-tuple is taken (*owner is set); -EDQUOT over the
+ * user's quota; -ENOSPC over the total.
+ */
+int registry_claim(struct registry *g, const struct alloc_key *k, const char *user,
+		   unsigned worker, unsigned *owner);
+void registry_release(struct registry *g, const struct alloc_key *k, const char *user);
+size_t registry_count(struct registry *g);
+void registry_set_limits(struct registry *g, unsigned max_total, unsigned user_quota);
+
+bool alloc_key_eq(const struct alloc_key *a, const struct alloc_key *b);
+uint32_t alloc_key_hash(const struct alloc_key *k, uint32_t seed);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * Process-wide state of twist-relay and the per-worker state. Workers share
+ * only what is listed in struct relay; everything on the packet path is
+ * owned by one worker thread and needs no lock.
+ */
+#ifndef TWIST_RELAY_RELAY_H
+#define TWIST_RELAY_RELAY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "relay/config.h"
+#include "relay/stats.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct auth;
+struct policy;
+struct ports;
+struct registry;
+struct alloc_table;
+struct ratelimit;
+struct worker;
+struct tcp_conn;
+
+#define RX_BATCH    32
+#define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
+#define RX_HEADROOM 4    /* room for a ChannelData header in front of peer data */
+#define TX_BATCH    64
+
+struct listener {
+	struct worker *w;
+	int fd;
+	struct event *ev;
+	struct tw_addr addr;
+};
+
+struct relay {
+	struct config cfg;
+	char config_path[CFG_STR]; /* "" = embedded default */
+	struct auth *auth;
+	struct policy *policy;
+	struct ports *ports;
+	struct registry *reg;
+	struct worker **workers;
+	unsigned n_workers;
+	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */
+	uint32_t seed;
+	int ready; /* all workers running; atomic */
+};
+
+/* Datagrams received in one recvmmsg call, with headroom in front of each. */
+struct rx_batch {
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_storage src[RX_BATCH];
+	uint8_t buf[RX_BATCH][RX_HEADROOM + RX_BUFSZ];
+};
+
+/* Datagrams to send, grouped into sendmmsg calls per socket at flush time. */
+struct tx_queue {
+	unsigned n;
+	int fd[TX_BATCH];
+	struct mmsghdr msgs[TX_BATCH];
+	struct iovec iov[TX_BATCH];
+	struct sockaddr_storage dst[TX_BATCH];
+};
+
+struct worker {
+	struct relay *r;
+	unsigned id;
+	pthread_t thread;
+	struct event_base *base;
+	struct event *tick;
+	struct listener udp[CFG_MAX_LISTEN];
+	unsigned n_udp;
+	struct evconnlistener *tcp[CFG_MAX_LISTEN];
+	struct tw_addr tcp_addr[CFG_MAX_LISTEN];
+	unsigned n_tcp;
+	struct alloc_table *allocs;
+	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
+	struct ratelimit *rl;
+	uint64_t now_ms; /* monotonic, refreshed at each callback */
+	uint64_t log_last[DROP__COUNT];
+	struct rx_batch rx;
+	struct tx_queue tx;
+	struct stats st;
+};
+
+uint64_t relay_now_ms(void);   /* CLOCK_MONOTONIC */
+uint64_t relay_wall_s(void);   /* CLOCK_REALTIME seconds (REST expiry, nonces) */
+
+/* Counts a drop and logs it at most once a second per reason. */
+void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from);
+
+#endif

@@ -1,0 +1,61 @@
+#include "relay/stats.h"
+
+const char *stats_drop_name(enum drop_reason r)
+{
+	switch (r) {
+	case DROP_NOT_STUN:
+		return "not_stun";
+	case DROP_MALFORMED:
+		return "malformed";
+	case DROP_FINGERPRINT:
+		return "bad_fingerprint";
+	case DROP_NO_ALLOCATION:
+		return "no_allocation";
+	case DROP_NO_PERMISSION:
+		return "no_permission";
+	case DROP_NO_CHANNEL:
+		return "no_channel";
+	case DROP_POLICY:
+		return "peer_policy";
+	case DROP_BANDWIDTH:
+		return "bandwidth";
+	case DROP_RATELIMIT:
+		return "unauth_ratelimit";
+	case DROP_OVERSIZE:
+		return "oversize";
+	case DROP_SEND_ERROR:
+		return "send_error";
+	case DROP_BACKPRESSURE:
+		return "tcp_backpressure";
+	case DROP_NOT_OWNER:
+		return "not_owner";
+	case DROP_UNEXPECTED:
+		return "unexpected_class";
+	case DROP__COUNT:
+		break;
+	}
+	return "?";
+}
+
+const char *stats_auth_fail_name(enum auth_fail f)
+{
+	switch (f) {
+	case AUTHF_MISSING:
+		return "no_credentials";
+	case AUTHF_BAD_REQUEST:
+		return "bad_request";
+	case AUTHF_NONCE:
+		return "stale_nonce";
+	case AUTHF_UNKNOWN_USER:
+		return "unknown_user";
+	case AUTHF_EXPIRED:
+		return "expired_credential";
+	case AUTHF_INTEGRITY:
+		return "bad_integrity";
+	case AUTHF_WRONG_USER:
+		return "wrong_user";
+	case AUTHF__COUNT:
+		break;
+	}
+	return "?";
+}

@@ -1,0 +1,151 @@
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "relay/alloc.h"
+#include "relay/log.h"
+#include "relay/ports.h"
+#include "relay/ratelimit.h"
+#include "relay/tcp.h"
+#include "relay/udp.h"
+#include "relay/worker.h"
+
+#define RL_SLOTS 4096
+
+uint64_t relay_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t relay_wall_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from)
+{
+	STAT_INC(&w->st, drops[why]);
+	if (log_enabled(LOG_LVL_DEBUG) && log_ratelimit(&w->log_last[why], w->now_ms, 1000)) {
+		char a[TW_ADDR_STRLEN];
+
+		log_debug("worker %u: dropped from %s: %s (counted; logged once a second)", w->id,
+			  tw_addr_fmt(from, a, sizeof(a)), stats_drop_name(why));
+	}
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->now_ms = relay_now_ms();
+	alloc_sweep(w);
+	if (w->id == 0)
+		ports_reap(w->r->ports, w->now_ms);
+}
+
+static int open_listeners(struct worker *w)
+{
+	const struct config *cfg = &w->r->cfg;
+	char a[TW_ADDR_STRLEN];
+	int rc;
+
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		const struct cfg_listen *l = &cfg->listen[i];
+
+		if (l->udp) {
+			rc = udp_listener_open(w, &w->udp[w->n_udp], &l->addr);
+			if (rc < 0) {
+				log_err("udp listen on %s: %s", tw_addr_fmt(&l->addr, a, sizeof(a)),
+					strerror(-rc));
+				return rc;
+			}
+			w->n_udp++;
+		}
+		if (l->tcp) {
+			rc = tcp_listen(w, &l->addr);
+			if (rc < 0) {
+				log_err("tcp listen on %s: %s", tw_addr_fmt(&l->addr, a, sizeof(a)),
+					strerror(-rc));
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+struct worker *worker_new(struct relay *r, unsigned id)
+{
+	struct timeval one_s = {1, 0};
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->r = r;
+	w->id = id;
+	for (unsigned i = 0; i < CFG_MAX_LISTEN; i++)
+		w->udp[i].fd = -1;
+	w->base = event_base_new();
+	w->allocs = alloc_table_new(r->seed ^ id);
+	w->rl = ratelimit_new(RL_SLOTS, r->cfg.unauth_rate, r->cfg.unauth_burst, r->seed + id);
+	if (!w->base || !w->allocs || !w->rl)
+		goto bad;
+	w->now_ms = relay_now_ms();
+	w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
+	if (!w->tick || event_add(w->tick, &one_s) < 0)
+		goto bad;
+	if (open_listeners(w) < 0)
+		goto bad;
+	return w;
+bad:
+	worker_free(w);
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loop(w->base, 0);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+
+	return rc ? -rc : 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	event_base_loopbreak(w->base); /* thread-safe: evthread_use_pthreads() at start */
+}
+
+void worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->base)
+		tcp_close_all(w);
+	alloc_table_free(w->allocs); /* after the TCP connections, which own theirs */
+	for (unsigned i = 0; i < w->n_udp; i++)
+		udp_listener_close(&w->udp[i]);
+	if (w->tick)
+		event_free(w->tick);
+	ratelimit_free(w->rl);
+	if (w->base)
+		event_base_free(w->base);
+	free(w);
+}
