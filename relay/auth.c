@@ -1,0 +1,625 @@
+/*
+ * Long-term credentials (RFC 8489 §9.2), TURN REST credentials
+ * (draft-uberti-behave-turn-rest-00 §2.2) and stateless nonces.
+ *
+ * Locking: everything that auth_reload may change lives in one immutable
+ * struct table, swapped whole under a->lock. Lookups hold the read lock while
+ * they use the table; reload builds the new table outside it and holds the
+ * write lock only for the pointer swap. Reloads are serialized by
+ * a->reload_lock. Realm strings are never freed before auth_free, so the
+ * pointer auth_realm returns stays valid however often the realm changes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "proto/stun.h"
+#include "relay/auth.h"
+#include "relay/config.h"
+
+/* RFC 8489 §14.3: USERNAME is fewer than 509 bytes. */
+#define USER_MAX 508
+
+#define NONCE_BUCKET_S 16 /* nonces are identical for a client within a bucket */
+#define NONCE_SKEW_S   60 /* clock difference tolerated between siblings */
+#define NONCE_MAC_LEN  16
+#define NONCE_RAW_LEN  (4 + NONCE_MAC_LEN)
+#define NONCE_HEX_LEN  (2 * NONCE_RAW_LEN)
+#define NONCE_SF_LEN   4 /* base64 of the 24 security-feature bits */
+#define NONCE_PFX_MAX  (STUN_NONCE_COOKIE_LEN + NONCE_SF_LEN)
+#define SECRET_RANDOM  32
+
+#define REST_PASS_LEN 28 /* base64 of a 20-byte HMAC-SHA1 */
+
+struct user {
+	char *name;
+	size_t len;
+	uint8_t key_md5[16];
+	uint8_t key_sha256[32];
+	uint8_t userhash[32]; /* RFC 8489 §14.4 */
+};
+
+struct realm_name {
+	struct realm_name *next;
+	char s[];
+};
+
+/* Immutable once built. */
+struct table {
+	struct user *users;
+	unsigned n;
+	uint32_t *by_name; /* open addressing, index + 1; 0 = empty */
+	uint32_t *by_hash; /* same, keyed by USERHASH */
+	uint32_t mask;     /* slots - 1; slots >= 2n, so probes always end */
+	uint32_t seed;
+	const char *realm; /* owned by struct auth's realm list */
+	size_t realm_len;
+	char rest_secret[CFG_STR];
+	size_t rest_len; /* 0: REST credentials off */
+	uint8_t nonce_key[CFG_STR];
+	size_t nonce_key_len;
+	uint64_t nonce_lifetime;
+	bool sha256;
+	char prefix[NONCE_PFX_MAX]; /* security-feature cookie, or empty */
+	size_t prefix_len;
+};
+
+struct auth {
+	pthread_rwlock_t lock;
+	pthread_mutex_t reload_lock;
+	struct table *t; /* under lock */
+	struct realm_name *realms;
+	const char *realm; /* atomic: current realm */
+	bool sha256;       /* atomic: copy of t->sha256 for the const getter */
+	uint8_t random_secret[SECRET_RANDOM];
+};
+
+/*
+ * Keyed FNV-1a is enough here: only configured names are ever inserted, so a
+ * client cannot lengthen a probe chain, only pick where its lookup starts.
+ */
+static uint32_t name_hash(const char *s, size_t len, uint32_t seed)
+{
+	uint32_t h = 2166136261u ^ seed;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+static uint32_t userhash_slot(const uint8_t hash[32])
+{
+	/* SHA-256 output is already uniform. */
+	return (uint32_t)hash[0] << 24 | (uint32_t)hash[1] << 16 | (uint32_t)hash[2] << 8 | hash[3];
+}
+
+/*
+ * MD5 or SHA-256 over "a:b[:c]" (RFC 8489 §9.2.2, §14.4). Strings are taken
+ * as configured: no OpaqueString (RFC 8265) processing, so operators must
+ * configure names and passwords in their prepared form.
+ */
+static int digest3(const EVP_MD *md, const char *a, size_t alen, const char *b, size_t blen,
+                   const char *c, size_t clen, uint8_t *out)
+{
+	char buf[USER_MAX + 1 + CFG_STR + 1 + CFG_STR];
+	size_t n = 0;
+	unsigned int outlen;
+	int rc;
+
+	if (alen > USER_MAX || blen >= CFG_STR || clen >= CFG_STR)
+		return -EINVAL;
+	memcpy(buf, a, alen);
+	n = alen;
+	buf[n++] = ':';
+	memcpy(buf + n, b, blen);
+	n += blen;
+	if (c) {
+		buf[n++] = ':';
+		memcpy(buf + n, c, clen);
+		n += clen;
+	}
+	rc = EVP_Digest(buf, n, out, &outlen, md, NULL) == 1 ? (int)outlen : -EIO;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+/* key has room for 16 bytes (MD5) or 32 (SHA-256). */
+static int key_derive(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
+                      const char *pass, size_t plen, uint8_t *key)
+{
+	switch (alg) {
+	case STUN_PWALG_MD5:
+		return digest3(EVP_md5(), user, ulen, realm, rlen, pass, plen, key);
+	case STUN_PWALG_SHA256:
+		return digest3(EVP_sha256(), user, ulen, realm, rlen, pass, plen, key);
+	}
+	return -EINVAL;
+}
+
+static const struct user *table_find(const struct table *t, const char *name, size_t len)
+{
+	uint32_t i = name_hash(name, len, t->seed) & t->mask;
+
+	for (;; i = (i + 1) & t->mask) {
+		uint32_t v = t->by_name[i];
+		const struct user *u;
+
+		if (v == 0)
+			return NULL;
+		u = &t->users[v - 1];
+		if (u->len == len && memcmp(u->name, name, len) == 0)
+			return u;
+	}
+}
+
+static const struct user *table_find_hash(const struct table *t, const uint8_t hash[32])
+{
+	uint32_t i = userhash_slot(hash) & t->mask;
+
+	for (;; i = (i + 1) & t->mask) {
+		uint32_t v = t->by_hash[i];
+
+		if (v == 0)
+			return NULL;
+		if (memcmp(t->users[v - 1].userhash, hash, 32) == 0)
+			return &t->users[v - 1];
+	}
+}
+
+static void table_free(struct table *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->n; i++)
+		free(t->users[i].name);
+	if (t->users)
+		OPENSSL_cleanse(t->users, t->n * sizeof(*t->users));
+	free(t->users);
+	free(t->by_name);
+	free(t->by_hash);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
+}
+
+/* Caller holds reload_lock (or is auth_new). */
+static const char *realm_intern(struct auth *a, const char *s, size_t len)
+{
+	struct realm_name *r;
+
+	for (r = a->realms; r; r = r->next)
+		if (strlen(r->s) == len && memcmp(r->s, s, len) == 0)
+			return r->s;
+	r = malloc(sizeof(*r) + len + 1);
+	if (!r)
+		return NULL;
+	memcpy(r->s, s, len);
+	r->s[len] = '\0';
+	r->next = a->realms;
+	a->realms = r;
+	return r->s;
+}
+
+static int user_add(struct table *t, const struct cfg_user *cu)
+{
+	size_t nlen = strnlen(cu->name, CFG_STR), plen = strnlen(cu->password, CFG_STR);
+	struct user *u = &t->users[t->n];
+	uint32_t i;
+	int rc;
+
+	if (nlen == 0 || nlen == CFG_STR || plen == CFG_STR)
+		return -EINVAL;
+	if (table_find(t, cu->name, nlen))
+		return -EEXIST;
+	u->name = strndup(cu->name, nlen);
+	if (!u->name)
+		return -ENOMEM;
+	u->len = nlen;
+	t->n++; /* from here on table_free owns u->name */
+	rc = key_derive(STUN_PWALG_MD5, cu->name, nlen, t->realm, t->realm_len, cu->password, plen,
+	                u->key_md5);
+	if (rc < 0)
+		return rc;
+	rc = key_derive(STUN_PWALG_SHA256, cu->name, nlen, t->realm, t->realm_len, cu->password,
+	                plen, u->key_sha256);
+	if (rc < 0)
+		return rc;
+	rc = digest3(EVP_sha256(), cu->name, nlen, t->realm, t->realm_len, NULL, 0, u->userhash);
+	if (rc < 0)
+		return rc;
+	for (i = name_hash(u->name, nlen, t->seed) & t->mask; t->by_name[i]; i = (i + 1) & t->mask)
+		;
+	t->by_name[i] = t->n;
+	/* Two names with one USERHASH would need a SHA-256 collision: first one wins. */
+	for (i = userhash_slot(u->userhash) & t->mask; t->by_hash[i]; i = (i + 1) & t->mask)
+		;
+	t->by_hash[i] = t->n;
+	return 0;
+}
+
+/* The RFC 8489 §9.2.1 cookie, then the features as 4 base64 characters (§18.3.1). */
+static void table_prefix(struct table *t)
+{
+	uint32_t sf = STUN_SF_PASSWORD_ALGORITHMS;
+	unsigned char bits[3] = {(unsigned char)(sf >> 16), (unsigned char)(sf >> 8),
+	                         (unsigned char)sf};
+	unsigned char b64[NONCE_SF_LEN + 1];
+
+	t->prefix_len = 0;
+	if (!t->sha256)
+		return;
+	EVP_EncodeBlock(b64, bits, sizeof(bits));
+	memcpy(t->prefix, STUN_NONCE_COOKIE, STUN_NONCE_COOKIE_LEN);
+	memcpy(t->prefix + STUN_NONCE_COOKIE_LEN, b64, NONCE_SF_LEN);
+	t->prefix_len = NONCE_PFX_MAX;
+}
+
+static int table_build(struct auth *a, const struct config *cfg, struct table **out)
+{
+	struct table *t;
+	size_t slots = 16;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (cfg->n_users > CFG_MAX_USERS || (cfg->n_users && !cfg->users))
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->realm_len = strnlen(cfg->realm, CFG_STR);
+	t->rest_len = strnlen(cfg->rest_secret, CFG_STR);
+	t->nonce_key_len = strnlen(cfg->nonce_secret, CFG_STR);
+	if (t->realm_len == 0 || t->realm_len == CFG_STR || t->rest_len == CFG_STR ||
+	    t->nonce_key_len == CFG_STR) {
+		rc = -EINVAL;
+		goto bad;
+	}
+	t->realm = realm_intern(a, cfg->realm, t->realm_len);
+	if (!t->realm)
+		goto bad;
+	memcpy(t->rest_secret, cfg->rest_secret, t->rest_len);
+	if (t->nonce_key_len) {
+		memcpy(t->nonce_key, cfg->nonce_secret, t->nonce_key_len);
+	} else {
+		/* Single node only: a sibling cannot check these nonces. */
+		memcpy(t->nonce_key, a->random_secret, SECRET_RANDOM);
+		t->nonce_key_len = SECRET_RANDOM;
+	}
+	t->nonce_lifetime = cfg->nonce_lifetime ? cfg->nonce_lifetime : 600;
+	t->sha256 = cfg->sha256;
+	table_prefix(t);
+
+	while (slots < 2 * (size_t)cfg->n_users)
+		slots *= 2;
+	t->mask = (uint32_t)(slots - 1);
+	t->users = calloc(cfg->n_users ? cfg->n_users : 1, sizeof(*t->users));
+	t->by_name = calloc(slots, sizeof(*t->by_name));
+	t->by_hash = calloc(slots, sizeof(*t->by_hash));
+	if (!t->users || !t->by_name || !t->by_hash)
+		goto bad;
+	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1) {
+		rc = -EIO;
+		goto bad;
+	}
+	for (unsigned i = 0; i < cfg->n_users; i++)
+		if ((rc = user_add(t, &cfg->users[i])) < 0)
+			goto bad;
+	*out = t;
+	return 0;
+bad:
+	table_free(t);
+	return rc;
+}
+
+static void auth_publish(struct auth *a, struct table *t)
+{
+	__atomic_store_n(&a->realm, t->realm, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->sha256, t->sha256, __ATOMIC_RELAXED);
+}
+
+struct auth *auth_new(const struct config *cfg)
+{
+	struct auth *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	pthread_rwlock_init(&a->lock, NULL);
+	pthread_mutex_init(&a->reload_lock, NULL);
+	if (RAND_bytes(a->random_secret, sizeof(a->random_secret)) != 1 ||
+	    table_build(a, cfg, &a->t) < 0) {
+		auth_free(a);
+		return NULL;
+	}
+	auth_publish(a, a->t);
+	return a;
+}
+
+void auth_free(struct auth *a)
+{
+	struct realm_name *r;
+
+	if (!a)
+		return;
+	table_free(a->t);
+	while ((r = a->realms)) {
+		a->realms = r->next;
+		free(r);
+	}
+	pthread_rwlock_destroy(&a->lock);
+	pthread_mutex_destroy(&a->reload_lock);
+	OPENSSL_cleanse(a->random_secret, sizeof(a->random_secret));
+	free(a);
+}
+
+/*
+ * Also takes the nonce secret, lifetime and sha256 flag: nonces made under
+ * the old ones become BAD, which costs each client one 438 round trip.
+ * A random nonce secret ("") survives reloads.
+ */
+int auth_reload(struct auth *a, const struct config *cfg)
+{
+	struct table *t, *old;
+	int rc;
+
+	pthread_mutex_lock(&a->reload_lock);
+	rc = table_build(a, cfg, &t);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&a->lock);
+		old = a->t;
+		a->t = t;
+		pthread_rwlock_unlock(&a->lock);
+		auth_publish(a, t);
+		table_free(old);
+	}
+	pthread_mutex_unlock(&a->reload_lock);
+	return rc;
+}
+
+/* "expiry" or "expiry:anything", expiry in decimal seconds since the epoch. */
+static int rest_expiry(const char *user, size_t ulen, uint64_t *expiry)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < ulen && user[i] != ':'; i++) {
+		unsigned d = (unsigned)(user[i] - '0');
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	if (i == 0)
+		return -EINVAL;
+	*expiry = v;
+	return 0;
+}
+
+/*
+ * draft-uberti-behave-turn-rest-00 §2.2, as coturn's use-auth-secret does it:
+ * password = base64(HMAC-SHA1(secret, username)), and the long-term key is
+ * then derived from it like any other password. The expiry is checked
+ * before any HMAC.
+ */
+static int rest_key(const struct table *t, const char *user, size_t ulen, uint16_t alg,
+                    uint64_t now_s, uint8_t key[32])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned char pass[REST_PASS_LEN + 1];
+	unsigned int maclen = 0;
+	uint64_t expiry;
+	int rc;
+
+	if (t->rest_len == 0 || rest_expiry(user, ulen, &expiry) < 0)
+		return -ENOENT;
+	if (expiry < now_s)
+		return -EKEYEXPIRED;
+	if (!HMAC(EVP_sha1(), t->rest_secret, (int)t->rest_len, (const unsigned char *)user, ulen,
+	          mac, &maclen) ||
+	    maclen != 20)
+		return -EIO;
+	EVP_EncodeBlock(pass, mac, 20);
+	rc = key_derive(alg, user, ulen, t->realm, t->realm_len, (const char *)pass, REST_PASS_LEN,
+	                key);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(pass, sizeof(pass));
+	return rc;
+}
+
+int auth_key(struct auth *a, const char *user, size_t ulen, uint16_t alg, uint64_t now_s,
+             uint8_t key[32])
+{
+	const struct user *u;
+	int rc;
+
+	if (ulen == 0 || ulen > USER_MAX || (alg != STUN_PWALG_MD5 && alg != STUN_PWALG_SHA256))
+		return -EINVAL;
+	pthread_rwlock_rdlock(&a->lock);
+	u = table_find(a->t, user, ulen);
+	if (u && alg == STUN_PWALG_MD5) {
+		memcpy(key, u->key_md5, 16);
+		rc = 16;
+	} else if (u) {
+		memcpy(key, u->key_sha256, 32);
+		rc = 32;
+	} else {
+		rc = rest_key(a->t, user, ulen, alg, now_s, key);
+	}
+	pthread_rwlock_unlock(&a->lock);
+	return rc;
+}
+
+int auth_userhash_find(struct auth *a, const uint8_t hash[32], char *user, size_t userlen)
+{
+	const struct user *u;
+	int rc = -ENOENT;
+
+	pthread_rwlock_rdlock(&a->lock);
+	u = table_find_hash(a->t, hash);
+	if (u && u->len >= userlen) {
+		rc = -ENOSPC;
+	} else if (u) {
+		memcpy(user, u->name, u->len);
+		user[u->len] = '\0';
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&a->lock);
+	return rc;
+}
+
+const char *auth_realm(struct auth *a)
+{
+	return __atomic_load_n(&a->realm, __ATOMIC_ACQUIRE);
+}
+
+bool auth_sha256_enabled(const struct auth *a)
+{
+	return __atomic_load_n(&a->sha256, __ATOMIC_RELAXED);
+}
+
+/*
+ * The MAC covers the prefix too, so a man in the middle who strips the
+ * security-feature cookie (to bid the client down to MD5, RFC 8489 §9.2.1)
+ * turns the nonce BAD. The port is left out: a NAT rebinding or a new TCP
+ * connection from the same client keeps its nonce.
+ */
+static int nonce_mac(const struct table *t, const struct tw_addr *client, uint32_t bucket,
+                     uint8_t out[NONCE_MAC_LEN])
+{
+	uint8_t msg[NONCE_PFX_MAX + 4 + 1 + 16], mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	size_t n = t->prefix_len, iplen = tw_addr_iplen(client);
+
+	memcpy(msg, t->prefix, n);
+	msg[n++] = (uint8_t)(bucket >> 24);
+	msg[n++] = (uint8_t)(bucket >> 16);
+	msg[n++] = (uint8_t)(bucket >> 8);
+	msg[n++] = (uint8_t)bucket;
+	msg[n++] = client->family;
+	memcpy(msg + n, client->ip, iplen);
+	n += iplen;
+	if (!HMAC(EVP_sha256(), t->nonce_key, (int)t->nonce_key_len, msg, n, mac, &maclen))
+		return -EIO;
+	memcpy(out, mac, NONCE_MAC_LEN);
+	return 0;
+}
+
+static const char hexdigits[] = "0123456789abcdef";
+
+static int hex_value(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+size_t auth_nonce_make(struct auth *a, const struct tw_addr *client, uint64_t now_s,
+                       char out[AUTH_NONCE_MAX + 1])
+{
+	uint8_t raw[NONCE_RAW_LEN];
+	uint32_t bucket = (uint32_t)(now_s / NONCE_BUCKET_S);
+	size_t n;
+	int rc;
+
+	raw[0] = (uint8_t)(bucket >> 24);
+	raw[1] = (uint8_t)(bucket >> 16);
+	raw[2] = (uint8_t)(bucket >> 8);
+	raw[3] = (uint8_t)bucket;
+	pthread_rwlock_rdlock(&a->lock);
+	n = a->t->prefix_len;
+	memcpy(out, a->t->prefix, n);
+	rc = nonce_mac(a->t, client, bucket, raw + 4);
+	pthread_rwlock_unlock(&a->lock);
+	if (rc < 0) {
+		/* Only an OpenSSL failure gets here; "" is never a valid nonce. */
+		out[0] = '\0';
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[n++] = hexdigits[raw[i] >> 4];
+		out[n++] = hexdigits[raw[i] & 0xf];
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * Cheap checks first (length, prefix, encoding), then one HMAC. An authentic
+ * nonce outside [now - lifetime, now + skew] is STALE in both directions:
+ * either way the client gets a 438 and a fresh nonce. Age counts from the
+ * start of the bucket, so a nonce never outlives nonce_lifetime.
+ */
+enum auth_nonce auth_nonce_check(struct auth *a, const struct tw_addr *client, const uint8_t *nonce,
+                                 size_t len, uint64_t now_s)
+{
+	uint8_t raw[NONCE_RAW_LEN], mac[NONCE_MAC_LEN];
+	enum auth_nonce rc = AUTH_NONCE_BAD;
+	const struct table *t;
+	const uint8_t *hex;
+	uint64_t issued;
+	uint32_t bucket;
+
+	if (len > AUTH_NONCE_MAX)
+		return AUTH_NONCE_BAD;
+	pthread_rwlock_rdlock(&a->lock);
+	t = a->t;
+	if (len != t->prefix_len + NONCE_HEX_LEN || memcmp(nonce, t->prefix, t->prefix_len) != 0)
+		goto done;
+	hex = nonce + t->prefix_len;
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			goto done;
+		raw[i] = (uint8_t)(hi << 4 | lo);
+	}
+	bucket = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
+	if (nonce_mac(t, client, bucket, mac) < 0 ||
+	    CRYPTO_memcmp(mac, raw + 4, NONCE_MAC_LEN) != 0)
+		goto done;
+	issued = (uint64_t)bucket * NONCE_BUCKET_S;
+	if (issued > now_s + NONCE_SKEW_S || (now_s > issued && now_s - issued > t->nonce_lifetime))
+		rc = AUTH_NONCE_STALE;
+	else
+		rc = AUTH_NONCE_OK;
+done:
+	pthread_rwlock_unlock(&a->lock);
+	return rc;
+}
+
+static int b64_value(uint8_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+bool auth_nonce_has_pwalgs(const uint8_t *nonce, size_t len)
+{
+	uint32_t sf = 0;
+
+	if (len < NONCE_PFX_MAX || memcmp(nonce, STUN_NONCE_COOKIE, STUN_NONCE_COOKIE_LEN) != 0)
+		return false;
+	for (size_t i = 0; i < NONCE_SF_LEN; i++) {
+		int v = b64_value(nonce[STUN_NONCE_COOKIE_LEN + i]);
+
+		if (v < 0)
+			return false;
+		sf = sf << 6 | (uint32_t)v;
+	}
+	return (sf & STUN_SF_PASSWORD_ALGORITHMS) != 0;
+}
