@@ -13,11 +13,11 @@
 #include "relay/registry.h"
 #include "relay/relay.h"
 
-#define PERM_LIFETIME_MS     300000 /* RFC 8656 §9 */
-#define CHAN_LIFETIME_MS     600000 /* RFC 8656 §12 */
-#define CHAN_COOLDOWN_MS     300000 /* no rebinding for 5 min after expiry (§12) */
-#define ALLOC_MAX_PERMS      64
-#define ALLOC_MAX_CHANS      64
+#define PERM_LIFETIME_MS 300000 /* RFC 8656 §9 */
+#define CHAN_LIFETIME_MS 600000 /* RFC 8656 §12 */
+#define CHAN_COOLDOWN_MS 300000 /* no rebinding for 5 min after expiry (§12) */
+#define ALLOC_MAX_PERMS  64
+#define ALLOC_MAX_CHANS  64
 
 struct allocation;
 
@@ -30,7 +30,7 @@ struct chan {
 	struct tw_addr peer;
 	uint64_t expires; /* bound until then, then cooling down for CHAN_COOLDOWN_MS */
 	uint16_t num;
-	bool cooling;     /* expired, counted out of the channels gauge */
+	bool cooling; /* expired, counted out of the channels gauge */
 };
 
 struct relay_sock {
@@ -87,7 +87,7 @@ struct perm *alloc_perm_find(struct allocation *a, const struct tw_addr *peer);
 /* Installs or refreshes; -ENOSPC at ALLOC_MAX_PERMS. */
 int alloc_perm_add(struct allocation *a, const struct tw_addr *peer);
 
-struct chan *alloc_chan_by_num(struct allocation *a, uint16_t num);   /* bound or cooling */
+struct chan *alloc_chan_by_num(struct allocation *a, uint16_t num); /* bound or cooling */
 struct chan *alloc_chan_by_peer(struct allocation *a, const struct tw_addr *peer);
 /*
  * ChannelBind rules (§11.2): 0 bound or refreshed; -EBUSY the number is

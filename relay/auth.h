@@ -37,9 +37,9 @@ int auth_reload(struct auth *a, const struct config *cfg);
  * Writes a NUL-terminated string; returns its length.
  */
 size_t auth_nonce_make(struct auth *a, const struct tw_addr *client, uint64_t now_s,
-		       char out[AUTH_NONCE_MAX + 1]);
+                       char out[AUTH_NONCE_MAX + 1]);
 enum auth_nonce auth_nonce_check(struct auth *a, const struct tw_addr *client, const uint8_t *nonce,
-				 size_t len, uint64_t now_s);
+                                 size_t len, uint64_t now_s);
 /* True if the nonce carries the password-algorithms security feature bit. */
 bool auth_nonce_has_pwalgs(const uint8_t *nonce, size_t len);
 
@@ -51,7 +51,7 @@ bool auth_nonce_has_pwalgs(const uint8_t *nonce, size_t len);
  * credential past its expiry) or -EINVAL.
  */
 int auth_key(struct auth *a, const char *user, size_t ulen, uint16_t alg, uint64_t now_s,
-	     uint8_t key[32]);
+             uint8_t key[32]);
 
 /* USERHASH: finds the static user whose hash matches; copies the name. 0 or -ENOENT. */
 int auth_userhash_find(struct auth *a, const uint8_t hash[32], char *user, size_t userlen);

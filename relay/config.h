@@ -11,12 +11,12 @@
 
 #include "proto/addr.h"
 
-#define CFG_MAX_LISTEN   16
-#define CFG_MAX_RELAY    4
-#define CFG_MAX_USERS    10000
-#define CFG_MAX_CIDRS    256
-#define CFG_STR          256
-#define CFG_MAX_DOC      (1024 * 1024) /* bytes of YAML, checked before parsing */
+#define CFG_MAX_LISTEN 16
+#define CFG_MAX_RELAY  4
+#define CFG_MAX_USERS  10000
+#define CFG_MAX_CIDRS  256
+#define CFG_STR        256
+#define CFG_MAX_DOC    (1024 * 1024) /* bytes of YAML, checked before parsing */
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -45,36 +45,39 @@ struct config {
 	unsigned workers; /* 0: one per online CPU */
 
 	/* auth */
-	char realm[CFG_STR];          /* default "twist.local" */
-	struct cfg_user *users;       /* malloc'd array */
+	char realm[CFG_STR];    /* default "twist.local" */
+	struct cfg_user *users; /* malloc'd array */
 	unsigned n_users;
-	char rest_secret[CFG_STR];    /* TURN REST shared secret; "" = off */
-	char nonce_secret[CFG_STR];   /* "" = random per process (single node only) */
-	unsigned nonce_lifetime;      /* seconds, default 600 */
-	bool sha256;                  /* offer PASSWORD-ALGORITHMS SHA-256 (default true) */
-	unsigned unauth_rate;         /* 401 responses per second per source IP, default 20 */
-	unsigned unauth_burst;        /* default 40 */
+	char rest_secret[CFG_STR];  /* TURN REST shared secret; "" = off */
+	char nonce_secret[CFG_STR]; /* "" = random per process (single node only) */
+	unsigned nonce_lifetime;    /* seconds, default 600 */
+	bool sha256;                /* offer PASSWORD-ALGORITHMS SHA-256 (default true) */
+	unsigned unauth_rate;       /* 401 responses per second per source IP, default 20 */
+	unsigned unauth_burst;      /* default 40 */
 
 	/* peers */
-	bool allow_loopback;          /* demo only; logged loudly */
+	bool allow_loopback; /* demo only; logged loudly */
 	struct tw_cidr allow[CFG_MAX_CIDRS];
 	unsigned n_allow;
 	struct tw_cidr deny[CFG_MAX_CIDRS];
 	unsigned n_deny;
 
 	/* limits */
-	unsigned max_allocations;     /* total, 0 = unlimited; default 100000 */
-	unsigned user_quota;          /* per user, 0 = unlimited; default 0 */
-	uint64_t bandwidth;           /* bytes/s per allocation, 0 = unlimited */
-	unsigned default_lifetime;    /* 600 */
-	unsigned max_lifetime;        /* 3600 */
+	unsigned max_allocations;  /* total, 0 = unlimited; default 100000 */
+	unsigned user_quota;       /* per user, 0 = unlimited; default 0 */
+	uint64_t bandwidth;        /* bytes/s per allocation, 0 = unlimited */
+	unsigned default_lifetime; /* 600 */
+	unsigned max_lifetime;     /* 3600 */
+
+	/* compat */
+	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */
 
 	/* operations */
 	bool metrics_enabled;
-	struct tw_addr metrics;       /* default 127.0.0.1:9641 */
-	enum log_level log_level;     /* default info */
+	struct tw_addr metrics;   /* default 127.0.0.1:9641 */
+	enum log_level log_level; /* default info */
 	bool log_syslog;
-	char software[CFG_STR];       /* SOFTWARE attribute; "" = none */
+	char software[CFG_STR]; /* SOFTWARE attribute; "" = none */
 };
 
 /* The embedded default (README "quick start"): a YAML document. */
@@ -87,7 +90,7 @@ extern const char config_default_yaml[];
  */
 int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);
 int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 void config_defaults(struct config *cfg);
 void config_clear(struct config *cfg); /* frees users; safe to call twice */
 

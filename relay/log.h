@@ -13,10 +13,14 @@ bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...) do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
+#define log_err(...)  log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)                                       \
+	do {                                                 \
+		if (log_enabled(LOG_LVL_DEBUG))              \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__); \
+	} while (0)
 
 /*
  * Per-packet problems are counted always and logged at most once per

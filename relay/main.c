@@ -25,13 +25,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: twist-relay [--config FILE]\n"
-		   "       twist-relay --check-config FILE\n"
-		   "       twist-relay --help | --version\n"
-		   "\n"
-		   "Without --config, runs on the embedded demo default: UDP and TCP on\n"
-		   "127.0.0.1:3478 and [::1]:3478, realm twist.local, user demo/demo,\n"
-		   "metrics on http://127.0.0.1:9641/metrics.\n"
-		   "Signals: SIGHUP reloads users and the log level; SIGTERM stops.\n");
+	           "       twist-relay --check-config FILE\n"
+	           "       twist-relay --help | --version\n"
+	           "\n"
+	           "Without --config, runs on the embedded demo default: UDP and TCP on\n"
+	           "127.0.0.1:3478 and [::1]:3478, realm twist.local, user demo/demo,\n"
+	           "metrics on http://127.0.0.1:9641/metrics.\n"
+	           "Signals: SIGHUP reloads users and the log level; SIGTERM stops.\n");
 }
 
 static int load_config(const char *path, struct config *cfg)
@@ -43,7 +43,7 @@ static int load_config(const char *path, struct config *cfg)
 		rc = config_load_file(path, cfg, err, sizeof(err));
 	else
 		rc = config_load_string(config_default_yaml, strlen(config_default_yaml),
-					"<embedded>", cfg, err, sizeof(err));
+		                        "<embedded>", cfg, err, sizeof(err));
 	if (rc == 0)
 		rc = config_validate(cfg, err, sizeof(err));
 	if (rc < 0) {
@@ -105,7 +105,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		log_err("SIGHUP: users not reloaded");
 	else
 		log_info("SIGHUP: reloaded %u users, log level %s", cfg.n_users,
-			 log_level_name(cfg.log_level));
+		         log_level_name(cfg.log_level));
 	log_set_level(cfg.log_level);
 	config_clear(&cfg);
 }
@@ -161,24 +161,24 @@ static void log_startup(const struct relay *r)
 	const struct config *cfg = &r->cfg;
 	char a[TW_ADDR_STRLEN];
 
-	log_info("twist-relay %s, config %s, %u workers", TWIST_VERSION, cfg->source,
-		 r->n_workers);
+	log_info("twist-relay %s, config %s, %u workers", TWIST_VERSION, cfg->source, r->n_workers);
 	for (unsigned i = 0; i < cfg->n_listen; i++)
 		log_info("listening on %s (%s%s%s)",
-			 tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
-			 cfg->listen[i].udp ? "udp" : "", cfg->listen[i].udp && cfg->listen[i].tcp ? "+" : "",
-			 cfg->listen[i].tcp ? "tcp" : "");
+		         tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
+		         cfg->listen[i].udp ? "udp" : "",
+		         cfg->listen[i].udp && cfg->listen[i].tcp ? "+" : "",
+		         cfg->listen[i].tcp ? "tcp" : "");
 	for (int f = 0; f < 2; f++)
 		if (r->relay_addr[f].family)
 			log_info("relay address %s, ports %u-%u",
-				 tw_addr_fmt_ip(&r->relay_addr[f], a, sizeof(a)), cfg->port_min,
-				 cfg->port_max);
+			         tw_addr_fmt_ip(&r->relay_addr[f], a, sizeof(a)), cfg->port_min,
+			         cfg->port_max);
 	if (cfg->allow_loopback)
 		log_warn("DEMO SETTING: peers.allow_loopback is on, clients may relay to this "
-			 "host's loopback services; never use this in production");
+		         "host's loopback services; never use this in production");
 	if (!cfg->nonce_secret[0])
 		log_info("no auth.nonce_secret: nonces are random per process (set one for an HA "
-			 "pair)");
+		         "pair)");
 }
 
 static int run(struct relay *r)
@@ -230,11 +230,11 @@ done:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", required_argument, NULL, 'C'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	static struct relay r; /* large (config tables): not on the stack */
 	const char *path = NULL, *check = NULL;

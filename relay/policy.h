@@ -16,7 +16,8 @@ enum policy_verdict {
 	POLICY_ALLOW,
 	POLICY_DENY_CONFIG,   /* an explicit deny range */
 	POLICY_DENY_SPECIAL,  /* loopback, unspecified, private, link-local, multicast, ... */
-	POLICY_DENY_EMBEDDED, /* one of those hidden in ::ffff:, ::a.b.c.d, 64:ff9b::/96, 2002::/16 */
+	POLICY_DENY_EMBEDDED, /* one of those hidden in ::ffff:, ::a.b.c.d, 64:ff9b::/96, 2002::/16
+	                       */
 };
 
 struct policy *policy_new(const struct config *cfg);

@@ -24,8 +24,8 @@ void ports_free(struct ports *p);
  * With reserve, port+1 is bound as well and held under *token.
  * Returns the fd, or -EADDRNOTAVAIL when no port is left, or -errno.
  */
-int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve,
-	       uint64_t *token, struct tw_addr *bound, uint64_t now_ms);
+int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve, uint64_t *token,
+               struct tw_addr *bound, uint64_t now_ms);
 /* The socket held for token, now the caller's; -ENOENT if unknown or expired. */
 int ports_take(struct ports *p, uint64_t token, struct tw_addr *bound);
 /* Returns the port to the pool; the caller has closed the socket. */

@@ -27,8 +27,8 @@ void registry_free(struct registry *g);
  * 0; -EEXIST if the 5-tuple is taken (*owner is set); -EDQUOT over the
  * user's quota; -ENOSPC over the total.
  */
-int registry_claim(struct registry *g, const struct alloc_key *k, const char *user,
-		   unsigned worker, unsigned *owner);
+int registry_claim(struct registry *g, const struct alloc_key *k, const char *user, unsigned worker,
+                   unsigned *owner);
 void registry_release(struct registry *g, const struct alloc_key *k, const char *user);
 size_t registry_count(struct registry *g);
 void registry_set_limits(struct registry *g, unsigned max_total, unsigned user_quota);

@@ -90,8 +90,8 @@ struct worker {
 	struct stats st;
 };
 
-uint64_t relay_now_ms(void);   /* CLOCK_MONOTONIC */
-uint64_t relay_wall_s(void);   /* CLOCK_REALTIME seconds (REST expiry, nonces) */
+uint64_t relay_now_ms(void); /* CLOCK_MONOTONIC */
+uint64_t relay_wall_s(void); /* CLOCK_REALTIME seconds (REST expiry, nonces) */
 
 /* Counts a drop and logs it at most once a second per reason. */
 void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from);

@@ -9,31 +9,31 @@
 #include <stdint.h>
 
 enum drop_reason {
-	DROP_NOT_STUN,       /* neither STUN nor ChannelData */
-	DROP_MALFORMED,      /* STUN/ChannelData that fails to parse */
-	DROP_FINGERPRINT,    /* FINGERPRINT present and wrong */
-	DROP_NO_ALLOCATION,  /* indication or ChannelData with no allocation */
-	DROP_NO_PERMISSION,  /* peer not permitted (either direction) */
-	DROP_NO_CHANNEL,     /* ChannelData on an unbound channel */
-	DROP_POLICY,         /* Send indication to a denied peer */
-	DROP_BANDWIDTH,      /* over the per-allocation cap */
-	DROP_RATELIMIT,      /* 401 suppressed by the per-source rate limit */
-	DROP_OVERSIZE,       /* truncated on receive */
-	DROP_SEND_ERROR,     /* the kernel refused to send */
-	DROP_BACKPRESSURE,   /* TCP client output buffer full */
-	DROP_NOT_OWNER,      /* arrived at a worker that does not own the 5-tuple */
-	DROP_UNEXPECTED,     /* a response or unknown class from a client */
+	DROP_NOT_STUN,      /* neither STUN nor ChannelData */
+	DROP_MALFORMED,     /* STUN/ChannelData that fails to parse */
+	DROP_FINGERPRINT,   /* FINGERPRINT present and wrong */
+	DROP_NO_ALLOCATION, /* indication or ChannelData with no allocation */
+	DROP_NO_PERMISSION, /* peer not permitted (either direction) */
+	DROP_NO_CHANNEL,    /* ChannelData on an unbound channel */
+	DROP_POLICY,        /* Send indication to a denied peer */
+	DROP_BANDWIDTH,     /* over the per-allocation cap */
+	DROP_RATELIMIT,     /* 401 suppressed by the per-source rate limit */
+	DROP_OVERSIZE,      /* truncated on receive */
+	DROP_SEND_ERROR,    /* the kernel refused to send */
+	DROP_BACKPRESSURE,  /* TCP client output buffer full */
+	DROP_NOT_OWNER,     /* arrived at a worker that does not own the 5-tuple */
+	DROP_UNEXPECTED,    /* a response or unknown class from a client */
 	DROP__COUNT,
 };
 
 enum auth_fail {
-	AUTHF_MISSING,       /* no integrity: the normal first 401 */
-	AUTHF_BAD_REQUEST,   /* integrity without username/realm/nonce */
-	AUTHF_NONCE,         /* stale or foreign nonce: 438 */
+	AUTHF_MISSING,     /* no integrity: the normal first 401 */
+	AUTHF_BAD_REQUEST, /* integrity without username/realm/nonce */
+	AUTHF_NONCE,       /* stale or foreign nonce: 438 */
 	AUTHF_UNKNOWN_USER,
-	AUTHF_EXPIRED,       /* REST credential past expiry */
-	AUTHF_INTEGRITY,     /* wrong password */
-	AUTHF_WRONG_USER,    /* 441: another user's allocation */
+	AUTHF_EXPIRED,    /* REST credential past expiry */
+	AUTHF_INTEGRITY,  /* wrong password */
+	AUTHF_WRONG_USER, /* 441: another user's allocation */
 	AUTHF__COUNT,
 };
 
@@ -43,11 +43,11 @@ struct stats {
 	uint64_t rx_peer_pkts, rx_peer_bytes;     /* data from peers */
 	uint64_t tx_client_pkts, tx_client_bytes; /* relayed to clients */
 	uint64_t requests[16];                    /* by method (0x001..0x00f) */
-	uint64_t errors[7][100];                  /* error responses by class 3..6 and number; [0] unused */
+	uint64_t errors[7][100]; /* error responses by class 3..6 and number; [0] unused */
 	uint64_t drops[DROP__COUNT];
 	uint64_t auth_fail[AUTHF__COUNT];
 	uint64_t allocs_created, allocs_expired, allocs_deleted;
-	int64_t permissions, channels;            /* gauges */
+	int64_t permissions, channels; /* gauges */
 	uint64_t tcp_conns_accepted;
 	int64_t tcp_conns;
 };

@@ -20,6 +20,6 @@ void tcp_conn_alloc_gone(struct tcp_conn *tc);
 void tcp_conn_set_alloc(struct tcp_conn *tc, struct allocation *a);
 /* Queues hdr+data+zero padding; -ENOBUFS over the high-water mark. */
 int tcp_conn_send(struct tcp_conn *tc, const void *hdr, size_t hlen, const void *data, size_t dlen,
-		  size_t pad);
+                  size_t pad);
 
 #endif

@@ -25,14 +25,14 @@ struct req {
 	const struct stun_msg *m;
 	char user[CFG_STR];
 	uint8_t key[32];
-	int keylen;     /* 0 until authenticated */
-	bool mi256;     /* answer with MESSAGE-INTEGRITY-SHA256 */
+	int keylen; /* 0 until authenticated */
+	bool mi256; /* answer with MESSAGE-INTEGRITY-SHA256 */
 };
 
 static const uint16_t our_pwalgs[] = {STUN_PWALG_SHA256, STUN_PWALG_MD5};
 
 static void client_reply(struct worker *w, const struct client_ctx *cc, const uint8_t *buf,
-			 size_t len)
+                         size_t len)
 {
 	if (cc->transport == STUN_PROTO_TCP) {
 		if (tcp_conn_send(cc->tc, buf, len, NULL, 0, 0) < 0)
@@ -129,7 +129,7 @@ static void auth_failed(struct req *q, enum auth_fail why, int code)
 		char a[TW_ADDR_STRLEN];
 
 		log_debug("auth of %s failed: %s", tw_addr_fmt(&q->cc->client, a, sizeof(a)),
-			  stats_auth_fail_name(why));
+		          stats_auth_fail_name(why));
 	}
 	if (code == 400) {
 		if (unauth_allowed(q))
@@ -189,8 +189,8 @@ static int authenticate(struct req *q)
 		auth_failed(q, AUTHF_BAD_REQUEST, 400);
 		return -1;
 	}
-	if (auth_nonce_check(au, &q->cc->client, stun_attr_val(m, na), na->len,
-			     relay_wall_s()) != AUTH_NONCE_OK) {
+	if (auth_nonce_check(au, &q->cc->client, stun_attr_val(m, na), na->len, relay_wall_s()) !=
+	    AUTH_NONCE_OK) {
 		auth_failed(q, AUTHF_NONCE, 438);
 		return -1;
 	}
@@ -211,7 +211,7 @@ static int authenticate(struct req *q)
 		memcpy(q->user, stun_attr_val(m, ua), ua->len);
 		q->user[ua->len] = '\0';
 	} else if (ha->len != 32 ||
-		   auth_userhash_find(au, stun_attr_val(m, ha), q->user, sizeof(q->user)) < 0) {
+	           auth_userhash_find(au, stun_attr_val(m, ha), q->user, sizeof(q->user)) < 0) {
 		auth_failed(q, AUTHF_UNKNOWN_USER, 401);
 		return -1;
 	}
@@ -234,14 +234,17 @@ static int authenticate(struct req *q)
 	return 0;
 }
 
-static unsigned pick_lifetime(struct req *q)
+/* The lifetime to grant, in seconds; -1 when LIFETIME is malformed (400). */
+static long pick_lifetime(struct req *q)
 {
 	const struct config *cfg = &q->w->r->cfg;
 	const struct stun_attr *la = stun_msg_find(q->m, STUN_A_LIFETIME);
 	uint32_t want;
 
-	if (!la || stun_attr_u32(q->m, la, &want) < 0)
+	if (!la)
 		return cfg->default_lifetime;
+	if (stun_attr_u32(q->m, la, &want) < 0)
+		return -1;
 	if (want == 0)
 		return 0;
 	/* §7.2: min(requested, max), but never below the default. */
@@ -275,6 +278,14 @@ static void allocate_success(struct req *q, struct allocation *a, bool v6_failed
 	resp_send(q, &wr);
 }
 
+/* An address-family attribute: 400 when malformed, 440 for an unknown family. */
+static int family_attr(const struct stun_msg *m, const struct stun_attr *a, uint8_t *fam)
+{
+	if (a->len != 4)
+		return 400;
+	return stun_attr_family(m, a, fam) < 0 ? 440 : 0;
+}
+
 /* Which relay families the Allocate asks for; 0 or an error code. */
 static int allocate_families(struct req *q, uint8_t *fam, bool *dual)
 {
@@ -285,14 +296,16 @@ static int allocate_families(struct req *q, uint8_t *fam, bool *dual)
 
 	*fam = TW_AF_INET; /* §7.2: IPv4 unless asked otherwise */
 	*dual = false;
+	int code;
+
 	if (raf && aaf)
 		return 400;
-	if (raf && stun_attr_family(m, raf, fam) < 0)
-		return 440;
+	if (raf && (code = family_attr(m, raf, fam)) != 0)
+		return code;
 	if (aaf) {
 		uint8_t f;
 
-		if (stun_attr_family(m, aaf, &f) < 0 || f != TW_AF_INET6)
+		if (family_attr(m, aaf, &f) != 0 || f != TW_AF_INET6)
 			return 400;
 		*dual = true;
 	}
@@ -302,7 +315,7 @@ static int allocate_families(struct req *q, uint8_t *fam, bool *dual)
 }
 
 static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bool dual,
-			    bool *v6_failed)
+                            bool *v6_failed)
 {
 	const struct stun_msg *m = q->m;
 	struct relay *r = q->w->r;
@@ -321,8 +334,8 @@ static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bo
 		if (fd < 0)
 			return 508; /* §7.2: an unknown or expired token */
 	} else {
-		fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve,
-				&token, &a->rs[0].addr, q->w->now_ms);
+		fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve, &token,
+		                &a->rs[0].addr, q->w->now_ms);
 		if (fd < 0)
 			return 508;
 		if (reserve)
@@ -333,7 +346,7 @@ static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bo
 	a->n_rs = 1;
 	if (dual) {
 		fd = ports_open(r->ports, &r->relay_addr[1], false, false, &token, &a->rs[1].addr,
-				q->w->now_ms);
+		                q->w->now_ms);
 		if (r->relay_addr[1].family && fd >= 0) {
 			a->rs[1].fd = fd;
 			a->rs[1].a = a;
@@ -356,7 +369,8 @@ static void do_allocate(struct req *q)
 	struct allocation *a;
 	uint8_t proto, fam;
 	bool dual, v6_failed = false;
-	unsigned owner, lifetime;
+	unsigned owner;
+	long lifetime;
 	int code, rc;
 
 	if (cc->a) {
@@ -380,14 +394,16 @@ static void do_allocate(struct req *q)
 	if (code)
 		return error_reply(q, code);
 	lifetime = pick_lifetime(q);
+	if (lifetime < 0)
+		return error_reply(q, 400);
 	if (lifetime == 0)
 		lifetime = w->r->cfg.default_lifetime;
 
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return error_reply(q, 508);
-	a->key = (struct alloc_key){.transport = cc->transport, .client = cc->client,
-				    .local = cc->local};
+	a->key = (struct alloc_key){
+	        .transport = cc->transport, .client = cc->client, .local = cc->local};
 	a->cfd = -1;
 	rc = registry_claim(w->r->reg, &a->key, q->user, w->id, &owner);
 	if (rc < 0) {
@@ -421,9 +437,10 @@ static void do_allocate(struct req *q)
 	if (log_enabled(LOG_LVL_INFO)) {
 		char c[TW_ADDR_STRLEN], rl[TW_ADDR_STRLEN];
 
-		log_info("allocation %s for %s (%s) via %s, %us", tw_addr_fmt(&a->rs[0].addr, rl, sizeof(rl)),
-			 tw_addr_fmt(&cc->client, c, sizeof(c)), a->user,
-			 cc->transport == STUN_PROTO_TCP ? "tcp" : "udp", lifetime);
+		log_info("allocation %s for %s (%s) via %s, %lds",
+		         tw_addr_fmt(&a->rs[0].addr, rl, sizeof(rl)),
+		         tw_addr_fmt(&cc->client, c, sizeof(c)), a->user,
+		         cc->transport == STUN_PROTO_TCP ? "tcp" : "udp", lifetime);
 	}
 	allocate_success(q, a, v6_failed);
 	return;
@@ -438,19 +455,23 @@ static void do_refresh(struct req *q)
 	struct allocation *a = q->cc->a;
 	uint8_t buf[RESP_MAX];
 	struct stun_wr wr;
-	unsigned lifetime;
+	long lifetime;
 	uint8_t fam;
+	int code;
 
 	if (!a)
 		return error_reply(q, 437);
 	if (raf) {
 		/* §7.3: asking to refresh a family the allocation does not have. */
-		if (stun_attr_family(q->m, raf, &fam) < 0)
-			return error_reply(q, 440);
+		code = family_attr(q->m, raf, &fam);
+		if (code)
+			return error_reply(q, code);
 		if (!alloc_relay_for(a, fam))
 			return error_reply(q, 443);
 	}
 	lifetime = pick_lifetime(q);
+	if (lifetime < 0)
+		return error_reply(q, 400);
 	if (lifetime == 0) {
 		STAT_INC(&q->w->st, allocs_deleted);
 		q->cc->a = NULL;
@@ -459,7 +480,7 @@ static void do_refresh(struct req *q)
 		a->expires = q->w->now_ms + (uint64_t)lifetime * 1000;
 	}
 	resp_begin(q, &wr, buf, STUN_SUCCESS);
-	stun_wr_u32(&wr, STUN_A_LIFETIME, lifetime);
+	stun_wr_u32(&wr, STUN_A_LIFETIME, (uint32_t)lifetime);
 	resp_send(q, &wr);
 }
 
@@ -530,7 +551,9 @@ static void do_channel_bind(struct req *q)
 
 	if (!a)
 		return error_reply(q, 437);
-	if (!ca || !pa || stun_attr_channel(q->m, ca, &num) < 0 || !chan_valid(num))
+	if (!ca || !pa || stun_attr_channel(q->m, ca, &num) < 0)
+		return error_reply(q, 400);
+	if (!(q->w->r->cfg.rfc5766_channels ? chan_valid_rfc5766(num) : chan_valid(num)))
 		return error_reply(q, 400);
 	code = peer_check(q, pa, &peer);
 	if (code)
@@ -561,7 +584,7 @@ static void do_binding(struct req *q)
 
 /* Client to peer: the same checks for Send indications and ChannelData. */
 static void to_peer(struct worker *w, struct client_ctx *cc, const struct tw_addr *peer,
-		    const uint8_t *data, size_t len)
+                    const uint8_t *data, size_t len)
 {
 	struct allocation *a = cc->a;
 	struct relay_sock *rs = alloc_relay_for(a, peer->family);
@@ -611,12 +634,27 @@ static void handle_chdata(struct worker *w, struct client_ctx *cc, const uint8_t
 	to_peer(w, cc, &c->peer, data, dlen);
 }
 
+static void unknown_reply(struct req *q)
+{
+	uint8_t buf[RESP_MAX];
+	struct stun_wr wr;
+
+	count_error(q->w, 420);
+	resp_begin(q, &wr, buf, STUN_ERROR);
+	stun_wr_error(&wr, STUN_A_ERROR_CODE, 420, NULL);
+	stun_wr_unknown(&wr, q->m->unknown, q->m->nunknown);
+	resp_send(q, &wr);
+}
+
 static void handle_request(struct req *q)
 {
 	const struct stun_msg *m = q->m;
 
-	if (m->method == STUN_BINDING)
+	if (m->method == STUN_BINDING) {
+		if (m->nunknown)
+			return unknown_reply(q);
 		return do_binding(q);
+	}
 	if (m->method != STUN_ALLOCATE && m->method != STUN_REFRESH &&
 	    m->method != STUN_CREATE_PERMISSION && m->method != STUN_CHANNEL_BIND) {
 		if (unauth_allowed(q))
@@ -630,16 +668,8 @@ static void handle_request(struct req *q)
 		return error_reply(q, 441);
 	}
 	/* RFC 8489 §6.3.1: unknown comprehension-required attributes, after auth. */
-	if (m->nunknown) {
-		uint8_t buf[RESP_MAX];
-		struct stun_wr wr;
-
-		count_error(q->w, 420);
-		resp_begin(q, &wr, buf, STUN_ERROR);
-		stun_wr_error(&wr, STUN_A_ERROR_CODE, 420, NULL);
-		stun_wr_unknown(&wr, m->unknown, m->nunknown);
-		return resp_send(q, &wr);
-	}
+	if (m->nunknown)
+		return unknown_reply(q);
 	switch (m->method) {
 	case STUN_ALLOCATE:
 		return do_allocate(q);
@@ -668,9 +698,11 @@ static void handle_stun(struct worker *w, struct client_ctx *cc, const uint8_t *
 	q.cc = cc;
 	q.m = &m;
 	if (rc < 0) {
-		/* -EPROTO: a real STUN header with broken attributes. */
-		worker_drop(w, DROP_MALFORMED, &cc->client);
-		if (m.cls == STUN_REQUEST && unauth_allowed(&q))
+		/* -EPROTO: a real STUN header with broken attributes. A request
+		 * is answered (and counted as a 400), anything else is dropped. */
+		if (m.cls != STUN_REQUEST)
+			return worker_drop(w, DROP_MALFORMED, &cc->client);
+		if (unauth_allowed(&q))
 			error_reply(&q, 400);
 		return;
 	}
@@ -679,6 +711,9 @@ static void handle_stun(struct worker *w, struct client_ctx *cc, const uint8_t *
 	case STUN_REQUEST:
 		return handle_request(&q);
 	case STUN_INDICATION:
+		/* RFC 8489 §6.3.2: unknown comprehension-required means discard. */
+		if (m.nunknown)
+			return worker_drop(w, DROP_MALFORMED, &cc->client);
 		if (m.method == STUN_SEND)
 			do_send(w, cc, &m);
 		return; /* Binding indications are keepalives (RFC 8489 §6.3.2) */
@@ -696,13 +731,17 @@ void turn_client_input(struct worker *w, struct client_ctx *cc, uint8_t *buf, si
 		return handle_stun(w, cc, buf, len);
 	case DEMUX_CHDATA:
 		return handle_chdata(w, cc, buf, len);
+	case DEMUX_CHDATA_RFC5766:
+		if (w->r->cfg.rfc5766_channels)
+			return handle_chdata(w, cc, buf, len);
+		return worker_drop(w, DROP_NOT_STUN, &cc->client);
 	default:
 		return worker_drop(w, DROP_NOT_STUN, &cc->client);
 	}
 }
 
 static void send_data_indication(struct worker *w, struct allocation *a, const struct tw_addr *peer,
-				 const uint8_t *data, size_t len)
+                                 const uint8_t *data, size_t len)
 {
 	uint8_t buf[RX_BUFSZ + 64], tid[STUN_TID_LEN];
 	struct stun_wr wr;
@@ -728,7 +767,7 @@ static void send_data_indication(struct worker *w, struct allocation *a, const s
 }
 
 void turn_peer_input(struct worker *w, struct relay_sock *rs, const struct tw_addr *peer,
-		     uint8_t *buf, size_t len)
+                     uint8_t *buf, size_t len)
 {
 	struct allocation *a = rs->a;
 	struct chan *c;

@@ -26,6 +26,6 @@ struct client_ctx {
 void turn_client_input(struct worker *w, struct client_ctx *cc, uint8_t *buf, size_t len);
 /* A datagram from a peer on relay socket rs; buf has RX_HEADROOM before it. */
 void turn_peer_input(struct worker *w, struct relay_sock *rs, const struct tw_addr *peer,
-		     uint8_t *buf, size_t len);
+                     uint8_t *buf, size_t len);
 
 #endif
