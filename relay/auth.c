@@ -242,10 +242,14 @@ static int user_add(struct table *t, const struct cfg_user *cu)
 	return 0;
 }
 
-/* The RFC 8489 §9.2.1 cookie, then the features as 4 base64 characters (§18.3.1). */
+/*
+ * The RFC 8489 §9.2.1 cookie, then the features as 4 base64 characters
+ * (§18.3.1): password algorithms, and username anonymity since USERHASH of
+ * static users is accepted.
+ */
 static void table_prefix(struct table *t)
 {
-	uint32_t sf = STUN_SF_PASSWORD_ALGORITHMS;
+	uint32_t sf = STUN_SF_PASSWORD_ALGORITHMS | STUN_SF_USERNAME_ANONYMITY;
 	unsigned char bits[3] = {(unsigned char)(sf >> 16), (unsigned char)(sf >> 8),
 	                         (unsigned char)sf};
 	unsigned char b64[NONCE_SF_LEN + 1];

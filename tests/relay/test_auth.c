@@ -465,9 +465,10 @@ static void test_nonce_cookie(void **state)
 	len = auth_nonce_make(a, &c, NONCE_NOW, n);
 	assert_true(len > 13);
 	assert_memory_equal(n, "obMatJos2", 9);
-	/* RFC 8489 §18.3.1: 4 base64 characters, 24 bits, bit 0 (MSB) = password algorithms */
+	/* RFC 8489 §18.3.1: 4 base64 characters, 24 bits; bit 0 (MSB) = password
+	 * algorithms, bit 1 = username anonymity (USERHASH is accepted) */
 	assert_int_equal(EVP_DecodeBlock(sf, (const unsigned char *)n + 9, 4), 3);
-	assert_int_equal(sf[0], 0x80);
+	assert_int_equal(sf[0], 0xc0);
 	assert_int_equal(sf[1], 0);
 	assert_int_equal(sf[2], 0);
 	assert_true(auth_nonce_has_pwalgs((const uint8_t *)n, len));
