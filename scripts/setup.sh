@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Install everything twist needs to build and test, on Debian 12, as root.
+# Idempotent: each step checks first and is skipped when already done, so a
+# second run takes a second or two. Used by ./twist.sh run|test and CI.
+#
+# What it installs:
+#   build:   build-essential cmake pkg-config clang (+ libclang-rt-14-dev for
+#            libFuzzer) and the -dev packages of libevent nanomsg protobuf-c
+#            libyaml cmocka openssl zlib, protobuf-c-compiler
+#   tests:   coturn (turnutils_uclient/turnutils_peer and the reference
+#            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
+#            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
+#            pair; nodejs/npm only when node/npm are absent; playwright-core
+#            (npm ci) in tests/integration/webrtc, never a browser download
+# The coturn and keepalived services are kept from starting (policy-rc.d
+# during the install) and are disabled, so nothing holds port 3478.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf '[setup] %s\n' "$*"; }
+die() {
+	printf '[setup] ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+PKGS=(
+	build-essential cmake pkg-config clang libclang-rt-14-dev
+	libevent-dev libnanomsg-dev libprotobuf-c-dev protobuf-c-compiler
+	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev
+	coturn keepalived chromium python3-aioice tshark
+	iproute2 util-linux coreutils curl gnuplot-nox
+)
+SERVICES=(coturn keepalived)
+
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+}
+
+# Node: a node/npm already on PATH wins (e.g. a nodesource node 20 with its
+# npm: Debian's npm package conflicts with that nodejs, so never mix them).
+if ! command -v node >/dev/null 2>&1; then
+	PKGS+=(nodejs)
+	command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+elif ! command -v npm >/dev/null 2>&1; then
+	if dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+		die "node is nodesource's but npm is missing; Debian's npm conflicts with it: reinstall nodesource's nodejs (it ships npm)"
+	fi
+	PKGS+=(npm)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	say "all ${#PKGS[@]} Debian packages already installed: skipping apt-get"
+else
+	[ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}): run this as root"
+	[ -r /etc/debian_version ] || die "this script targets Debian 12"
+	say "missing packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# tshark would ask whether non-root users may capture.
+	echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+	# Keep coturn/keepalived from starting during the install (and from
+	# taking 3478); keep any policy-rc.d the machine already has.
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		say "installing a temporary $policy (exit 101: no service starts)"
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT # removed when this script ends
+	fi
+	apt=(apt-get -y -q -o DPkg::Lock::Timeout=300)
+	say "apt-get update"
+	"${apt[@]}" update
+	say "apt-get install ${missing[*]}"
+	"${apt[@]}" install --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+fi
+
+# Services: never enabled, never running. With systemd as PID 1, systemctl
+# stops exactly the unit's processes. Without it (containers) only a PID read
+# from the service's own pidfile is stopped, and only if that PID really runs
+# the daemon: never /etc/init.d/X stop, whose fallback stops every process
+# running the binary, including relays that tests or people started by hand.
+# systemctl enable/disable work on files, with or without systemd running.
+declare -A DAEMON=([coturn]=/usr/bin/turnserver [keepalived]=/usr/sbin/keepalived)
+declare -A PIDFILE=([coturn]=/var/run/turnserver.pid [keepalived]=/var/run/keepalived.pid)
+for s in "${SERVICES[@]}"; do
+	installed "$s" || continue
+	if [ -d /run/systemd/system ]; then
+		if systemctl is-active --quiet "$s" 2>/dev/null; then
+			say "stopping the $s service"
+			systemctl stop "$s"
+		fi
+	elif [ -r "${PIDFILE[$s]}" ]; then
+		pid=$(head -c 32 "${PIDFILE[$s]}" | tr -dc 0-9)
+		if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "${DAEMON[$s]}" ]; then
+			say "stopping the $s service (pid $pid from ${PIDFILE[$s]})"
+			kill -TERM "$pid" || say "WARNING: could not stop $s (pid $pid)"
+		fi
+	fi
+	if command -v systemctl >/dev/null 2>&1 &&
+		[ "$(systemctl is-enabled "$s" 2>/dev/null || true)" = enabled ]; then
+		say "disabling the $s service"
+		systemctl disable "$s" >/dev/null 2>&1 || say "WARNING: could not disable $s"
+	fi
+done
+
+# playwright-core for the WebRTC test, exactly as locked. No install scripts,
+# no browser download: the test drives Debian's /usr/bin/chromium.
+web=$ROOT/tests/integration/webrtc
+want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' "$web/package.json" | head -n1)
+have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$web/node_modules/playwright-core/package.json" 2>/dev/null | head -n1 || true)
+if [ -n "$want" ] && [ "$have" = "$want" ] &&
+	[ "$web/node_modules/.package-lock.json" -nt "$web/package-lock.json" ]; then
+	say "playwright-core $have already installed in tests/integration/webrtc"
+else
+	say "npm ci in tests/integration/webrtc (playwright-core $want, no browser download)"
+	(cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+
+# Something else on 3478 would make the integration tests fail; say so now.
+if command -v ss >/dev/null 2>&1 && ss -H -ln '( sport = :3478 )' 2>/dev/null | grep -q .; then
+	say "NOTE: something already listens on port 3478 in this network namespace (ss -lnp 'sport = :3478');" \
+		"the integration tests use a private namespace when they can (TWIST_TEST_NETNS)"
+fi
+
+say "ready: $(cmake --version | head -n1), $(clang --version | head -n1), node $(node --version)," \
+	"$(turnserver --version 2>/dev/null | head -n1 | tr -d '\r' || echo coturn), $(chromium --version 2>/dev/null || echo chromium)"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Headless Chromium (WebRTC data channel, relay-only ICE) through the relay
+# under test.
+#
+#   webrtc.sh RELAY_BINARY udp|tcp
+#
+# RELAY_BINARY is twist-relay (ignored when TWIST_TEST_SERVER=coturn). The
+# browser side is webrtc/webrtc.mjs (playwright-core driving /usr/bin/chromium;
+# no browser is downloaded). Pass = 200 data-channel messages arrive in order
+# and both peers' selected candidate pairs are relay/relay over the requested
+# transport; and twist-relay exits 0 on SIGTERM afterwards.
+set -uo pipefail
+# shellcheck disable=SC2034 # read by lib.sh
+TW_NAME="webrtc-${2:-?}"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+BIN=${1:-}
+TRANSPORT=${2:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+COUNT=${TWIST_WEBRTC_COUNT:-200}
+WEBRTC_TIMEOUT=${TWIST_WEBRTC_TIMEOUT:-60}  # in-page budget, seconds
+TURN_HOST=${TWIST_WEBRTC_HOST:-127.0.0.1}    # ::1 works too
+TURN_PASS=${TWIST_WEBRTC_PASSWORD:-$TW_PASS} # set it wrong to see a failure
+
+case $TRANSPORT in
+udp | tcp) ;;
+*) tw_fail "usage: webrtc.sh RELAY_BINARY udp|tcp" ;;
+esac
+
+tw_need node "nodejs (any node >= 18)"
+tw_need timeout coreutils
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] ||
+	tw_fail "${CHROMIUM:-/usr/bin/chromium} not found: apt-get install chromium (scripts/setup.sh does)"
+[ -f "$HERE/webrtc/node_modules/playwright-core/package.json" ] ||
+	tw_fail "playwright-core missing: run 'npm ci' in $HERE/webrtc (scripts/setup.sh does)"
+
+tw_trap
+tw_tmpdir
+tw_start_relay "$BIN" plain
+
+cmd=(node "$HERE/webrtc/webrtc.mjs" --host "$TURN_HOST" --port "$TW_PORT" --transport "$TRANSPORT"
+	--user "$TW_USER" --password "$TURN_PASS" --count "$COUNT" --timeout "$WEBRTC_TIMEOUT")
+tw_log "running: ${cmd[*]}"
+# webrtc.mjs has its own watchdog (timeout + 30 s); this one is the backstop.
+timeout -k 10 $((WEBRTC_TIMEOUT + 60)) "${cmd[@]}" </dev/null
+rc=$?
+[ $rc -eq 124 ] && tw_fail "webrtc.mjs did not finish within $((WEBRTC_TIMEOUT + 60))s"
+[ $rc -eq 0 ] || tw_fail "Chromium WebRTC over TURN/$TRANSPORT failed (webrtc.mjs status $rc)"
+tw_stop_relay
+tw_pass "$COUNT data-channel messages through the relay over $TRANSPORT"
