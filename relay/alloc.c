@@ -176,7 +176,7 @@ void alloc_sweep(struct worker *w)
 			char buf[TW_ADDR_STRLEN];
 
 			log_info("allocation of %s (%s) expired",
-				 tw_addr_fmt(&a->key.client, buf, sizeof(buf)), a->user);
+			         tw_addr_fmt(&a->key.client, buf, sizeof(buf)), a->user);
 			STAT_INC(&w->st, allocs_expired);
 			alloc_delete(a);
 			continue;

@@ -16,77 +16,78 @@ struct metrics {
 };
 
 /* Sums one counter over the workers; each is read with a relaxed load. */
-#define SUM(r, field)                                                                      \
-	({                                                                                 \
-		uint64_t _s = 0;                                                           \
-		for (unsigned _i = 0; _i < (r)->n_workers; _i++)                           \
-			_s += (uint64_t)STAT_GET(&(r)->workers[_i]->st, field);             \
-		_s;                                                                        \
+#define SUM(r, field)                                                           \
+	({                                                                      \
+		uint64_t _s = 0;                                                \
+		for (unsigned _i = 0; _i < (r)->n_workers; _i++)                \
+			_s += (uint64_t)STAT_GET(&(r)->workers[_i]->st, field); \
+		_s;                                                             \
 	})
 
 static void counter(struct evbuffer *b, const char *name, const char *help, const char *type,
-		    uint64_t v)
+                    uint64_t v)
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
-			    name, (unsigned long long)v);
+	                    name, (unsigned long long)v);
 }
 
 static void write_traffic(struct evbuffer *b, struct relay *r)
 {
 	evbuffer_add_printf(b, "# HELP twist_packets_total Relayed packets by direction.\n"
-			       "# TYPE twist_packets_total counter\n");
+	                       "# TYPE twist_packets_total counter\n");
 	evbuffer_add_printf(b, "twist_packets_total{dir=\"client_in\"} %llu\n",
-			    (unsigned long long)SUM(r, rx_client_pkts));
+	                    (unsigned long long)SUM(r, rx_client_pkts));
 	evbuffer_add_printf(b, "twist_packets_total{dir=\"peer_out\"} %llu\n",
-			    (unsigned long long)SUM(r, tx_peer_pkts));
+	                    (unsigned long long)SUM(r, tx_peer_pkts));
 	evbuffer_add_printf(b, "twist_packets_total{dir=\"peer_in\"} %llu\n",
-			    (unsigned long long)SUM(r, rx_peer_pkts));
+	                    (unsigned long long)SUM(r, rx_peer_pkts));
 	evbuffer_add_printf(b, "twist_packets_total{dir=\"client_out\"} %llu\n",
-			    (unsigned long long)SUM(r, tx_client_pkts));
+	                    (unsigned long long)SUM(r, tx_client_pkts));
 	evbuffer_add_printf(b, "# HELP twist_bytes_total Relayed bytes by direction.\n"
-			       "# TYPE twist_bytes_total counter\n");
+	                       "# TYPE twist_bytes_total counter\n");
 	evbuffer_add_printf(b, "twist_bytes_total{dir=\"client_in\"} %llu\n",
-			    (unsigned long long)SUM(r, rx_client_bytes));
+	                    (unsigned long long)SUM(r, rx_client_bytes));
 	evbuffer_add_printf(b, "twist_bytes_total{dir=\"peer_out\"} %llu\n",
-			    (unsigned long long)SUM(r, tx_peer_bytes));
+	                    (unsigned long long)SUM(r, tx_peer_bytes));
 	evbuffer_add_printf(b, "twist_bytes_total{dir=\"peer_in\"} %llu\n",
-			    (unsigned long long)SUM(r, rx_peer_bytes));
+	                    (unsigned long long)SUM(r, rx_peer_bytes));
 	evbuffer_add_printf(b, "twist_bytes_total{dir=\"client_out\"} %llu\n",
-			    (unsigned long long)SUM(r, tx_client_bytes));
+	                    (unsigned long long)SUM(r, tx_client_bytes));
 }
 
 static void write_reasons(struct evbuffer *b, struct relay *r)
 {
 	evbuffer_add_printf(b, "# HELP twist_drops_total Packets dropped, by reason.\n"
-			       "# TYPE twist_drops_total counter\n");
+	                       "# TYPE twist_drops_total counter\n");
 	for (int i = 0; i < DROP__COUNT; i++)
 		evbuffer_add_printf(b, "twist_drops_total{reason=\"%s\"} %llu\n",
-				    stats_drop_name((enum drop_reason)i),
-				    (unsigned long long)SUM(r, drops[i]));
+		                    stats_drop_name((enum drop_reason)i),
+		                    (unsigned long long)SUM(r, drops[i]));
 	evbuffer_add_printf(b, "# HELP twist_auth_failures_total Failed authentications.\n"
-			       "# TYPE twist_auth_failures_total counter\n");
+	                       "# TYPE twist_auth_failures_total counter\n");
 	for (int i = 0; i < AUTHF__COUNT; i++)
 		evbuffer_add_printf(b, "twist_auth_failures_total{reason=\"%s\"} %llu\n",
-				    stats_auth_fail_name((enum auth_fail)i),
-				    (unsigned long long)SUM(r, auth_fail[i]));
+		                    stats_auth_fail_name((enum auth_fail)i),
+		                    (unsigned long long)SUM(r, auth_fail[i]));
 	evbuffer_add_printf(b, "# HELP twist_requests_total STUN requests and indications.\n"
-			       "# TYPE twist_requests_total counter\n");
+	                       "# TYPE twist_requests_total counter\n");
 	for (int i = 1; i < 16; i++) {
 		uint64_t v = SUM(r, requests[i]);
 
 		if (v)
 			evbuffer_add_printf(b, "twist_requests_total{method=\"%s\"} %llu\n",
-					    stun_method_name((uint16_t)i), (unsigned long long)v);
+			                    stun_method_name((uint16_t)i), (unsigned long long)v);
 	}
 	evbuffer_add_printf(b, "# HELP twist_error_responses_total Error responses by code.\n"
-			       "# TYPE twist_error_responses_total counter\n");
+	                       "# TYPE twist_error_responses_total counter\n");
 	for (int c = 0; c < 4; c++) {
 		for (int n = 0; n < 100; n++) {
 			uint64_t v = SUM(r, errors[c][n]);
 
 			if (v)
-				evbuffer_add_printf(b, "twist_error_responses_total{code=\"%d\"} %llu\n",
-						    (c + 3) * 100 + n, (unsigned long long)v);
+				evbuffer_add_printf(
+				        b, "twist_error_responses_total{code=\"%d\"} %llu\n",
+				        (c + 3) * 100 + n, (unsigned long long)v);
 		}
 	}
 }
@@ -111,20 +112,20 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	counter(b, "twist_permissions", "Live permissions.", "gauge", (uint64_t)perms);
 	counter(b, "twist_channels", "Live channel bindings.", "gauge", (uint64_t)chans);
 	counter(b, "twist_tcp_connections", "Open TCP client connections.", "gauge",
-		(uint64_t)conns);
+	        (uint64_t)conns);
 	counter(b, "twist_allocations_created_total", "Allocations created.", "counter",
-		SUM(r, allocs_created));
+	        SUM(r, allocs_created));
 	counter(b, "twist_allocations_expired_total", "Allocations that timed out.", "counter",
-		SUM(r, allocs_expired));
+	        SUM(r, allocs_expired));
 	counter(b, "twist_allocations_deleted_total", "Allocations deleted by the client.",
-		"counter", SUM(r, allocs_deleted));
+	        "counter", SUM(r, allocs_deleted));
 	counter(b, "twist_relay_ports_in_use", "Relay ports bound (IPv4 and IPv6).", "gauge",
-		ports_in_use(r->ports, TW_AF_INET) + ports_in_use(r->ports, TW_AF_INET6));
+	        ports_in_use(r->ports, TW_AF_INET) + ports_in_use(r->ports, TW_AF_INET6));
 	counter(b, "twist_workers", "Worker threads.", "gauge", r->n_workers);
 	write_traffic(b, r);
 	write_reasons(b, r);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; version=0.0.4");
+	                  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
@@ -163,8 +164,7 @@ struct metrics *metrics_start(struct relay *r, struct event_base *base)
 	evhttp_set_cb(m->http, "/health", health_cb, m);
 	tw_addr_fmt_ip(&r->cfg.metrics, ip, sizeof(ip));
 	if (evhttp_bind_socket(m->http, ip, r->cfg.metrics.port) < 0) {
-		log_err("metrics: cannot listen on %s",
-			tw_addr_fmt(&r->cfg.metrics, a, sizeof(a)));
+		log_err("metrics: cannot listen on %s", tw_addr_fmt(&r->cfg.metrics, a, sizeof(a)));
 		goto bad;
 	}
 	log_info("metrics on http://%s/metrics", tw_addr_fmt(&r->cfg.metrics, a, sizeof(a)));

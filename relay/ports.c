@@ -45,7 +45,7 @@ static void set_used(struct ports *p, int f, unsigned port, bool used)
 		p->map[f][port / 8] |= (uint8_t)(1u << (port % 8));
 		p->used[f]++;
 	} else if (!used && is_used(p, f, port)) {
-		p->map[f][port / 8] &= (uint8_t)~(1u << (port % 8));
+		p->map[f][port / 8] &= (uint8_t) ~(1u << (port % 8));
 		p->used[f]--;
 	}
 }
@@ -101,8 +101,8 @@ static int sock_bind(const struct tw_addr *ip, uint16_t port)
 }
 
 /* Tries free ports from the cursor on; marks ports the kernel says are busy. */
-int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve,
-	       uint64_t *token, struct tw_addr *bound, uint64_t now_ms)
+int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve, uint64_t *token,
+               struct tw_addr *bound, uint64_t now_ms)
 {
 	unsigned span = (unsigned)p->max - p->min + 1;
 	int f = fam_idx(ip), fd = -EADDRNOTAVAIL, fd2 = -1;

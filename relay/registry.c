@@ -134,8 +134,8 @@ static struct reg_user **user_slot(struct registry *g, const char *user)
 	return pu;
 }
 
-int registry_claim(struct registry *g, const struct alloc_key *k, const char *user,
-		   unsigned worker, unsigned *owner)
+int registry_claim(struct registry *g, const struct alloc_key *k, const char *user, unsigned worker,
+                   unsigned *owner)
 {
 	struct reg_entry *e;
 	struct reg_user **pu, *u;

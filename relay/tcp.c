@@ -68,7 +68,7 @@ void tcp_conn_set_alloc(struct tcp_conn *tc, struct allocation *a)
 }
 
 int tcp_conn_send(struct tcp_conn *tc, const void *hdr, size_t hlen, const void *data, size_t dlen,
-		  size_t pad)
+                  size_t pad)
 {
 	static const uint8_t zeros[4];
 	struct evbuffer *out = bufferevent_get_output(tc->bev);
@@ -87,8 +87,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct tcp_conn *tc = arg;
 	struct worker *w = tc->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct client_ctx cc = {.transport = STUN_PROTO_TCP, .client = tc->client,
-				.local = tc->local, .tc = tc};
+	struct client_ctx cc = {
+	        .transport = STUN_PROTO_TCP, .client = tc->client, .local = tc->local, .tc = tc};
 	uint8_t head[4];
 	long flen;
 
@@ -124,7 +124,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			char a[TW_ADDR_STRLEN];
 
 			log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->client, a, sizeof(a)),
-				  what & BEV_EVENT_TIMEOUT ? "idle" : "eof/error");
+			          what & BEV_EVENT_TIMEOUT ? "idle" : "eof/error");
 		}
 		tc->w->now_ms = relay_now_ms();
 		conn_free(tc);
@@ -132,7 +132,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-		      void *arg)
+                      void *arg)
 {
 	struct worker *w = arg;
 	struct sockaddr_storage local;
@@ -174,7 +174,7 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr)
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sa(addr, &ss);
 	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE |
-			 LEV_OPT_REUSEABLE_PORT;
+	                 LEV_OPT_REUSEABLE_PORT;
 	struct evconnlistener *l;
 
 	if (addr->family == TW_AF_INET6)
@@ -182,7 +182,7 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr)
 	if (w->n_tcp >= CFG_MAX_LISTEN)
 		return -ENOSPC;
 	l = evconnlistener_new_bind(w->base, accept_cb, w, flags, 1024, (struct sockaddr *)&ss,
-				    (int)sl);
+	                            (int)sl);
 	if (!l)
 		return -errno ? -errno : -EADDRNOTAVAIL;
 	w->tcp_addr[w->n_tcp] = *addr;

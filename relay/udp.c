@@ -52,10 +52,10 @@ static int rx_recv(struct worker *w, int fd)
 		rx->iov[i].iov_base = rx->buf[i] + RX_HEADROOM;
 		rx->iov[i].iov_len = RX_BUFSZ;
 		rx->msgs[i].msg_hdr = (struct msghdr){
-			.msg_name = &rx->src[i],
-			.msg_namelen = sizeof(rx->src[i]),
-			.msg_iov = &rx->iov[i],
-			.msg_iovlen = 1,
+		        .msg_name = &rx->src[i],
+		        .msg_namelen = sizeof(rx->src[i]),
+		        .msg_iov = &rx->iov[i],
+		        .msg_iovlen = 1,
 		};
 	}
 	do {
@@ -81,10 +81,10 @@ static bool rx_get(struct worker *w, unsigned i, struct tw_addr *src, uint8_t **
 }
 
 static void from_listener(struct worker *w, struct listener *l, const struct tw_addr *src,
-			  uint8_t *buf, size_t len)
+                          uint8_t *buf, size_t len)
 {
-	struct client_ctx cc = {.transport = STUN_PROTO_UDP, .client = *src, .local = l->addr,
-				.lst = l};
+	struct client_ctx cc = {
+	        .transport = STUN_PROTO_UDP, .client = *src, .local = l->addr, .lst = l};
 	struct alloc_key k = {.transport = STUN_PROTO_UDP, .client = *src, .local = l->addr};
 
 	cc.a = alloc_find(w, &k);
@@ -124,8 +124,8 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct allocation *a = arg;
 	struct worker *w = a->w;
-	struct client_ctx cc = {.transport = STUN_PROTO_UDP, .local = a->key.local, .lst = a->lst,
-				.a = a};
+	struct client_ctx cc = {
+	        .transport = STUN_PROTO_UDP, .local = a->key.local, .lst = a->lst, .a = a};
 	struct tw_addr src;
 	uint8_t *buf;
 	size_t len;

@@ -34,7 +34,7 @@ void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *f
 		char a[TW_ADDR_STRLEN];
 
 		log_debug("worker %u: dropped from %s: %s (counted; logged once a second)", w->id,
-			  tw_addr_fmt(from, a, sizeof(a)), stats_drop_name(why));
+		          tw_addr_fmt(from, a, sizeof(a)), stats_drop_name(why));
 	}
 }
 
@@ -63,7 +63,7 @@ static int open_listeners(struct worker *w)
 			rc = udp_listener_open(w, &w->udp[w->n_udp], &l->addr);
 			if (rc < 0) {
 				log_err("udp listen on %s: %s", tw_addr_fmt(&l->addr, a, sizeof(a)),
-					strerror(-rc));
+				        strerror(-rc));
 				return rc;
 			}
 			w->n_udp++;
@@ -72,7 +72,7 @@ static int open_listeners(struct worker *w)
 			rc = tcp_listen(w, &l->addr);
 			if (rc < 0) {
 				log_err("tcp listen on %s: %s", tw_addr_fmt(&l->addr, a, sizeof(a)),
-					strerror(-rc));
+				        strerror(-rc));
 				return rc;
 			}
 		}
