@@ -1,0 +1,293 @@
+/*
+ * Semantic checks on a parsed config: ranges, and relations between keys.
+ * config.c has already checked that every value has the right type, so the
+ * messages here name keys ("auth.nonce_lifetime") rather than positions.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/config.h"
+
+#define MAX_WORKERS    1024
+#define MIN_SECRET     16 /* bytes; a guessable secret forges credentials */
+#define MAX_LIFETIME   86400
+#define MIN_LIFETIME   60
+#define NONCE_MIN      30
+#define NONCE_MAX      86400
+#define UNAUTH_MAX     1000000
+#define MIN_RELAY_PORT 1024
+#define MAX_WIRE_CHARS 128 /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
+
+struct check {
+	const struct config *cfg;
+	char *err;
+	size_t errlen;
+};
+
+static int check_fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int check_fail(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (c->err == NULL || c->errlen == 0)
+		return -1;
+	n = snprintf(c->err, c->errlen, "%s: ", c->cfg->source);
+	if (n < 0 || (size_t)n >= c->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static bool addr_is_unspecified(const struct tw_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->ip, zero, tw_addr_iplen(a)) == 0;
+}
+
+static bool addr_is_multicast(const struct tw_addr *a)
+{
+	if (a->family == TW_AF_INET)
+		return a->ip[0] >= 224; /* multicast, reserved and broadcast */
+	return a->ip[0] == 0xff;
+}
+
+static int check_listen(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	char buf[TW_ADDR_STRLEN];
+
+	if (cfg->n_listen == 0)
+		return check_fail(c, "no listeners: 'listen' needs at least one entry");
+	if (cfg->n_listen > CFG_MAX_LISTEN)
+		return check_fail(c, "too many listeners (max %d)", CFG_MAX_LISTEN);
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		const struct cfg_listen *l = &cfg->listen[i];
+
+		if (l->addr.family != TW_AF_INET && l->addr.family != TW_AF_INET6)
+			return check_fail(c, "listen[%u]: no address", i);
+		if (l->addr.port == 0)
+			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
+		if (!l->udp && !l->tcp)
+			return check_fail(c, "listen[%u]: no transports", i);
+		if (addr_is_multicast(&l->addr))
+			return check_fail(c, "listen[%u]: %s is not a unicast address", i,
+			                  tw_addr_fmt_ip(&l->addr, buf, sizeof(buf)));
+		for (unsigned j = 0; j < i; j++) {
+			const struct cfg_listen *o = &cfg->listen[j];
+
+			if (tw_addr_eq(&l->addr, &o->addr) &&
+			    ((l->udp && o->udp) || (l->tcp && o->tcp)))
+				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
+				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);
+		}
+	}
+	return 0;
+}
+
+/*
+ * The relayed address goes to the client in XOR-RELAYED-ADDRESS (RFC 8656
+ * §7.3), so it must be one a peer can send to: no wildcard, no multicast.
+ * Allocations pick the relay address by family, hence one per family.
+ */
+static int check_relay(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	unsigned v4 = 0, v6 = 0;
+	char buf[TW_ADDR_STRLEN];
+
+	if (cfg->n_relay == 0)
+		return check_fail(c, "no relay addresses: set relay.addresses");
+	if (cfg->n_relay > CFG_MAX_RELAY)
+		return check_fail(c, "too many relay addresses (max %d)", CFG_MAX_RELAY);
+	for (unsigned i = 0; i < cfg->n_relay; i++) {
+		const struct tw_addr *a = &cfg->relay[i];
+
+		if (a->family == TW_AF_INET)
+			v4++;
+		else if (a->family == TW_AF_INET6)
+			v6++;
+		else
+			return check_fail(c, "relay.addresses[%u]: no address", i);
+		if (addr_is_unspecified(a) || addr_is_multicast(a))
+			return check_fail(c,
+			                  "relay.addresses[%u]: %s cannot be relayed to; give the "
+			                  "address peers reach",
+			                  i, tw_addr_fmt_ip(a, buf, sizeof(buf)));
+	}
+	if (v4 > 1 || v6 > 1)
+		return check_fail(c, "relay.addresses: at most one IPv%d address", v4 > 1 ? 4 : 6);
+	if (cfg->port_min < MIN_RELAY_PORT)
+		return check_fail(c, "relay.port_min must be at least %d, got %u", MIN_RELAY_PORT,
+		                  cfg->port_min);
+	if (cfg->port_max < cfg->port_min)
+		return check_fail(c, "relay.port_max (%u) is below relay.port_min (%u)",
+		                  cfg->port_max, cfg->port_min);
+	return 0;
+}
+
+static int user_cmp(const void *a, const void *b)
+{
+	const struct cfg_user *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* Sorted pointers, not pairs of loops: a user table may hold CFG_MAX_USERS. */
+static int check_users_unique(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	const struct cfg_user **v;
+	int rc = 0;
+
+	if (cfg->n_users < 2)
+		return 0;
+	if ((v = calloc(cfg->n_users, sizeof(*v))) == NULL)
+		return check_fail(c, "out of memory");
+	for (unsigned i = 0; i < cfg->n_users; i++)
+		v[i] = &cfg->users[i];
+	qsort(v, cfg->n_users, sizeof(*v), user_cmp);
+	for (unsigned i = 1; i < cfg->n_users; i++) {
+		if (strcmp(v[i - 1]->name, v[i]->name) == 0) {
+			rc = check_fail(c, "auth.users: '%s' appears twice", v[i]->name);
+			break;
+		}
+	}
+	free(v);
+	return rc;
+}
+
+static int check_secret(struct check *c, const char *key, const char *s)
+{
+	size_t n = strnlen(s, CFG_STR);
+
+	if (n > 0 && n < MIN_SECRET)
+		return check_fail(c, "%s is too short (%zu bytes, need at least %d)", key, n,
+		                  MIN_SECRET);
+	return 0;
+}
+
+static int check_auth(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->realm[0] == '\0')
+		return check_fail(c, "auth.realm is empty");
+	if (utf8_chars(cfg->realm) >= MAX_WIRE_CHARS)
+		return check_fail(c, "auth.realm must be fewer than %d characters", MAX_WIRE_CHARS);
+	if (cfg->n_users > CFG_MAX_USERS || (cfg->n_users > 0 && cfg->users == NULL))
+		return check_fail(c, "auth.users: bad user table");
+	for (unsigned i = 0; i < cfg->n_users; i++) {
+		if (cfg->users[i].name[0] == '\0')
+			return check_fail(c, "auth.users[%u]: empty name", i);
+		if (cfg->users[i].password[0] == '\0')
+			return check_fail(c, "auth.users[%u] '%s': empty password", i,
+			                  cfg->users[i].name);
+	}
+	if (cfg->n_users == 0 && cfg->rest_secret[0] == '\0')
+		return check_fail(c, "no credentials configured: set auth.users or "
+		                     "auth.rest_secret");
+	if (check_users_unique(c) < 0 ||
+	    check_secret(c, "auth.rest_secret", cfg->rest_secret) < 0 ||
+	    check_secret(c, "auth.nonce_secret", cfg->nonce_secret) < 0)
+		return -1;
+	if (cfg->nonce_lifetime < NONCE_MIN || cfg->nonce_lifetime > NONCE_MAX)
+		return check_fail(c, "auth.nonce_lifetime must be between %d and %d, got %u",
+		                  NONCE_MIN, NONCE_MAX, cfg->nonce_lifetime);
+	if (cfg->unauth_rate < 1 || cfg->unauth_rate > UNAUTH_MAX)
+		return check_fail(c, "auth.unauth_rate must be between 1 and %d, got %u",
+		                  UNAUTH_MAX, cfg->unauth_rate);
+	if (cfg->unauth_burst < 1 || cfg->unauth_burst > UNAUTH_MAX)
+		return check_fail(c, "auth.unauth_burst must be between 1 and %d, got %u",
+		                  UNAUTH_MAX, cfg->unauth_burst);
+	return 0;
+}
+
+static int check_peers(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->n_allow > CFG_MAX_CIDRS || cfg->n_deny > CFG_MAX_CIDRS)
+		return check_fail(c, "peers: too many ranges (max %d)", CFG_MAX_CIDRS);
+	for (unsigned i = 0; i < cfg->n_allow + cfg->n_deny; i++) {
+		const struct tw_cidr *r =
+		        i < cfg->n_allow ? &cfg->allow[i] : &cfg->deny[i - cfg->n_allow];
+
+		if ((r->net.family != TW_AF_INET && r->net.family != TW_AF_INET6) ||
+		    r->prefix > tw_addr_iplen(&r->net) * 8)
+			return check_fail(c, "peers.%s[%u]: bad range",
+			                  i < cfg->n_allow ? "allow" : "deny",
+			                  i < cfg->n_allow ? i : i - cfg->n_allow);
+	}
+	return 0;
+}
+
+/*
+ * RFC 8656 §7.2: the default lifetime is 10 minutes and the maximum
+ * SHOULD be no more than an hour; a day is where a typo starts.
+ */
+static int check_limits(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->max_lifetime < MIN_LIFETIME || cfg->max_lifetime > MAX_LIFETIME)
+		return check_fail(c, "limits.max_lifetime must be between %d and %d, got %u",
+		                  MIN_LIFETIME, MAX_LIFETIME, cfg->max_lifetime);
+	if (cfg->default_lifetime < MIN_LIFETIME || cfg->default_lifetime > cfg->max_lifetime)
+		return check_fail(c,
+		                  "limits.default_lifetime must be between %d and "
+		                  "limits.max_lifetime (%u), got %u",
+		                  MIN_LIFETIME, cfg->max_lifetime, cfg->default_lifetime);
+	if (cfg->max_allocations != 0 && cfg->user_quota > cfg->max_allocations)
+		return check_fail(c, "limits.user_quota (%u) exceeds limits.max_allocations (%u)",
+		                  cfg->user_quota, cfg->max_allocations);
+	return 0;
+}
+
+static int check_ops(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->workers > MAX_WORKERS)
+		return check_fail(c, "workers must be at most %d, got %u", MAX_WORKERS,
+		                  cfg->workers);
+	if (cfg->metrics_enabled) {
+		if (cfg->metrics.family != TW_AF_INET && cfg->metrics.family != TW_AF_INET6)
+			return check_fail(c, "metrics.listen: no address");
+		if (cfg->metrics.port == 0)
+			return check_fail(c, "metrics.listen: port 0 is not allowed");
+	}
+	if (cfg->log_level > LOG_LVL_DEBUG)
+		return check_fail(c, "log.level: unknown level %d", (int)cfg->log_level);
+	if (utf8_chars(cfg->software) >= MAX_WIRE_CHARS)
+		return check_fail(c, "software must be fewer than %d characters", MAX_WIRE_CHARS);
+	return 0;
+}
+
+int config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
+	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0)
+		return -1;
+	return 0;
+}

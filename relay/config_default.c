@@ -1,0 +1,38 @@
+/*
+ * The configuration twist-relay runs with when given no file: everything on
+ * loopback, so a first run on a real host exposes nothing, and a demo user
+ * so that a browser on the same machine can try it at once. Loopback peers
+ * are allowed only because the demo peers are local too.
+ */
+#include "relay/config.h"
+
+const char config_default_yaml[] =
+        "# twist-relay embedded default: loopback only, demo credentials.\n"
+        "# Not for production: see deploy/twist-relay.example.yaml.\n"
+        "listen:\n"
+        "  - address: 127.0.0.1\n"
+        "    port: 3478\n"
+        "    transports: [udp, tcp]\n"
+        "  - address: \"::1\"\n"
+        "    port: 3478\n"
+        "    transports: [udp, tcp]\n"
+        "relay:\n"
+        "  addresses: [127.0.0.1, \"::1\"]\n"
+        "  port_min: 49152\n"
+        "  port_max: 65535\n"
+        "workers: 0\n"
+        "auth:\n"
+        "  realm: twist.local\n"
+        "  users:\n"
+        "    - { name: demo, password: demo }\n"
+        "peers:\n"
+        "  allow_loopback: true\n"
+        "metrics:\n"
+        "  enabled: true\n"
+        "  listen: 127.0.0.1:9641\n"
+        "log:\n"
+        "  level: info\n"
+        "# coturn's turnutils_uclient and other RFC 5766-era clients pick\n"
+        "# channel numbers up to 0x7FFF; RFC 8656 allows only up to 0x4FFF.\n"
+        "compat:\n"
+        "  rfc5766_channels: true\n";

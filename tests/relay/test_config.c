@@ -1,0 +1,745 @@
+/*
+ * relay/config*.c: the embedded default, the shipped example and the
+ * documentation's examples load and validate; every class of bad input is
+ * refused with a message at the right line:column.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/config.h"
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Enough to make a document valid, so that one key at a time can be wrong. */
+#define L "listen: [{address: 127.0.0.1}]\n"
+#define R "relay: {addresses: [127.0.0.1]}\n"
+#define U "auth: {users: [{name: a, password: b}]}\n"
+
+static void addr_expect(const struct tw_addr *a, const char *want)
+{
+	char buf[TW_ADDR_STRLEN];
+
+	assert_string_equal(tw_addr_fmt(a, buf, sizeof(buf)), want);
+}
+
+static void load_ok(const char *yaml, struct config *cfg)
+{
+	char err[512];
+
+	if (config_load_string(yaml, strlen(yaml), "t.yaml", cfg, err, sizeof(err)) != 0)
+		fail_msg("load failed: %s\n--- input:\n%s", err, yaml);
+	if (config_validate(cfg, err, sizeof(err)) != 0)
+		fail_msg("validate failed: %s\n--- input:\n%s", err, yaml);
+}
+
+static char *file_read(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	buf = malloc(CFG_MAX_DOC + 1);
+	assert_non_null(buf);
+	n = fread(buf, 1, CFG_MAX_DOC, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_default(void **state)
+{
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_load_string(config_default_yaml, strlen(config_default_yaml),
+	                                    "<embedded>", &cfg, err, sizeof(err)),
+	                 0);
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.source, "<embedded>");
+	assert_int_equal(cfg.n_listen, 2);
+	addr_expect(&cfg.listen[0].addr, "127.0.0.1:3478");
+	addr_expect(&cfg.listen[1].addr, "[::1]:3478");
+	for (unsigned i = 0; i < cfg.n_listen; i++) {
+		assert_true(cfg.listen[i].udp);
+		assert_true(cfg.listen[i].tcp);
+	}
+	assert_int_equal(cfg.n_relay, 2);
+	addr_expect(&cfg.relay[0], "127.0.0.1:0");
+	addr_expect(&cfg.relay[1], "[::1]:0");
+	assert_int_equal(cfg.port_min, 49152);
+	assert_int_equal(cfg.port_max, 65535);
+	assert_int_equal(cfg.workers, 0);
+	assert_string_equal(cfg.realm, "twist.local");
+	assert_int_equal(cfg.n_users, 1);
+	assert_string_equal(cfg.users[0].name, "demo");
+	assert_string_equal(cfg.users[0].password, "demo");
+	assert_string_equal(cfg.rest_secret, "");
+	assert_string_equal(cfg.nonce_secret, "");
+	assert_int_equal(cfg.nonce_lifetime, 600);
+	assert_true(cfg.sha256);
+	assert_int_equal(cfg.unauth_rate, 20);
+	assert_int_equal(cfg.unauth_burst, 40);
+	assert_true(cfg.allow_loopback);
+	assert_int_equal(cfg.n_allow, 0);
+	assert_int_equal(cfg.n_deny, 0);
+	assert_int_equal(cfg.max_allocations, 100000);
+	assert_int_equal(cfg.user_quota, 0);
+	assert_int_equal(cfg.bandwidth, 0);
+	assert_int_equal(cfg.default_lifetime, 600);
+	assert_int_equal(cfg.max_lifetime, 3600);
+	assert_true(cfg.metrics_enabled);
+	addr_expect(&cfg.metrics, "127.0.0.1:9641");
+	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
+	assert_false(cfg.log_syslog);
+	assert_string_equal(cfg.software, "twist");
+	config_clear(&cfg);
+}
+
+static void test_example(void **state)
+{
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	if (config_load_file(TWIST_SOURCE_DIR "/deploy/twist-relay.example.yaml", &cfg, err,
+	                     sizeof(err)) != 0)
+		fail_msg("%s", err);
+	if (config_validate(&cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_true(cfg.n_listen >= 2);
+	assert_int_equal(cfg.n_relay, 2);
+	assert_true(cfg.rest_secret[0] != '\0');
+	assert_true(cfg.nonce_secret[0] != '\0');
+	assert_false(cfg.allow_loopback);
+	assert_true(cfg.n_allow > 0);
+	assert_true(cfg.n_deny > 0);
+	config_clear(&cfg);
+}
+
+/*
+ * Every ```yaml block in docs/configuration.md must load; a block whose
+ * first line is "# complete" must validate too. Docs that drift fail here.
+ */
+static void test_docs(void **state)
+{
+	char *doc = file_read(TWIST_SOURCE_DIR "/docs/configuration.md"), *p = doc, *end;
+	unsigned blocks = 0, complete = 0;
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	while ((p = strstr(p, "\n```yaml\n")) != NULL) {
+		p += strlen("\n```yaml\n");
+		if ((end = strstr(p, "\n```\n")) == NULL)
+			fail_msg("unterminated yaml block");
+		end[1] = '\0';
+		if (config_load_string(p, strlen(p), "configuration.md", &cfg, err, sizeof(err)))
+			fail_msg("block %u: %s\n%s", blocks, err, p);
+		if (strncmp(p, "# complete", 10) == 0) {
+			if (config_validate(&cfg, err, sizeof(err)) != 0)
+				fail_msg("block %u: %s", blocks, err);
+			complete++;
+		}
+		config_clear(&cfg);
+		blocks++;
+		p = end + 1;
+		*p = '`';
+	}
+	assert_true(blocks >= 5);
+	assert_true(complete >= 1);
+	free(doc);
+}
+
+static void test_values(void **state)
+{
+	static const char yaml[] = "listen:\n"
+	                           "  - port: 5349\n"
+	                           "    address: 192.0.2.1\n"
+	                           "    transports: [tcp]\n"
+	                           "  - address: 2001:db8::1\n"
+	                           "    transports:\n"
+	                           "      - udp\n"
+	                           "relay:\n"
+	                           "  addresses: [\"2001:db8::2\", 192.0.2.2]\n"
+	                           "  port_min: 1024\n"
+	                           "  port_max: 1024\n"
+	                           "workers: 8\n"
+	                           "auth:\n"
+	                           "  realm: example.org\n"
+	                           "  users: []\n"
+	                           "  rest_secret: 'a rest secret long enough'\n"
+	                           "  nonce_secret: \"0123456789abcdef\"\n"
+	                           "  nonce_lifetime: 30\n"
+	                           "  sha256: no\n"
+	                           "  unauth_rate: 1\n"
+	                           "  unauth_burst: 1000000\n"
+	                           "peers:\n"
+	                           "  allow_loopback: False\n"
+	                           "  allow: [198.51.100.0/24, 2001:db8:1::/48, 203.0.113.7]\n"
+	                           "  deny: [0.0.0.0/0]\n"
+	                           "limits:\n"
+	                           "  max_allocations: 0\n"
+	                           "  user_quota: 4294967295\n"
+	                           "  bandwidth: 18446744073709551615\n"
+	                           "  default_lifetime: 60\n"
+	                           "  max_lifetime: 86400\n"
+	                           "metrics:\n"
+	                           "  enabled: yes\n"
+	                           "  listen: \"[::1]\"\n"
+	                           "log:\n"
+	                           "  level: debug\n"
+	                           "  syslog: true\n"
+	                           "software: \"\"\n";
+	struct config cfg;
+
+	(void)state;
+	load_ok(yaml, &cfg);
+	assert_int_equal(cfg.n_listen, 2);
+	addr_expect(&cfg.listen[0].addr, "192.0.2.1:5349");
+	assert_false(cfg.listen[0].udp);
+	assert_true(cfg.listen[0].tcp);
+	addr_expect(&cfg.listen[1].addr, "[2001:db8::1]:3478");
+	assert_true(cfg.listen[1].udp);
+	assert_false(cfg.listen[1].tcp);
+	assert_int_equal(cfg.n_relay, 2);
+	addr_expect(&cfg.relay[0], "[2001:db8::2]:0");
+	assert_int_equal(cfg.port_min, 1024);
+	assert_int_equal(cfg.port_max, 1024);
+	assert_int_equal(cfg.workers, 8);
+	assert_string_equal(cfg.realm, "example.org");
+	assert_int_equal(cfg.n_users, 0);
+	assert_string_equal(cfg.rest_secret, "a rest secret long enough");
+	assert_string_equal(cfg.nonce_secret, "0123456789abcdef");
+	assert_int_equal(cfg.nonce_lifetime, 30);
+	assert_false(cfg.sha256);
+	assert_int_equal(cfg.unauth_rate, 1);
+	assert_int_equal(cfg.unauth_burst, 1000000);
+	assert_false(cfg.allow_loopback);
+	assert_int_equal(cfg.n_allow, 3);
+	assert_int_equal(cfg.allow[0].prefix, 24);
+	assert_int_equal(cfg.allow[1].prefix, 48);
+	assert_int_equal(cfg.allow[2].prefix, 32);
+	assert_int_equal(cfg.n_deny, 1);
+	assert_int_equal(cfg.deny[0].prefix, 0);
+	assert_int_equal(cfg.max_allocations, 0);
+	assert_int_equal(cfg.user_quota, 4294967295u);
+	assert_true(cfg.bandwidth == UINT64_MAX);
+	assert_int_equal(cfg.default_lifetime, 60);
+	assert_int_equal(cfg.max_lifetime, 86400);
+	assert_true(cfg.metrics_enabled);
+	addr_expect(&cfg.metrics, "[::1]:9641");
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	assert_true(cfg.log_syslog);
+	assert_string_equal(cfg.software, "");
+	config_clear(&cfg);
+}
+
+struct load_case {
+	const char *yaml;
+	size_t len; /* 0: strlen(yaml) */
+	int line, col;
+	const char *msg;
+};
+
+static const struct load_case load_cases[] = {
+        /* unknown and duplicate keys */
+        {"auth:\n  realm: x\n  foo: 1\n", 0, 3, 3, "unknown key 'foo' in 'auth'"},
+        {L "bogus: 1\n", 0, 2, 1, "unknown top-level key 'bogus'"},
+        {"listen:\n  - address: 127.0.0.1\n    prot: 1\n", 0, 3, 5,
+         "unknown key 'prot' in 'listen'"},
+        {"auth:\n  users:\n    - {name: a, pass: b}\n", 0, 3, 17,
+         "unknown key 'pass' in 'auth.users'"},
+        {"workers: 1\nworkers: 2\n", 0, 2, 1, "duplicate key 'workers'"},
+        {"<<: {workers: 1}\n", 0, 1, 1, "unknown top-level key '<<'"},
+        {"? [a]\n: 1\n", 0, 1, 3, "expected a key in 'the top level', got a list"},
+        {"k\x01y: 1\n", 0, 1, 2, "control characters are not allowed"},
+        {"\"k\\x01y\": 1\n", 0, 1, 1, "unknown top-level key 'k?y'"},
+        /* integers */
+        {"workers: abc\n", 0, 1, 10,
+         "expected a non-negative decimal integer for 'workers', got 'abc'"},
+        {"workers: 12abc\n", 0, 1, 10, "got '12abc'"},
+        {"workers: -1\n", 0, 1, 10, "got '-1'"},
+        {"workers: +1\n", 0, 1, 10, "got '+1'"},
+        {"workers: 012\n", 0, 1, 10, "got '012'"},
+        {"workers: 0x10\n", 0, 1, 10, "got '0x10'"},
+        {"workers: 1_000\n", 0, 1, 10, "got '1_000'"},
+        {"workers: 1.5\n", 0, 1, 10, "got '1.5'"},
+        {"workers: \"12\"\n", 0, 1, 10, "got quoted '12'"},
+        {"workers: [1]\n", 0, 1, 10, "got a list"},
+        {"workers:\n", 0, 1, 9, "got null"},
+        {"workers: 4294967296\n", 0, 1, 10, "'workers' must be between 0 and 4294967295"},
+        {"limits:\n  bandwidth: 18446744073709551616\n", 0, 2, 14,
+         "'bandwidth' must be between 0 and 18446744073709551615"},
+        {"limits:\n  bandwidth: 99999999999999999999999999\n", 0, 2, 14, "must be between"},
+        {"relay:\n  port_min: 65536\n", 0, 2, 13, "'port_min' must be between 0 and 65535"},
+        {"listen:\n  - address: 127.0.0.1\n    port: 0\n", 0, 3, 11,
+         "'port' must be between 1 and 65535, got 0"},
+        /* booleans */
+        {"auth:\n  sha256: maybe\n", 0, 2, 11, "expected true or false for 'sha256'"},
+        {"auth:\n  sha256: \"true\"\n", 0, 2, 11, "expected true or false"},
+        {"auth:\n  sha256: on\n", 0, 2, 11, "expected true or false"},
+        {"auth:\n  sha256: 1\n", 0, 2, 11, "expected true or false"},
+        /* strings */
+        {"auth:\n  realm:\n", 0, 2, 9, "got null (write \"\" for an empty string)"},
+        {"auth:\n  realm: {a: b}\n", 0, 2, 10, "expected a string for 'realm', got a mapping"},
+        {"auth:\n  realm: \"a\\0b\"\n", 0, 2, 10, "contains a NUL byte"},
+        {"auth:\n  realm: "
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+         0, 2, 10, "value for 'realm' is too long (max 255 bytes)"},
+        {"log:\n  level: verbose\n", 0, 2, 10, "unknown log level 'verbose'"},
+        {"log:\n  level: infos\n", 0, 2, 10, "unknown log level 'infos'"},
+        /* addresses */
+        {"listen:\n  - address: 300.1.2.3\n", 0, 2, 14, "'300.1.2.3' is not an IP address"},
+        {"listen:\n  - address: 127.0.0.1:3478\n", 0, 2, 14, "is not an IP address"},
+        {"listen:\n  - address: localhost\n", 0, 2, 14, "is not an IP address"},
+        {"listen:\n  - port: 3478\n", 0, 2, 5, "missing key 'address' in 'listen'"},
+        {L R "auth: {users: [{name: a}]}\n", 0, 3, 16, "missing key 'password' in 'auth.users'"},
+        {"listen:\n  - 127.0.0.1\n", 0, 2, 5, "expected a mapping for 'listen', got '127.0.0.1'"},
+        {"listen: {address: 127.0.0.1}\n", 0, 1, 9, "expected a list for 'listen', got a mapping"},
+        {"listen:\n", 0, 1, 8, "got null (write [] for an empty list)"},
+        {"listen:\n  - address: \"::1\"\n    transports: [udp, tls]\n", 0, 3, 23,
+         "unknown transport 'tls' (expected udp or tcp)"},
+        {"listen:\n  - address: \"::1\"\n    transports: [udp, udp]\n", 0, 3, 23,
+         "duplicate transport 'udp'"},
+        {"listen:\n  - address: \"::1\"\n    transports: []\n", 0, 3, 17, "'transports' is empty"},
+        {"relay:\n  addresses: [127.0.0.1, ::1]\n", 0, 2, 26, "did not find expected node content"},
+        {"relay:\n  addresses: [127.0.0.1, 10.0.0.0/8]\n", 0, 2, 26,
+         "'10.0.0.0/8' is not an IP address"},
+        {"metrics:\n  listen: 127.0.0.1:99999\n", 0, 2, 11, "'127.0.0.1:99999' is not an address"},
+        {"metrics:\n  listen: \"[::1]:x\"\n", 0, 2, 11, "is not an address"},
+        /* address ranges */
+        {"peers:\n  allow: [10.0.0.1/8]\n", 0, 2, 11,
+         "'10.0.0.1/8' has host bits set (did you mean 10.0.0.0/8?)"},
+        {"peers:\n  deny:\n    - 2001:db8::1/32\n", 0, 3, 7,
+         "has host bits set (did you mean 2001:db8::/32?)"},
+        {"peers:\n  deny: [10.0.0.0/33]\n", 0, 2, 10, "'10.0.0.0/33' is not an address range"},
+        {"peers:\n  deny: [10.0.0.0/]\n", 0, 2, 10, "is not an address range"},
+        {"peers:\n  deny: [10.0.0.0/-1]\n", 0, 2, 10, "is not an address range"},
+        {"peers:\n  deny: [10.0.0.0/8x]\n", 0, 2, 10, "is not an address range"},
+        {"peers:\n  deny: [example.org/8]\n", 0, 2, 10, "is not an address range"},
+        {"peers:\n  deny:\n", 0, 2, 8, "expected a list for 'deny', got null"},
+        /* structure */
+        {"auth: [1]\n", 0, 1, 7, "expected a mapping for 'auth', got a list"},
+        {"auth:\n  realm: &r x\n  rest_secret: *r\n", 0, 3, 16, "aliases are not allowed"},
+        {"listen: &l []\nrelay:\n  addresses: *l\n", 0, 3, 14, "aliases are not allowed"},
+        {"a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", 0, 1, 1, "unknown top-level key 'a'"},
+        {"listen: [&a {address: 127.0.0.1}, *a]\n", 0, 1, 35, "aliases are not allowed"},
+        {"workers: !!int 3\n", 0, 1, 10, "tags are not allowed"},
+        {"auth: !!map {}\n", 0, 1, 7, "tags are not allowed"},
+        {"", 0, 1, 1, "empty document"},
+        {"# nothing but a comment\n", 0, 2, 1, "empty document"},
+        {"---\n", 0, 2, 1, "empty document"},
+        {"~\n", 0, 1, 1, "empty document"},
+        {"- a\n- b\n", 0, 1, 1, "the top level must be a mapping, got a list"},
+        {"hello\n", 0, 1, 1, "the top level must be a mapping, got 'hello'"},
+        {"workers: 1\n---\nworkers: 2\n", 0, 2, 1, "only one document is allowed"},
+        /* syntax, truncation, garbage */
+        {"listen:\n  - address: \"127.0.0.1\n", 0, 3, 1,
+         "found unexpected end of stream (while scanning a quoted scalar at 2:14)"},
+        {"relay: {addresses: [127.0.0.1", 0, 2, 1, "(while parsing a flow sequence at 1:20)"},
+        {"auth:\n  realm: x\n users: []\n", 0, 3, 2, "did not find expected key"},
+        {"workers: 1\n\x80\x81\x82\n", 0, 2, 1, "invalid leading UTF-8 octet (0x80)"},
+        {"workers: 1\n\xc3(\n", 0, 2, 2, "invalid trailing UTF-8 octet"},
+        {"\x01\x02\x03", 0, 1, 1, "control characters are not allowed (0x01)"},
+        {"workers: 1\nab\0cd\n", 17, 2, 3, "control characters are not allowed (0x00)"},
+        {"\x7f"
+         "ELF\x02\x01\x01",
+         0, 1, 1, "control characters are not allowed (0x7f)"},
+        {"\t- x\n", 0, 1, 1, "found character that cannot start any token"},
+};
+
+static void test_load_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < nitems(load_cases); i++) {
+		const struct load_case *tc = &load_cases[i];
+		size_t len = tc->len ? tc->len : strlen(tc->yaml);
+		struct config cfg;
+		char err[512], want[32];
+		int rc;
+
+		rc = config_load_string(tc->yaml, len, "t.yaml", &cfg, err, sizeof(err));
+		snprintf(want, sizeof(want), "t.yaml:%d:%d: ", tc->line, tc->col);
+		if (rc != -1 || strncmp(err, want, strlen(want)) != 0 ||
+		    strstr(err, tc->msg) == NULL)
+			fail_msg("case %zu: rc %d, got \"%s\", want \"%s...%s\"", i, rc, err, want,
+			         tc->msg);
+		/* A failed load leaves nothing to free, and clearing stays safe. */
+		assert_null(cfg.users);
+		config_clear(&cfg);
+	}
+}
+
+struct check_case {
+	const char *yaml;
+	const char *msg;
+};
+
+static const struct check_case check_cases[] = {
+        {R U, "t.yaml: no listeners"},
+        {"listen: []\n" R U, "no listeners"},
+        {L U, "no relay addresses"},
+        {L "relay: {addresses: [192.0.2.1, 192.0.2.2]}\n" U, "at most one IPv4 address"},
+        {L "relay: {addresses: [\"::1\", \"2001:db8::1\"]}\n" U, "at most one IPv6 address"},
+        {L "relay: {addresses: [0.0.0.0]}\n" U, "relay.addresses[0]: 0.0.0.0 cannot be relayed to"},
+        {L "relay: {addresses: [127.0.0.1, \"::\"]}\n" U, "relay.addresses[1]: :: cannot be"},
+        {L "relay: {addresses: [224.0.0.1]}\n" U, "224.0.0.1 cannot be relayed to"},
+        {L "relay: {addresses: [\"ff02::1\"]}\n" U, "ff02::1 cannot be relayed to"},
+        {L "relay: {addresses: [127.0.0.1], port_min: 80}\n" U,
+         "relay.port_min must be at least 1024, got 80"},
+        {L "relay: {addresses: [127.0.0.1], port_min: 2000, port_max: 1999}\n" U,
+         "relay.port_max (1999) is below relay.port_min (2000)"},
+        {"listen: [{address: 224.0.0.1}]\n" R U, "listen[0]: 224.0.0.1 is not a unicast address"},
+        {"listen: [{address: 127.0.0.1}, {address: 127.0.0.1, transports: [tcp]}]\n" R U,
+         "listen[1]: 127.0.0.1:3478 is also listen[0]"},
+        {L R "auth: {realm: x}\n", "no credentials configured"},
+        {L R "auth: {users: []}\n", "no credentials configured"},
+        {L R "auth: {users: [{name: \"\", password: b}]}\n", "auth.users[0]: empty name"},
+        {L R "auth: {users: [{name: a, password: \"\"}]}\n", "auth.users[0] 'a': empty password"},
+        {L R "auth: {users: [{name: b, password: x}, {name: a, password: y}, {name: b, "
+             "password: z}]}\n",
+         "auth.users: 'b' appears twice"},
+        {L R "auth: {realm: \"\", users: [{name: a, password: b}]}\n", "auth.realm is empty"},
+        {L R "auth: {rest_secret: short}\n", "auth.rest_secret is too short (5 bytes"},
+        {L R "auth: {users: [{name: a, password: b}], nonce_secret: abc}\n",
+         "auth.nonce_secret is too short"},
+        {L R "auth: {users: [{name: a, password: b}], nonce_lifetime: 29}\n",
+         "auth.nonce_lifetime must be between 30 and 86400, got 29"},
+        {L R "auth: {users: [{name: a, password: b}], nonce_lifetime: 86401}\n",
+         "auth.nonce_lifetime must be between 30 and 86400"},
+        {L R "auth: {users: [{name: a, password: b}], unauth_rate: 0}\n",
+         "auth.unauth_rate must be between 1 and 1000000, got 0"},
+        {L R "auth: {users: [{name: a, password: b}], unauth_burst: 1000001}\n",
+         "auth.unauth_burst must be between"},
+        {L R U "limits: {default_lifetime: 3601}\n",
+         "limits.default_lifetime must be between 60 and limits.max_lifetime (3600), got 3601"},
+        {L R U "limits: {default_lifetime: 59}\n", "limits.default_lifetime must be between 60"},
+        {L R U "limits: {max_lifetime: 86401}\n",
+         "limits.max_lifetime must be between 60 and 86400"},
+        {L R U "limits: {max_allocations: 10, user_quota: 11}\n",
+         "limits.user_quota (11) exceeds limits.max_allocations (10)"},
+        {L R U "workers: 1025\n", "workers must be at most 1024, got 1025"},
+        {L R U "metrics: {listen: \"127.0.0.1:0\"}\n", "metrics.listen: port 0 is not allowed"},
+        {L R U "software: "
+               "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
+               "ssssssssssssssssssssssssssssssssssssssssssssss\n",
+         "software must be fewer than 128 characters"},
+};
+
+static void test_check_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < nitems(check_cases); i++) {
+		const struct check_case *tc = &check_cases[i];
+		struct config cfg;
+		char err[512];
+		int rc;
+
+		rc = config_load_string(tc->yaml, strlen(tc->yaml), "t.yaml", &cfg, err,
+		                        sizeof(err));
+		if (rc == 0)
+			rc = config_validate(&cfg, err, sizeof(err));
+		if (rc != -1 || strstr(err, tc->msg) == NULL)
+			fail_msg("case %zu: rc %d, got \"%s\", want \"%s\"", i, rc, err, tc->msg);
+		config_clear(&cfg);
+	}
+}
+
+/* Boundaries that must still pass: a check that is off by one fails here. */
+static void test_check_limits_ok(void **state)
+{
+	static const char *const ok[] = {
+	        L R "auth: {rest_secret: \"0123456789abcdef\"}\n",
+	        L R "auth: {users: [{name: a, password: b}], nonce_lifetime: 86400}\n",
+	        L R U "limits: {default_lifetime: 3600, max_lifetime: 3600}\n",
+	        L R U "limits: {max_allocations: 10, user_quota: 10}\n",
+	        L R U "limits: {max_allocations: 0, user_quota: 10}\n",
+	        L R U "workers: 1024\n",
+	        L R U "metrics: {enabled: false, listen: \"127.0.0.1:0\"}\n",
+	        L "relay: {addresses: [127.0.0.1, \"::1\"], port_min: 1024, port_max: 1024}\n" U,
+	        "listen: [{address: 127.0.0.1, transports: [udp]}, "
+	        "{address: 127.0.0.1, transports: [tcp]}]\n" R U,
+	        "listen: [{address: 0.0.0.0}, {address: \"::\"}]\n" R U,
+	        "# comment\n%YAML 1.1\n---\n" L R U "...\n",
+	        "\xef\xbb\xbf" L R U,
+	};
+	struct config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(ok); i++) {
+		load_ok(ok[i], &cfg);
+		config_clear(&cfg);
+	}
+}
+
+static void invalid_expect(const struct config *cfg, const char *msg)
+{
+	char err[512];
+
+	if (config_validate(cfg, err, sizeof(err)) != -1 || strstr(err, msg) == NULL)
+		fail_msg("got \"%s\", want \"%s\"", err, msg);
+}
+
+/*
+ * Structs that the loader never builds but a caller could: validation must
+ * not trust that the YAML pass ran.
+ */
+static void test_check_struct(void **state)
+{
+	struct config base, cfg;
+	struct cfg_user user = {.name = "a", .password = "b"};
+
+	(void)state;
+	load_ok(config_default_yaml, &base);
+	config_clear(&base);
+	base.users = &user;
+	base.n_users = 1;
+
+	cfg = base;
+	cfg.n_listen = CFG_MAX_LISTEN + 1;
+	invalid_expect(&cfg, "too many listeners (max 16)");
+	cfg = base;
+	cfg.listen[1].addr.family = 0;
+	invalid_expect(&cfg, "listen[1]: no address");
+	cfg = base;
+	cfg.listen[0].addr.port = 0;
+	invalid_expect(&cfg, "listen[0]: port 0 is not allowed");
+	cfg = base;
+	cfg.listen[0].udp = cfg.listen[0].tcp = false;
+	invalid_expect(&cfg, "listen[0]: no transports");
+	cfg = base;
+	cfg.n_relay = CFG_MAX_RELAY + 1;
+	invalid_expect(&cfg, "too many relay addresses (max 4)");
+	cfg = base;
+	cfg.relay[0].family = 0;
+	invalid_expect(&cfg, "relay.addresses[0]: no address");
+	cfg = base;
+	cfg.users = NULL;
+	invalid_expect(&cfg, "auth.users: bad user table");
+	cfg = base;
+	cfg.n_users = CFG_MAX_USERS + 1;
+	invalid_expect(&cfg, "auth.users: bad user table");
+	cfg = base;
+	cfg.n_deny = CFG_MAX_CIDRS + 1;
+	invalid_expect(&cfg, "peers: too many ranges (max 256)");
+	cfg = base;
+	cfg.n_allow = 1;
+	cfg.n_deny = 1;
+	tw_cidr_parse("10.0.0.0/8", &cfg.allow[0]);
+	cfg.deny[0].net.family = TW_AF_INET;
+	cfg.deny[0].prefix = 33;
+	invalid_expect(&cfg, "peers.deny[0]: bad range");
+	cfg = base;
+	cfg.metrics.family = 0;
+	invalid_expect(&cfg, "metrics.listen: no address");
+	cfg.metrics_enabled = false;
+	assert_int_equal(config_validate(&cfg, NULL, 0), 0);
+	cfg = base;
+	cfg.log_level = (enum log_level)4;
+	invalid_expect(&cfg, "log.level: unknown level 4");
+	cfg = base;
+	assert_int_equal(config_validate(&cfg, NULL, 0), 0);
+}
+
+static char *users_doc(unsigned n)
+{
+	size_t cap = 256 + (size_t)n * 40, off;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	off = (size_t)snprintf(buf, cap, L R "auth:\n  users:\n");
+	for (unsigned i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "    - {name: u%u, password: p}\n",
+		                        i);
+	return buf;
+}
+
+static void test_users_cap(void **state)
+{
+	struct config cfg;
+	char err[512], want[64];
+	char *doc;
+
+	(void)state;
+	doc = users_doc(CFG_MAX_USERS);
+	load_ok(doc, &cfg);
+	assert_int_equal(cfg.n_users, CFG_MAX_USERS);
+	assert_string_equal(cfg.users[CFG_MAX_USERS - 1].name, "u9999");
+	config_clear(&cfg);
+	free(doc);
+
+	doc = users_doc(CFG_MAX_USERS + 1);
+	assert_int_equal(config_load_string(doc, strlen(doc), "t.yaml", &cfg, err, sizeof(err)),
+	                 -1);
+	/* Three lines of preamble; the first user is on line 5. */
+	snprintf(want, sizeof(want), "t.yaml:%d:7: too many users (max %d)", CFG_MAX_USERS + 5,
+	         CFG_MAX_USERS);
+	assert_string_equal(err, want);
+	assert_null(cfg.users);
+	free(doc);
+}
+
+static void test_list_caps(void **state)
+{
+	static const struct {
+		const char *head, *item;
+		unsigned head_lines, max;
+		const char *msg;
+	} caps[] = {
+	        {"listen:\n", "  - {address: 127.0.0.1, port: 2%03u}\n", 1, CFG_MAX_LISTEN,
+	         "too many listeners (max 16)"},
+	        {"relay:\n  addresses:\n", "    - 10.0.%u.1\n", 2, CFG_MAX_RELAY,
+	         "too many relay addresses (max 4)"},
+	        {"peers:\n  allow:\n", "    - 10.%u.0.0/16\n", 2, CFG_MAX_CIDRS,
+	         "too many ranges in 'allow' (max 256)"},
+	        {"peers:\n  deny:\n", "    - 10.%u.0.0/16\n", 2, CFG_MAX_CIDRS,
+	         "too many ranges in 'deny' (max 256)"},
+	};
+	char buf[16384], err[512], want[32];
+	struct config cfg;
+
+	(void)state;
+	for (size_t c = 0; c < nitems(caps); c++) {
+		int off = snprintf(buf, sizeof(buf), "%s", caps[c].head);
+
+		for (unsigned i = 0; i <= caps[c].max; i++) {
+			/* At the cap: loads. One more: fails on the extra item's line. */
+			if (i == caps[c].max) {
+				assert_int_equal(config_load_string(buf, (size_t)off, "t.yaml",
+				                                    &cfg, err, sizeof(err)),
+				                 0);
+				config_clear(&cfg);
+			}
+			off += snprintf(buf + off, sizeof(buf) - (size_t)off, caps[c].item, i);
+		}
+		assert_int_equal(
+		        config_load_string(buf, (size_t)off, "t.yaml", &cfg, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "t.yaml:%u:", caps[c].head_lines + caps[c].max + 1);
+		if (strncmp(err, want, strlen(want)) != 0 || strstr(err, caps[c].msg) == NULL)
+			fail_msg("cap %zu: got \"%s\", want \"%s...%s\"", c, err, want,
+			         caps[c].msg);
+	}
+}
+
+static void test_doc_cap(void **state)
+{
+	size_t len = CFG_MAX_DOC + 1;
+	char *doc = malloc(len), err[512];
+	struct config cfg;
+
+	(void)state;
+	assert_non_null(doc);
+	memset(doc, '#', len);
+	assert_int_equal(config_load_string(doc, len, "big.yaml", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err,
+	                    "big.yaml:1:1: document is too large (1048577 bytes, max 1048576)");
+	/* Exactly the cap is read (a comment: an empty document). */
+	doc[len - 2] = '\n';
+	assert_int_equal(config_load_string(doc, len - 1, "big.yaml", &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "empty document"));
+	free(doc);
+}
+
+static void test_file(void **state)
+{
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_load_file("/nonexistent/twist.yaml", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/twist.yaml: No such file or directory");
+	assert_int_equal(config_load_file("/", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/: Is a directory");
+	assert_int_equal(config_load_file(TWIST_SOURCE_DIR "/tests/relay/config/bad-key.yaml", &cfg,
+	                                  err, sizeof(err)),
+	                 -1);
+	assert_string_equal(err, TWIST_SOURCE_DIR "/tests/relay/config/bad-key.yaml:7:3: unknown "
+	                                          "key 'relay_addresses' in 'auth'");
+	config_clear(&cfg);
+}
+
+static void test_clear_twice(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(config_default_yaml, &cfg);
+	assert_non_null(cfg.users);
+	config_clear(&cfg);
+	assert_null(cfg.users);
+	assert_int_equal(cfg.n_users, 0);
+	config_clear(&cfg);
+	config_defaults(&cfg);
+	config_clear(&cfg);
+}
+
+/* Error buffers of any size, or none, are safe; messages are truncated. */
+static void test_err_buffers(void **state)
+{
+	static const char bad[] = "workers: x\n";
+	struct config cfg;
+	char small[8];
+
+	(void)state;
+	assert_int_equal(config_load_string(bad, strlen(bad), "t.yaml", &cfg, NULL, 0), -1);
+	assert_int_equal(config_load_string(bad, strlen(bad), "t.yaml", &cfg, small, 0), -1);
+	assert_int_equal(config_load_string(bad, strlen(bad), "t.yaml", &cfg, small, sizeof(small)),
+	                 -1);
+	assert_string_equal(small, "t.yaml:");
+	assert_int_equal(config_load_string(bad, strlen(bad), NULL, &cfg, small, sizeof(small)),
+	                 -1);
+	assert_string_equal(small, "<string");
+	assert_int_equal(config_load_string(NULL, 0, "t.yaml", &cfg, small, sizeof(small)), -1);
+	assert_int_equal(config_load_file("/nonexistent", &cfg, NULL, 0), -1);
+	config_defaults(&cfg);
+	assert_int_equal(config_validate(&cfg, NULL, 0), -1);
+	assert_int_equal(config_validate(&cfg, small, sizeof(small)), -1);
+	assert_string_equal(small, "<defaul");
+}
+
+static void test_log_level_name(void **state)
+{
+	(void)state;
+	assert_string_equal(log_level_name(LOG_LVL_ERR), "error");
+	assert_string_equal(log_level_name(LOG_LVL_WARN), "warn");
+	assert_string_equal(log_level_name(LOG_LVL_INFO), "info");
+	assert_string_equal(log_level_name(LOG_LVL_DEBUG), "debug");
+	assert_string_equal(log_level_name((enum log_level)42), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_default),
+	        cmocka_unit_test(test_example),
+	        cmocka_unit_test(test_docs),
+	        cmocka_unit_test(test_values),
+	        cmocka_unit_test(test_load_errors),
+	        cmocka_unit_test(test_check_errors),
+	        cmocka_unit_test(test_check_limits_ok),
+	        cmocka_unit_test(test_check_struct),
+	        cmocka_unit_test(test_users_cap),
+	        cmocka_unit_test(test_list_caps),
+	        cmocka_unit_test(test_doc_cap),
+	        cmocka_unit_test(test_file),
+	        cmocka_unit_test(test_clear_twice),
+	        cmocka_unit_test(test_err_buffers),
+	        cmocka_unit_test(test_log_level_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
