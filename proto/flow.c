@@ -1,0 +1,172 @@
+#include <errno.h>
+#include <string.h>
+
+#include "proto/cursor.h"
+#include "proto/flow.h"
+
+size_t flow_addr_put(const struct tw_addr *a, uint8_t out[FLOW_ADDR_MAX])
+{
+	size_t n = tw_addr_iplen(a);
+
+	memcpy(out, a->ip, n);
+	put_u16(out + n, a->port);
+	return n + 2;
+}
+
+int flow_addr_get(const ProtobufCBinaryData *b, struct tw_addr *a)
+{
+	struct cur c;
+	size_t n;
+
+	if (b->len != 6 && b->len != 18)
+		return -EBADMSG;
+	n = b->len - 2;
+	memset(a, 0, sizeof(*a));
+	a->family = n == 4 ? TW_AF_INET : TW_AF_INET6;
+	cur_init(&c, b->data, b->len);
+	if (cur_get_bytes(&c, a->ip, n) < 0 || cur_get_u16(&c, &a->port) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+size_t flow_ip_put(const struct tw_addr *a, uint8_t out[16])
+{
+	size_t n = tw_addr_iplen(a);
+
+	memcpy(out, a->ip, n);
+	return n;
+}
+
+int flow_ip_get(const ProtobufCBinaryData *b, struct tw_addr *a)
+{
+	if (b->len != 4 && b->len != 16)
+		return -EBADMSG;
+	memset(a, 0, sizeof(*a));
+	a->family = b->len == 4 ? TW_AF_INET : TW_AF_INET6;
+	memcpy(a->ip, b->data, b->len);
+	return 0;
+}
+
+int flow_identity(const Twist__Flow *f, struct tw_addr *client, struct tw_addr *local,
+		  uint8_t *transport)
+{
+	if (flow_addr_get(&f->client, client) < 0 || flow_addr_get(&f->local, local) < 0)
+		return -EBADMSG;
+	if (client->family != local->family)
+		return -EBADMSG;
+	if (f->transport != 0 && f->transport != 17 && f->transport != 6)
+		return -EBADMSG;
+	*transport = f->transport == 6 ? 6 : 17;
+	return 0;
+}
+
+static bool perms_valid(const Twist__Flow *f)
+{
+	struct tw_addr a;
+
+	if (f->n_perms > FLOW_MAX_PERMS)
+		return false;
+	for (size_t i = 0; i < f->n_perms; i++)
+		if (!f->perms[i] || flow_ip_get(&f->perms[i]->ip, &a) < 0)
+			return false;
+	return true;
+}
+
+static bool chans_valid(const Twist__Flow *f)
+{
+	struct tw_addr a;
+
+	if (f->n_chans > FLOW_MAX_CHANS)
+		return false;
+	for (size_t i = 0; i < f->n_chans; i++) {
+		const Twist__Chan *c = f->chans[i];
+
+		if (!c || c->number < 0x4000 || c->number > 0x7FFF)
+			return false;
+		if (flow_addr_get(&c->peer, &a) < 0)
+			return false;
+	}
+	return true;
+}
+
+bool flow_valid(const Twist__Flow *f)
+{
+	struct tw_addr c, l, r;
+	uint8_t t;
+
+	if (!f || flow_identity(f, &c, &l, &t) < 0)
+		return false;
+	if (f->deleted)
+		return true;
+	if (f->n_relayed < 1 || f->n_relayed > 2)
+		return false;
+	for (size_t i = 0; i < f->n_relayed; i++)
+		if (flow_addr_get(&f->relayed[i], &r) < 0)
+			return false;
+	if (!f->user || strlen(f->user) > FLOW_MAX_USER || !f->realm ||
+	    strlen(f->realm) > FLOW_MAX_USER)
+		return false;
+	return perms_valid(f) && chans_valid(f);
+}
+
+static bool flows_valid(Twist__Flow **flows, size_t n)
+{
+	if (n > FLOW_MAX_FLOWS)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!flow_valid(flows[i]))
+			return false;
+	return true;
+}
+
+static bool sync_valid(const Twist__Sync *s)
+{
+	switch (s->body_case) {
+	case TWIST__SYNC__BODY_HELLO:
+	case TWIST__SYNC__BODY_BULK_BEGIN:
+	case TWIST__SYNC__BODY_BULK_END:
+	case TWIST__SYNC__BODY_ALIVE:
+		return true;
+	case TWIST__SYNC__BODY_BATCH:
+		return flows_valid(s->batch->flows, s->batch->n_flows);
+	case TWIST__SYNC__BODY_ACK:
+		if (s->ack->n_nack > 64)
+			return false;
+		for (size_t i = 0; i < s->ack->n_nack; i++)
+			if (!s->ack->nack[i] || s->ack->nack[i]->first > s->ack->nack[i]->last)
+				return false;
+		return true;
+	case TWIST__SYNC__BODY__NOT_SET:
+	case _TWIST__SYNC__BODY__CASE_IS_INT_SIZE:
+		break;
+	}
+	return false;
+}
+
+Twist__Sync *flow_sync_unpack(const uint8_t *buf, size_t len)
+{
+	Twist__Sync *s;
+
+	if (len > FLOW_MAX_MSG)
+		return NULL;
+	s = twist__sync__unpack(NULL, len, buf);
+	if (s && (s->node_id == 0 || !sync_valid(s))) {
+		twist__sync__free_unpacked(s, NULL);
+		return NULL;
+	}
+	return s;
+}
+
+Twist__Local *flow_local_unpack(const uint8_t *buf, size_t len)
+{
+	Twist__Local *l;
+
+	if (len > FLOW_MAX_MSG)
+		return NULL;
+	l = twist__local__unpack(NULL, len, buf);
+	if (l && (!flows_valid(l->flows, l->n_flows) || l->n_tokens > FLOW_MAX_TOKENS)) {
+		twist__local__free_unpacked(l, NULL);
+		return NULL;
+	}
+	return l;
+}
