@@ -6,6 +6,7 @@
 #include "relay/alloc.h"
 #include "relay/log.h"
 #include "relay/ports.h"
+#include "relay/sync.h"
 #include "relay/tcp.h"
 
 struct alloc_table {
@@ -35,8 +36,9 @@ void alloc_table_free(struct alloc_table *t)
 {
 	if (!t)
 		return;
+	/* Quiet: a relay that stops must not delete its flows on the standby. */
 	while (t->head)
-		alloc_delete(t->head);
+		alloc_delete_quiet(t->head);
 	free(t->buckets);
 	free(t);
 }
@@ -114,13 +116,31 @@ static void unlink_alloc(struct alloc_table *t, struct allocation *a)
 	t->count--;
 }
 
+struct allocation *alloc_first(struct worker *w)
+{
+	return w->allocs->head;
+}
+
+struct allocation *alloc_next(struct allocation *a)
+{
+	return a->next;
+}
+
 void alloc_delete(struct allocation *a)
+{
+	sync_deleted(a);
+	alloc_delete_quiet(a);
+}
+
+void alloc_delete_quiet(struct allocation *a)
 {
 	struct worker *w = a->w;
 	struct relay *r = w->r;
 	int64_t live_chans = 0;
 
 	unlink_alloc(w->allocs, a);
+	if (a->dirty)
+		sync_deleted(a); /* unlinks it from the dirty queue */
 	for (unsigned i = 0; i < a->n_rs; i++) {
 		event_free(a->rs[i].ev);
 		close(a->rs[i].fd);

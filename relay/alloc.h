@@ -68,6 +68,12 @@ struct allocation {
 
 	/* Per-allocation bandwidth cap: a token bucket in bytes. */
 	uint64_t bw_tokens, bw_last_ms;
+
+	/* Replication (relay/sync.c): owned by the worker like the rest. */
+	bool imported;     /* built from a peer's tuple and not changed here since */
+	bool dirty;        /* queued on the worker's dirty list */
+	bool dump_pending; /* queued to answer twist-syncd's dump request */
+	struct allocation *dirty_next;
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);
@@ -77,8 +83,13 @@ size_t alloc_table_count(const struct alloc_table *t);
 struct allocation *alloc_find(struct worker *w, const struct alloc_key *k);
 /* Inserts a filled-in allocation (sockets open, registry claimed). */
 void alloc_insert(struct worker *w, struct allocation *a);
-/* Unlinks, closes sockets, releases ports and the registry claim, frees. */
+/* Unlinks, closes sockets, releases ports and the registry claim, frees;
+ * replicated as a delete. */
 void alloc_delete(struct allocation *a);
+/* The same without telling the standby: shutdown, and deletes that came from it. */
+void alloc_delete_quiet(struct allocation *a);
+struct allocation *alloc_first(struct worker *w);
+struct allocation *alloc_next(struct allocation *a);
 /* Expires allocations, permissions and channels; called once a second. */
 void alloc_sweep(struct worker *w);
 

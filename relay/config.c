@@ -678,6 +678,12 @@ static const struct key compat_keys[] = {
         {CFG_BOOL("rfc5766_channels", rfc5766_channels)},
 };
 
+static const struct key ha_keys[] = {
+        {CFG_BOOL("enabled", ha_enabled)},
+        {CFG_STRING("ipc_dir", ha_ipc_dir)},
+        {CFG_UINT("sync_deadline_ms", ha_sync_deadline_ms)},
+};
+
 static const struct key metrics_keys[] = {
         {CFG_BOOL("enabled", metrics_enabled)},
         {CFG_LIST("listen", value_metrics_listen)},
@@ -694,6 +700,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("peers", peers_keys)},     {CFG_SECTION("limits", limits_keys)},
         {CFG_SECTION("metrics", metrics_keys)}, {CFG_SECTION("log", log_keys)},
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
+        {CFG_SECTION("ha", ha_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -805,6 +812,8 @@ void config_defaults(struct config *cfg)
 	cfg->metrics.port = DEFAULT_METRICS_PORT;
 	cfg->log_level = LOG_LVL_INFO;
 	snprintf(cfg->software, sizeof(cfg->software), "twist");
+	snprintf(cfg->ha_ipc_dir, sizeof(cfg->ha_ipc_dir), "/run/twist");
+	cfg->ha_sync_deadline_ms = 5;
 }
 
 void config_clear(struct config *cfg)

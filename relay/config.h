@@ -72,6 +72,11 @@ struct config {
 	/* compat */
 	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */
 
+	/* ha: replication through the local twist-syncd */
+	bool ha_enabled;
+	char ha_ipc_dir[CFG_STR];     /* default /run/twist: sync-in.ipc, sync-out.ipc */
+	unsigned ha_sync_deadline_ms; /* sync before answer: longest wait, default 5 */
+
 	/* operations */
 	bool metrics_enabled;
 	struct tw_addr metrics;   /* default 127.0.0.1:9641 */

@@ -280,6 +280,27 @@ static int check_ops(struct check *c)
 	return 0;
 }
 
+static int check_ha(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (!cfg->ha_enabled)
+		return 0;
+	/* DESIGN decision 6: the standby must accept the active's nonces. */
+	if (cfg->nonce_secret[0] == '\0')
+		return check_fail(c, "ha.enabled needs auth.nonce_secret, shared by both nodes, so "
+		                     "that a failover causes no 438 storm");
+	if (cfg->ha_ipc_dir[0] != '/')
+		return check_fail(c, "ha.ipc_dir must be an absolute path, got '%s'",
+		                  cfg->ha_ipc_dir);
+	if (strlen(cfg->ha_ipc_dir) > 80)
+		return check_fail(c, "ha.ipc_dir is too long for a unix socket path");
+	if (cfg->ha_sync_deadline_ms < 1 || cfg->ha_sync_deadline_ms > 1000)
+		return check_fail(c, "ha.sync_deadline_ms must be between 1 and 1000, got %u",
+		                  cfg->ha_sync_deadline_ms);
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -287,7 +308,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
-	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0)
+	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0)
 		return -1;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
+#include "relay/sync.h"
 #include "relay/worker.h"
 
 static void usage(FILE *f)
@@ -203,6 +204,10 @@ static int run(struct relay *r)
 	}
 	if (r->cfg.metrics_enabled && !(m = metrics_start(r, base)))
 		goto done;
+	if (sync_start(r, base) < 0) {
+		log_err("ha: cannot reach twist-syncd's ipc in %s", r->cfg.ha_ipc_dir);
+		goto done;
+	}
 	log_startup(r);
 	for (unsigned i = 0; i < r->n_workers; i++)
 		if (worker_start(r->workers[i]) < 0)
@@ -220,6 +225,7 @@ static int run(struct relay *r)
 done:
 	metrics_stop(m);
 	relay_fini(r);
+	sync_stop(r);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

@@ -9,6 +9,7 @@
 #include "relay/metrics.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
+#include "relay/sync.h"
 
 struct metrics {
 	struct relay *r;
@@ -92,6 +93,35 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 	}
 }
 
+static void write_sync(struct evbuffer *b, struct relay *r)
+{
+	counter(b, "twist_sync_connected", "twist-syncd heard from in the last 1.5 s.", "gauge",
+	        sync_connected(r));
+	counter(b, "twist_sync_peer_ready", "The standby holds every flow: responses wait for it.",
+	        "gauge", sync_peer_ready(r));
+	counter(b, "twist_sync_exported_total", "Flow tuples pushed to twist-syncd.", "counter",
+	        SUM(r, sync_exported));
+	counter(b, "twist_sync_imported_total", "Flow tuples applied from twist-syncd.", "counter",
+	        SUM(r, sync_imported));
+	counter(b, "twist_sync_import_failed_total", "Flow tuples that could not be applied.",
+	        "counter", SUM(r, sync_import_failed));
+	counter(b, "twist_sync_tcp_skipped_total", "TCP flows not imported (cannot survive).",
+	        "counter", SUM(r, sync_tcp_skipped));
+	counter(b, "twist_sync_send_again_total", "Pushes deferred by ipc backpressure.", "counter",
+	        SUM(r, sync_send_again));
+	counter(b, "twist_sync_deletes_lost_total", "Delete tuples dropped on a full queue.",
+	        "counter", SUM(r, sync_deletes_lost));
+	counter(b, "twist_sync_held_total", "Responses held until the standby acknowledged.",
+	        "counter", SUM(r, sync_held));
+	counter(b, "twist_sync_acked_total", "Held responses released by the standby's ack.",
+	        "counter", SUM(r, sync_acked));
+	counter(b, "twist_sync_deadline_expired_total",
+	        "Held responses sent at the deadline without the standby's ack.", "counter",
+	        SUM(r, sync_deadline_expired));
+	counter(b, "twist_sync_bad_messages_total", "Undecodable messages from twist-syncd.",
+	        "counter", __atomic_load_n(&r->sync_bad_msgs, __ATOMIC_RELAXED));
+}
+
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -124,6 +154,8 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	counter(b, "twist_workers", "Worker threads.", "gauge", r->n_workers);
 	write_traffic(b, r);
 	write_reasons(b, r);
+	if (r->cfg.ha_enabled)
+		write_sync(b, r);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", b);

@@ -158,6 +158,23 @@ done:
 	return fd;
 }
 
+int ports_bind(struct ports *p, const struct tw_addr *bound)
+{
+	int f = fam_idx(bound), fd;
+
+	pthread_mutex_lock(&p->lock);
+	if (is_used(p, f, bound->port)) {
+		fd = -EADDRINUSE;
+		goto done;
+	}
+	fd = sock_bind(bound, bound->port);
+	if (fd >= 0)
+		set_used(p, f, bound->port, true);
+done:
+	pthread_mutex_unlock(&p->lock);
+	return fd;
+}
+
 int ports_take(struct ports *p, uint64_t token, struct tw_addr *bound)
 {
 	int fd = -ENOENT;

@@ -26,6 +26,8 @@ void ports_free(struct ports *p);
  */
 int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve, uint64_t *token,
                struct tw_addr *bound, uint64_t now_ms);
+/* Binds exactly bound (a replicated relayed address); -EADDRINUSE if taken. */
+int ports_bind(struct ports *p, const struct tw_addr *bound);
 /* The socket held for token, now the caller's; -ENOENT if unknown or expired. */
 int ports_take(struct ports *p, uint64_t token, struct tw_addr *bound);
 /* Returns the port to the pool; the caller has closed the socket. */

@@ -135,7 +135,7 @@ static struct reg_user **user_slot(struct registry *g, const char *user)
 }
 
 int registry_claim(struct registry *g, const struct alloc_key *k, const char *user, unsigned worker,
-                   unsigned *owner)
+                   bool enforce, unsigned *owner)
 {
 	struct reg_entry *e;
 	struct reg_user **pu, *u;
@@ -151,13 +151,13 @@ int registry_claim(struct registry *g, const struct alloc_key *k, const char *us
 			goto done;
 		}
 	}
-	if (g->max_total && g->count >= g->max_total) {
+	if (enforce && g->max_total && g->count >= g->max_total) {
 		rc = -ENOSPC;
 		goto done;
 	}
 	pu = user_slot(g, user);
 	u = *pu;
-	if (g->user_quota && u && u->count >= g->user_quota) {
+	if (enforce && g->user_quota && u && u->count >= g->user_quota) {
 		rc = -EDQUOT;
 		goto done;
 	}

@@ -8,6 +8,7 @@
 #ifndef TWIST_RELAY_REGISTRY_H
 #define TWIST_RELAY_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,10 +26,11 @@ struct registry *registry_new(unsigned max_total, unsigned user_quota, uint32_t 
 void registry_free(struct registry *g);
 /*
  * 0; -EEXIST if the 5-tuple is taken (*owner is set); -EDQUOT over the
- * user's quota; -ENOSPC over the total.
+ * user's quota; -ENOSPC over the total. Quotas are not enforced for flows
+ * replicated from the active (enforce false), which enforced them already.
  */
 int registry_claim(struct registry *g, const struct alloc_key *k, const char *user, unsigned worker,
-                   unsigned *owner);
+                   bool enforce, unsigned *owner);
 void registry_release(struct registry *g, const struct alloc_key *k, const char *user);
 size_t registry_count(struct registry *g);
 void registry_set_limits(struct registry *g, unsigned max_total, unsigned user_quota);

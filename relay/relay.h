@@ -25,6 +25,8 @@ struct alloc_table;
 struct ratelimit;
 struct worker;
 struct tcp_conn;
+struct sync;
+struct sync_worker;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -49,7 +51,9 @@ struct relay {
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */
 	uint32_t seed;
-	int ready; /* all workers running; atomic */
+	int ready;              /* all workers running; atomic */
+	struct sync *sync;      /* NULL without ha.enabled */
+	uint64_t sync_bad_msgs; /* undecodable messages from twist-syncd; atomic */
 };
 
 /* Datagrams received in one recvmmsg call, with headroom in front of each. */
@@ -82,9 +86,11 @@ struct worker {
 	unsigned n_tcp;
 	struct alloc_table *allocs;
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
+	struct sync_worker *sw;     /* replication state; NULL without HA */
 	struct ratelimit *rl;
 	uint64_t now_ms; /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];
+	uint64_t log_import;
 	struct rx_batch rx;
 	struct tx_queue tx;
 	struct stats st;

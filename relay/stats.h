@@ -50,6 +50,10 @@ struct stats {
 	int64_t permissions, channels; /* gauges */
 	uint64_t tcp_conns_accepted;
 	int64_t tcp_conns;
+	/* replication */
+	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
+	uint64_t sync_send_again, sync_deletes_lost;
+	uint64_t sync_held, sync_acked, sync_deadline_expired;
 };
 
 #define STAT_ADD(s, field, n) __atomic_store_n(&(s)->field, (s)->field + (n), __ATOMIC_RELAXED)

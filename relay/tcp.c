@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "proto/demux.h"
 #include "proto/stun.h"
@@ -169,22 +170,46 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
 }
 
-int tcp_listen(struct worker *w, const struct tw_addr *addr)
+/* Our own socket rather than evconnlistener_new_bind: it needs IP_FREEBIND. */
+static int listen_socket(const struct tw_addr *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sa(addr, &ss);
-	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE |
-	                 LEV_OPT_REUSEABLE_PORT;
-	struct evconnlistener *l;
+	int fd, one = 1;
 
+	fd = socket(netaddr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (addr->family == TW_AF_INET6)
-		flags |= LEV_OPT_BIND_IPV6ONLY;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* A standby listens on the VIP before it holds it (DESIGN decision 2). */
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int tcp_listen(struct worker *w, const struct tw_addr *addr)
+{
+	struct evconnlistener *l;
+	int fd;
+
 	if (w->n_tcp >= CFG_MAX_LISTEN)
 		return -ENOSPC;
-	l = evconnlistener_new_bind(w->base, accept_cb, w, flags, 1024, (struct sockaddr *)&ss,
-	                            (int)sl);
-	if (!l)
-		return -errno ? -errno : -EADDRNOTAVAIL;
+	fd = listen_socket(addr);
+	if (fd < 0)
+		return fd;
+	l = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, 1024, fd);
+	if (!l) {
+		close(fd);
+		return -EADDRNOTAVAIL;
+	}
 	w->tcp_addr[w->n_tcp] = *addr;
 	w->tcp[w->n_tcp++] = l;
 	return 0;

@@ -12,6 +12,7 @@
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/ratelimit.h"
+#include "relay/sync.h"
 #include "relay/tcp.h"
 #include "relay/turn.h"
 #include "relay/udp.h"
@@ -27,6 +28,7 @@ struct req {
 	uint8_t key[32];
 	int keylen; /* 0 until authenticated */
 	bool mi256; /* answer with MESSAGE-INTEGRITY-SHA256 */
+	bool hold;  /* a state change: answer once the standby has it (decision 5) */
 };
 
 static const uint16_t our_pwalgs[] = {STUN_PWALG_SHA256, STUN_PWALG_MD5};
@@ -69,6 +71,9 @@ static void resp_send(struct req *q, struct stun_wr *wr)
 		log_warn("response to %s does not fit, not sent", stun_method_name(q->m->method));
 		return;
 	}
+	if (q->hold && q->cc->transport == STUN_PROTO_UDP &&
+	    sync_hold(q->w, q->cc->lst->fd, &q->cc->client, wr->buf, (size_t)len))
+		return;
 	client_reply(q->w, q->cc, wr->buf, (size_t)len);
 }
 
@@ -405,7 +410,7 @@ static void do_allocate(struct req *q)
 	a->key = (struct alloc_key){
 	        .transport = cc->transport, .client = cc->client, .local = cc->local};
 	a->cfd = -1;
-	rc = registry_claim(w->r->reg, &a->key, q->user, w->id, &owner);
+	rc = registry_claim(w->r->reg, &a->key, q->user, w->id, true, &owner);
 	if (rc < 0) {
 		free(a);
 		if (rc == -EEXIST) /* another worker is creating it: the retransmit goes there */
@@ -442,6 +447,8 @@ static void do_allocate(struct req *q)
 		         tw_addr_fmt(&cc->client, c, sizeof(c)), a->user,
 		         cc->transport == STUN_PROTO_TCP ? "tcp" : "udp", lifetime);
 	}
+	sync_changed(a);
+	q->hold = true;
 	allocate_success(q, a, v6_failed);
 	return;
 fail:
@@ -478,7 +485,9 @@ static void do_refresh(struct req *q)
 		alloc_delete(a);
 	} else {
 		a->expires = q->w->now_ms + (uint64_t)lifetime * 1000;
+		sync_changed(a);
 	}
+	q->hold = true;
 	resp_begin(q, &wr, buf, STUN_SUCCESS);
 	stun_wr_u32(&wr, STUN_A_LIFETIME, (uint32_t)lifetime);
 	resp_send(q, &wr);
@@ -537,6 +546,8 @@ static void do_create_permission(struct req *q)
 		return error_reply(q, 508);
 	for (unsigned i = 0; i < n; i++)
 		alloc_perm_add(a, &peers[i]);
+	sync_changed(a);
+	q->hold = true;
 	ok_reply(q);
 }
 
@@ -569,6 +580,8 @@ static void do_channel_bind(struct req *q)
 		return error_reply(q, 508);
 	}
 	alloc_perm_add(a, &peer); /* §11.2: a binding installs or refreshes the permission */
+	sync_changed(a);
+	q->hold = true;
 	ok_reply(q);
 }
 

@@ -8,6 +8,7 @@
 #include "relay/log.h"
 #include "relay/ports.h"
 #include "relay/ratelimit.h"
+#include "relay/sync.h"
 #include "relay/tcp.h"
 #include "relay/udp.h"
 #include "relay/worker.h"
@@ -100,7 +101,7 @@ struct worker *worker_new(struct relay *r, unsigned id)
 	w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
 	if (!w->tick || event_add(w->tick, &one_s) < 0)
 		goto bad;
-	if (open_listeners(w) < 0)
+	if (sync_worker_init(w) < 0 || open_listeners(w) < 0)
 		goto bad;
 	return w;
 bad:
@@ -140,6 +141,7 @@ void worker_free(struct worker *w)
 	if (w->base)
 		tcp_close_all(w);
 	alloc_table_free(w->allocs); /* after the TCP connections, which own theirs */
+	sync_worker_fini(w);
 	for (unsigned i = 0; i < w->n_udp; i++)
 		udp_listener_close(&w->udp[i]);
 	if (w->tick)
