@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,10 @@ void alloc_delete_quiet(struct allocation *a)
 		live_chans += !a->chans[i].cooling;
 	STAT_ADD(&w->st, permissions, -(int64_t)a->n_perms);
 	STAT_ADD(&w->st, channels, -live_chans);
-	registry_release(r->reg, &a->key, a->user);
+	registry_release(r->reg, &a->key, a->user ? a->user : "");
+	free(a->perms);
+	free(a->chans);
+	free(a->user);
 	free(a);
 }
 
@@ -205,6 +209,47 @@ void alloc_sweep(struct worker *w)
 	}
 }
 
+int alloc_set_user(struct allocation *a, const char *user)
+{
+	char *u;
+
+	if (a->user && strcmp(a->user, user) == 0)
+		return 0;
+	u = strdup(user);
+	if (!u)
+		return -ENOMEM;
+	free(a->user);
+	a->user = u;
+	return 0;
+}
+
+static int grow(void **arr, uint16_t *cap, size_t elem, unsigned want)
+{
+	unsigned n = *cap ? *cap : 2;
+	void *p;
+
+	if (want <= *cap)
+		return 0;
+	while (n < want)
+		n *= 2;
+	p = reallocarray(*arr, n, elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = (uint16_t)n;
+	return 0;
+}
+
+int alloc_reserve(struct allocation *a, unsigned n, unsigned m)
+{
+	if (n > ALLOC_MAX_PERMS || m > ALLOC_MAX_CHANS)
+		return -ENOSPC;
+	if (grow((void **)&a->perms, &a->cap_perms, sizeof(*a->perms), n) < 0 ||
+	    grow((void **)&a->chans, &a->cap_chans, sizeof(*a->chans), m) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 struct perm *alloc_perm_find(struct allocation *a, const struct tw_addr *peer)
 {
 	uint64_t now = a->w->now_ms;
@@ -227,6 +272,8 @@ int alloc_perm_add(struct allocation *a, const struct tw_addr *peer)
 	}
 	if (a->n_perms >= ALLOC_MAX_PERMS)
 		return -ENOSPC;
+	if (alloc_reserve(a, a->n_perms + 1u, a->n_chans) < 0)
+		return -ENOMEM;
 	a->perms[a->n_perms].ip = *peer;
 	a->perms[a->n_perms].ip.port = 0;
 	a->perms[a->n_perms].expires = exp;
@@ -271,6 +318,8 @@ int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *pe
 	}
 	if (a->n_chans >= ALLOC_MAX_CHANS)
 		return -ENOSPC;
+	if (alloc_reserve(a, a->n_perms, a->n_chans + 1u) < 0)
+		return -ENOMEM;
 	a->chans[a->n_chans] = (struct chan){.peer = *peer, .expires = exp, .num = num};
 	a->n_chans++;
 	STAT_ADD(&a->w->st, channels, 1);

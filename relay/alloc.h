@@ -59,12 +59,13 @@ struct allocation {
 	uint8_t alloc_tid[STUN_TID_LEN]; /* for retransmitted Allocates (§7.2) */
 	uint64_t reservation;            /* token handed out with this allocation, 0 = none */
 
-	char user[CFG_STR]; /* who made it: other users get 441 (§5) */
+	char *user; /* who made it: other users get 441 (§5) */
 
-	struct perm perms[ALLOC_MAX_PERMS];
-	uint16_t n_perms;
-	struct chan chans[ALLOC_MAX_CHANS];
-	uint16_t n_chans;
+	/* Grown on demand up to ALLOC_MAX_*: most allocations have one or two. */
+	struct perm *perms;
+	struct chan *chans;
+	uint16_t n_perms, cap_perms;
+	uint16_t n_chans, cap_chans;
 
 	/* Per-allocation bandwidth cap: a token bucket in bytes. */
 	uint64_t bw_tokens, bw_last_ms;
@@ -92,6 +93,11 @@ struct allocation *alloc_first(struct worker *w);
 struct allocation *alloc_next(struct allocation *a);
 /* Expires allocations, permissions and channels; called once a second. */
 void alloc_sweep(struct worker *w);
+
+/* Replaces the user name (the allocation owns a copy); -ENOMEM. */
+int alloc_set_user(struct allocation *a, const char *user);
+/* Room for n permissions and m channels; -ENOMEM. */
+int alloc_reserve(struct allocation *a, unsigned n, unsigned m);
 
 /* NULL if the peer IP has no live permission. */
 struct perm *alloc_perm_find(struct allocation *a, const struct tw_addr *peer);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,12 +77,15 @@ int flowconv_key(const Twist__Flow *f, struct alloc_key *k)
 	return flow_identity(f, &k->client, &k->local, &k->transport);
 }
 
-void flowconv_apply(struct allocation *a, const Twist__Flow *f, uint64_t now_ms)
+int flowconv_apply(struct allocation *a, const Twist__Flow *f, uint64_t now_ms)
 {
+	size_t np = f->n_perms < ALLOC_MAX_PERMS ? f->n_perms : ALLOC_MAX_PERMS;
+	size_t nc = f->n_chans < ALLOC_MAX_CHANS ? f->n_chans : ALLOC_MAX_CHANS;
 	unsigned n;
 
+	if (alloc_set_user(a, f->user) < 0 || alloc_reserve(a, (unsigned)np, (unsigned)nc) < 0)
+		return -ENOMEM;
 	a->expires = now_ms + (uint64_t)f->lifetime * 1000;
-	snprintf(a->user, sizeof(a->user), "%s", f->user);
 	a->reservation = f->reservation;
 	a->dont_fragment = f->dont_fragment;
 	n = 0;
@@ -107,4 +111,5 @@ void flowconv_apply(struct allocation *a, const Twist__Flow *f, uint64_t now_ms)
 		n++;
 	}
 	a->n_chans = (uint16_t)n;
+	return 0;
 }

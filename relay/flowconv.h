@@ -26,7 +26,7 @@ void flowconv_export(const struct allocation *a, uint64_t now_ms, struct flow_ou
 void flowconv_export_delete(const struct alloc_key *k, struct flow_out *o);
 /* The allocation's key from a validated tuple. */
 int flowconv_key(const Twist__Flow *f, struct alloc_key *k);
-/* Copies lifetimes, permissions, channels and flags of f into a (not sockets). */
-void flowconv_apply(struct allocation *a, const Twist__Flow *f, uint64_t now_ms);
+/* Copies lifetimes, permissions, channels and flags of f into a (not sockets); -ENOMEM. */
+int flowconv_apply(struct allocation *a, const Twist__Flow *f, uint64_t now_ms);
 
 #endif

@@ -68,7 +68,6 @@ static struct allocation *import_new(struct worker *w, const Twist__Flow *f,
 		import_failed(w, k, "registry", rc);
 		return NULL;
 	}
-	snprintf(a->user, sizeof(a->user), "%s", f->user);
 	for (size_t i = 0; i < f->n_relayed; i++) {
 		struct relay_sock *rs = &a->rs[a->n_rs];
 
@@ -82,7 +81,10 @@ static struct allocation *import_new(struct worker *w, const Twist__Flow *f,
 		rs->a = a;
 		a->n_rs++;
 	}
-	flowconv_apply(a, f, w->now_ms);
+	if ((rc = flowconv_apply(a, f, w->now_ms)) < 0) {
+		import_failed(w, k, "memory", rc);
+		goto bad;
+	}
 	gauges(a, +1);
 	alloc_insert(w, a);
 	for (unsigned i = 0; i < a->n_rs; i++)
@@ -101,7 +103,10 @@ bad:
 		close(a->rs[i].fd);
 		ports_release(r->ports, &a->rs[i].addr);
 	}
-	registry_release(r->reg, k, a->user);
+	registry_release(r->reg, k, f->user);
+	free(a->user);
+	free(a->perms);
+	free(a->chans);
 	free(a);
 	return NULL;
 }
@@ -133,7 +138,8 @@ void standby_import(struct worker *w, const Twist__Flow *f)
 	} else {
 		/* The relayed addresses of a 5-tuple never change: only state is copied. */
 		gauges(a, -1);
-		flowconv_apply(a, f, w->now_ms);
+		if (flowconv_apply(a, f, w->now_ms) < 0)
+			STAT_INC(&w->st, sync_import_failed);
 		gauges(a, +1);
 	}
 	a->imported = true;

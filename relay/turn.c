@@ -418,10 +418,15 @@ static void do_allocate(struct req *q)
 		return error_reply(q, rc == -EDQUOT ? 486 : 508);
 	}
 	a->w = w;
-	snprintf(a->user, sizeof(a->user), "%s", q->user);
+	if (alloc_set_user(a, q->user) < 0) {
+		registry_release(w->r->reg, &a->key, q->user);
+		free(a);
+		return error_reply(q, 508);
+	}
 	code = open_relay_socks(q, a, fam, dual, &v6_failed);
 	if (code) {
 		registry_release(w->r->reg, &a->key, a->user);
+		free(a->user);
 		free(a);
 		return error_reply(q, code);
 	}
