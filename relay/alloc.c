@@ -9,6 +9,7 @@
 #include "relay/ports.h"
 #include "relay/sync.h"
 #include "relay/tcp.h"
+#include "relay/udp.h"
 
 struct alloc_table {
 	uint32_t seed;
@@ -139,6 +140,9 @@ void alloc_delete_quiet(struct allocation *a)
 	struct relay *r = w->r;
 	int64_t live_chans = 0;
 
+	/* Queued datagrams name these sockets by fd: send them before the fds
+	 * close and their numbers go to the next socket opened. */
+	tx_flush(w);
 	unlink_alloc(w->allocs, a);
 	if (a->dirty)
 		sync_deleted(a); /* unlinks it from the dirty queue */

@@ -11,6 +11,7 @@
 #include "relay/ports.h"
 
 #define MAX_RESERVED 1024
+#define RELAY_RCVBUF (1 << 20)
 
 struct reservation {
 	uint64_t token;
@@ -80,7 +81,7 @@ static int sock_bind(const struct tw_addr *ip, uint16_t port)
 	struct sockaddr_storage ss;
 	struct tw_addr a = *ip;
 	socklen_t sl;
-	int fd, one = 1;
+	int fd, one = 1, rcvbuf = RELAY_RCVBUF;
 
 	fd = socket(netaddr_family(ip), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -89,6 +90,11 @@ static int sock_bind(const struct tw_addr *ip, uint16_t port)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* Lets a standby bind a VIP it does not hold yet (DESIGN decision 2). */
 	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	/* The kernel's 208 KiB default is ~25 ms of a busy flow: too little to ride
+	 * out a worker's scheduling hiccup. It costs nothing until used. FORCE
+	 * passes net.core.rmem_max when we hold CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	a.port = port;
 	sl = netaddr_to_sa(&a, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {

@@ -29,9 +29,10 @@ struct sync;
 struct sync_worker;
 
 #define RX_BATCH    32
+#define RX_RING     256  /* datagrams held until the end of a loop pass */
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
 #define RX_HEADROOM 4    /* room for a ChannelData header in front of peer data */
-#define TX_BATCH    64
+#define TX_BATCH    128
 
 struct listener {
 	struct worker *w;
@@ -56,21 +57,35 @@ struct relay {
 	uint64_t sync_bad_msgs; /* undecodable messages from twist-syncd; atomic */
 };
 
-/* Datagrams received in one recvmmsg call, with headroom in front of each. */
-struct rx_batch {
+/*
+ * Received datagrams, with headroom in front of each. Queued sends point
+ * into these buffers without copying, so a slot stays in use until the
+ * send queue is flushed at the end of the loop pass; recvmmsg takes the
+ * next RX_BATCH free slots.
+ */
+struct rx_ring {
+	unsigned used; /* slots [0, used) are in use */
+	unsigned base; /* first slot of the last recvmmsg */
 	struct mmsghdr msgs[RX_BATCH];
-	struct iovec iov[RX_BATCH];
-	struct sockaddr_storage src[RX_BATCH];
-	uint8_t buf[RX_BATCH][RX_HEADROOM + RX_BUFSZ];
+	struct iovec iov[RX_RING];
+	struct sockaddr_storage src[RX_RING];
+	uint8_t buf[RX_RING][RX_HEADROOM + RX_BUFSZ];
 };
 
-/* Datagrams to send, grouped into sendmmsg calls per socket at flush time. */
+/*
+ * Datagrams to send. At flush time a run for one socket goes out in one
+ * sendmmsg, and within it equal-sized datagrams to one destination become
+ * one UDP GSO send (UDP_SEGMENT).
+ */
 struct tx_queue {
 	unsigned n;
 	int fd[TX_BATCH];
-	struct mmsghdr msgs[TX_BATCH];
+	bool has_dst[TX_BATCH];
+	struct tw_addr dst[TX_BATCH];
 	struct iovec iov[TX_BATCH];
-	struct sockaddr_storage dst[TX_BATCH];
+	struct sockaddr_storage sa[TX_BATCH];
+	struct mmsghdr out[TX_BATCH];
+	uint8_t ctl[TX_BATCH][32];
 };
 
 struct worker {
@@ -91,8 +106,10 @@ struct worker {
 	uint64_t now_ms; /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_import;
-	struct rx_batch rx;
+	struct rx_ring rx;
 	struct tx_queue tx;
+	bool gso_off; /* the kernel refused UDP_SEGMENT once: plain sends from then on */
+	int stop;     /* atomic: leave the loop */
 	struct stats st;
 };
 

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,12 @@
 #include "relay/udp.h"
 
 #define READ_ROUNDS 8 /* batches per wake-up before yielding to other sockets */
-#define LISTEN_BUF  (4 << 20)
+/* UDP GSO (UDP_SEGMENT): at most 64 segments, 64 KiB, and segments small
+ * enough for a 1500-byte path so that no route's MTU refuses them. */
+#define GSO_MAX_SEGS  64
+#define GSO_MAX_BYTES 65000
+#define GSO_MAX_SEG   1400
+#define LISTEN_BUF    (4 << 20)
 
 static int udp_socket(const struct tw_addr *addr, bool reuseport)
 {
@@ -42,19 +48,29 @@ static int udp_socket(const struct tw_addr *addr, bool reuseport)
 	return fd;
 }
 
-/* One recvmmsg into the worker's batch; datagrams land after the headroom. */
+/*
+ * One recvmmsg into the next free ring slots; datagrams land after the
+ * headroom. A full ring is flushed first: no batch is being handled then.
+ */
 static int rx_recv(struct worker *w, int fd)
 {
-	struct rx_batch *rx = &w->rx;
+	struct rx_ring *rx = &w->rx;
 	int n;
 
+	if (rx->used + RX_BATCH > RX_RING) {
+		tx_flush(w);
+		rx->used = 0;
+	}
+	rx->base = rx->used;
 	for (unsigned i = 0; i < RX_BATCH; i++) {
-		rx->iov[i].iov_base = rx->buf[i] + RX_HEADROOM;
-		rx->iov[i].iov_len = RX_BUFSZ;
+		unsigned slot = rx->base + i;
+
+		rx->iov[slot].iov_base = rx->buf[slot] + RX_HEADROOM;
+		rx->iov[slot].iov_len = RX_BUFSZ;
 		rx->msgs[i].msg_hdr = (struct msghdr){
-		        .msg_name = &rx->src[i],
-		        .msg_namelen = sizeof(rx->src[i]),
-		        .msg_iov = &rx->iov[i],
+		        .msg_name = &rx->src[slot],
+		        .msg_namelen = sizeof(rx->src[slot]),
+		        .msg_iov = &rx->iov[slot],
 		        .msg_iovlen = 1,
 		};
 	}
@@ -62,57 +78,71 @@ static int rx_recv(struct worker *w, int fd)
 		n = recvmmsg(fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		/* A connected socket reports an earlier ICMP error once; read on. */
 	} while (n < 0 && (errno == ECONNREFUSED || errno == EINTR));
+	if (n > 0)
+		rx->used += (unsigned)n;
 	return n;
 }
 
 static bool rx_get(struct worker *w, unsigned i, struct tw_addr *src, uint8_t **buf, size_t *len)
 {
-	struct rx_batch *rx = &w->rx;
+	struct rx_ring *rx = &w->rx;
+	unsigned slot = rx->base + i;
 
-	if (netaddr_from_sa((struct sockaddr *)&rx->src[i], src) < 0)
+	if (netaddr_from_sa((struct sockaddr *)&rx->src[slot], src) < 0)
 		return false;
 	if (rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 		worker_drop(w, DROP_OVERSIZE, src);
 		return false;
 	}
-	*buf = rx->buf[i] + RX_HEADROOM;
+	*buf = rx->buf[slot] + RX_HEADROOM;
 	*len = rx->msgs[i].msg_len;
 	return true;
 }
 
-static void from_listener(struct worker *w, struct listener *l, const struct tw_addr *src,
-                          uint8_t *buf, size_t len)
+/* Handles one datagram; false stops reading the socket (it was closed). */
+typedef bool (*rx_fn)(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
+                      size_t len);
+
+/* Reads a readable socket in batches, a bounded number per wake-up. */
+static void rx_drain(struct worker *w, int fd, rx_fn fn, void *ctx)
 {
+	struct tw_addr src;
+	uint8_t *buf;
+	size_t len;
+	int n;
+
+	w->now_ms = relay_now_ms();
+	for (unsigned round = 0; round < READ_ROUNDS; round++) {
+		n = rx_recv(w, fd);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++)
+			if (rx_get(w, (unsigned)i, &src, &buf, &len) && !fn(w, ctx, &src, buf, len))
+				return;
+		if (n < RX_BATCH)
+			return;
+	}
+}
+
+static bool from_listener(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
+                          size_t len)
+{
+	struct listener *l = ctx;
 	struct client_ctx cc = {
 	        .transport = STUN_PROTO_UDP, .client = *src, .local = l->addr, .lst = l};
 	struct alloc_key k = {.transport = STUN_PROTO_UDP, .client = *src, .local = l->addr};
 
 	cc.a = alloc_find(w, &k);
 	turn_client_input(w, &cc, buf, len);
+	return true;
 }
 
 static void listener_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
-	struct worker *w = l->w;
-	struct tw_addr src;
-	uint8_t *buf;
-	size_t len;
-	int n;
 
 	(void)what;
-	w->now_ms = relay_now_ms();
-	for (unsigned round = 0; round < READ_ROUNDS; round++) {
-		n = rx_recv(w, fd);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++)
-			if (rx_get(w, (unsigned)i, &src, &buf, &len))
-				from_listener(w, l, &src, buf, len);
-		tx_flush(w);
-		if (n < RX_BATCH)
-			break;
-	}
+	rx_drain(l->w, fd, from_listener, l);
 }
 
 /*
@@ -120,62 +150,44 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
  * unconnected in the reuseport group and may have caught other clients'
  * datagrams: those are handled as if the listener had read them.
  */
+static bool from_client(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
+                        size_t len)
+{
+	struct allocation *a = ctx;
+	struct client_ctx cc = {.transport = STUN_PROTO_UDP,
+	                        .client = *src,
+	                        .local = a->key.local,
+	                        .lst = a->lst,
+	                        .a = a};
+
+	if (!tw_addr_eq(src, &a->key.client))
+		return from_listener(w, a->lst, src, buf, len);
+	turn_client_input(w, &cc, buf, len);
+	/* A Refresh with lifetime 0 deleted a (and closed this socket). */
+	return cc.a != NULL;
+}
+
 static void client_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct allocation *a = arg;
-	struct worker *w = a->w;
-	struct client_ctx cc = {
-	        .transport = STUN_PROTO_UDP, .local = a->key.local, .lst = a->lst, .a = a};
-	struct tw_addr src;
-	uint8_t *buf;
-	size_t len;
-	int n;
 
 	(void)what;
-	w->now_ms = relay_now_ms();
-	for (unsigned round = 0; round < READ_ROUNDS && cc.a; round++) {
-		n = rx_recv(w, fd);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n && cc.a; i++) {
-			if (!rx_get(w, (unsigned)i, &src, &buf, &len))
-				continue;
-			if (!tw_addr_eq(&src, &a->key.client)) {
-				from_listener(w, a->lst, &src, buf, len);
-				continue;
-			}
-			cc.client = src;
-			/* A Refresh with lifetime 0 deletes a and clears cc.a. */
-			turn_client_input(w, &cc, buf, len);
-		}
-		tx_flush(w);
-		if (n < RX_BATCH)
-			break;
-	}
+	rx_drain(a->w, fd, from_client, a);
+}
+
+static bool from_peer(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
+                      size_t len)
+{
+	turn_peer_input(w, ctx, src, buf, len);
+	return true;
 }
 
 static void relay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_sock *rs = arg;
-	struct worker *w = rs->a->w;
-	struct tw_addr src;
-	uint8_t *buf;
-	size_t len;
-	int n;
 
 	(void)what;
-	w->now_ms = relay_now_ms();
-	for (unsigned round = 0; round < READ_ROUNDS; round++) {
-		n = rx_recv(w, fd);
-		if (n <= 0)
-			break;
-		for (int i = 0; i < n; i++)
-			if (rx_get(w, (unsigned)i, &src, &buf, &len))
-				turn_peer_input(w, rs, &src, buf, len);
-		tx_flush(w);
-		if (n < RX_BATCH)
-			break;
-	}
+	rx_drain(rs->a->w, fd, from_peer, rs);
 }
 
 int udp_listener_open(struct worker *w, struct listener *l, const struct tw_addr *addr)
@@ -257,35 +269,109 @@ void tx_push(struct worker *w, int fd, const struct tw_addr *dst, const void *bu
 	tx->fd[i] = fd;
 	tx->iov[i].iov_base = (void *)buf;
 	tx->iov[i].iov_len = len;
-	tx->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &tx->iov[i], .msg_iovlen = 1};
-	if (dst) {
-		tx->msgs[i].msg_hdr.msg_name = &tx->dst[i];
-		tx->msgs[i].msg_hdr.msg_namelen = netaddr_to_sa(dst, &tx->dst[i]);
+	tx->has_dst[i] = dst != NULL;
+	if (dst)
+		tx->dst[i] = *dst;
+}
+
+/* Datagrams i.. that can leave as one GSO send: same socket and destination, same size. */
+static unsigned gso_run(const struct tx_queue *tx, unsigned i, unsigned end)
+{
+	size_t len = tx->iov[i].iov_len, total = len;
+	unsigned k = i + 1;
+
+	if (len > GSO_MAX_SEG)
+		return 1;
+	for (; k < end && k - i < GSO_MAX_SEGS; k++) {
+		if (tx->fd[k] != tx->fd[i] || tx->iov[k].iov_len != len ||
+		    tx->has_dst[k] != tx->has_dst[i] ||
+		    (tx->has_dst[i] && !tw_addr_eq(&tx->dst[k], &tx->dst[i])) ||
+		    total + len > GSO_MAX_BYTES)
+			break;
+		total += len;
+	}
+	return k - i;
+}
+
+/* One outgoing message from iov[i] on, segs datagrams long. */
+static void out_build(struct tx_queue *tx, unsigned m, unsigned i, unsigned segs)
+{
+	struct msghdr *h = &tx->out[m].msg_hdr;
+
+	*h = (struct msghdr){.msg_iov = &tx->iov[i], .msg_iovlen = segs};
+	if (tx->has_dst[i]) {
+		h->msg_name = &tx->sa[m];
+		h->msg_namelen = netaddr_to_sa(&tx->dst[i], &tx->sa[m]);
+	}
+	if (segs > 1) {
+		struct cmsghdr *c;
+		uint16_t gso = (uint16_t)tx->iov[i].iov_len;
+
+		h->msg_control = tx->ctl[m];
+		h->msg_controllen = CMSG_SPACE(sizeof(gso));
+		c = CMSG_FIRSTHDR(h);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(gso));
+		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
 	}
 }
 
-/* Consecutive datagrams for one socket leave in one sendmmsg. */
+/* Sends out[0..n) on fd; a message the kernel refuses is dropped and counted. */
+static void out_send(struct worker *w, int fd, unsigned n, const unsigned *segs)
+{
+	struct tx_queue *tx = &w->tx;
+	unsigned m = 0;
+	int rc;
+
+	while (m < n) {
+		rc = sendmmsg(fd, &tx->out[m], n - m, MSG_DONTWAIT);
+		if (rc > 0) {
+			m += (unsigned)rc;
+			continue;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0 && segs[m] > 1 &&
+		    (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT)) {
+			/* No GSO here (old kernel, odd device): plain sends from now on. */
+			struct msghdr *h = &tx->out[m].msg_hdr;
+
+			w->gso_off = true;
+			log_warn("worker %u: UDP GSO refused (%s), sending datagrams one by one",
+			         w->id, strerror(errno));
+			for (size_t k = 0; k < h->msg_iovlen; k++)
+				if (sendto(fd, h->msg_iov[k].iov_base, h->msg_iov[k].iov_len,
+				           MSG_DONTWAIT, h->msg_name, h->msg_namelen) < 0)
+					STAT_INC(&w->st, drops[DROP_SEND_ERROR]);
+			m++;
+			continue;
+		}
+		/* Full buffer, unreachable: drop this message, go on. */
+		STAT_ADD(&w->st, drops[DROP_SEND_ERROR], segs[m]);
+		m++;
+	}
+}
+
+/* Each run of datagrams for one socket leaves in one sendmmsg. */
 void tx_flush(struct worker *w)
 {
 	struct tx_queue *tx = &w->tx;
-	unsigned i = 0, j;
-	int n;
+	unsigned segs[TX_BATCH];
+	unsigned i = 0;
 
 	while (i < tx->n) {
-		for (j = i + 1; j < tx->n && tx->fd[j] == tx->fd[i]; j++)
-			;
-		while (i < j) {
-			n = sendmmsg(tx->fd[i], &tx->msgs[i], j - i, MSG_DONTWAIT);
-			if (n > 0) {
-				i += (unsigned)n;
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			/* The first one failed (full buffer, unreachable): drop it, go on. */
-			STAT_INC(&w->st, drops[DROP_SEND_ERROR]);
-			i++;
+		int fd = tx->fd[i];
+		unsigned m = 0;
+
+		while (i < tx->n && tx->fd[i] == fd) {
+			unsigned k = w->gso_off ? 1 : gso_run(tx, i, tx->n);
+
+			out_build(tx, m, i, k);
+			segs[m++] = k;
+			i += k;
 		}
+		out_send(w, fd, m, segs);
 	}
 	tx->n = 0;
 }

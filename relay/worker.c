@@ -109,11 +109,20 @@ bad:
 	return NULL;
 }
 
+/*
+ * One pass handles every socket that is ready, then sends what they queued:
+ * datagrams for many clients share one sendmmsg (relay/udp.c).
+ */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	event_base_loop(w->base, 0);
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
+			break;
+		tx_flush(w);
+		w->rx.used = 0;
+	}
 	return NULL;
 }
 
@@ -126,7 +135,10 @@ int worker_start(struct worker *w)
 
 void worker_stop(struct worker *w)
 {
-	event_base_loopbreak(w->base); /* thread-safe: evthread_use_pthreads() at start */
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	/* Thread-safe (evthread_use_pthreads() at start). Should the break land
+	 * between two passes, the 1 s tick ends the next one. */
+	event_base_loopbreak(w->base);
 }
 
 void worker_join(struct worker *w)
