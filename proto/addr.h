@@ -15,9 +15,9 @@
 #define TW_AF_INET6 0x02
 
 struct tw_addr {
-	uint8_t family;  /* TW_AF_INET or TW_AF_INET6; 0 = unset */
-	uint16_t port;   /* host order */
-	uint8_t ip[16];  /* IPv4 uses the first 4 bytes, the rest is zero */
+	uint8_t family; /* TW_AF_INET or TW_AF_INET6; 0 = unset */
+	uint16_t port;  /* host order */
+	uint8_t ip[16]; /* IPv4 uses the first 4 bytes, the rest is zero */
 };
 
 struct tw_cidr {

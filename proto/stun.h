@@ -11,12 +11,12 @@
 
 #include "proto/addr.h"
 
-#define STUN_HDR_LEN    20
-#define STUN_MAGIC      0x2112A442u
-#define STUN_TID_LEN    12
-#define STUN_MAX_ATTRS  40 /* more in one message is a counted drop */
-#define STUN_MAX_UNKNOWN 8 /* unknown comprehension-required types we report */
-#define STUN_MAX_MSG    65535
+#define STUN_HDR_LEN     20
+#define STUN_MAGIC       0x2112A442u
+#define STUN_TID_LEN     12
+#define STUN_MAX_ATTRS   40 /* more in one message is a counted drop */
+#define STUN_MAX_UNKNOWN 8  /* unknown comprehension-required types we report */
+#define STUN_MAX_MSG     65535
 
 /* Methods (RFC 8489 §18.2, RFC 8656 §17). */
 #define STUN_BINDING           0x001
@@ -34,40 +34,40 @@
 #define STUN_ERROR      3
 
 /* Attributes: comprehension-required (< 0x8000). */
-#define STUN_A_MAPPED_ADDRESS          0x0001
-#define STUN_A_USERNAME                0x0006
-#define STUN_A_MESSAGE_INTEGRITY       0x0008
-#define STUN_A_ERROR_CODE              0x0009
-#define STUN_A_UNKNOWN_ATTRIBUTES      0x000A
-#define STUN_A_CHANNEL_NUMBER          0x000C
-#define STUN_A_LIFETIME                0x000D
-#define STUN_A_XOR_PEER_ADDRESS        0x0012
-#define STUN_A_DATA                    0x0013
-#define STUN_A_REALM                   0x0014
-#define STUN_A_NONCE                   0x0015
-#define STUN_A_XOR_RELAYED_ADDRESS     0x0016
+#define STUN_A_MAPPED_ADDRESS           0x0001
+#define STUN_A_USERNAME                 0x0006
+#define STUN_A_MESSAGE_INTEGRITY        0x0008
+#define STUN_A_ERROR_CODE               0x0009
+#define STUN_A_UNKNOWN_ATTRIBUTES       0x000A
+#define STUN_A_CHANNEL_NUMBER           0x000C
+#define STUN_A_LIFETIME                 0x000D
+#define STUN_A_XOR_PEER_ADDRESS         0x0012
+#define STUN_A_DATA                     0x0013
+#define STUN_A_REALM                    0x0014
+#define STUN_A_NONCE                    0x0015
+#define STUN_A_XOR_RELAYED_ADDRESS      0x0016
 #define STUN_A_REQUESTED_ADDRESS_FAMILY 0x0017
-#define STUN_A_EVEN_PORT               0x0018
-#define STUN_A_REQUESTED_TRANSPORT     0x0019
-#define STUN_A_DONT_FRAGMENT           0x001A
+#define STUN_A_EVEN_PORT                0x0018
+#define STUN_A_REQUESTED_TRANSPORT      0x0019
+#define STUN_A_DONT_FRAGMENT            0x001A
 #define STUN_A_MESSAGE_INTEGRITY_SHA256 0x001C
-#define STUN_A_PASSWORD_ALGORITHM      0x001D
-#define STUN_A_USERHASH                0x001E
-#define STUN_A_XOR_MAPPED_ADDRESS      0x0020
-#define STUN_A_RESERVATION_TOKEN       0x0022
-#define STUN_A_PRIORITY                0x0024
-#define STUN_A_USE_CANDIDATE           0x0025
+#define STUN_A_PASSWORD_ALGORITHM       0x001D
+#define STUN_A_USERHASH                 0x001E
+#define STUN_A_XOR_MAPPED_ADDRESS       0x0020
+#define STUN_A_RESERVATION_TOKEN        0x0022
+#define STUN_A_PRIORITY                 0x0024
+#define STUN_A_USE_CANDIDATE            0x0025
 /* Comprehension-optional (>= 0x8000). */
 #define STUN_A_ADDITIONAL_ADDRESS_FAMILY 0x8000
-#define STUN_A_ADDRESS_ERROR_CODE      0x8001
-#define STUN_A_PASSWORD_ALGORITHMS     0x8002
-#define STUN_A_ALTERNATE_DOMAIN        0x8003
-#define STUN_A_ICMP                    0x8004
-#define STUN_A_SOFTWARE                0x8022
-#define STUN_A_ALTERNATE_SERVER        0x8023
-#define STUN_A_FINGERPRINT             0x8028
-#define STUN_A_ICE_CONTROLLED          0x8029
-#define STUN_A_ICE_CONTROLLING         0x802A
+#define STUN_A_ADDRESS_ERROR_CODE        0x8001
+#define STUN_A_PASSWORD_ALGORITHMS       0x8002
+#define STUN_A_ALTERNATE_DOMAIN          0x8003
+#define STUN_A_ICMP                      0x8004
+#define STUN_A_SOFTWARE                  0x8022
+#define STUN_A_ALTERNATE_SERVER          0x8023
+#define STUN_A_FINGERPRINT               0x8028
+#define STUN_A_ICE_CONTROLLED            0x8029
+#define STUN_A_ICE_CONTROLLING           0x802A
 
 /* PASSWORD-ALGORITHM values (RFC 8489 §18.5). */
 #define STUN_PWALG_MD5    0x0001
@@ -78,8 +78,8 @@
 #define STUN_PROTO_TCP 6
 
 /* NONCE security feature bits (RFC 8489 §9.2, §18.3.1). */
-#define STUN_NONCE_COOKIE     "obMatJos2"
-#define STUN_NONCE_COOKIE_LEN 9
+#define STUN_NONCE_COOKIE           "obMatJos2"
+#define STUN_NONCE_COOKIE_LEN       9
 #define STUN_SF_PASSWORD_ALGORITHMS 0x800000u /* bit 0, most significant */
 #define STUN_SF_USERNAME_ANONYMITY  0x400000u /* bit 1 */
 
@@ -149,7 +149,7 @@ int stun_attr_even_port(const struct stun_msg *m, const struct stun_attr *a, boo
 int stun_attr_channel(const struct stun_msg *m, const struct stun_attr *a, uint16_t *chan);
 /* ERROR-CODE / ADDRESS-ERROR-CODE: code 300..699, reason points into the message. */
 int stun_attr_error(const struct stun_msg *m, const struct stun_attr *a, int *code,
-		    const char **reason, size_t *reason_len);
+                    const char **reason, size_t *reason_len);
 /* PASSWORD-ALGORITHM: the algorithm number (parameters must be empty). */
 int stun_attr_password_alg(const struct stun_msg *m, const struct stun_attr *a, uint16_t *alg);
 
@@ -159,7 +159,7 @@ struct stun_pwalgs {
 };
 /* PASSWORD-ALGORITHMS: up to 8 entries; more is -EBADMSG. */
 int stun_attr_password_algs(const struct stun_msg *m, const struct stun_attr *a,
-			    struct stun_pwalgs *out);
+                            struct stun_pwalgs *out);
 
 /*
  * Integrity (RFC 8489 §14.5, §14.6, §14.7). The length field is adjusted as
@@ -176,7 +176,7 @@ bool stun_msg_fingerprint_ok(const struct stun_msg *m);
  * Returns the key length (16 or 32) or -EINVAL for an unknown algorithm.
  */
 int stun_key_longterm(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
-		      const char *pass, size_t plen, uint8_t out[32]);
+                      const char *pass, size_t plen, uint8_t out[32]);
 /* USERHASH (RFC 8489 §14.4): SHA-256("username:realm"). */
 void stun_userhash(const char *user, size_t ulen, const char *realm, size_t rlen, uint8_t out[32]);
 
@@ -194,7 +194,7 @@ struct stun_wr {
 };
 
 void stun_wr_init(struct stun_wr *w, uint8_t *buf, size_t cap, uint16_t method, uint8_t cls,
-		  const uint8_t tid[STUN_TID_LEN]);
+                  const uint8_t tid[STUN_TID_LEN]);
 void stun_wr_attr(struct stun_wr *w, uint16_t type, const void *val, size_t len);
 void stun_wr_u32(struct stun_wr *w, uint16_t type, uint32_t v);
 void stun_wr_u64(struct stun_wr *w, uint16_t type, uint64_t v);
