@@ -6,15 +6,7 @@
 # twist_proto is built without it; so this target links an instrumented copy
 # of the same sources (read from the target, so the list cannot drift).
 if(NOT TARGET twist_proto_fuzz)
-	get_target_property(fuzz_proto_dir twist_proto SOURCE_DIR)
-	get_target_property(fuzz_proto_rel twist_proto SOURCES)
-	set(fuzz_proto_srcs)
-	foreach(src IN LISTS fuzz_proto_rel)
-		if(NOT IS_ABSOLUTE ${src})
-			set(src ${fuzz_proto_dir}/${src})
-		endif()
-		list(APPEND fuzz_proto_srcs ${src})
-	endforeach()
+	twist_fuzz_sources(fuzz_proto_srcs twist_proto)
 	add_library(twist_proto_fuzz STATIC ${fuzz_proto_srcs})
 	target_compile_options(twist_proto_fuzz PRIVATE -fsanitize=fuzzer-no-link)
 	target_link_libraries(twist_proto_fuzz PUBLIC OpenSSL::Crypto ZLIB::ZLIB)
