@@ -237,6 +237,8 @@ tw_twist_config() {
 		fi
 		echo "peers: { allow_loopback: true }"
 		echo "metrics: { enabled: true, listen: \"127.0.0.1:$TW_METRICS_PORT\" }"
+		# turnutils_uclient binds channels up to 0x7FFF, as the embedded default allows
+		echo "compat: { rfc5766_channels: true }"
 	} >"$f"
 }
 
