@@ -2269,6 +2269,61 @@ def unauth_flood_rate_limited(relay):
     s.close()
 
 
+# ---- SIGHUP reload -----------------------------------------------------------
+
+def expect_401(c, what):
+    r = c.allocate()
+    check(r.cls == ERROR and r.error_code() == 401, "%s: got %s" % (what, r.describe()))
+
+
+@case("reload")
+def sighup_reloads_users(relay):
+    held = Client(relay)
+    held.allocate_ok()
+    # users: demo leaves, neo arrives
+    text = relay.config_text().replace(
+        "users: [{ name: demo, password: demo }, { name: other, password: other }]",
+        "users: [{ name: neo, password: matrix }, { name: other, password: other }]")
+    check("neo" in text, "could not rewrite the users line of the config")
+    with open(relay.cfg_path, "w") as f:
+        f.write(text)
+    relay.proc.send_signal(signal.SIGHUP)
+    ok = False
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not ok:
+        c = Client(relay, cred=("neo", "matrix"))
+        r = c.allocate()
+        ok = r.cls == SUCCESS
+        if ok:
+            c.delete()
+        c.close()
+        if not ok:
+            time.sleep(0.1)
+    check(ok, "user neo added by SIGHUP cannot allocate")
+    gone = Client(relay)
+    expect_401(gone, "user demo removed by SIGHUP")
+    gone.close()
+    # an allocation made before the reload lives on until it expires; its
+    # user, gone now, can no longer refresh it (every request authenticates)
+    check(mval(relay.metrics(), "twist_allocations") == 1,
+          "the allocation made before the reload did not survive it")
+    expect_401(held, "a request by a user removed by SIGHUP")
+    # a broken file is refused and the running users stay
+    with open(relay.cfg_path, "w") as f:
+        f.write("listen: [\n")
+    relay.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check(relay.running(), "relay died on SIGHUP with a broken config file")
+    c = Client(relay, cred=("neo", "matrix"))
+    c.allocate_ok()
+    c.delete()
+    c.close()
+    check("not reloaded" in relay.stderr_text(), "a refused reload is not logged")
+    held.close()
+    with open(relay.cfg_path, "w") as f:
+        f.write(relay.config_text())
+
+
 # --------------------------------------------------------------------------
 # Runner
 # --------------------------------------------------------------------------
@@ -2280,6 +2335,7 @@ INSTANCES = [
     ("capacity", dict(max_allocations=1)),
     ("flood", dict(unauth_rate=20, unauth_burst=40)),
     ("stale", dict(nonce_lifetime=30)),
+    ("reload", dict()),
 ]
 
 
