@@ -23,6 +23,8 @@
 #include "relay/sync.h"
 #include "relay/worker.h"
 
+#define RELAY_NOFILE (1u << 20)
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: twist-relay [--config FILE]\n"
@@ -59,14 +61,20 @@ static void raise_nofile(void)
 {
 	struct rlimit rl;
 
-	/* One relay socket and one client socket per allocation. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	/* Two descriptors per UDP allocation (relay socket, per-client socket).
+	 * With CAP_SYS_RESOURCE the hard limit can rise too, up to fs.nr_open. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		struct rlimit want = {RELAY_NOFILE, RELAY_NOFILE};
+
+		if (rl.rlim_max < RELAY_NOFILE && setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		log_info("open-file limit %llu", (unsigned long long)rl.rlim_cur);
+		log_info("open-file limit %llu (%llu allocations)", (unsigned long long)rl.rlim_cur,
+		         (unsigned long long)rl.rlim_cur / 2);
 }
 
 static void pick_relay_addrs(struct relay *r)
