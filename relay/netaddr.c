@@ -49,3 +49,16 @@ int netaddr_from_sa(const struct sockaddr *sa, struct tw_addr *a)
 	}
 	return -EAFNOSUPPORT;
 }
+
+void netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (!transparent)
+		return;
+	if (a->family == TW_AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));
+}

@@ -2,6 +2,7 @@
 #ifndef TWIST_RELAY_NETADDR_H
 #define TWIST_RELAY_NETADDR_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "proto/addr.h"
@@ -9,5 +10,15 @@
 socklen_t netaddr_to_sa(const struct tw_addr *a, struct sockaddr_storage *ss);
 int netaddr_from_sa(const struct sockaddr *sa, struct tw_addr *a);
 int netaddr_family(const struct tw_addr *a); /* AF_INET or AF_INET6 */
+
+/*
+ * Lets a socket bind, and with transparent also connect and send from, an
+ * address this host does not hold yet: a standby's sockets on the VIP
+ * (DESIGN decision 2). IP_TRANSPARENT needs CAP_NET_ADMIN; without it a
+ * standby cannot prepare its connected sockets, so the failure is counted
+ * by the caller's connect(), not here. Best effort: a single node needs
+ * neither.
+ */
+void netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent);
 
 #endif

@@ -88,8 +88,8 @@ static int sock_bind(const struct tw_addr *ip, uint16_t port)
 		return -errno;
 	if (ip->family == TW_AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	/* Lets a standby bind a VIP it does not hold yet (DESIGN decision 2). */
-	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	/* A standby binds the VIP before it holds it (DESIGN decision 2). */
+	netaddr_nonlocal(fd, ip, true);
 	/* The kernel's 208 KiB default is ~25 ms of a busy flow: too little to ride
 	 * out a worker's scheduling hiccup. It costs nothing until used. FORCE
 	 * passes net.core.rmem_max when we hold CAP_NET_ADMIN. */

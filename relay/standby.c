@@ -90,7 +90,7 @@ static struct allocation *import_new(struct worker *w, const Twist__Flow *f,
 	for (unsigned i = 0; i < a->n_rs; i++)
 		if ((rc = udp_relay_watch(w, &a->rs[i])) < 0)
 			goto bad_inserted;
-	/* Bound to the VIP with IP_FREEBIND: ready before the VIP arrives. */
+	/* Bound to and connected from the VIP before it arrives (IP_TRANSPARENT). */
 	if ((rc = udp_client_open(w, a)) < 0)
 		goto bad_inserted;
 	return a;

@@ -185,7 +185,7 @@ static int listen_socket(const struct tw_addr *addr)
 	if (addr->family == TW_AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* A standby listens on the VIP before it holds it (DESIGN decision 2). */
-	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	netaddr_nonlocal(fd, addr, false);
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		int e = -errno;
 

@@ -37,8 +37,10 @@ static int udp_socket(const struct tw_addr *addr, bool reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	}
-	/* A standby binds the VIP before it holds it (DESIGN decision 2). */
-	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	/* A standby binds, and connects per-client sockets from, the VIP
+	 * before it holds it (DESIGN decision 2): connect() from a non-local
+	 * source needs IP_TRANSPARENT, not just IP_FREEBIND. */
+	netaddr_nonlocal(fd, addr, true);
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		int e = -errno;
 
