@@ -115,7 +115,8 @@ static void bench_lag(unsigned rate, unsigned seconds)
 		uint64_t due = start + k * period, now;
 
 		while ((now = fr_now_us()) < due)
-			fr_poll_us(both, 2, (int64_t)(due - now)); /* sleeps: the syncds need the CPUs */
+			fr_poll_us(both, 2,
+			           (int64_t)(due - now)); /* sleeps: the syncds need the CPUs */
 		push_stamped((unsigned)(k % 1000)); /* 1000 flows, each changed once a second */
 		fr_poll(both, 2, 0);
 	}
@@ -133,6 +134,23 @@ static void bench_lag(unsigned rate, unsigned seconds)
 	printf("lag: syncd A (change in -> peer ACK, last 4096)  p50 %.3f ms  p99 %.3f ms\n",
 	       s50 * 1000, s99 * 1000);
 	free(lag);
+}
+
+/* Resident memory of a process, in KiB (0 if unknown). */
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
 }
 
 static void bench_bulk(unsigned n, unsigned runs)
@@ -160,13 +178,14 @@ static void bench_bulk(unsigned n, unsigned runs)
 		if (!fr_wait(both, 2, asked, &fb, 10000))
 			die("restarted B never spoke to its relay");
 		fb.synced = false;
-		if (!fr_wait(both, 2, is_synced, &fb, 30000) || !fr_wait(both, 2, live_is, &lw, 30000))
+		if (!fr_wait(both, 2, is_synced, &fb, 30000) ||
+		    !fr_wait(both, 2, live_is, &lw, 30000))
 			die("restarted B never synced");
 		tx = (double)(fr_now_us() - t0) / 1000;
 		proto = fr_metric(nd[1].mport, "twist_syncd_resync_last_seconds") * 1000;
 		printf("bulk: run %u: %zu flows  BulkBegin->BulkEnd at B %.1f ms  "
-		       "B start -> relay B has all + synced %.1f ms\n",
-		       r + 1, lw.n, proto, tx);
+		       "B start -> relay B has all + synced %.1f ms  (B's RSS %ld MiB)\n",
+		       r + 1, lw.n, proto, tx, rss_kib(nd[1].pid) / 1024);
 	}
 }
 
@@ -217,7 +236,8 @@ int main(int argc, char **argv)
 		die("fake relays");
 	if (!fr_wait(both, 2, is_synced, &fb, 10000))
 		die("the pair never synced");
-	printf("syncbench: twist-syncd pair on loopback, %ld CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));
+	printf("syncbench: twist-syncd pair on loopback, %ld CPUs\n",
+	       sysconf(_SC_NPROCESSORS_ONLN));
 	bench_lag(rate, seconds);
 	bench_bulk(bulk, runs);
 	for (int i = 0; i < 2; i++)
