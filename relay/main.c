@@ -254,6 +254,9 @@ int main(int argc, char **argv)
 	const char *path = NULL, *check = NULL;
 	int c;
 
+	/* A reload signal that arrives before the loop's handler must not kill us. */
+	signal(SIGHUP, SIG_IGN);
+
 	while ((c = getopt_long(argc, argv, "c:C:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
