@@ -48,7 +48,7 @@ int flow_ip_get(const ProtobufCBinaryData *b, struct tw_addr *a)
 }
 
 int flow_identity(const Twist__Flow *f, struct tw_addr *client, struct tw_addr *local,
-		  uint8_t *transport)
+                  uint8_t *transport)
 {
 	if (flow_addr_get(&f->client, client) < 0 || flow_addr_get(&f->local, local) < 0)
 		return -EBADMSG;

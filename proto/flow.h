@@ -21,7 +21,7 @@
 #define FLOW_MAX_CHANS  256        /* per flow */
 #define FLOW_MAX_TOKENS 8192
 #define FLOW_MAX_USER   255
-#define FLOW_ADDR_MAX   18         /* 16-byte IP + 2-byte port */
+#define FLOW_ADDR_MAX   18 /* 16-byte IP + 2-byte port */
 
 /* ip+port bytes <-> tw_addr. put returns the length (6 or 18). */
 size_t flow_addr_put(const struct tw_addr *a, uint8_t out[FLOW_ADDR_MAX]);
@@ -32,7 +32,7 @@ int flow_ip_get(const ProtobufCBinaryData *b, struct tw_addr *a);
 
 /* The 5-tuple of a flow; -EBADMSG if malformed. */
 int flow_identity(const Twist__Flow *f, struct tw_addr *client, struct tw_addr *local,
-		  uint8_t *transport);
+                  uint8_t *transport);
 
 /* Every field of a flow within its bounds. */
 bool flow_valid(const Twist__Flow *f);

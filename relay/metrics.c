@@ -34,26 +34,26 @@ static void counter(struct evbuffer *b, const char *name, const char *help, cons
 
 static void write_traffic(struct evbuffer *b, struct relay *r)
 {
+	const struct {
+		const char *dir;
+		uint64_t pkts, bytes;
+	} t[] = {
+	        {"client_in", SUM(r, rx_client_pkts), SUM(r, rx_client_bytes)},
+	        {"peer_out", SUM(r, tx_peer_pkts), SUM(r, tx_peer_bytes)},
+	        {"peer_in", SUM(r, rx_peer_pkts), SUM(r, rx_peer_bytes)},
+	        {"client_out", SUM(r, tx_client_pkts), SUM(r, tx_client_bytes)},
+	};
+
 	evbuffer_add_printf(b, "# HELP twist_packets_total Relayed packets by direction.\n"
 	                       "# TYPE twist_packets_total counter\n");
-	evbuffer_add_printf(b, "twist_packets_total{dir=\"client_in\"} %llu\n",
-	                    (unsigned long long)SUM(r, rx_client_pkts));
-	evbuffer_add_printf(b, "twist_packets_total{dir=\"peer_out\"} %llu\n",
-	                    (unsigned long long)SUM(r, tx_peer_pkts));
-	evbuffer_add_printf(b, "twist_packets_total{dir=\"peer_in\"} %llu\n",
-	                    (unsigned long long)SUM(r, rx_peer_pkts));
-	evbuffer_add_printf(b, "twist_packets_total{dir=\"client_out\"} %llu\n",
-	                    (unsigned long long)SUM(r, tx_client_pkts));
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		evbuffer_add_printf(b, "twist_packets_total{dir=\"%s\"} %llu\n", t[i].dir,
+		                    (unsigned long long)t[i].pkts);
 	evbuffer_add_printf(b, "# HELP twist_bytes_total Relayed bytes by direction.\n"
 	                       "# TYPE twist_bytes_total counter\n");
-	evbuffer_add_printf(b, "twist_bytes_total{dir=\"client_in\"} %llu\n",
-	                    (unsigned long long)SUM(r, rx_client_bytes));
-	evbuffer_add_printf(b, "twist_bytes_total{dir=\"peer_out\"} %llu\n",
-	                    (unsigned long long)SUM(r, tx_peer_bytes));
-	evbuffer_add_printf(b, "twist_bytes_total{dir=\"peer_in\"} %llu\n",
-	                    (unsigned long long)SUM(r, rx_peer_bytes));
-	evbuffer_add_printf(b, "twist_bytes_total{dir=\"client_out\"} %llu\n",
-	                    (unsigned long long)SUM(r, tx_client_bytes));
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		evbuffer_add_printf(b, "twist_bytes_total{dir=\"%s\"} %llu\n", t[i].dir,
+		                    (unsigned long long)t[i].bytes);
 }
 
 static void write_reasons(struct evbuffer *b, struct relay *r)
