@@ -83,7 +83,7 @@ struct ha {
 	uint64_t lines_ok, lines_bad, lines_ignored, lines_other;
 	uint64_t last_bad_log_ms;
 
-	struct ha_check relay, syncd_health, syncd_ready;
+	struct ha_check relay, relay_ready, syncd_health, syncd_ready;
 };
 
 uint64_t ha_now_ms(void);

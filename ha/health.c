@@ -42,10 +42,10 @@ static void change_verdict(struct ha *h, enum ha_verdict v)
 {
 	if (h->verdict_written && v == h->verdict)
 		return;
-	log_info("health %s -> %s: track file %d (relay %d, syncd health %d, ready %d)",
+	log_info("health %s -> %s: track file %d (relay %d, ready %d; syncd health %d, ready %d)",
 	         h->verdict_written ? ha_verdict_name(h->verdict) : "unknown", ha_verdict_name(v),
-	         track_value(h, v), h->relay.probe.last_code, h->syncd_health.probe.last_code,
-	         h->syncd_ready.probe.last_code);
+	         track_value(h, v), h->relay.probe.last_code, h->relay_ready.probe.last_code,
+	         h->syncd_health.probe.last_code, h->syncd_ready.probe.last_code);
 	if (write_track(h, v) == 0) {
 		h->verdict = v;
 		h->verdict_written = true;
@@ -56,8 +56,8 @@ void ha_health_update(struct ha *h)
 {
 	struct ha_verdict_cfg vc = {.fail_after = h->cfg.fail_after, .syncd = h->cfg.have_syncd};
 
-	change_verdict(
-	        h, ha_verdict(&vc, &h->relay.probe, &h->syncd_health.probe, &h->syncd_ready.probe));
+	change_verdict(h, ha_verdict(&vc, &h->relay.probe, &h->relay_ready.probe,
+	                             &h->syncd_health.probe, &h->syncd_ready.probe));
 }
 
 static void on_response(struct evhttp_request *req, void *arg)
@@ -128,6 +128,8 @@ int ha_health_init(struct ha *h)
 		                &h->cfg.syncd);
 	if (rc == 0 && h->cfg.have_syncd)
 		rc = check_init(h, &h->syncd_ready, "twist-syncd /ready", "/ready", &h->cfg.syncd);
+	if (rc == 0 && h->cfg.have_syncd)
+		rc = check_init(h, &h->relay_ready, "twist-relay /ready", "/ready", &h->cfg.relay);
 	if (rc < 0)
 		return rc;
 	/* Not healthy until a check says so: keepalived starts us in FAULT. */
@@ -141,12 +143,13 @@ void ha_health_tick(struct ha *h)
 	if (h->cfg.have_syncd) {
 		check_start(&h->syncd_health);
 		check_start(&h->syncd_ready);
+		check_start(&h->relay_ready);
 	}
 }
 
 void ha_health_fini(struct ha *h)
 {
-	struct ha_check *all[] = {&h->relay, &h->syncd_health, &h->syncd_ready};
+	struct ha_check *all[] = {&h->relay, &h->relay_ready, &h->syncd_health, &h->syncd_ready};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (all[i]->conn)

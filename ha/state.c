@@ -65,16 +65,22 @@ static bool probe_down(const struct ha_verdict_cfg *cfg, const struct ha_probe *
 	return !p->ever_ok || p->fails >= cfg->fail_after;
 }
 
+static bool probe_unready(const struct ha_verdict_cfg *cfg, const struct ha_probe *p)
+{
+	/* An unready service answers 503 at once: no need to wait for a streak. */
+	return probe_down(cfg, p) || (p->last_code != 0 && p->last_code != 200);
+}
+
 enum ha_verdict ha_verdict(const struct ha_verdict_cfg *cfg, const struct ha_probe *relay,
-                           const struct ha_probe *syncd_health, const struct ha_probe *syncd_ready)
+                           const struct ha_probe *relay_ready, const struct ha_probe *syncd_health,
+                           const struct ha_probe *syncd_ready)
 {
 	if (probe_down(cfg, relay))
 		return VERDICT_FAULT;
 	if (!cfg->syncd)
 		return VERDICT_OK;
-	/* An unready syncd answers 503 at once: no need to wait for a streak. */
-	if (probe_down(cfg, syncd_health) || probe_down(cfg, syncd_ready) ||
-	    (syncd_ready->last_code != 0 && syncd_ready->last_code != 200))
+	if (probe_down(cfg, syncd_health) || probe_unready(cfg, syncd_ready) ||
+	    probe_unready(cfg, relay_ready))
 		return VERDICT_DEMOTE;
 	return VERDICT_OK;
 }

@@ -54,8 +54,15 @@ struct ha_verdict_cfg {
 	bool syncd;          /* twist-syncd is checked (HA replication on) */
 };
 
+/*
+ * relay is twist-relay's /health (alive); relay_ready its /ready (with HA:
+ * every replicated flow is built, nothing queued for import). A standby
+ * whose relay is still building allocations must not look electable
+ * (DESIGN decision 7), just as one whose syncd is resyncing.
+ */
 enum ha_verdict ha_verdict(const struct ha_verdict_cfg *cfg, const struct ha_probe *relay,
-                           const struct ha_probe *syncd_health, const struct ha_probe *syncd_ready);
+                           const struct ha_probe *relay_ready, const struct ha_probe *syncd_health,
+                           const struct ha_probe *syncd_ready);
 
 const char *ha_verdict_name(enum ha_verdict v);
 

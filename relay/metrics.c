@@ -118,6 +118,8 @@ static void write_sync(struct evbuffer *b, struct relay *r)
 	counter(b, "twist_sync_deadline_expired_total",
 	        "Held responses sent at the deadline without the standby's ack.", "counter",
 	        SUM(r, sync_deadline_expired));
+	counter(b, "twist_sync_import_backlog", "Tuples received, not built yet.", "gauge",
+	        (uint64_t)__atomic_load_n(&r->import_backlog, __ATOMIC_RELAXED));
 	counter(b, "twist_sync_bad_messages_total", "Undecodable messages from twist-syncd.",
 	        "counter", __atomic_load_n(&r->sync_bad_msgs, __ATOMIC_RELAXED));
 }
@@ -162,6 +164,37 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/*
+ * /ready: what twist-ha weighs for VRRP priority (DESIGN decision 7). With
+ * HA, a relay is ready once every flow twist-syncd holds is built here;
+ * until then a failover to this node would find allocations missing.
+ */
+static void ready_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct relay *r = m->r;
+	struct evbuffer *b = evbuffer_new();
+	bool up = __atomic_load_n(&r->ready, __ATOMIC_ACQUIRE);
+	bool ok = up && sync_importing_done(r);
+
+	if (!b) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (ok)
+		evbuffer_add_printf(b, "ready\n");
+	else if (!up)
+		evbuffer_add_printf(b, "starting\n");
+	else if (!__atomic_load_n(&r->sync_loaded, __ATOMIC_ACQUIRE))
+		evbuffer_add_printf(b, "waiting for twist-syncd's flows\n");
+	else
+		evbuffer_add_printf(
+		        b, "importing %lld flows\n",
+		        (long long)__atomic_load_n(&r->import_backlog, __ATOMIC_RELAXED));
+	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", b);
+	evbuffer_free(b);
+}
+
 static void health_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -194,6 +227,7 @@ struct metrics *metrics_start(struct relay *r, struct event_base *base)
 	evhttp_set_timeout(m->http, 10);
 	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
 	evhttp_set_cb(m->http, "/health", health_cb, m);
+	evhttp_set_cb(m->http, "/ready", ready_cb, m);
 	tw_addr_fmt_ip(&r->cfg.metrics, ip, sizeof(ip));
 	if (evhttp_bind_socket(m->http, ip, r->cfg.metrics.port) < 0) {
 		log_err("metrics: cannot listen on %s", tw_addr_fmt(&r->cfg.metrics, a, sizeof(a)));

@@ -55,6 +55,8 @@ struct relay {
 	int ready;              /* all workers running; atomic */
 	struct sync *sync;      /* NULL without ha.enabled */
 	uint64_t sync_bad_msgs; /* undecodable messages from twist-syncd; atomic */
+	int64_t import_backlog; /* tuples handed to workers, not applied yet; atomic */
+	int sync_loaded;        /* twist-syncd answered the start-up dump; atomic */
 };
 
 /*

@@ -78,6 +78,14 @@ bool sync_connected(struct relay *r)
 	return s && relay_now_ms() - __atomic_load_n(&s->heard_ms, __ATOMIC_RELAXED) < SILENT_MS;
 }
 
+bool sync_importing_done(struct relay *r)
+{
+	if (!r->sync)
+		return true;
+	return __atomic_load_n(&r->sync_loaded, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&r->import_backlog, __ATOMIC_ACQUIRE) == 0;
+}
+
 bool sync_peer_ready(struct relay *r)
 {
 	struct sync *s = r->sync;
@@ -384,6 +392,7 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
 		case ITEM_FLOW:
 			standby_import(w, it->flow);
 			shared_put(it->sm);
+			__atomic_sub_fetch(&w->r->import_backlog, 1, __ATOMIC_RELEASE);
 			break;
 		case ITEM_TOKEN:
 			held_release(w, it->token);
@@ -509,6 +518,7 @@ static void dispatch_flows(struct sync *s, Twist__Local *m)
 		it->sm = sm;
 		it->flow = m->flows[i];
 		__atomic_add_fetch(&sm->refs, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->import_backlog, 1, __ATOMIC_RELAXED);
 		inbox_put(w, it);
 	}
 	shared_put(sm);
@@ -541,8 +551,8 @@ static void dispatch(struct sync *s, Twist__Local *m)
 			}
 		}
 	}
-	if (m->dump_end)
-		log_info("re-import from twist-syncd complete");
+	if (m->dump_end && !__atomic_exchange_n(&r->sync_loaded, 1, __ATOMIC_ACQ_REL))
+		log_info("twist-syncd has sent every flow it holds");
 	if (m->n_flows) {
 		dispatch_flows(s, m); /* takes m */
 		return;

@@ -39,6 +39,12 @@ void sync_deleted(struct allocation *a);
  */
 bool sync_hold(struct worker *w, int fd, const struct tw_addr *dst, const uint8_t *buf, size_t len);
 
+/*
+ * For /ready: twist-syncd has answered the start-up dump and every tuple it
+ * sent is built (sockets bound). Always true without HA.
+ */
+bool sync_importing_done(struct relay *r);
+
 /* Gauges for /metrics. */
 bool sync_peer_ready(struct relay *r);
 bool sync_connected(struct relay *r);

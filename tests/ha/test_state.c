@@ -106,11 +106,32 @@ static void test_verdict(void **state)
 		feed(&h, t[i].health, t[i].nhealth);
 		feed(&y, t[i].ready, t[i].nready);
 		cfg.syncd = t[i].syncd;
-		got = ha_verdict(&cfg, &r, &h, &y);
+		/* the relay's /ready answers like syncd's in these rows */
+		got = ha_verdict(&cfg, &r, &y, &h, &y);
 		if (got != t[i].want)
 			fail_msg("row %zu: %s, want %s", i, ha_verdict_name(got),
 			         ha_verdict_name(t[i].want));
 	}
+}
+
+/* A standby whose relay still builds replicated allocations is not electable. */
+static void test_relay_importing_demotes(void **state)
+{
+	struct ha_verdict_cfg cfg = {.fail_after = 3, .syncd = true};
+	struct ha_probe alive, ready, importing;
+
+	(void)state;
+	memset(&alive, 0, sizeof(alive));
+	memset(&ready, 0, sizeof(ready));
+	memset(&importing, 0, sizeof(importing));
+	ha_probe_result(&alive, 200);
+	ha_probe_result(&ready, 200);
+	ha_probe_result(&importing, 503);
+	assert_int_equal(ha_verdict(&cfg, &alive, &importing, &alive, &ready), VERDICT_DEMOTE);
+	assert_int_equal(ha_verdict(&cfg, &alive, &ready, &alive, &ready), VERDICT_OK);
+	/* without replication the relay's readiness is not consulted */
+	cfg.syncd = false;
+	assert_int_equal(ha_verdict(&cfg, &alive, &importing, &alive, &ready), VERDICT_OK);
 }
 
 static void test_probe_saturates(void **state)
@@ -134,6 +155,7 @@ int main(void)
 	        cmocka_unit_test(test_transitions),
 	        cmocka_unit_test(test_roles),
 	        cmocka_unit_test(test_verdict),
+	        cmocka_unit_test(test_relay_importing_demotes),
 	        cmocka_unit_test(test_probe_saturates),
 	};
 
