@@ -161,7 +161,6 @@ OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT"/*.csv "$OUT"/*.dat "$OUT"/*.png "$OUT"/raw.txt "$OUT"/table.md
 
 # ---- processes: started here, stopped by PID only ----
-PIDS=()
 start_bg() { # LOG CMD...: sets LAST_PID
 	local logf=$1
 	shift
@@ -170,33 +169,8 @@ start_bg() { # LOG CMD...: sets LAST_PID
 	PIDS+=("$LAST_PID")
 }
 
-running() { # a zombie still answers kill -0
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	read -r st <"/proc/$1/stat" 2>/dev/null || return 1
-	st=${st##*) }
-	[ "${st%% *}" != Z ]
-}
-
-stop_pid() { # PID: TERM, then KILL after STOP_GRACE; STOP_STATUS is its exit status
-	local pid=$1 i
-	if running "$pid"; then
-		kill -TERM "$pid" 2>/dev/null
-		for ((i = 0; i < STOP_GRACE * 10; i++)); do
-			running "$pid" || break
-			sleep 0.1
-		done
-		if running "$pid"; then
-			warn "pid $pid ignored SIGTERM for ${STOP_GRACE}s: SIGKILL"
-			kill -KILL "$pid" 2>/dev/null
-		fi
-	fi
-	wait "$pid" 2>/dev/null
-	STOP_STATUS=$?
-	local -a keep=()
-	for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
-	PIDS=(${keep[@]+"${keep[@]}"})
-}
+# shellcheck source=proc.sh
+. "$HERE/proc.sh"
 
 cleanup() {
 	local rc=$? i

@@ -127,28 +127,10 @@ if [ "$SOCKBENCH" -gt 0 ] && [ "$HARD_NOFILE" != unlimited ] &&
 	fail "--sockbench $SOCKBENCH needs $((SOCKBENCH + 10)) descriptors (hard limit $HARD_NOFILE)"
 fi
 
-PIDS=()
 TMP=""
-running() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-stop_pid() { # PID: SIGTERM, SIGKILL after STOP_GRACE s; STOP_STATUS = its exit status
-	local pid=$1 i
-	if running "$pid"; then
-		kill -TERM "$pid" 2>/dev/null
-		for ((i = 0; i < STOP_GRACE * 10; i++)); do
-			running "$pid" || break
-			sleep 0.1
-		done
-		if running "$pid"; then
-			log "pid $pid ignored SIGTERM for ${STOP_GRACE}s: SIGKILL"
-			kill -KILL "$pid" 2>/dev/null
-		fi
-	fi
-	wait "$pid" 2>/dev/null
-	STOP_STATUS=$?
-	local -a keep=()
-	for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
-	PIDS=(${keep[@]+"${keep[@]}"})
-}
+# shellcheck source=proc.sh
+. "$HERE/proc.sh"
+
 stop_all() {
 	local i
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done

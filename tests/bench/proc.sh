@@ -1,0 +1,33 @@
+# Processes a bench script started, stopped by PID only. Sourced by
+# compare.sh and standby_ready.sh; the caller sets STOP_GRACE (seconds) and
+# defines log (messages to the user). PIDS holds what is still to stop.
+PIDS=()
+
+running() { # PID: a zombie still answers kill -0, so read its state
+	local st
+	[ -n "$1" ] || return 1
+	kill -0 "$1" 2>/dev/null || return 1
+	read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+stop_pid() { # PID: TERM, then KILL after STOP_GRACE; STOP_STATUS is its exit status
+	local pid=$1 i
+	if running "$pid"; then
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < STOP_GRACE * 10; i++)); do
+			running "$pid" || break
+			sleep 0.1
+		done
+		if running "$pid"; then
+			log "pid $pid ignored SIGTERM for ${STOP_GRACE}s: SIGKILL"
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	fi
+	wait "$pid" 2>/dev/null
+	STOP_STATUS=$?
+	local -a keep=()
+	for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
+	PIDS=(${keep[@]+"${keep[@]}"})
+}
