@@ -54,10 +54,11 @@
 #include <unistd.h>
 
 #include "proto/flow.h"
+#include "tests/syncd/fakerelay.h"
 
-#define CHAN      0x4000
-#define PER_MSG   512
-#define HTTP_BUF  (1 << 18)
+#define CHAN     0x4000
+#define PER_MSG  512
+#define HTTP_BUF (1 << 18)
 
 struct opts {
 	const char *ipc;
@@ -185,24 +186,6 @@ static void flow_build(const struct opts *o, unsigned i, struct flowbuf *b)
 	b->f.chans = b->chans;
 }
 
-static int nn_ipc(int proto, const char *dir, const char *name)
-{
-	char url[400];
-	int s = nn_socket(AF_SP, proto), v = 10;
-
-	if (s < 0)
-		return -1;
-	snprintf(url, sizeof(url), "ipc://%s/%s", dir, name);
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, &v, sizeof(v));
-	v = 4 << 20;
-	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &v, sizeof(v));
-	if (nn_connect(s, url) < 0) {
-		nn_close(s);
-		return -1;
-	}
-	return s;
-}
-
 static int send_local(int sock, const Twist__Local *m, int timeout_ms)
 {
 	size_t len = twist__local__get_packed_size(m);
@@ -250,7 +233,8 @@ static int recv_one(int pull, int timeout_ms, bool *dump)
 
 static int cmd_feed(const struct opts *o)
 {
-	int push = nn_ipc(NN_PUSH, o->ipc, "sync-in.ipc"), pull = nn_ipc(NN_PULL, o->ipc, "sync-out.ipc");
+	int push = fr_ipc_connect(NN_PUSH, o->ipc, "sync-in.ipc"),
+	    pull = fr_ipc_connect(NN_PULL, o->ipc, "sync-out.ipc");
 	uint64_t end = mono_us() + (uint64_t)o->timeout_ms * 1000;
 	struct flowbuf *fb = calloc(PER_MSG, sizeof(*fb));
 	Twist__Flow *ptr[PER_MSG];
@@ -309,8 +293,8 @@ static int http_get(int port, const char *path, char *buf, size_t cap)
 		close(fd);
 		return -1;
 	}
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-	             path);
+	n = snprintf(req, sizeof(req),
+	             "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
 	if (write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return -1;
@@ -522,7 +506,8 @@ static int cmd_sockbench(const struct opts *o)
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0) {
-			fprintf(stderr, "standby_ready: sockbench: socket %u: %s\n", i, strerror(errno));
+			fprintf(stderr, "standby_ready: sockbench: socket %u: %s\n", i,
+			        strerror(errno));
 			return 1;
 		}
 		fds[i] = fd;
@@ -533,21 +518,24 @@ static int cmd_sockbench(const struct opts *o)
 		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 		setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));
 		if (bind(fd, (const struct sockaddr *)&o->listen, sizeof(o->listen)) < 0) {
-			fprintf(stderr, "standby_ready: sockbench: bind %u: %s\n", i, strerror(errno));
+			fprintf(stderr, "standby_ready: sockbench: bind %u: %s\n", i,
+			        strerror(errno));
 			return 1;
 		}
 		if (i == 0) /* the listener */
 			continue;
 		flow_addrs(o, i - 1, &c, &r);
 		if (connect(fd, (const struct sockaddr *)&c, sizeof(c)) < 0) {
-			fprintf(stderr, "standby_ready: sockbench: connect %u: %s\n", i, strerror(errno));
+			fprintf(stderr, "standby_ready: sockbench: connect %u: %s\n", i,
+			        strerror(errno));
 			return 1;
 		}
 		if (i % 1000 == 0 || i == o->n) {
 			uint64_t t = mono_us();
 
 			printf("sockets=%u total_ms=%.1f last_block_us_each=%.1f\n", i,
-			       (double)(t - t0) / 1000, (double)(t - last) / (i % 1000 ? i % 1000 : 1000));
+			       (double)(t - t0) / 1000,
+			       (double)(t - last) / (i % 1000 ? i % 1000 : 1000));
 			fflush(stdout);
 			last = t;
 		}
@@ -575,8 +563,11 @@ static int cmd_freeport(void)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.client_port = 15000, .port_min = 20000, .lifetime = 600,
-	                 .timeout_ms = 30000, .period_ms = 10};
+	struct opts o = {.client_port = 15000,
+	                 .port_min = 20000,
+	                 .lifetime = 600,
+	                 .timeout_ms = 30000,
+	                 .period_ms = 10};
 	struct sigaction sa = {.sa_handler = on_signal};
 	const char *cmd;
 
@@ -584,7 +575,8 @@ int main(int argc, char **argv)
 	parse_sa("127.0.0.9:19999", &o.peer);
 	inet_pton(AF_INET, "127.0.0.3", &o.relay_ip);
 	if (argc < 2)
-		die("usage: standby_ready feed|wait|probe|metric|freeport [options] (see the source)");
+		die("usage: standby_ready feed|wait|probe|metric|freeport [options] (see the "
+		    "source)");
 	cmd = argv[1];
 	for (int i = 2; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -26,7 +26,7 @@ uint64_t fr_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static int nn_open_ipc(int proto, const char *dir, const char *name)
+int fr_ipc_connect(int proto, const char *dir, const char *name)
 {
 	char url[300];
 	int s = nn_socket(AF_SP, proto), v = 10;
@@ -48,8 +48,8 @@ int fr_open(struct frelay *r, const char *dir)
 {
 	memset(r, 0, sizeof(*r));
 	r->tab = calloc(FR_MAX, sizeof(*r->tab));
-	r->push = nn_open_ipc(NN_PUSH, dir, "sync-in.ipc");
-	r->pull = nn_open_ipc(NN_PULL, dir, "sync-out.ipc");
+	r->push = fr_ipc_connect(NN_PUSH, dir, "sync-in.ipc");
+	r->pull = fr_ipc_connect(NN_PULL, dir, "sync-out.ipc");
 	if (!r->tab || r->push < 0 || r->pull < 0) {
 		fr_close(r);
 		return -1;

@@ -40,6 +40,8 @@ struct frelay {
 };
 
 uint64_t fr_now_us(void);
+/* A nanomsg socket of proto connected to ipc://dir/name; -1 on error. */
+int fr_ipc_connect(int proto, const char *dir, const char *name);
 int fr_open(struct frelay *r, const char *dir);
 void fr_close(struct frelay *r);
 /* Forgets the table (before asking syncd for a dump). */
