@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,16 +142,15 @@ void alloc_delete_quiet(struct allocation *a)
 	/* Queued datagrams name these sockets by fd: send them before the fds
 	 * close and their numbers go to the next socket opened. */
 	tx_flush(w);
+	udp_forget(w, a);
 	unlink_alloc(w->allocs, a);
 	if (a->dirty)
 		sync_deleted(a); /* unlinks it from the dirty queue */
+	/* Closing takes them out of the data-plane epoll set too. */
 	for (unsigned i = 0; i < a->n_rs; i++) {
-		event_free(a->rs[i].ev);
 		close(a->rs[i].fd);
 		ports_release(r->ports, &a->rs[i].addr);
 	}
-	if (a->cev)
-		event_free(a->cev);
 	if (a->cfd >= 0)
 		close(a->cfd);
 	if (a->tc)
@@ -229,7 +227,7 @@ int alloc_set_user(struct allocation *a, const char *user)
 
 static int grow(void **arr, uint16_t *cap, size_t elem, unsigned want)
 {
-	unsigned n = *cap ? *cap : 2;
+	unsigned n = *cap ? *cap : 1; /* most allocations keep one or two */
 	void *p;
 
 	if (want <= *cap)

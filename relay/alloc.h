@@ -34,8 +34,7 @@ struct chan {
 };
 
 struct relay_sock {
-	int fd;
-	struct event *ev;
+	int fd; /* in the worker's data-plane epoll set */
 	struct tw_addr addr;
 	struct allocation *a;
 };
@@ -46,9 +45,9 @@ struct allocation {
 	struct allocation *hnext;       /* worker hash chain */
 	struct allocation *next, *prev; /* worker list, for the sweep */
 
-	/* The client side: a connected UDP socket, or a TCP connection. */
+	/* The client side: a connected UDP socket (in the worker's data-plane
+	 * epoll set), or a TCP connection. */
 	int cfd;
-	struct event *cev;
 	struct listener *lst;
 	struct tcp_conn *tc;
 

@@ -14,6 +14,8 @@
 #include "relay/config.h"
 #include "relay/stats.h"
 
+struct epoll_event;
+
 struct event_base;
 struct event;
 struct evconnlistener;
@@ -108,6 +110,12 @@ struct worker {
 	uint64_t now_ms; /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_import;
+	/* Data-plane sockets (per-client and relayed): an epoll set of their
+	 * own, edge-triggered; libevent watches only its descriptor (udp.c). */
+	int dfd;
+	struct event *dev;
+	struct epoll_event *dp_evs; /* the batch data_cb is handling */
+	int dp_n, dp_i;
 	struct rx_ring rx;
 	struct tx_queue tx;
 	bool gso_off; /* the kernel refused UDP_SEGMENT once: plain sends from then on */

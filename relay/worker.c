@@ -90,6 +90,7 @@ struct worker *worker_new(struct relay *r, unsigned id)
 		return NULL;
 	w->r = r;
 	w->id = id;
+	w->dfd = -1;
 	for (unsigned i = 0; i < CFG_MAX_LISTEN; i++)
 		w->udp[i].fd = -1;
 	w->base = event_base_new();
@@ -101,7 +102,7 @@ struct worker *worker_new(struct relay *r, unsigned id)
 	w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
 	if (!w->tick || event_add(w->tick, &one_s) < 0)
 		goto bad;
-	if (sync_worker_init(w) < 0 || open_listeners(w) < 0)
+	if (udp_dataplane_open(w) < 0 || sync_worker_init(w) < 0 || open_listeners(w) < 0)
 		goto bad;
 	return w;
 bad:
@@ -153,6 +154,7 @@ void worker_free(struct worker *w)
 	if (w->base)
 		tcp_close_all(w);
 	alloc_table_free(w->allocs); /* after the TCP connections, which own theirs */
+	udp_dataplane_close(w);
 	sync_worker_fini(w);
 	for (unsigned i = 0; i < w->n_udp; i++)
 		udp_listener_close(&w->udp[i]);
