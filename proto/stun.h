@@ -166,6 +166,16 @@ int stun_attr_password_algs(const struct stun_msg *m, const struct stun_attr *a,
  * the RFC says; attributes after the checked one do not count.
  * MESSAGE-INTEGRITY-SHA256 accepts truncation to 16..32 bytes, in steps of 4.
  */
+enum stun_hash { STUN_HASH_MD5, STUN_HASH_SHA1, STUN_HASH_SHA256 };
+#define STUN_HMAC_MAX 32
+/*
+ * HMAC (RFC 2104) with SHA-1 or SHA-256 over a || b (b may be NULL with
+ * blen 0). Digests are fetched from OpenSSL once per process. Returns the
+ * MAC length (20 or 32) or -errno.
+ */
+int stun_hmac(enum stun_hash h, const uint8_t *key, size_t keylen, const void *a, size_t alen,
+              const void *b, size_t blen, uint8_t out[STUN_HMAC_MAX]);
+
 bool stun_msg_integrity_ok(const struct stun_msg *m, const uint8_t *key, size_t keylen);
 bool stun_msg_integrity256_ok(const struct stun_msg *m, const uint8_t *key, size_t keylen);
 bool stun_msg_fingerprint_ok(const struct stun_msg *m);
@@ -176,7 +186,7 @@ bool stun_msg_fingerprint_ok(const struct stun_msg *m);
  * Returns the key length (16 or 32) or -EINVAL for an unknown algorithm.
  */
 int stun_key_longterm(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
-                      const char *pass, size_t plen, uint8_t out[32]);
+                      const char *pass, size_t plen, uint8_t *out);
 /* USERHASH (RFC 8489 §14.4): SHA-256("username:realm"). */
 void stun_userhash(const char *user, size_t ulen, const char *realm, size_t rlen, uint8_t out[32]);
 

@@ -16,7 +16,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "proto/stun.h"
@@ -100,48 +99,10 @@ static uint32_t userhash_slot(const uint8_t hash[32])
 }
 
 /*
- * MD5 or SHA-256 over "a:b[:c]" (RFC 8489 §9.2.2, §14.4). Strings are taken
- * as configured: no OpaqueString (RFC 8265) processing, so operators must
- * configure names and passwords in their prepared form.
+ * Long-term keys come from stun_key_longterm (RFC 8489 §9.2.2). Strings are
+ * taken as configured: no OpaqueString (RFC 8265) processing, so operators
+ * must configure names and passwords in their prepared form.
  */
-static int digest3(const EVP_MD *md, const char *a, size_t alen, const char *b, size_t blen,
-                   const char *c, size_t clen, uint8_t *out)
-{
-	char buf[USER_MAX + 1 + CFG_STR + 1 + CFG_STR];
-	size_t n = 0;
-	unsigned int outlen;
-	int rc;
-
-	if (alen > USER_MAX || blen >= CFG_STR || clen >= CFG_STR)
-		return -EINVAL;
-	memcpy(buf, a, alen);
-	n = alen;
-	buf[n++] = ':';
-	memcpy(buf + n, b, blen);
-	n += blen;
-	if (c) {
-		buf[n++] = ':';
-		memcpy(buf + n, c, clen);
-		n += clen;
-	}
-	rc = EVP_Digest(buf, n, out, &outlen, md, NULL) == 1 ? (int)outlen : -EIO;
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return rc;
-}
-
-/* key has room for 16 bytes (MD5) or 32 (SHA-256). */
-static int key_derive(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
-                      const char *pass, size_t plen, uint8_t *key)
-{
-	switch (alg) {
-	case STUN_PWALG_MD5:
-		return digest3(EVP_md5(), user, ulen, realm, rlen, pass, plen, key);
-	case STUN_PWALG_SHA256:
-		return digest3(EVP_sha256(), user, ulen, realm, rlen, pass, plen, key);
-	}
-	return -EINVAL;
-}
-
 static const struct user *table_find(const struct table *t, const char *name, size_t len)
 {
 	uint32_t i = name_hash(name, len, t->seed) & t->mask;
@@ -221,17 +182,15 @@ static int user_add(struct table *t, const struct cfg_user *cu)
 		return -ENOMEM;
 	u->len = nlen;
 	t->n++; /* from here on table_free owns u->name */
-	rc = key_derive(STUN_PWALG_MD5, cu->name, nlen, t->realm, t->realm_len, cu->password, plen,
-	                u->key_md5);
+	rc = stun_key_longterm(STUN_PWALG_MD5, cu->name, nlen, t->realm, t->realm_len, cu->password,
+	                       plen, u->key_md5);
 	if (rc < 0)
 		return rc;
-	rc = key_derive(STUN_PWALG_SHA256, cu->name, nlen, t->realm, t->realm_len, cu->password,
-	                plen, u->key_sha256);
+	rc = stun_key_longterm(STUN_PWALG_SHA256, cu->name, nlen, t->realm, t->realm_len,
+	                       cu->password, plen, u->key_sha256);
 	if (rc < 0)
 		return rc;
-	rc = digest3(EVP_sha256(), cu->name, nlen, t->realm, t->realm_len, NULL, 0, u->userhash);
-	if (rc < 0)
-		return rc;
+	stun_userhash(cu->name, nlen, t->realm, t->realm_len, u->userhash);
 	for (i = name_hash(u->name, nlen, t->seed) & t->mask; t->by_name[i]; i = (i + 1) & t->mask)
 		;
 	t->by_name[i] = t->n;
@@ -412,9 +371,8 @@ static int rest_expiry(const char *user, size_t ulen, uint64_t *expiry)
 static int rest_key(const struct table *t, const char *user, size_t ulen, uint16_t alg,
                     uint64_t now_s, uint8_t key[32])
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned char mac[STUN_HMAC_MAX];
 	unsigned char pass[REST_PASS_LEN + 1];
-	unsigned int maclen = 0;
 	uint64_t expiry;
 	int rc;
 
@@ -422,13 +380,12 @@ static int rest_key(const struct table *t, const char *user, size_t ulen, uint16
 		return -ENOENT;
 	if (expiry < now_s)
 		return -EKEYEXPIRED;
-	if (!HMAC(EVP_sha1(), t->rest_secret, (int)t->rest_len, (const unsigned char *)user, ulen,
-	          mac, &maclen) ||
-	    maclen != 20)
+	if (stun_hmac(STUN_HASH_SHA1, (const uint8_t *)t->rest_secret, t->rest_len, user, ulen,
+	              NULL, 0, mac) != 20)
 		return -EIO;
 	EVP_EncodeBlock(pass, mac, 20);
-	rc = key_derive(alg, user, ulen, t->realm, t->realm_len, (const char *)pass, REST_PASS_LEN,
-	                key);
+	rc = stun_key_longterm(alg, user, ulen, t->realm, t->realm_len, (const char *)pass,
+	                       REST_PASS_LEN, key);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return rc;
@@ -494,8 +451,7 @@ bool auth_sha256_enabled(const struct auth *a)
 static int nonce_mac(const struct table *t, const struct tw_addr *client, uint32_t bucket,
                      uint8_t out[NONCE_MAC_LEN])
 {
-	uint8_t msg[NONCE_PFX_MAX + 4 + 1 + 16], mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
+	uint8_t msg[NONCE_PFX_MAX + 4 + 1 + 16], mac[STUN_HMAC_MAX];
 	size_t n = t->prefix_len, iplen = tw_addr_iplen(client);
 
 	memcpy(msg, t->prefix, n);
@@ -506,7 +462,7 @@ static int nonce_mac(const struct table *t, const struct tw_addr *client, uint32
 	msg[n++] = client->family;
 	memcpy(msg + n, client->ip, iplen);
 	n += iplen;
-	if (!HMAC(EVP_sha256(), t->nonce_key, (int)t->nonce_key_len, msg, n, mac, &maclen))
+	if (stun_hmac(STUN_HASH_SHA256, t->nonce_key, t->nonce_key_len, msg, n, NULL, 0, mac) < 0)
 		return -EIO;
 	memcpy(out, mac, NONCE_MAC_LEN);
 	return 0;

@@ -201,6 +201,46 @@ static void test_key_longterm(void **state)
 	assert_int_equal(stun_key_longterm(3, "user", 4, "realm", 5, "pass", 4, key), -EINVAL);
 }
 
+/* stun_hmac against RFC 2202 §3 and RFC 4231 §4 test cases 2 and 6 (key
+ * longer than a block: hashed first), data split in two pieces. */
+static void test_hmac_vectors(void **state)
+{
+	static const char *big = "Test Using Larger Than Block-Size Key - Hash Key First";
+	static const char *jefe = "what do ya want for nothing?";
+	static const uint8_t sha1_2[20] = {0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f,
+	                                   0xa2, 0xd2, 0x74, 0x16, 0xd5, 0xf1, 0x84,
+	                                   0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79};
+	static const uint8_t sha1_6[20] = {0xaa, 0x4a, 0xe5, 0xe1, 0x52, 0x72, 0xd0,
+	                                   0x0e, 0x95, 0x70, 0x56, 0x37, 0xce, 0x8a,
+	                                   0x3b, 0x55, 0xed, 0x40, 0x21, 0x12};
+	static const uint8_t sha256_2[32] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e,
+	                                     0x6a, 0x04, 0x24, 0x26, 0x08, 0x95, 0x75, 0xc7,
+	                                     0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83,
+	                                     0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+	static const uint8_t sha256_6[32] = {0x60, 0xe4, 0x31, 0x59, 0x1e, 0xe0, 0xb6, 0x7f,
+	                                     0x0d, 0x8a, 0x26, 0xaa, 0xcb, 0xf5, 0xb7, 0x7f,
+	                                     0x8e, 0x0b, 0xc6, 0x21, 0x37, 0x28, 0xc5, 0x14,
+	                                     0x05, 0x46, 0x04, 0x0f, 0x0e, 0xe3, 0x7f, 0x54};
+	uint8_t key[131], mac[STUN_HMAC_MAX];
+
+	(void)state;
+	memset(key, 0xaa, sizeof(key));
+	assert_int_equal(stun_hmac(STUN_HASH_SHA1, (const uint8_t *)"Jefe", 4, jefe, 10, jefe + 10,
+	                           strlen(jefe) - 10, mac),
+	                 20);
+	assert_memory_equal(mac, sha1_2, 20);
+	assert_int_equal(stun_hmac(STUN_HASH_SHA1, key, 80, big, strlen(big), NULL, 0, mac), 20);
+	assert_memory_equal(mac, sha1_6, 20);
+	assert_int_equal(stun_hmac(STUN_HASH_SHA256, (const uint8_t *)"Jefe", 4, jefe, strlen(jefe),
+	                           NULL, 0, mac),
+	                 32);
+	assert_memory_equal(mac, sha256_2, 32);
+	assert_int_equal(
+	        stun_hmac(STUN_HASH_SHA256, key, 131, big, 5, big + 5, strlen(big) - 5, mac), 32);
+	assert_memory_equal(mac, sha256_6, 32);
+	assert_int_equal(stun_hmac(STUN_HASH_MD5, key, 16, big, 4, NULL, 0, mac), -EINVAL);
+}
+
 static void test_type_codec(void **state)
 {
 	static const struct {
@@ -600,6 +640,7 @@ int main(void)
 	        cmocka_unit_test(test_b1_printed),
 	        cmocka_unit_test(test_userhash),
 	        cmocka_unit_test(test_key_longterm),
+	        cmocka_unit_test(test_hmac_vectors),
 	        cmocka_unit_test(test_type_codec),
 	        cmocka_unit_test(test_first_byte_range),
 	        cmocka_unit_test(test_names),
