@@ -172,13 +172,7 @@ start_bg() { # LOG CMD...: sets LAST_PID
 # shellcheck source=proc.sh
 . "$HERE/proc.sh"
 
-cleanup() {
-	local rc=$? i
-	trap - EXIT INT TERM
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
-	exit $rc
-}
-trap cleanup EXIT
+trap stop_all_exit EXIT
 trap 'fail "interrupted"' INT TERM
 
 wait_udp() { # PORT PID: until something listens on udp 127.0.0.1:PORT

@@ -1,5 +1,5 @@
 # Processes a bench script started, stopped by PID only. Sourced by
-# compare.sh and standby_ready.sh; the caller sets STOP_GRACE (seconds) and
+# compare.sh, soak.sh and standby_ready.sh; the caller sets STOP_GRACE (seconds) and
 # defines log (messages to the user). PIDS holds what is still to stop.
 PIDS=()
 
@@ -30,4 +30,13 @@ stop_pid() { # PID: TERM, then KILL after STOP_GRACE; STOP_STATUS is its exit st
 	local -a keep=()
 	for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
 	PIDS=(${keep[@]+"${keep[@]}"})
+}
+
+# For `trap stop_all_exit EXIT`: stops what PIDS holds, newest first, and
+# leaves with the status the script was leaving with.
+stop_all_exit() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+	exit $rc
 }
