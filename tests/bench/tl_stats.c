@@ -164,6 +164,7 @@ static int snmp_rcvbuf(uint64_t *out)
  * /proc/net/udp: "sl local rem st tx:rx tr:when retr uid timeout inode ref
  * ptr drops"; local is HEXIP:HEXPORT. The drops of sockets on our ports are
  * ours; the rest of RcvbufErrors happened elsewhere (the relay, on loopback).
+ * ports NULL: RcvbufErrors only, without the walk over every socket.
  */
 int tl_udp_drops(const uint8_t *ports, uint64_t *mine, uint64_t *rcvbuf_all)
 {
@@ -175,7 +176,7 @@ int tl_udp_drops(const uint8_t *ports, uint64_t *mine, uint64_t *rcvbuf_all)
 
 	*mine = 0;
 	rc = snmp_rcvbuf(rcvbuf_all);
-	if (rc < 0)
+	if (rc < 0 || !ports)
 		return rc;
 	f = fopen("/proc/net/udp", "r");
 	if (!f)
