@@ -444,6 +444,7 @@ for s in $SERVERS; do
 	M[$s.max]=$(med "$OUT/maxrate.csv" "$s" 3)
 	M[$s.setup]=$(med "$OUT/setup.csv" "$s" 6)
 	M[$s.setup_cpu]=$(med "$OUT/setup.csv" "$s" 8)
+	M[$s.setup_per_cpu]=$(awk -v ms="${M[$s.setup_cpu]}" 'BEGIN { if (ms + 0 > 0) printf "%.0f", 1000 / ms }')
 	M[$s.uc_cpu]=$(med "$OUT/uclient.csv" "$s" 9 3 channel)
 	M[$s.uc_rtt]=$(med "$OUT/uclient.csv" "$s" 7 3 channel)
 	M[$s.ucs_cpu]=$(med "$OUT/uclient.csv" "$s" 9 3 send)
@@ -467,6 +468,7 @@ row() { # LABEL KEY: one table row
 	row "loss at $RATE pkt/s (fraction)" loss
 	row "set-ups per second (401 + Allocate + CreatePermission + ChannelBind)" setup
 	row "relay CPU ms per set-up (lower is better)" setup_cpu
+	row "set-ups per relay CPU-second (the relay's own capacity)" setup_per_cpu
 	if [ $UCLIENT = 1 ]; then
 		row "uclient channels: relayed pkt per CPU-second" uc_cpu
 		row "uclient channels: mean round trip, ms" uc_rtt
