@@ -1646,6 +1646,52 @@ def data_send_and_channels(relay):
 
 
 @case("main")
+def delete_with_peer_data_in_the_same_batch(relay):
+    """A Refresh with LIFETIME 0 read from the client's socket deletes the
+    allocation while the event of its relayed socket (peer data) waits later
+    in the same epoll batch: that event must be dropped, not followed to the
+    freed allocation (relay/udp.c, udp_forget; under ASan a use-after-free
+    kills the relay). The relay is stopped while both datagrams are queued,
+    the client's first, so that one batch holds both in that order."""
+    peer = Peer()
+    c = Client(relay)
+    c.allocate_ok()
+    relayed = c.relayed[0]
+    c.bind(0x4000, *peer.addr)
+    c.send_channel(0x4000, b"before")
+    check(peer.recv() == (b"before", relayed), "channel data did not reach the peer")
+    m = Msg(REFRESH, REQUEST).add(A_LIFETIME, u32(0))
+    m.attrs.extend(c.auth.attrs(c.realm, c.nonce, c.server_algs))
+    data = m.encode(c.auth.key(c.realm), c.auth.mi256, True, ())
+    relay.proc.send_signal(signal.SIGSTOP)
+    try:
+        c.send_raw(data)
+        for i in range(3):
+            peer.send(b"late %d" % i, relayed)
+    finally:
+        relay.proc.send_signal(signal.SIGCONT)
+    r = None
+    deadline = time.monotonic() + RESP_TIMEOUT
+    while r is None and time.monotonic() < deadline:
+        raw = c.recv_raw(max(0.0, deadline - time.monotonic()))
+        if raw is None:
+            break
+        if raw[0] >> 6 == 0:
+            p = Parsed(raw)
+            if p.txid == m.txid:
+                r = p
+    check(r is not None and r.cls == SUCCESS and r.lifetime() == 0,
+          "Refresh 0 sent while the relay was stopped: got %s" % (r.describe() if r else None))
+    time.sleep(0.2)
+    check(relay.running(), "relay died handling a delete and peer data in one batch:\n%s"
+          % relay.stderr_tail())
+    check(c.recv_app(timeout=0.2) is None, "peer data reached the client after its allocation was deleted")
+    c.close()
+    peer.close()
+    _liveness(relay)
+
+
+@case("main")
 def data_without_permission_dropped(relay):
     peer = Peer()
     c = Client(relay)
