@@ -5,7 +5,7 @@
 #
 #   soak.sh [--server twist|coturn] [--allocs N] [--duration S] [--rate PPS]
 #           [--refresh S] [--settle S] [--sample S] [--out DIR]
-#           [--twist BIN] [--turnload BIN] [--netns auto|1|0]
+#           [--twist BIN] [--turnload BIN] [--netns auto|1|0] [--quick]
 #
 # Starts the server fresh, reads its RSS (VmRSS) and the kernel's slab
 # (/proc/meminfo) before any allocation, then runs turnload: N sessions, each
@@ -21,6 +21,10 @@
 # needs 2 per UDP allocation (relayed socket, connected per-client socket)
 # and turnload 1 per session; each process has the same hard RLIMIT_NOFILE.
 # Every wait has a time limit; processes are stopped by PID only.
+# --quick is the smoke test (ctest bench_soak_smoke): 40 allocations for 6 s,
+# refreshed every 3 s; it checks that every session came up, refreshed and
+# got its own packets back, and that a figure per allocation came out; it
+# never judges a size or a rate.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +40,7 @@ RATE=""
 REFRESH=60
 SETTLE=60
 SAMPLE=10
+QUICK=0
 OUT=""
 NETNS=${TWIST_BENCH_NETNS:-auto}
 PORT=3578
@@ -57,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--twist) TWIST=$2; shift ;;
 	--turnload) TURNLOAD=$2; shift ;;
 	--netns) NETNS=$2; shift ;;
+	--quick) QUICK=1 ALLOCS=40 DURATION=6 SETTLE=2 SAMPLE=1 REFRESH=3 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "soak.sh: unknown option '$1' (--help)" >&2; exit 2 ;;
 	esac
@@ -214,3 +220,12 @@ READY=$(kv ready)
 	echo "turnload: $RES"
 } | tee "$OUT/summary.txt"
 [ "$(kv exit)" = 0 ] || fail "turnload says the run did not work (see $OUT/turnload.err)"
+if [ $QUICK = 1 ]; then
+	[ "$READY" = "$ALLOCS" ] || fail "quick: $READY of $ALLOCS sessions came up"
+	[ "$(kv refresh_ok)" -gt 0 ] 2>/dev/null || fail "quick: no refresh succeeded"
+	[ "$(kv refresh_fail)" = 0 ] || fail "quick: $(kv refresh_fail) refreshes failed"
+	[ "$(kv misrouted)" = 0 ] || fail "quick: packets came back to the wrong session"
+	[ "$(kv rx)" -gt 0 ] 2>/dev/null || fail "quick: nothing came back"
+	grep -q 'bytes per allocation' "$OUT/summary.txt" || fail "quick: no memory figure"
+	log "quick: ok"
+fi
