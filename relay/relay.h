@@ -31,7 +31,6 @@ struct sync;
 struct sync_worker;
 
 #define RX_BATCH    32
-#define RX_RING     256  /* datagrams held until the end of a loop pass */
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
 #define RX_HEADROOM 4    /* room for a ChannelData header in front of peer data */
 #define TX_BATCH    128
@@ -62,18 +61,15 @@ struct relay {
 };
 
 /*
- * Received datagrams, with headroom in front of each. Queued sends point
- * into these buffers without copying, so a slot stays in use until the
- * send queue is flushed at the end of the loop pass; recvmmsg takes the
- * next RX_BATCH free slots.
+ * One recvmmsg batch, with headroom in front of each datagram. Queued sends
+ * point into these buffers without copying; the batch's sends are flushed
+ * before the next recvmmsg reuses them (relay/udp.c).
  */
-struct rx_ring {
-	unsigned used; /* slots [0, used) are in use */
-	unsigned base; /* first slot of the last recvmmsg */
+struct rx_batch {
 	struct mmsghdr msgs[RX_BATCH];
-	struct iovec iov[RX_RING];
-	struct sockaddr_storage src[RX_RING];
-	uint8_t buf[RX_RING][RX_HEADROOM + RX_BUFSZ];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_storage src[RX_BATCH];
+	uint8_t buf[RX_BATCH][RX_HEADROOM + RX_BUFSZ];
 };
 
 /*
@@ -116,7 +112,7 @@ struct worker {
 	struct event *dev;
 	struct epoll_event *dp_evs; /* the batch data_cb is handling */
 	int dp_n, dp_i;
-	struct rx_ring rx;
+	struct rx_batch rx;
 	struct tx_queue tx;
 	bool gso_off; /* the kernel refused UDP_SEGMENT once: plain sends from then on */
 	int stop;     /* atomic: leave the loop */

@@ -64,28 +64,23 @@ static int udp_socket(const struct tw_addr *addr, bool reuseport)
 }
 
 /*
- * One recvmmsg into the next free ring slots; datagrams land after the
- * headroom. A full ring is flushed first: no batch is being handled then.
+ * One recvmmsg into the batch buffers; datagrams land after the headroom.
+ * Sends still queued from the last batch point into these buffers: they
+ * leave first.
  */
 static int rx_recv(struct worker *w, int fd)
 {
-	struct rx_ring *rx = &w->rx;
+	struct rx_batch *rx = &w->rx;
 	int n;
 
-	if (rx->used + RX_BATCH > RX_RING) {
-		tx_flush(w);
-		rx->used = 0;
-	}
-	rx->base = rx->used;
+	tx_flush(w);
 	for (unsigned i = 0; i < RX_BATCH; i++) {
-		unsigned slot = rx->base + i;
-
-		rx->iov[slot].iov_base = rx->buf[slot] + RX_HEADROOM;
-		rx->iov[slot].iov_len = RX_BUFSZ;
+		rx->iov[i].iov_base = rx->buf[i] + RX_HEADROOM;
+		rx->iov[i].iov_len = RX_BUFSZ;
 		rx->msgs[i].msg_hdr = (struct msghdr){
-		        .msg_name = &rx->src[slot],
-		        .msg_namelen = sizeof(rx->src[slot]),
-		        .msg_iov = &rx->iov[slot],
+		        .msg_name = &rx->src[i],
+		        .msg_namelen = sizeof(rx->src[i]),
+		        .msg_iov = &rx->iov[i],
 		        .msg_iovlen = 1,
 		};
 	}
@@ -93,23 +88,20 @@ static int rx_recv(struct worker *w, int fd)
 		n = recvmmsg(fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		/* A connected socket reports an earlier ICMP error once; read on. */
 	} while (n < 0 && (errno == ECONNREFUSED || errno == EINTR));
-	if (n > 0)
-		rx->used += (unsigned)n;
 	return n;
 }
 
 static bool rx_get(struct worker *w, unsigned i, struct tw_addr *src, uint8_t **buf, size_t *len)
 {
-	struct rx_ring *rx = &w->rx;
-	unsigned slot = rx->base + i;
+	struct rx_batch *rx = &w->rx;
 
-	if (netaddr_from_sa((struct sockaddr *)&rx->src[slot], src) < 0)
+	if (netaddr_from_sa((struct sockaddr *)&rx->src[i], src) < 0)
 		return false;
 	if (rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 		worker_drop(w, DROP_OVERSIZE, src);
 		return false;
 	}
-	*buf = rx->buf[slot] + RX_HEADROOM;
+	*buf = rx->buf[i] + RX_HEADROOM;
 	*len = rx->msgs[i].msg_len;
 	return true;
 }
@@ -148,7 +140,6 @@ static bool rx_drain(struct worker *w, int fd, rx_fn fn, void *ctx)
 		 * trip of 23-57 ms against 2-3 ms this way.
 		 */
 		tx_flush(w);
-		w->rx.used = 0;
 		if (n < RX_BATCH)
 			return false;
 	}

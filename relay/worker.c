@@ -111,8 +111,9 @@ bad:
 }
 
 /*
- * One pass handles every socket that is ready, then sends what they queued:
- * datagrams for many clients share one sendmmsg (relay/udp.c).
+ * One pass handles every socket that is ready. UDP batches send what they
+ * brought as they go (relay/udp.c); what TCP clients queued for their
+ * peers leaves at the end of the pass.
  */
 static void *worker_main(void *arg)
 {
@@ -122,7 +123,6 @@ static void *worker_main(void *arg)
 		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
 			break;
 		tx_flush(w);
-		w->rx.used = 0;
 	}
 	return NULL;
 }
