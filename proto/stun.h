@@ -161,11 +161,6 @@ struct stun_pwalgs {
 int stun_attr_password_algs(const struct stun_msg *m, const struct stun_attr *a,
                             struct stun_pwalgs *out);
 
-/*
- * Integrity (RFC 8489 §14.5, §14.6, §14.7). The length field is adjusted as
- * the RFC says; attributes after the checked one do not count.
- * MESSAGE-INTEGRITY-SHA256 accepts truncation to 16..32 bytes, in steps of 4.
- */
 enum stun_hash { STUN_HASH_MD5, STUN_HASH_SHA1, STUN_HASH_SHA256 };
 #define STUN_HMAC_MAX 32
 /*
@@ -176,6 +171,11 @@ enum stun_hash { STUN_HASH_MD5, STUN_HASH_SHA1, STUN_HASH_SHA256 };
 int stun_hmac(enum stun_hash h, const uint8_t *key, size_t keylen, const void *a, size_t alen,
               const void *b, size_t blen, uint8_t out[STUN_HMAC_MAX]);
 
+/*
+ * Integrity (RFC 8489 §14.5, §14.6, §14.7). The length field is adjusted as
+ * the RFC says; attributes after the checked one do not count.
+ * MESSAGE-INTEGRITY-SHA256 accepts truncation to 16..32 bytes, in steps of 4.
+ */
 bool stun_msg_integrity_ok(const struct stun_msg *m, const uint8_t *key, size_t keylen);
 bool stun_msg_integrity256_ok(const struct stun_msg *m, const uint8_t *key, size_t keylen);
 bool stun_msg_fingerprint_ok(const struct stun_msg *m);

@@ -12,10 +12,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <zlib.h>
 
 #include "proto/cursor.h"
@@ -34,7 +32,7 @@
  * several times per request. Fetched EVP_MDs are immutable and shared by
  * all threads; they live as long as the process.
  */
-static EVP_MD *md_tab[3];
+static EVP_MD *md_tab[STUN_HASH_SHA256 + 1];
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
 
 static void md_fetch(void)
@@ -47,7 +45,7 @@ static void md_fetch(void)
 static const EVP_MD *md_get(enum stun_hash h)
 {
 	pthread_once(&md_once, md_fetch);
-	return (unsigned)h < 3 ? md_tab[h] : NULL;
+	return (unsigned)h < sizeof(md_tab) / sizeof(md_tab[0]) ? md_tab[h] : NULL;
 }
 
 struct piece {
@@ -55,26 +53,33 @@ struct piece {
 	size_t n;
 };
 
-/* The digest of the pieces in order; its length or -errno. */
+/* The digest of the pieces in order, on a context the caller owns; its
+ * length or -EIO. */
+static int digestv_on(EVP_MD_CTX *ctx, const EVP_MD *md, const struct piece *pc, unsigned npc,
+                      uint8_t *out)
+{
+	unsigned outlen = 0;
+
+	if (!EVP_DigestInit_ex2(ctx, md, NULL))
+		return -EIO;
+	for (unsigned i = 0; i < npc; i++)
+		if (pc[i].n && !EVP_DigestUpdate(ctx, pc[i].p, pc[i].n))
+			return -EIO;
+	return EVP_DigestFinal_ex(ctx, out, &outlen) ? (int)outlen : -EIO;
+}
+
+/* The same with a context of its own; -ENOSYS for an unknown hash. */
 static int digestv(enum stun_hash h, const struct piece *pc, unsigned npc, uint8_t *out)
 {
 	const EVP_MD *md = md_get(h);
 	EVP_MD_CTX *ctx;
-	unsigned outlen = 0;
-	int rc = -EIO;
+	int rc;
 
 	if (!md)
 		return -ENOSYS;
 	if (!(ctx = EVP_MD_CTX_new()))
 		return -ENOMEM;
-	if (!EVP_DigestInit_ex2(ctx, md, NULL))
-		goto done;
-	for (unsigned i = 0; i < npc; i++)
-		if (pc[i].n && !EVP_DigestUpdate(ctx, pc[i].p, pc[i].n))
-			goto done;
-	if (EVP_DigestFinal_ex(ctx, out, &outlen))
-		rc = (int)outlen;
-done:
+	rc = digestv_on(ctx, md, pc, npc, out);
 	EVP_MD_CTX_free(ctx);
 	return rc;
 }
@@ -86,25 +91,33 @@ int stun_hmac(enum stun_hash h, const uint8_t *key, size_t keylen, const void *a
               const void *b, size_t blen, uint8_t out[STUN_HMAC_MAX])
 {
 	uint8_t k[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK], inner[STUN_HMAC_MAX];
-	int n, rc;
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	int rc = 0;
 
 	if (h != STUN_HASH_SHA1 && h != STUN_HASH_SHA256)
 		return -EINVAL;
-	if (keylen > HMAC_BLOCK) {
-		struct piece kp[] = {{key, keylen}};
-
-		if ((rc = digestv(h, kp, 1, k)) < 0)
-			return rc;
-	} else if (keylen) {
+	if (!(md = md_get(h)))
+		return -ENOSYS;
+	if (!(ctx = EVP_MD_CTX_new()))
+		return -ENOMEM;
+	if (keylen > HMAC_BLOCK)
+		rc = digestv_on(ctx, md, (struct piece[]){{key, keylen}}, 1, k);
+	else if (keylen)
 		memcpy(k, key, keylen);
+	if (rc >= 0) {
+		for (unsigned i = 0; i < HMAC_BLOCK; i++)
+			pad[i] = k[i] ^ 0x36;
+		rc = digestv_on(ctx, md, (struct piece[]){{pad, sizeof(pad)}, {a, alen}, {b, blen}},
+		                3, inner);
 	}
-	for (unsigned i = 0; i < HMAC_BLOCK; i++)
-		pad[i] = k[i] ^ 0x36;
-	n = digestv(h, (struct piece[]){{pad, sizeof(pad)}, {a, alen}, {b, blen}}, 3, inner);
-	for (unsigned i = 0; i < HMAC_BLOCK; i++)
-		pad[i] = k[i] ^ 0x5c;
-	rc = n < 0 ? n
-	           : digestv(h, (struct piece[]){{pad, sizeof(pad)}, {inner, (size_t)n}}, 2, out);
+	if (rc >= 0) {
+		for (unsigned i = 0; i < HMAC_BLOCK; i++)
+			pad[i] = k[i] ^ 0x5c;
+		rc = digestv_on(ctx, md, (struct piece[]){{pad, sizeof(pad)}, {inner, (size_t)rc}},
+		                2, out);
+	}
+	EVP_MD_CTX_free(ctx);
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(pad, sizeof(pad));
 	OPENSSL_cleanse(inner, sizeof(inner));
