@@ -212,6 +212,8 @@ void stun_wr_xaddr(struct stun_wr *w, uint16_t type, const struct tw_addr *a);
 void stun_wr_addr(struct stun_wr *w, uint16_t type, const struct tw_addr *a);
 /* ERROR-CODE (or ADDRESS-ERROR-CODE with that type); reason may be NULL: a default is used. */
 void stun_wr_error(struct stun_wr *w, uint16_t type, int code, const char *reason);
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.12) for one address family. */
+void stun_wr_address_error(struct stun_wr *w, uint8_t family, int code);
 void stun_wr_unknown(struct stun_wr *w, const uint16_t *types, size_t n);
 void stun_wr_password_algs(struct stun_wr *w, const uint16_t *algs, size_t n);
 void stun_wr_integrity(struct stun_wr *w, const uint8_t *key, size_t keylen);

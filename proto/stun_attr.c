@@ -305,7 +305,10 @@ void stun_wr_addr(struct stun_wr *w, uint16_t type, const struct tw_addr *a)
 	addr_put(w, type, a, false);
 }
 
-void stun_wr_error(struct stun_wr *w, uint16_t type, int code, const char *reason)
+/* ERROR-CODE (RFC 8489 §14.8), and ADDRESS-ERROR-CODE (RFC 8656 §18.12),
+ * which puts the address family in the first reserved byte. */
+static void wr_error_body(struct stun_wr *w, uint16_t type, uint8_t family, int code,
+                          const char *reason)
 {
 	size_t rlen;
 	uint8_t *p;
@@ -323,10 +326,21 @@ void stun_wr_error(struct stun_wr *w, uint16_t type, int code, const char *reaso
 	}
 	if (!(p = wr_reserve(w, type, 4 + rlen)))
 		return;
-	p[0] = p[1] = 0;
+	p[0] = family;
+	p[1] = 0;
 	p[2] = (uint8_t)(code / 100);
 	p[3] = (uint8_t)(code % 100);
 	memcpy(p + 4, reason, rlen);
+}
+
+void stun_wr_error(struct stun_wr *w, uint16_t type, int code, const char *reason)
+{
+	wr_error_body(w, type, 0, code, reason);
+}
+
+void stun_wr_address_error(struct stun_wr *w, uint8_t family, int code)
+{
+	wr_error_body(w, STUN_A_ADDRESS_ERROR_CODE, family, code, NULL);
 }
 
 void stun_wr_unknown(struct stun_wr *w, const uint16_t *types, size_t n)

@@ -3,19 +3,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "relay/alloc.h"
+#include "relay/flowconv.h"
 #include "relay/log.h"
 #include "relay/ports.h"
-#include "relay/sync.h"
-#include "relay/tcp.h"
-#include "relay/udp.h"
 
 struct alloc_table {
 	uint32_t seed;
 	size_t count, nbuckets;
 	struct allocation **buckets;
-	struct allocation *head; /* all allocations, for the sweep */
 };
+
+static const struct flow_ops alloc_flow_ops;
 
 struct alloc_table *alloc_table_new(uint32_t seed)
 {
@@ -33,13 +35,11 @@ struct alloc_table *alloc_table_new(uint32_t seed)
 	return t;
 }
 
+/* The worker frees its flows first (worker_free). */
 void alloc_table_free(struct alloc_table *t)
 {
 	if (!t)
 		return;
-	/* Quiet: a relay that stops must not delete its flows on the standby. */
-	while (t->head)
-		alloc_delete_quiet(t->head);
 	free(t->buckets);
 	free(t);
 }
@@ -59,7 +59,7 @@ struct allocation *alloc_find(struct worker *w, const struct alloc_key *k)
 	struct alloc_table *t = w->allocs;
 	struct allocation *a = t->buckets[bucket_of(t, k)];
 
-	while (a && !alloc_key_eq(&a->key, k))
+	while (a && !alloc_key_eq(&a->flow.key, k))
 		a = a->hnext;
 	return a;
 }
@@ -71,95 +71,170 @@ static void table_grow(struct alloc_table *t)
 
 	if (!nb)
 		return; /* longer chains, still correct */
-	for (struct allocation *a = t->head; a; a = a->next) {
-		size_t b = alloc_key_hash(&a->key, t->seed) & (n - 1);
+	for (size_t b = 0; b < t->nbuckets; b++) {
+		struct allocation *a = t->buckets[b], *next;
 
-		a->hnext = nb[b];
-		nb[b] = a;
+		for (; a; a = next) {
+			size_t nbk = alloc_key_hash(&a->flow.key, t->seed) & (n - 1);
+
+			next = a->hnext;
+			a->hnext = nb[nbk];
+			nb[nbk] = a;
+		}
 	}
 	free(t->buckets);
 	t->buckets = nb;
 	t->nbuckets = n;
 }
 
-void alloc_insert(struct worker *w, struct allocation *a)
+static void table_unlink(struct alloc_table *t, struct allocation *a)
 {
-	struct alloc_table *t = w->allocs;
-	size_t b = bucket_of(t, &a->key);
-
-	a->w = w;
-	a->hnext = t->buckets[b];
-	t->buckets[b] = a;
-	a->prev = NULL;
-	a->next = t->head;
-	if (t->head)
-		t->head->prev = a;
-	t->head = a;
-	if (++t->count > t->nbuckets)
-		table_grow(t);
-	STAT_INC(&w->st, allocs_created);
-}
-
-static void unlink_alloc(struct alloc_table *t, struct allocation *a)
-{
-	struct allocation **pa = &t->buckets[bucket_of(t, &a->key)];
+	struct allocation **pa = &t->buckets[bucket_of(t, &a->flow.key)];
 
 	while (*pa && *pa != a)
 		pa = &(*pa)->hnext;
 	if (*pa)
 		*pa = a->hnext;
-	if (a->prev)
-		a->prev->next = a->next;
-	else
-		t->head = a->next;
-	if (a->next)
-		a->next->prev = a->prev;
 	t->count--;
 }
 
-struct allocation *alloc_first(struct worker *w)
+int alloc_new(struct worker *w, const struct alloc_key *k, const char *user, bool replicates,
+              bool enforce_quota, struct allocation **out)
 {
-	return w->allocs->head;
+	struct allocation *a = calloc(1, sizeof(*a));
+	unsigned owner;
+	int rc;
+
+	*out = NULL;
+	if (!a)
+		return -ENOMEM;
+	flow_init(&a->flow, &alloc_flow_ops, w, k, replicates);
+	for (unsigned i = 0; i < 2; i++)
+		a->rs[i].h.fd = -1;
+	if (alloc_set_user(a, user) < 0) {
+		rc = -ENOMEM;
+		goto bad;
+	}
+	rc = registry_claim(w->r->reg, k, user, w->id, enforce_quota, &owner);
+	if (rc < 0)
+		goto bad;
+	a->claimed = true;
+	*out = a;
+	return 0;
+bad:
+	alloc_free(a);
+	return rc;
 }
 
-struct allocation *alloc_next(struct allocation *a)
+void alloc_relay_add(struct allocation *a, int fd, const struct tw_addr *addr)
 {
-	return a->next;
+	struct relay_sock *rs = &a->rs[a->n_rs++];
+
+	rs->h.fd = fd;
+	rs->addr = *addr;
+	rs->a = a;
+}
+
+static int set_df(const struct relay_sock *rs)
+{
+	int v = IP_PMTUDISC_DO, on = 1, rc;
+
+	if (rs->addr.family == TW_AF_INET)
+		rc = setsockopt(rs->h.fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+	else
+		rc = setsockopt(rs->h.fd, IPPROTO_IPV6, IPV6_DONTFRAG, &on, sizeof(on));
+	return rc < 0 ? -EOPNOTSUPP : 0;
+}
+
+int alloc_relay_watch(struct allocation *a, dp_readable_fn fn)
+{
+	int rc;
+
+	for (unsigned i = 0; i < a->n_rs; i++) {
+		struct relay_sock *rs = &a->rs[i];
+
+		/* DONT-FRAGMENT (RFC 8656 §14.8): DF on everything sent to peers. */
+		if (a->dont_fragment && (rc = set_df(rs)) < 0)
+			return rc;
+		rs->h.readable = fn;
+		if ((rc = dp_watch(a->flow.w, &rs->h)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int alloc_attach(struct allocation *a, struct conn *c)
+{
+	a->conn = c->ops->attach(c, a);
+	return a->conn ? 0 : -ENOMEM;
+}
+
+void alloc_publish(struct allocation *a)
+{
+	struct worker *w = a->flow.w;
+	struct alloc_table *t = w->allocs;
+	size_t b = bucket_of(t, &a->flow.key);
+
+	a->hnext = t->buckets[b];
+	t->buckets[b] = a;
+	a->in_table = true;
+	if (++t->count > t->nbuckets)
+		table_grow(t);
+	STAT_INC(&w->st, allocs_created);
+	flow_publish(&a->flow);
 }
 
 void alloc_delete(struct allocation *a)
 {
-	sync_deleted(a);
-	alloc_delete_quiet(a);
+	if (a)
+		flow_delete(&a->flow);
 }
 
-void alloc_delete_quiet(struct allocation *a)
+void alloc_free(struct allocation *a)
 {
-	struct worker *w = a->w;
+	if (a)
+		flow_free(&a->flow);
+}
+
+/* One teardown for every path: whatever a half-built allocation holds. */
+static void alloc_close(struct flow *f)
+{
+	struct allocation *a = (struct allocation *)f;
+	struct worker *w = f->w;
 	struct relay *r = w->r;
 	int64_t live_chans = 0;
 
-	/* Queued datagrams name these sockets by fd: send them before the fds
-	 * close and their numbers go to the next socket opened. */
-	tx_flush(w);
-	udp_forget(w, a);
-	unlink_alloc(w->allocs, a);
-	if (a->dirty)
-		sync_deleted(a); /* unlinks it from the dirty queue */
-	/* Closing takes them out of the data-plane epoll set too. */
+	if (a->in_table) {
+		table_unlink(w->allocs, a);
+		a->in_table = false;
+	}
 	for (unsigned i = 0; i < a->n_rs; i++) {
-		close(a->rs[i].fd);
+		if (a->rs[i].h.fd < 0)
+			continue;
+		dp_close(w, &a->rs[i].h);
 		ports_release(r->ports, &a->rs[i].addr);
 	}
-	if (a->cfd >= 0)
-		close(a->cfd);
-	if (a->tc)
-		tcp_conn_alloc_gone(a->tc);
+	if (a->conn) {
+		a->conn->ops->detach(a->conn);
+		/* A connection a does not own (TCP) may be gone by worker_reap. */
+		if (!a->conn->ops->release)
+			a->conn = NULL;
+	}
 	for (unsigned i = 0; i < a->n_chans; i++)
 		live_chans += !a->chans[i].cooling;
 	STAT_ADD(&w->st, permissions, -(int64_t)a->n_perms);
 	STAT_ADD(&w->st, channels, -live_chans);
-	registry_release(r->reg, &a->key, a->user ? a->user : "");
+	if (a->claimed)
+		registry_release(r->reg, &f->key, a->user ? a->user : "");
+	a->claimed = false;
+}
+
+static void alloc_destroy(struct flow *f)
+{
+	struct allocation *a = (struct allocation *)f;
+
+	if (a->conn)
+		a->conn->ops->release(a->conn);
 	free(a->perms);
 	free(a->chans);
 	free(a->user);
@@ -191,24 +266,40 @@ static void sweep_one(struct worker *w, struct allocation *a, uint64_t now)
 	}
 }
 
-void alloc_sweep(struct worker *w)
+static void alloc_sweep(struct flow *f, uint64_t now)
 {
-	uint64_t now = w->now_ms;
-	struct allocation *a = w->allocs->head, *next;
+	struct allocation *a = (struct allocation *)f;
+	struct worker *w = f->w;
 
-	for (; a; a = next) {
-		next = a->next;
-		if (a->expires <= now) {
-			char buf[TW_ADDR_STRLEN];
+	if (a->expires <= now) {
+		char buf[TW_ADDR_STRLEN];
 
-			log_info("allocation of %s (%s) expired",
-			         tw_addr_fmt(&a->key.client, buf, sizeof(buf)), a->user);
-			STAT_INC(&w->st, allocs_expired);
-			alloc_delete(a);
-			continue;
-		}
-		sweep_one(w, a, now);
+		log_info("allocation of %s (%s) expired",
+		         tw_addr_fmt(&f->key.client, buf, sizeof(buf)), a->user);
+		STAT_INC(&w->st, allocs_expired);
+		alloc_delete(a);
+		return;
 	}
+	sweep_one(w, a, now);
+}
+
+static void alloc_export(const struct flow *f, uint64_t now_ms, struct flow_out *o)
+{
+	flowconv_export((const struct allocation *)f, now_ms, o);
+}
+
+static const struct flow_ops alloc_flow_ops = {
+        .name = "turn-allocation",
+        .close = alloc_close,
+        .destroy = alloc_destroy,
+        .sweep = alloc_sweep,
+        .export = alloc_export,
+};
+
+void alloc_set_expiry(struct allocation *a, uint64_t expires_ms)
+{
+	a->expires = expires_ms;
+	flow_changed(&a->flow);
 }
 
 int alloc_set_user(struct allocation *a, const char *user)
@@ -254,7 +345,7 @@ int alloc_reserve(struct allocation *a, unsigned n, unsigned m)
 
 struct perm *alloc_perm_find(struct allocation *a, const struct tw_addr *peer)
 {
-	uint64_t now = a->w->now_ms;
+	uint64_t now = a->flow.w->now_ms;
 
 	for (unsigned i = 0; i < a->n_perms; i++)
 		if (a->perms[i].expires > now && tw_addr_ip_eq(&a->perms[i].ip, peer))
@@ -264,11 +355,12 @@ struct perm *alloc_perm_find(struct allocation *a, const struct tw_addr *peer)
 
 int alloc_perm_add(struct allocation *a, const struct tw_addr *peer)
 {
-	uint64_t exp = a->w->now_ms + PERM_LIFETIME_MS;
+	uint64_t exp = a->flow.w->now_ms + PERM_LIFETIME_MS;
 
 	for (unsigned i = 0; i < a->n_perms; i++) {
 		if (tw_addr_ip_eq(&a->perms[i].ip, peer)) {
 			a->perms[i].expires = exp;
+			flow_changed(&a->flow);
 			return 0;
 		}
 	}
@@ -280,7 +372,8 @@ int alloc_perm_add(struct allocation *a, const struct tw_addr *peer)
 	a->perms[a->n_perms].ip.port = 0;
 	a->perms[a->n_perms].expires = exp;
 	a->n_perms++;
-	STAT_ADD(&a->w->st, permissions, 1);
+	STAT_ADD(&a->flow.w->st, permissions, 1);
+	flow_changed(&a->flow);
 	return 0;
 }
 
@@ -304,7 +397,7 @@ int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *pe
 {
 	struct chan *by_num = alloc_chan_by_num(a, num);
 	struct chan *by_peer = alloc_chan_by_peer(a, peer);
-	uint64_t exp = a->w->now_ms + CHAN_LIFETIME_MS;
+	uint64_t exp = a->flow.w->now_ms + CHAN_LIFETIME_MS;
 
 	/* §12: a number and a peer are bound to each other and nothing else,
 	 * also while cooling down after expiry. */
@@ -313,9 +406,10 @@ int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *pe
 	if (by_num) {
 		if (by_num->cooling) {
 			by_num->cooling = false;
-			STAT_ADD(&a->w->st, channels, 1);
+			STAT_ADD(&a->flow.w->st, channels, 1);
 		}
 		by_num->expires = exp;
+		flow_changed(&a->flow);
 		return 0;
 	}
 	if (a->n_chans >= ALLOC_MAX_CHANS)
@@ -324,7 +418,8 @@ int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *pe
 		return -ENOMEM;
 	a->chans[a->n_chans] = (struct chan){.peer = *peer, .expires = exp, .num = num};
 	a->n_chans++;
-	STAT_ADD(&a->w->st, channels, 1);
+	STAT_ADD(&a->flow.w->st, channels, 1);
+	flow_changed(&a->flow);
 	return 0;
 }
 
@@ -338,7 +433,7 @@ struct relay_sock *alloc_relay_for(struct allocation *a, uint8_t family)
 
 bool alloc_bw_take(struct allocation *a, size_t len)
 {
-	uint64_t rate = a->w->r->cfg.bandwidth, now = a->w->now_ms, burst;
+	uint64_t rate = a->flow.w->r->cfg.bandwidth, now = a->flow.w->now_ms, burst;
 
 	if (rate == 0)
 		return true;

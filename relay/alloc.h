@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include "proto/stun.h"
+#include "relay/conn.h"
+#include "relay/dataplane.h"
+#include "relay/flow.h"
 #include "relay/registry.h"
 #include "relay/relay.h"
 
@@ -34,25 +37,21 @@ struct chan {
 };
 
 struct relay_sock {
-	int fd; /* in the worker's data-plane epoll set */
+	struct dp_handle h; /* in the worker's data-plane epoll set */
 	struct tw_addr addr;
 	struct allocation *a;
 };
 
+/* A TURN allocation: the first kind of flow (relay/flow.h). */
 struct allocation {
-	struct worker *w;
-	struct alloc_key key;
-	struct allocation *hnext;       /* worker hash chain */
-	struct allocation *next, *prev; /* worker list, for the sweep */
-
-	/* The client side: a connected UDP socket (in the worker's data-plane
-	 * epoll set), or a TCP connection. */
-	int cfd;
-	struct listener *lst;
-	struct tcp_conn *tc;
+	struct flow flow;         /* first: key, worker, lifecycle, replication */
+	struct allocation *hnext; /* worker hash chain */
+	struct conn *conn;        /* the client side, once attached */
 
 	struct relay_sock rs[2];
 	uint8_t n_rs;
+	bool claimed;  /* holds its registry entry */
+	bool in_table; /* in the worker's hash */
 	bool dont_fragment;
 	uint64_t expires;
 	uint8_t alloc_tid[STUN_TID_LEN]; /* for retransmitted Allocates (§7.2) */
@@ -68,12 +67,6 @@ struct allocation {
 
 	/* Per-allocation bandwidth cap: a token bucket in bytes. */
 	uint64_t bw_tokens, bw_last_ms;
-
-	/* Replication (relay/sync.c): owned by the worker like the rest. */
-	bool imported;     /* built from a peer's tuple and not changed here since */
-	bool dirty;        /* queued on the worker's dirty list */
-	bool dump_pending; /* queued to answer twist-syncd's dump request */
-	struct allocation *dirty_next;
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);
@@ -81,17 +74,34 @@ void alloc_table_free(struct alloc_table *t); /* deletes what is left */
 size_t alloc_table_count(const struct alloc_table *t);
 
 struct allocation *alloc_find(struct worker *w, const struct alloc_key *k);
-/* Inserts a filled-in allocation (sockets open, registry claimed). */
-void alloc_insert(struct worker *w, struct allocation *a);
-/* Unlinks, closes sockets, releases ports and the registry claim, frees;
- * replicated as a delete. */
+
+/*
+ * A new allocation for k, owned by user, with its registry entry claimed
+ * (quotas enforced unless it comes from the peer). 0, or -EEXIST (another
+ * worker has the 5-tuple), -EDQUOT, -ENOSPC, -ENOMEM; on error nothing is
+ * left. Build it with alloc_relay_add/alloc_attach, then alloc_publish;
+ * alloc_free gives back whatever was built at any step.
+ */
+int alloc_new(struct worker *w, const struct alloc_key *k, const char *user, bool replicates,
+              bool enforce_quota, struct allocation **out);
+/* Takes a bound relay socket (fd and its port) into a. */
+void alloc_relay_add(struct allocation *a, int fd, const struct tw_addr *addr);
+/*
+ * Sets the relay sockets up (DONT-FRAGMENT, RFC 8656 §14.8) and watches
+ * them with fn. -EOPNOTSUPP when DF cannot be set (the client gets 420).
+ */
+int alloc_relay_watch(struct allocation *a, dp_readable_fn fn);
+/* The client side: c's transport gives a its connection (0 or -errno). */
+int alloc_attach(struct allocation *a, struct conn *c);
+/* Makes a built allocation visible: table, worker list, replication. */
+void alloc_publish(struct allocation *a);
+/* Closes and frees; tells the standby. */
 void alloc_delete(struct allocation *a);
-/* The same without telling the standby: shutdown, and deletes that came from it. */
-void alloc_delete_quiet(struct allocation *a);
-struct allocation *alloc_first(struct worker *w);
-struct allocation *alloc_next(struct allocation *a);
-/* Expires allocations, permissions and channels; called once a second. */
-void alloc_sweep(struct worker *w);
+/* The same without telling the standby. alloc_free(NULL) is a no-op. */
+void alloc_free(struct allocation *a);
+
+/* Mutators: each marks the allocation for replication itself. */
+void alloc_set_expiry(struct allocation *a, uint64_t expires_ms);
 
 /* Replaces the user name (the allocation owns a copy); -ENOMEM. */
 int alloc_set_user(struct allocation *a, const char *user);

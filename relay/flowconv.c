@@ -32,7 +32,7 @@ void flowconv_export(const struct allocation *a, uint64_t now_ms, struct flow_ou
 {
 	size_t np = 0, nc = 0;
 
-	export_identity(&a->key, o);
+	export_identity(&a->flow.key, o);
 	for (unsigned i = 0; i < a->n_rs; i++) {
 		o->rel[i].data = o->relayed[i];
 		o->rel[i].len = flow_addr_put(&a->rs[i].addr, o->relayed[i]);

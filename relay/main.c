@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -77,17 +76,6 @@ static void raise_nofile(void)
 		         (unsigned long long)rl.rlim_cur / 2);
 }
 
-static void pick_relay_addrs(struct relay *r)
-{
-	for (unsigned i = 0; i < r->cfg.n_relay; i++) {
-		const struct tw_addr *a = &r->cfg.relay[i];
-		struct tw_addr *slot = &r->relay_addr[a->family == TW_AF_INET6];
-
-		if (!slot->family)
-			*slot = *a;
-	}
-}
-
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -117,52 +105,6 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		         log_level_name(cfg.log_level));
 	log_set_level(cfg.log_level);
 	config_clear(&cfg);
-}
-
-static unsigned worker_count(const struct config *cfg)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (cfg->workers)
-		return cfg->workers;
-	return n > 0 ? (unsigned)n : 1;
-}
-
-static int relay_init(struct relay *r)
-{
-	struct config *cfg = &r->cfg;
-
-	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
-		r->seed = (uint32_t)getpid() ^ (uint32_t)relay_now_ms();
-	pick_relay_addrs(r);
-	r->auth = auth_new(cfg);
-	r->policy = policy_new(cfg);
-	r->ports = ports_new(cfg->port_min, cfg->port_max, r->seed);
-	r->reg = registry_new(cfg->max_allocations, cfg->user_quota, r->seed);
-	if (!r->auth || !r->policy || !r->ports || !r->reg)
-		return -ENOMEM;
-	r->n_workers = worker_count(cfg);
-	r->workers = calloc(r->n_workers, sizeof(*r->workers));
-	if (!r->workers)
-		return -ENOMEM;
-	for (unsigned i = 0; i < r->n_workers; i++) {
-		r->workers[i] = worker_new(r, i);
-		if (!r->workers[i])
-			return -EADDRNOTAVAIL;
-	}
-	return 0;
-}
-
-static void relay_fini(struct relay *r)
-{
-	for (unsigned i = 0; r->workers && i < r->n_workers; i++)
-		worker_free(r->workers[i]);
-	free(r->workers);
-	registry_free(r->reg);
-	ports_free(r->ports);
-	policy_free(r->policy);
-	auth_free(r->auth);
-	config_clear(&r->cfg);
 }
 
 static void log_startup(const struct relay *r)

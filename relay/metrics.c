@@ -72,12 +72,13 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 		                    (unsigned long long)SUM(r, auth_fail[i]));
 	evbuffer_add_printf(b, "# HELP twist_requests_total STUN requests and indications.\n"
 	                       "# TYPE twist_requests_total counter\n");
-	for (int i = 1; i < 16; i++) {
+	for (int i = 0; i < SM__COUNT; i++) {
 		uint64_t v = SUM(r, requests[i]);
 
 		if (v)
 			evbuffer_add_printf(b, "twist_requests_total{method=\"%s\"} %llu\n",
-			                    stun_method_name((uint16_t)i), (unsigned long long)v);
+			                    stats_method_name((enum stats_method)i),
+			                    (unsigned long long)v);
 	}
 	evbuffer_add_printf(b, "# HELP twist_error_responses_total Error responses by code.\n"
 	                       "# TYPE twist_error_responses_total counter\n");

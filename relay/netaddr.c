@@ -2,6 +2,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "relay/log.h"
 #include "relay/netaddr.h"
 
 int netaddr_family(const struct tw_addr *a)
@@ -50,15 +51,26 @@ int netaddr_from_sa(const struct sockaddr *sa, struct tw_addr *a)
 	return -EAFNOSUPPORT;
 }
 
-void netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent)
+int netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent)
 {
-	int one = 1;
+	static int warned;
+	int one = 1, rc;
 
-	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-	if (!transparent)
-		return;
-	if (a->family == TW_AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one));
-	else
-		setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));
+	rc = setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (rc == 0 && transparent) {
+		if (a->family == TW_AF_INET6)
+			rc = setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one));
+		else
+			rc = setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));
+	}
+	if (rc == 0)
+		return 0;
+	rc = -errno;
+	/* Only a standby binding a VIP it does not hold yet needs these: an
+	 * active node works without, so this is said once, not refused. */
+	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		log_warn("cannot bind to addresses this node does not hold (%s): a standby "
+		         "needs CAP_NET_ADMIN to pre-bind the VIP",
+		         strerror(-rc));
+	return rc;
 }

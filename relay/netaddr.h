@@ -19,6 +19,6 @@ int netaddr_family(const struct tw_addr *a); /* AF_INET or AF_INET6 */
  * by the caller's connect(), not here. Best effort: a single node needs
  * neither.
  */
-void netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent);
+int netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent);
 
 #endif

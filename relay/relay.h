@@ -27,6 +27,7 @@ struct alloc_table;
 struct ratelimit;
 struct worker;
 struct tcp_conn;
+struct flow;
 struct sync;
 struct sync_worker;
 
@@ -63,7 +64,7 @@ struct relay {
 /*
  * One recvmmsg batch, with headroom in front of each datagram. Queued sends
  * point into these buffers without copying; the batch's sends are flushed
- * before the next recvmmsg reuses them (relay/udp.c).
+ * before the next recvmmsg reuses them (relay/dataplane.c).
  */
 struct rx_batch {
 	struct mmsghdr msgs[RX_BATCH];
@@ -100,6 +101,8 @@ struct worker {
 	struct tw_addr tcp_addr[CFG_MAX_LISTEN];
 	unsigned n_tcp;
 	struct alloc_table *allocs;
+	struct flow *flows;         /* every published flow (relay/flow.h) */
+	struct flow *dead;          /* closed this pass, freed by worker_reap */
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
 	struct sync_worker *sw;     /* replication state; NULL without HA */
 	struct ratelimit *rl;
@@ -107,17 +110,21 @@ struct worker {
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_import;
 	/* Data-plane sockets (per-client and relayed): an epoll set of their
-	 * own, edge-triggered; libevent watches only its descriptor (udp.c). */
+	 * own, edge-triggered; libevent watches only its descriptor (dataplane.c). */
 	int dfd;
 	struct event *dev;
-	struct epoll_event *dp_evs; /* the batch data_cb is handling */
-	int dp_n, dp_i;
+	struct epoll_event *dp_evs;
 	struct rx_batch rx;
 	struct tx_queue tx;
 	bool gso_off; /* the kernel refused UDP_SEGMENT once: plain sends from then on */
 	int stop;     /* atomic: leave the loop */
 	struct stats st;
 };
+
+/* Builds what the workers share and the workers (not started) from r->cfg. */
+int relay_init(struct relay *r);
+/* Frees what relay_init built, after the workers stopped; safe on a partial init. */
+void relay_fini(struct relay *r);
 
 uint64_t relay_now_ms(void); /* CLOCK_MONOTONIC */
 uint64_t relay_wall_s(void); /* CLOCK_REALTIME seconds (REST expiry, nonces) */

@@ -2,22 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "proto/stun.h"
+#include "relay/alloc.h"
 #include "relay/flowconv.h"
 #include "relay/log.h"
 #include "relay/ports.h"
 #include "relay/standby.h"
-#include "relay/udp.h"
-
-static struct listener *listener_for(struct worker *w, const struct tw_addr *local)
-{
-	for (unsigned i = 0; i < w->n_udp; i++)
-		if (tw_addr_eq(&w->udp[i].addr, local))
-			return &w->udp[i];
-	return NULL;
-}
+#include "relay/turn.h"
 
 static void import_failed(struct worker *w, const struct alloc_key *k, const char *why, int err)
 {
@@ -38,81 +30,72 @@ static void gauges(struct allocation *a, int sign)
 
 	for (unsigned i = 0; i < a->n_chans; i++)
 		chans += !a->chans[i].cooling;
-	STAT_ADD(&a->w->st, permissions, sign * (int64_t)a->n_perms);
-	STAT_ADD(&a->w->st, channels, sign * chans);
+	STAT_ADD(&a->flow.w->st, permissions, sign * (int64_t)a->n_perms);
+	STAT_ADD(&a->flow.w->st, channels, sign * chans);
+}
+
+/* Relay sockets on the replicated addresses, timers from the tuple. */
+static int import_build(struct worker *w, struct allocation *a, const Twist__Flow *f,
+                        const char **why)
+{
+	struct tw_addr bound;
+	int rc;
+
+	for (size_t i = 0; i < f->n_relayed && i < 2; i++) {
+		flow_addr_get(&f->relayed[i], &bound);
+		rc = ports_bind(w->r->ports, &bound);
+		if (rc < 0) {
+			*why = "relayed address busy";
+			return rc;
+		}
+		alloc_relay_add(a, rc, &bound);
+	}
+	if ((rc = flowconv_apply(a, f, w->now_ms)) < 0) {
+		*why = "memory";
+		return rc;
+	}
+	gauges(a, +1);
+	*why = "sockets";
+	if ((rc = alloc_relay_watch(a, turn_relay_readable)) < 0)
+		return rc;
+	return 0;
 }
 
 static struct allocation *import_new(struct worker *w, const Twist__Flow *f,
-                                     const struct alloc_key *k)
+                                     const struct alloc_key *k, const struct conn_ops *ops)
 {
-	struct relay *r = w->r;
 	struct allocation *a;
-	unsigned owner;
+	const char *why;
+	struct conn *c;
 	int rc;
 
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
-	a->key = *k;
-	a->cfd = -1;
-	a->w = w;
-	a->lst = listener_for(w, &k->local);
-	if (!a->lst) {
-		free(a);
-		import_failed(w, k, "no UDP listener on that address here", 0);
-		return NULL;
-	}
-	rc = registry_claim(r->reg, k, f->user, w->id, false, &owner);
+	rc = alloc_new(w, k, f->user, true, false, &a);
 	if (rc < 0) {
-		free(a);
 		import_failed(w, k, "registry", rc);
 		return NULL;
 	}
-	for (size_t i = 0; i < f->n_relayed; i++) {
-		struct relay_sock *rs = &a->rs[a->n_rs];
-
-		flow_addr_get(&f->relayed[i], &rs->addr);
-		rc = ports_bind(r->ports, &rs->addr);
-		if (rc < 0) {
-			import_failed(w, k, "relayed address busy", rc);
-			goto bad;
-		}
-		rs->fd = rc;
-		rs->a = a;
-		a->n_rs++;
-	}
-	if ((rc = flowconv_apply(a, f, w->now_ms)) < 0) {
-		import_failed(w, k, "memory", rc);
+	a->flow.importing = true;
+	rc = import_build(w, a, f, &why);
+	if (rc < 0)
 		goto bad;
-	}
-	gauges(a, +1);
-	alloc_insert(w, a);
-	for (unsigned i = 0; i < a->n_rs; i++)
-		if ((rc = udp_relay_watch(w, &a->rs[i])) < 0)
-			goto bad_inserted;
 	/* Bound to and connected from the VIP before it arrives (IP_TRANSPARENT). */
-	if ((rc = udp_client_open(w, a)) < 0)
-		goto bad_inserted;
+	why = "no listener on that address here";
+	rc = 0;
+	c = ops->restore(w, a);
+	if (!c)
+		goto bad;
+	a->conn = c;
+	alloc_publish(a);
 	return a;
-bad_inserted:
-	import_failed(w, k, "sockets", rc);
-	alloc_delete_quiet(a);
-	return NULL;
 bad:
-	for (unsigned i = 0; i < a->n_rs; i++) {
-		close(a->rs[i].fd);
-		ports_release(r->ports, &a->rs[i].addr);
-	}
-	registry_release(r->reg, k, f->user);
-	free(a->user);
-	free(a->perms);
-	free(a->chans);
-	free(a);
+	import_failed(w, k, why, rc);
+	alloc_free(a);
 	return NULL;
 }
 
 void standby_import(struct worker *w, const Twist__Flow *f)
 {
+	const struct conn_ops *ops;
 	struct alloc_key k;
 	struct allocation *a;
 
@@ -120,28 +103,31 @@ void standby_import(struct worker *w, const Twist__Flow *f)
 		STAT_INC(&w->st, sync_import_failed);
 		return;
 	}
-	/* Decision 8: a TCP client's state lives in the failed kernel. */
-	if (k.transport != STUN_PROTO_UDP) {
+	/* Decision 8: only transports whose state can live on the standby. */
+	ops = conn_ops_for(k.transport);
+	if (!ops || !ops->replicates || !ops->restore) {
 		STAT_INC(&w->st, sync_tcp_skipped);
 		return;
 	}
 	a = alloc_find(w, &k);
 	if (f->deleted) {
 		if (a)
-			alloc_delete_quiet(a);
+			alloc_free(a);
 		return;
 	}
 	if (!a) {
-		a = import_new(w, f, &k);
+		a = import_new(w, f, &k, ops);
 		if (!a)
 			return;
 	} else {
 		/* The relayed addresses of a 5-tuple never change: only state is copied. */
+		a->flow.importing = true;
 		gauges(a, -1);
 		if (flowconv_apply(a, f, w->now_ms) < 0)
 			STAT_INC(&w->st, sync_import_failed);
 		gauges(a, +1);
 	}
-	a->imported = true;
+	a->flow.importing = false;
+	a->flow.imported = true;
 	STAT_INC(&w->st, sync_imported);
 }

@@ -59,3 +59,28 @@ const char *stats_auth_fail_name(enum auth_fail f)
 	}
 	return "?";
 }
+
+const char *stats_method_name(enum stats_method m)
+{
+	switch (m) {
+	case SM_OTHER:
+		return "other";
+	case SM_BINDING:
+		return "Binding";
+	case SM_ALLOCATE:
+		return "Allocate";
+	case SM_REFRESH:
+		return "Refresh";
+	case SM_SEND:
+		return "Send";
+	case SM_DATA:
+		return "Data";
+	case SM_CREATE_PERMISSION:
+		return "CreatePermission";
+	case SM_CHANNEL_BIND:
+		return "ChannelBind";
+	case SM__COUNT:
+		break;
+	}
+	return "?";
+}

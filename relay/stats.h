@@ -37,12 +37,25 @@ enum auth_fail {
 	AUTHF__COUNT,
 };
 
+/* Request and indication counters, one slot per method the relay knows. */
+enum stats_method {
+	SM_OTHER, /* methods with no row in the table */
+	SM_BINDING,
+	SM_ALLOCATE,
+	SM_REFRESH,
+	SM_SEND,
+	SM_DATA,
+	SM_CREATE_PERMISSION,
+	SM_CHANNEL_BIND,
+	SM__COUNT,
+};
+
 struct stats {
 	uint64_t rx_client_pkts, rx_client_bytes; /* data from clients (ChannelData, Send) */
 	uint64_t tx_peer_pkts, tx_peer_bytes;     /* of which relayed to peers */
 	uint64_t rx_peer_pkts, rx_peer_bytes;     /* data from peers */
 	uint64_t tx_client_pkts, tx_client_bytes; /* relayed to clients */
-	uint64_t requests[16];                    /* by method (0x001..0x00f) */
+	uint64_t requests[SM__COUNT];             /* by method */
 	uint64_t errors[7][100]; /* error responses by class 3..6 and number; [0] unused */
 	uint64_t drops[DROP__COUNT];
 	uint64_t auth_fail[AUTHF__COUNT];
@@ -62,5 +75,6 @@ struct stats {
 
 const char *stats_drop_name(enum drop_reason r);
 const char *stats_auth_fail_name(enum auth_fail f);
+const char *stats_method_name(enum stats_method m);
 
 #endif

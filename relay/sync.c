@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay/dataplane.h"
+#include "relay/flow.h"
 #include "relay/flowconv.h"
 #include "relay/log.h"
 #include "relay/standby.h"
 #include "relay/sync.h"
-#include "relay/udp.h"
 
 #define FLUSH_BATCH   64   /* tuples per message */
 #define MAX_DELETES   4096 /* delete tuples waiting for the ipc */
@@ -49,7 +50,7 @@ struct sync_worker {
 	struct item *in_head, *in_tail;
 	struct event *ev_inbox, *ev_flush, *ev_held;
 	/* Everything below belongs to the worker thread. */
-	struct allocation *dirty_head, *dirty_tail;
+	struct flow *dirty_head, *dirty_tail;
 	struct alloc_key del[MAX_DELETES];
 	unsigned n_del;
 	uint64_t tokens[MAX_TOKENS];
@@ -95,66 +96,66 @@ bool sync_peer_ready(struct relay *r)
 
 /* Worker side -------------------------------------------------------------- */
 
-static void dirty_unlink(struct sync_worker *sw, struct allocation *a)
+static void dirty_unlink(struct sync_worker *sw, struct flow *f)
 {
-	struct allocation **pp = &sw->dirty_head, *prev = NULL;
+	struct flow **pp = &sw->dirty_head, *prev = NULL;
 
-	while (*pp && *pp != a) {
+	while (*pp && *pp != f) {
 		prev = *pp;
 		pp = &(*pp)->dirty_next;
 	}
 	if (!*pp)
 		return;
-	*pp = a->dirty_next;
-	if (sw->dirty_tail == a)
+	*pp = f->dirty_next;
+	if (sw->dirty_tail == f)
 		sw->dirty_tail = prev;
-	a->dirty = false;
-	a->dump_pending = false;
-	a->dirty_next = NULL;
+	f->dirty = false;
+	f->dump_pending = false;
+	f->dirty_next = NULL;
 }
 
-static void dirty_push(struct worker *w, struct allocation *a)
+static void dirty_push(struct worker *w, struct flow *f)
 {
 	struct sync_worker *sw = w->sw;
 
-	if (a->dirty)
+	if (f->dirty)
 		return;
-	a->dirty = true;
-	a->dirty_next = NULL;
+	f->dirty = true;
+	f->dirty_next = NULL;
 	if (sw->dirty_tail)
-		sw->dirty_tail->dirty_next = a;
+		sw->dirty_tail->dirty_next = f;
 	else
-		sw->dirty_head = a;
-	sw->dirty_tail = a;
+		sw->dirty_head = f;
+	sw->dirty_tail = f;
 	event_active(sw->ev_flush, EV_TIMEOUT, 0);
 }
 
-void sync_changed(struct allocation *a)
+void sync_flow_changed(struct flow *f)
 {
-	struct worker *w = a->w;
+	struct worker *w = f->w;
 
-	/* Decision 8: TCP client connections die with their node; not replicated. */
-	if (!w->sw || a->key.transport != STUN_PROTO_UDP)
+	if (!w->sw)
 		return;
-	a->imported = false;
-	a->dump_pending = false;
-	dirty_push(w, a);
+	f->dump_pending = false;
+	dirty_push(w, f);
 }
 
-void sync_deleted(struct allocation *a)
+void sync_flow_gone(struct flow *f, bool tell)
 {
-	struct sync_worker *sw = a->w->sw;
+	struct sync_worker *sw = f->w->sw;
 
-	if (!sw || a->key.transport != STUN_PROTO_UDP)
+	if (!sw)
 		return;
-	if (a->dirty)
-		dirty_unlink(sw, a);
+	if (f->dirty)
+		dirty_unlink(sw, f);
+	if (!tell)
+		return;
 	if (sw->n_del == MAX_DELETES) {
 		/* The peer will expire it by its lifetime instead. */
-		STAT_INC(&a->w->st, sync_deletes_lost);
+		STAT_INC(&f->w->st, sync_deletes_lost);
 		return;
 	}
-	sw->del[sw->n_del++] = a->key;
+	sw->del[sw->n_del++] = f->key;
 	event_active(sw->ev_flush, EV_TIMEOUT, 0);
 }
 
@@ -182,7 +183,7 @@ static int flush_changes(struct worker *w)
 	struct sync_worker *sw = w->sw;
 	Twist__Local m;
 	unsigned n = 0, dels = 0;
-	struct allocation *a = sw->dirty_head;
+	struct flow *f = sw->dirty_head;
 	int rc;
 
 	twist__local__init(&m);
@@ -190,10 +191,10 @@ static int flush_changes(struct worker *w)
 		flowconv_export_delete(&sw->del[dels], &sw->out[n]);
 		sw->flows[n] = &sw->out[n].f;
 	}
-	for (; a && n < FLUSH_BATCH; a = a->dirty_next) {
-		if (a->dump_pending)
+	for (; f && n < FLUSH_BATCH; f = f->dirty_next) {
+		if (f->dump_pending)
 			continue;
-		flowconv_export(a, w->now_ms, &sw->out[n]);
+		f->ops->export(f, w->now_ms, &sw->out[n]);
 		sw->flows[n] = &sw->out[n].f;
 		n++;
 	}
@@ -212,10 +213,10 @@ static int flush_changes(struct worker *w)
 	memmove(sw->del, sw->del + dels, (sw->n_del - dels) * sizeof(sw->del[0]));
 	sw->n_del -= dels;
 	for (unsigned i = dels; i < n;) {
-		a = sw->dirty_head;
-		while (a->dump_pending)
-			a = a->dirty_next;
-		dirty_unlink(sw, a);
+		f = sw->dirty_head;
+		while (f->dump_pending)
+			f = f->dirty_next;
+		dirty_unlink(sw, f);
 		i++;
 	}
 	if (m.n_tokens)
@@ -228,15 +229,15 @@ static int flush_dump(struct worker *w)
 {
 	struct sync_worker *sw = w->sw;
 	Twist__Local m;
-	struct allocation *a;
+	struct flow *f;
 	unsigned n = 0;
 	int rc;
 
 	twist__local__init(&m);
-	for (a = sw->dirty_head; a && n < FLUSH_BATCH; a = a->dirty_next) {
-		if (!a->dump_pending)
+	for (f = sw->dirty_head; f && n < FLUSH_BATCH; f = f->dirty_next) {
+		if (!f->dump_pending)
 			continue;
-		flowconv_export(a, w->now_ms, &sw->out[n]);
+		f->ops->export(f, w->now_ms, &sw->out[n]);
 		sw->flows[n] = &sw->out[n].f;
 		n++;
 	}
@@ -249,10 +250,10 @@ static int flush_dump(struct worker *w)
 	if (rc < 0)
 		return rc;
 	for (unsigned i = 0; i < n; i++) {
-		a = sw->dirty_head;
-		while (!a->dump_pending)
-			a = a->dirty_next;
-		dirty_unlink(sw, a);
+		f = sw->dirty_head;
+		while (!f->dump_pending)
+			f = f->dirty_next;
+		dirty_unlink(sw, f);
 	}
 	return n == FLUSH_BATCH ? 1 : 0;
 }
@@ -277,7 +278,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-bool sync_hold(struct worker *w, int fd, const struct tw_addr *dst, const uint8_t *buf, size_t len)
+bool sync_hold(struct worker *w, const struct conn_return *rp, const uint8_t *buf, size_t len)
 {
 	struct sync_worker *sw = w->sw;
 	struct held *h;
@@ -290,8 +291,8 @@ bool sync_hold(struct worker *w, int fd, const struct tw_addr *dst, const uint8_
 	h->next = NULL;
 	h->token = (uint64_t)w->id << 48 | (++sw->token_seq & 0xffffffffffffull);
 	h->deadline = w->now_ms + w->r->cfg.ha_sync_deadline_ms;
-	h->fd = fd;
-	h->dst = *dst;
+	h->fd = rp->fd;
+	h->dst = rp->dst;
 	h->len = len;
 	memcpy(h->buf, buf, len);
 	if (sw->held_tail)
@@ -458,11 +459,11 @@ static void dump_mark_all(struct worker *w)
 {
 	unsigned n = 0;
 
-	for (struct allocation *a = alloc_first(w); a; a = alloc_next(a)) {
-		if (a->key.transport != STUN_PROTO_UDP || a->dirty)
+	for (struct flow *f = flow_first(w); f; f = f->next) {
+		if (!f->replicates || f->dirty)
 			continue;
-		a->dump_pending = true;
-		dirty_push(w, a);
+		f->dump_pending = true;
+		dirty_push(w, f);
 		n++;
 	}
 	log_info("worker %u: %u flows sent to twist-syncd's dump request", w->id, n);

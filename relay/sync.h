@@ -20,24 +20,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "relay/alloc.h"
+#include "relay/conn.h"
+#include "relay/relay.h"
+
+struct flow;
 
 int sync_start(struct relay *r, struct event_base *main_base);
 void sync_stop(struct relay *r);
 int sync_worker_init(struct worker *w);
 void sync_worker_fini(struct worker *w);
 
-/* a changed: queue its tuple (no-op without HA, and for TCP allocations). */
-void sync_changed(struct allocation *a);
-/* a is about to be deleted: queue a delete tuple. */
-void sync_deleted(struct allocation *a);
+/* f (a replicating flow) changed: queue its tuple; no-op without HA. */
+void sync_flow_changed(struct flow *f);
+/* f is going: leave the queue, and with tell queue a delete tuple. */
+void sync_flow_gone(struct flow *f, bool tell);
 
 /*
  * Sync before answer. True when the response was taken and will be sent
  * once the standby has acknowledged (or at the deadline); false means the
- * caller sends it now (no HA, no standby in sync, TCP, or no room).
+ * caller sends it now (no HA, no standby in sync, or no room).
  */
-bool sync_hold(struct worker *w, int fd, const struct tw_addr *dst, const uint8_t *buf, size_t len);
+bool sync_hold(struct worker *w, const struct conn_return *rp, const uint8_t *buf, size_t len);
 
 /*
  * For /ready: twist-syncd has answered the start-up dump and every tuple it

@@ -10,24 +10,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proto/demux.h"
 #include "proto/stun.h"
 #include "relay/alloc.h"
 #include "relay/log.h"
 #include "relay/netaddr.h"
+#include "relay/stream.h"
 #include "relay/tcp.h"
-#include "relay/turn.h"
 
 #define IDLE_NO_ALLOC_S 60 /* a connection with no allocation may idle this long */
-#define MAX_FRAME       (STUN_HDR_LEN + 65535)
 
+/* A TURN-over-TCP client (RFC 8656 §3.1): it owns its allocation. */
 struct tcp_conn {
-	struct worker *w;
+	struct conn c;
 	struct bufferevent *bev;
-	struct tw_addr client, local;
-	struct allocation *a;
 	struct tcp_conn *next, *prev;
 };
+
+static const struct conn_ops tcp_ops;
 
 static void set_idle_timeout(struct tcp_conn *tc, bool on)
 {
@@ -38,12 +37,12 @@ static void set_idle_timeout(struct tcp_conn *tc, bool on)
 
 static void conn_free(struct tcp_conn *tc)
 {
-	struct worker *w = tc->w;
+	struct worker *w = tc->c.w;
 
 	/* §3.1 (RFC 8656): closing the connection deletes its allocation. */
-	if (tc->a) {
+	if (tc->c.a) {
 		STAT_INC(&w->st, allocs_deleted);
-		alloc_delete(tc->a); /* calls back tcp_conn_alloc_gone */
+		alloc_delete(tc->c.a); /* calls back tcp_detach */
 	}
 	if (tc->prev)
 		tc->prev->next = tc->next;
@@ -56,63 +55,61 @@ static void conn_free(struct tcp_conn *tc)
 	free(tc);
 }
 
-void tcp_conn_alloc_gone(struct tcp_conn *tc)
-{
-	tc->a = NULL;
-	set_idle_timeout(tc, true);
-}
-
-void tcp_conn_set_alloc(struct tcp_conn *tc, struct allocation *a)
-{
-	tc->a = a;
-	set_idle_timeout(tc, false);
-}
-
-int tcp_conn_send(struct tcp_conn *tc, const void *hdr, size_t hlen, const void *data, size_t dlen,
-                  size_t pad)
+static int tcp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t pad)
 {
 	static const uint8_t zeros[4];
+	struct tcp_conn *tc = (struct tcp_conn *)c;
 	struct evbuffer *out = bufferevent_get_output(tc->bev);
 
 	if (evbuffer_get_length(out) > TCP_OUT_HIGH_WATER)
 		return -ENOBUFS;
-	if (evbuffer_add(out, hdr, hlen) < 0 || (dlen && evbuffer_add(out, data, dlen) < 0) ||
-	    (pad && evbuffer_add(out, zeros, pad) < 0))
+	if (evbuffer_add(out, pkt, len) < 0 || (pad && evbuffer_add(out, zeros, pad) < 0))
 		return -ENOMEM;
 	return 0;
 }
 
-/* Frames one message at a time out of the stream (RFC 8656 §12.5 padding). */
+static int tcp_send(struct conn *c, const void *buf, size_t len)
+{
+	return tcp_send_data(c, buf, len, 0);
+}
+
+static struct conn *tcp_attach(struct conn *c, struct allocation *a)
+{
+	c->a = a;
+	set_idle_timeout((struct tcp_conn *)c, false);
+	return c;
+}
+
+static void tcp_detach(struct conn *c)
+{
+	c->a = NULL;
+	set_idle_timeout((struct tcp_conn *)c, true);
+}
+
+/* Decision 8: the connection's state dies with its kernel; not replicated. */
+static const struct conn_ops tcp_ops = {
+        .name = "tcp",
+        .transport = STUN_PROTO_TCP,
+        .stream = true,
+        .replicates = false,
+        .send = tcp_send,
+        .send_data = tcp_send_data,
+        .attach = tcp_attach,
+        .detach = tcp_detach,
+};
+
+const struct conn_ops *tcp_conn_ops(void)
+{
+	return &tcp_ops;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
-	struct worker *w = tc->w;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct client_ctx cc = {
-	        .transport = STUN_PROTO_TCP, .client = tc->client, .local = tc->local, .tc = tc};
-	uint8_t head[4];
-	long flen;
 
-	w->now_ms = relay_now_ms();
-	for (;;) {
-		size_t have = evbuffer_get_length(in);
-
-		if (have < sizeof(head))
-			return;
-		evbuffer_copyout(in, head, sizeof(head));
-		flen = demux_frame_len(head, sizeof(head));
-		if (flen < 0 || flen > MAX_FRAME) {
-			/* Lost framing cannot be recovered on a stream. */
-			worker_drop(w, DROP_NOT_STUN, &tc->client);
-			conn_free(tc);
-			return;
-		}
-		if (have < (size_t)flen)
-			return;
-		cc.a = tc->a;
-		turn_client_input(w, &cc, evbuffer_pullup(in, flen), (size_t)flen);
-		evbuffer_drain(in, (size_t)flen);
-	}
+	tc->c.w->now_ms = relay_now_ms();
+	if (stream_input(&tc->c, bufferevent_get_input(bev)) < 0)
+		conn_free(tc);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -124,10 +121,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		if (log_enabled(LOG_LVL_DEBUG)) {
 			char a[TW_ADDR_STRLEN];
 
-			log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->client, a, sizeof(a)),
+			log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
 			          what & BEV_EVENT_TIMEOUT ? "idle" : "eof/error");
 		}
-		tc->w->now_ms = relay_now_ms();
+		tc->c.w->now_ms = relay_now_ms();
 		conn_free(tc);
 	}
 }
@@ -144,15 +141,16 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	(void)l;
 	(void)salen;
 	tc = calloc(1, sizeof(*tc));
-	if (!tc || netaddr_from_sa(sa, &tc->client) < 0 ||
+	if (!tc || netaddr_from_sa(sa, &tc->c.client) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&local, &tc->local) < 0) {
+	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 		free(tc);
 		evutil_closesocket(fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	tc->w = w;
+	tc->c.ops = &tcp_ops;
+	tc->c.w = w;
 	tc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!tc->bev) {
 		free(tc);
@@ -175,24 +173,25 @@ static int listen_socket(const struct tw_addr *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sa(addr, &ss);
-	int fd, one = 1;
+	int fd, one = 1, e;
 
 	fd = socket(netaddr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (addr->family == TW_AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (addr->family == TW_AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
+		goto bad;
 	/* A standby listens on the VIP before it holds it (DESIGN decision 2). */
 	netaddr_nonlocal(fd, addr, false);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto bad;
 	return fd;
+bad:
+	e = -errno;
+	close(fd);
+	return e;
 }
 
 int tcp_listen(struct worker *w, const struct tw_addr *addr)

@@ -1,162 +1,83 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
-#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "proto/stun.h"
+#include "relay/alloc.h"
+#include "relay/dataplane.h"
 #include "relay/log.h"
 #include "relay/netaddr.h"
 #include "relay/turn.h"
 #include "relay/udp.h"
 
-#define READ_ROUNDS 8   /* batches per wake-up before yielding to other sockets */
-#define DP_EVENTS   256 /* data-plane readiness events taken per pass */
-#define DP_RELAY    1u  /* tag in epoll data: a relay_sock, else an allocation */
+#define LISTEN_BUF (4 << 20)
 
-_Static_assert(_Alignof(struct relay_sock) > DP_RELAY && _Alignof(struct allocation) > DP_RELAY,
-               "the tag needs the pointer's low bit");
-/* UDP GSO (UDP_SEGMENT): at most 64 segments, 64 KiB, and segments small
- * enough for a 1500-byte path so that no route's MTU refuses them. */
-#define GSO_MAX_SEGS  64
-#define GSO_MAX_BYTES 65000
-#define GSO_MAX_SEG   1400
-#define LISTEN_BUF    (4 << 20)
+/*
+ * A UDP client. On a listener it lives on the stack for one datagram; once
+ * the client has an allocation, attach() makes one of its own with the
+ * connected per-client socket (DESIGN decision 1), owned by the allocation.
+ */
+struct udp_conn {
+	struct conn c;
+	struct listener *lst;
+	struct dp_handle h; /* the connected socket; fd -1 on the stack */
+};
+
+static const struct conn_ops udp_ops;
 
 static int udp_socket(const struct tw_addr *addr, bool reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sa(addr, &ss);
-	int fd, one = 1, bufsz = LISTEN_BUF;
+	int fd, one = 1, bufsz = LISTEN_BUF, e;
 
 	fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (addr->family == TW_AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (reuseport) {
-		/*
-		 * SO_REUSEPORT only. With SO_REUSEADDR on the new socket too, the
-		 * kernel's port-in-use check cannot stop at the first reuseport
-		 * match and walks every socket on the address and port: each
-		 * per-client socket then costs O(allocations) to bind, and a
-		 * standby importing N flows O(N^2) (measured: 60% of its time).
-		 */
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-	}
+	if (addr->family == TW_AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto bad;
+	/*
+	 * SO_REUSEPORT only. With SO_REUSEADDR on the new socket too, the
+	 * kernel's port-in-use check cannot stop at the first reuseport match
+	 * and walks every socket on the address and port: each per-client
+	 * socket then costs O(allocations) to bind, and a standby importing N
+	 * flows O(N^2) (measured: 60% of its time).
+	 */
+	if (reuseport && (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	                  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz)) < 0 ||
+	                  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz)) < 0))
+		goto bad;
 	/* A standby binds, and connects per-client sockets from, the VIP
 	 * before it holds it (DESIGN decision 2): connect() from a non-local
 	 * source needs IP_TRANSPARENT, not just IP_FREEBIND. */
 	netaddr_nonlocal(fd, addr, true);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto bad;
 	return fd;
+bad:
+	e = -errno;
+	close(fd);
+	return e;
 }
 
-/*
- * One recvmmsg into the batch buffers; datagrams land after the headroom.
- * Sends still queued from the last batch point into these buffers: they
- * leave first.
- */
-static int rx_recv(struct worker *w, int fd)
-{
-	struct rx_batch *rx = &w->rx;
-	int n;
-
-	tx_flush(w);
-	for (unsigned i = 0; i < RX_BATCH; i++) {
-		rx->iov[i].iov_base = rx->buf[i] + RX_HEADROOM;
-		rx->iov[i].iov_len = RX_BUFSZ;
-		rx->msgs[i].msg_hdr = (struct msghdr){
-		        .msg_name = &rx->src[i],
-		        .msg_namelen = sizeof(rx->src[i]),
-		        .msg_iov = &rx->iov[i],
-		        .msg_iovlen = 1,
-		};
-	}
-	do {
-		n = recvmmsg(fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
-		/* A connected socket reports an earlier ICMP error once; read on. */
-	} while (n < 0 && (errno == ECONNREFUSED || errno == EINTR));
-	return n;
-}
-
-static bool rx_get(struct worker *w, unsigned i, struct tw_addr *src, uint8_t **buf, size_t *len)
-{
-	struct rx_batch *rx = &w->rx;
-
-	if (netaddr_from_sa((struct sockaddr *)&rx->src[i], src) < 0)
-		return false;
-	if (rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-		worker_drop(w, DROP_OVERSIZE, src);
-		return false;
-	}
-	*buf = rx->buf[i] + RX_HEADROOM;
-	*len = rx->msgs[i].msg_len;
-	return true;
-}
-
-/* Handles one datagram; false stops reading the socket (it was closed). */
-typedef bool (*rx_fn)(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
-                      size_t len);
-
-/*
- * Reads a readable socket in batches, a bounded number per wake-up. True
- * if it stopped at the bound with datagrams perhaps still queued; false if
- * the socket is drained, failed, or was closed by what it carried.
- */
-static bool rx_drain(struct worker *w, int fd, rx_fn fn, void *ctx)
-{
-	struct tw_addr src;
-	uint8_t *buf;
-	size_t len;
-	int n;
-
-	w->now_ms = relay_now_ms();
-	for (unsigned round = 0; round < READ_ROUNDS; round++) {
-		n = rx_recv(w, fd);
-		if (n <= 0)
-			return false;
-		for (int i = 0; i < n; i++)
-			if (rx_get(w, (unsigned)i, &src, &buf, &len) && !fn(w, ctx, &src, buf, len))
-				return false; /* deleted: alloc_delete_quiet flushed */
-		/*
-		 * What this batch brought leaves now, before anything else is read:
-		 * one sendmmsg per destination socket, GSO runs where datagrams go
-		 * to one destination. Holding sends to the end of the loop pass
-		 * shared one sendmmsg across clients (about 3% less CPU at 50k
-		 * pkt/s) but made the first datagram of a pass wait for the whole
-		 * pass: +15 us at p50 at 50k pkt/s, and at 200k pkt/s a p99 round
-		 * trip of 23-57 ms against 2-3 ms this way.
-		 */
-		tx_flush(w);
-		if (n < RX_BATCH)
-			return false;
-	}
-	return true;
-}
-
-static bool from_listener(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
+static void from_listener(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
                           size_t len)
 {
 	struct listener *l = ctx;
-	struct client_ctx cc = {
-	        .transport = STUN_PROTO_UDP, .client = *src, .local = l->addr, .lst = l};
+	struct udp_conn uc = {
+	        .c = {.ops = &udp_ops, .w = w, .client = *src, .local = l->addr},
+	        .lst = l,
+	        .h = {.fd = -1},
+	};
 	struct alloc_key k = {.transport = STUN_PROTO_UDP, .client = *src, .local = l->addr};
 
-	cc.a = alloc_find(w, &k);
-	turn_client_input(w, &cc, buf, len);
-	return true;
+	uc.c.a = alloc_find(w, &k);
+	turn_client_input(w, &uc.c, buf, len);
 }
 
 static void listener_cb(evutil_socket_t fd, short what, void *arg)
@@ -164,7 +85,7 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 	struct listener *l = arg;
 
 	(void)what;
-	rx_drain(l->w, fd, from_listener, l);
+	dp_drain(l->w, fd, NULL, from_listener, l);
 }
 
 /*
@@ -172,117 +93,21 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
  * unconnected in the reuseport group and may have caught other clients'
  * datagrams: those are handled as if the listener had read them.
  */
-static bool from_client(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
+static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
                         size_t len)
 {
-	struct allocation *a = ctx;
-	struct client_ctx cc = {.transport = STUN_PROTO_UDP,
-	                        .client = *src,
-	                        .local = a->key.local,
-	                        .lst = a->lst,
-	                        .a = a};
+	struct udp_conn *uc = ctx;
 
-	if (!tw_addr_eq(src, &a->key.client))
-		return from_listener(w, a->lst, src, buf, len);
-	turn_client_input(w, &cc, buf, len);
-	/* A Refresh with lifetime 0 deleted a (and closed this socket). */
-	return cc.a != NULL;
+	if (!tw_addr_eq(src, &uc->c.client))
+		return from_listener(w, uc->lst, src, buf, len);
+	turn_client_input(w, &uc->c, buf, len);
 }
 
-static bool from_peer(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
-                      size_t len)
+static bool client_readable(struct worker *w, struct dp_handle *h)
 {
-	turn_peer_input(w, ctx, src, buf, len);
-	return true;
-}
+	struct udp_conn *uc = (struct udp_conn *)((char *)h - offsetof(struct udp_conn, h));
 
-/*
- * The data plane. Per-client and relayed sockets are in the worker's own
- * epoll set, edge-triggered, with the allocation or relay_sock (tagged) as
- * the event's data; libevent watches only the set's descriptor. This keeps
- * two struct events and two libevent fd maps (about 330 bytes) out of every
- * allocation, and a drained socket is not polled again until a datagram
- * arrives (a level-triggered set re-polls every socket it reported).
- *
- * Edge-triggered: a socket is read until a short batch shows it empty. One
- * that stopped at READ_ROUNDS is re-armed with EPOLL_CTL_MOD, which queues
- * it again at once if it is still readable.
- */
-static int dp_ctl(struct worker *w, int op, int fd, uint64_t data)
-{
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = data};
-
-	return epoll_ctl(w->dfd, op, fd, &ev) < 0 ? -errno : 0;
-}
-
-static void data_cb(evutil_socket_t dfd, short what, void *arg)
-{
-	struct worker *w = arg;
-	int n;
-
-	(void)what;
-	n = epoll_wait(dfd, w->dp_evs, DP_EVENTS, 0);
-	w->dp_n = n > 0 ? n : 0;
-	for (w->dp_i = 0; w->dp_i < w->dp_n; w->dp_i++) {
-		uint64_t d = w->dp_evs[w->dp_i].data.u64;
-		bool more;
-		int fd;
-
-		if (d == 0) /* forgotten: its allocation was deleted in this batch */
-			continue;
-		if (d & DP_RELAY) {
-			struct relay_sock *rs =
-			        (struct relay_sock *)(uintptr_t)(d & ~(uint64_t)DP_RELAY);
-
-			fd = rs->fd;
-			more = rx_drain(w, fd, from_peer, rs);
-		} else {
-			struct allocation *a = (struct allocation *)(uintptr_t)d;
-
-			fd = a->cfd;
-			more = rx_drain(w, fd, from_client, a);
-		}
-		if (more)
-			dp_ctl(w, EPOLL_CTL_MOD, fd, d);
-	}
-	/* A full batch: the set is still readable and libevent calls again. */
-	w->dp_n = 0;
-}
-
-int udp_dataplane_open(struct worker *w)
-{
-	w->dfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w->dfd < 0)
-		return -errno;
-	w->dp_evs = calloc(DP_EVENTS, sizeof(*w->dp_evs));
-	w->dev = event_new(w->base, w->dfd, EV_READ | EV_PERSIST, data_cb, w);
-	if (!w->dp_evs || !w->dev || event_add(w->dev, NULL) < 0)
-		return -ENOMEM; /* udp_dataplane_close frees what is there */
-	return 0;
-}
-
-void udp_dataplane_close(struct worker *w)
-{
-	if (w->dev)
-		event_free(w->dev);
-	if (w->dfd >= 0)
-		close(w->dfd);
-	free(w->dp_evs);
-	w->dev = NULL;
-	w->dfd = -1;
-	w->dp_evs = NULL;
-}
-
-void udp_forget(struct worker *w, const struct allocation *a)
-{
-	uintptr_t lo = (uintptr_t)a, hi = lo + sizeof(*a);
-
-	for (int i = w->dp_i + 1; i < w->dp_n; i++) {
-		uintptr_t p = (uintptr_t)(w->dp_evs[i].data.u64 & ~(uint64_t)DP_RELAY);
-
-		if (p >= lo && p < hi)
-			w->dp_evs[i].data.u64 = 0;
-	}
+	return dp_drain(w, h->fd, h, from_client, uc);
 }
 
 int udp_listener_open(struct worker *w, struct listener *l, const struct tw_addr *addr)
@@ -312,166 +137,122 @@ void udp_listener_close(struct listener *l)
 	l->fd = -1;
 }
 
-int udp_client_open(struct worker *w, struct allocation *a)
+static int udp_send(struct conn *c, const void *buf, size_t len)
+{
+	struct udp_conn *uc = (struct udp_conn *)c;
+
+	return tx_now(c->w, uc->lst->fd, &c->client, buf, len);
+}
+
+static int udp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t pad)
+{
+	struct udp_conn *uc = (struct udp_conn *)c;
+
+	(void)pad; /* datagrams carry ChannelData unpadded (RFC 8656 §12.5) */
+	tx_push(c->w, uc->lst->fd, &c->client, pkt, len);
+	return 0;
+}
+
+static int connect_client(struct udp_conn *uc)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int fd = udp_socket(&a->key.local, true);
+	int fd = udp_socket(&uc->c.local, true);
 
 	if (fd < 0)
 		return fd;
-	sl = netaddr_to_sa(&a->key.client, &ss);
+	sl = netaddr_to_sa(&uc->c.client, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
 		int e = -errno;
 
 		close(fd);
 		return e;
 	}
-	a->cfd = fd;
-	return dp_ctl(w, EPOLL_CTL_ADD, fd, (uintptr_t)a); /* alloc_delete closes fd */
+	uc->h.fd = fd;
+	uc->h.readable = client_readable;
+	return dp_watch(uc->c.w, &uc->h);
 }
 
-int udp_relay_watch(struct worker *w, struct relay_sock *rs)
+static struct conn *udp_attach(struct conn *c, struct allocation *a)
 {
-	int on = 1;
-
-	if (rs->a->dont_fragment) {
-		int v = IP_PMTUDISC_DO;
-
-		/* DONT-FRAGMENT (RFC 8656 §14.8): DF on everything sent to peers. */
-		if (rs->addr.family == TW_AF_INET)
-			setsockopt(rs->fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
-		else
-			setsockopt(rs->fd, IPPROTO_IPV6, IPV6_DONTFRAG, &on, sizeof(on));
-	}
-	return dp_ctl(w, EPOLL_CTL_ADD, rs->fd, (uintptr_t)rs | DP_RELAY);
-}
-
-void tx_push(struct worker *w, int fd, const struct tw_addr *dst, const void *buf, size_t len)
-{
-	struct tx_queue *tx = &w->tx;
-	unsigned i;
-
-	if (tx->n == TX_BATCH)
-		tx_flush(w);
-	i = tx->n++;
-	tx->fd[i] = fd;
-	tx->iov[i].iov_base = (void *)buf;
-	tx->iov[i].iov_len = len;
-	tx->has_dst[i] = dst != NULL;
-	if (dst)
-		tx->dst[i] = *dst;
-}
-
-/* Datagrams i.. that can leave as one GSO send: same socket and destination, same size. */
-static unsigned gso_run(const struct tx_queue *tx, unsigned i, unsigned end)
-{
-	size_t len = tx->iov[i].iov_len, total = len;
-	unsigned k = i + 1;
-
-	if (len > GSO_MAX_SEG)
-		return 1;
-	for (; k < end && k - i < GSO_MAX_SEGS; k++) {
-		if (tx->fd[k] != tx->fd[i] || tx->iov[k].iov_len != len ||
-		    tx->has_dst[k] != tx->has_dst[i] ||
-		    (tx->has_dst[i] && !tw_addr_eq(&tx->dst[k], &tx->dst[i])) ||
-		    total + len > GSO_MAX_BYTES)
-			break;
-		total += len;
-	}
-	return k - i;
-}
-
-/* One outgoing message from iov[i] on, segs datagrams long. */
-static void out_build(struct tx_queue *tx, unsigned m, unsigned i, unsigned segs)
-{
-	struct msghdr *h = &tx->out[m].msg_hdr;
-
-	*h = (struct msghdr){.msg_iov = &tx->iov[i], .msg_iovlen = segs};
-	if (tx->has_dst[i]) {
-		h->msg_name = &tx->sa[m];
-		h->msg_namelen = netaddr_to_sa(&tx->dst[i], &tx->sa[m]);
-	}
-	if (segs > 1) {
-		struct cmsghdr *c;
-		uint16_t gso = (uint16_t)tx->iov[i].iov_len;
-
-		h->msg_control = tx->ctl[m];
-		h->msg_controllen = CMSG_SPACE(sizeof(gso));
-		c = CMSG_FIRSTHDR(h);
-		c->cmsg_level = SOL_UDP;
-		c->cmsg_type = UDP_SEGMENT;
-		c->cmsg_len = CMSG_LEN(sizeof(gso));
-		memcpy(CMSG_DATA(c), &gso, sizeof(gso));
-	}
-}
-
-/* Sends out[0..n) on fd; a message the kernel refuses is dropped and counted. */
-static void out_send(struct worker *w, int fd, unsigned n, const unsigned *segs)
-{
-	struct tx_queue *tx = &w->tx;
-	unsigned m = 0;
+	struct udp_conn *from = (struct udp_conn *)c, *uc = malloc(sizeof(*uc));
 	int rc;
 
-	while (m < n) {
-		rc = sendmmsg(fd, &tx->out[m], n - m, MSG_DONTWAIT);
-		if (rc > 0) {
-			m += (unsigned)rc;
-			continue;
-		}
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc < 0 && segs[m] > 1 &&
-		    (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT)) {
-			/* No GSO here (old kernel, odd device): plain sends from now on. */
-			struct msghdr *h = &tx->out[m].msg_hdr;
+	if (!uc)
+		return NULL;
+	*uc = *from;
+	uc->c.a = a;
+	uc->h.fd = -1;
+	rc = connect_client(uc);
+	if (rc < 0) {
+		char b[TW_ADDR_STRLEN];
 
-			w->gso_off = true;
-			log_warn("worker %u: UDP GSO refused (%s), sending datagrams one by one",
-			         w->id, strerror(errno));
-			for (size_t k = 0; k < h->msg_iovlen; k++)
-				if (sendto(fd, h->msg_iov[k].iov_base, h->msg_iov[k].iov_len,
-				           MSG_DONTWAIT, h->msg_name, h->msg_namelen) < 0)
-					STAT_INC(&w->st, drops[DROP_SEND_ERROR]);
-			m++;
-			continue;
-		}
-		/* Full buffer, unreachable: drop this message, go on. */
-		STAT_ADD(&w->st, drops[DROP_SEND_ERROR], segs[m]);
-		m++;
+		log_warn("per-client socket for %s: %s", tw_addr_fmt(&c->client, b, sizeof(b)),
+		         strerror(-rc));
+		if (uc->h.fd >= 0)
+			close(uc->h.fd);
+		free(uc);
+		return NULL;
 	}
+	c->a = a;
+	return &uc->c;
 }
 
-/* Each run of datagrams for one socket leaves in one sendmmsg. */
-void tx_flush(struct worker *w)
+static void udp_detach(struct conn *c)
 {
-	struct tx_queue *tx = &w->tx;
-	unsigned segs[TX_BATCH];
-	unsigned i = 0;
+	struct udp_conn *uc = (struct udp_conn *)c;
 
-	while (i < tx->n) {
-		int fd = tx->fd[i];
-		unsigned m = 0;
-
-		while (i < tx->n && tx->fd[i] == fd) {
-			unsigned k = w->gso_off ? 1 : gso_run(tx, i, tx->n);
-
-			out_build(tx, m, i, k);
-			segs[m++] = k;
-			i += k;
-		}
-		out_send(w, fd, m, segs);
-	}
-	tx->n = 0;
+	dp_close(c->w, &uc->h);
+	c->a = NULL;
 }
 
-void tx_now(struct worker *w, int fd, const struct tw_addr *dst, const void *buf, size_t len)
+static void udp_release(struct conn *c)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = 0;
+	free(c);
+}
 
-	if (dst)
-		sl = netaddr_to_sa(dst, &ss);
-	if (sendto(fd, buf, len, MSG_DONTWAIT, dst ? (struct sockaddr *)&ss : NULL, sl) < 0)
-		STAT_INC(&w->st, drops[DROP_SEND_ERROR]);
+static bool udp_return_path(const struct conn *c, struct conn_return *rp)
+{
+	const struct udp_conn *uc = (const struct udp_conn *)c;
+
+	rp->fd = uc->lst->fd;
+	rp->dst = c->client;
+	return true;
+}
+
+/* The standby's side: a's client has not been heard from on this node. */
+static struct conn *udp_restore(struct worker *w, struct allocation *a)
+{
+	const struct alloc_key *k = &a->flow.key;
+
+	for (unsigned i = 0; i < w->n_udp; i++) {
+		struct udp_conn uc = {
+		        .c = {.ops = &udp_ops, .w = w, .client = k->client, .local = k->local},
+		        .lst = &w->udp[i],
+		        .h = {.fd = -1},
+		};
+
+		if (tw_addr_eq(&w->udp[i].addr, &k->local))
+			return udp_attach(&uc.c, a);
+	}
+	return NULL;
+}
+
+static const struct conn_ops udp_ops = {
+        .name = "udp",
+        .transport = STUN_PROTO_UDP,
+        .stream = false,
+        .replicates = true,
+        .send = udp_send,
+        .send_data = udp_send_data,
+        .attach = udp_attach,
+        .detach = udp_detach,
+        .release = udp_release,
+        .return_path = udp_return_path,
+        .restore = udp_restore,
+};
+
+const struct conn_ops *udp_conn_ops(void)
+{
+	return &udp_ops;
 }

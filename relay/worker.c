@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "relay/alloc.h"
+#include "relay/dataplane.h"
+#include "relay/flow.h"
 #include "relay/log.h"
 #include "relay/ports.h"
 #include "relay/ratelimit.h"
@@ -46,7 +48,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	w->now_ms = relay_now_ms();
-	alloc_sweep(w);
+	flow_sweep_all(w);
 	if (w->id == 0)
 		ports_reap(w->r->ports, w->now_ms);
 }
@@ -102,7 +104,7 @@ struct worker *worker_new(struct relay *r, unsigned id)
 	w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
 	if (!w->tick || event_add(w->tick, &one_s) < 0)
 		goto bad;
-	if (udp_dataplane_open(w) < 0 || sync_worker_init(w) < 0 || open_listeners(w) < 0)
+	if (dp_open(w) < 0 || sync_worker_init(w) < 0 || open_listeners(w) < 0)
 		goto bad;
 	return w;
 bad:
@@ -123,6 +125,7 @@ static void *worker_main(void *arg)
 		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
 			break;
 		tx_flush(w);
+		worker_reap(w);
 	}
 	return NULL;
 }
@@ -153,8 +156,12 @@ void worker_free(struct worker *w)
 		return;
 	if (w->base)
 		tcp_close_all(w);
-	alloc_table_free(w->allocs); /* after the TCP connections, which own theirs */
-	udp_dataplane_close(w);
+	/* Quiet: a relay that stops must not delete its flows on the standby. */
+	while (w->flows)
+		flow_free(w->flows);
+	worker_reap(w);
+	alloc_table_free(w->allocs);
+	dp_close_all(w);
 	sync_worker_fini(w);
 	for (unsigned i = 0; i < w->n_udp; i++)
 		udp_listener_close(&w->udp[i]);

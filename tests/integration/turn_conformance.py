@@ -1650,8 +1650,9 @@ def delete_with_peer_data_in_the_same_batch(relay):
     """A Refresh with LIFETIME 0 read from the client's socket deletes the
     allocation while the event of its relayed socket (peer data) waits later
     in the same epoll batch: that event must be dropped, not followed to the
-    freed allocation (relay/udp.c, udp_forget; under ASan a use-after-free
-    kills the relay). The relay is stopped while both datagrams are queued,
+    freed allocation (relay/dataplane.c skips closed handles, whose memory
+    lives until the end of the pass; under ASan a use-after-free kills the
+    relay). The relay is stopped while both datagrams are queued,
     the client's first, so that one batch holds both in that order."""
     peer = Peer()
     c = Client(relay)

@@ -2,3 +2,7 @@
 twist_unit(test_registry SOURCES test_registry.c LIBS relay_core)
 twist_unit(test_ports SOURCES test_ports.c LIBS relay_core)
 twist_unit(test_flowconv SOURCES test_flowconv.c LIBS relay_core)
+# The TURN core through a fake client transport (tests/relay/harness.c).
+add_library(relay_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/harness.c)
+target_link_libraries(relay_harness PUBLIC relay_core)
+twist_unit(test_turn SOURCES test_turn.c LIBS relay_harness)

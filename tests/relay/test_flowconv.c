@@ -23,9 +23,9 @@ static struct allocation *sample(void)
 	struct allocation *a = calloc(1, sizeof(*a));
 
 	assert_non_null(a);
-	a->key.transport = STUN_PROTO_UDP;
-	addr("203.0.113.10:40000", &a->key.client);
-	addr("203.0.113.1:3478", &a->key.local);
+	a->flow.key.transport = STUN_PROTO_UDP;
+	addr("203.0.113.10:40000", &a->flow.key.client);
+	addr("203.0.113.1:3478", &a->flow.key.local);
 	addr("198.51.100.1:50002", &a->rs[0].addr);
 	a->n_rs = 1;
 	a->expires = NOW + 599400;
@@ -85,7 +85,7 @@ static void test_round_trip(void **state)
 	assert_non_null(back);
 	assert_int_equal(back->n_flows, 1);
 	assert_int_equal(flowconv_key(back->flows[0], &k), 0);
-	assert_true(alloc_key_eq(&k, &a->key));
+	assert_true(alloc_key_eq(&k, &a->flow.key));
 	/* Another node, another clock: lifetimes arrive as time remaining. */
 	assert_int_equal(flowconv_apply(b, back->flows[0], 1000), 0);
 	assert_string_equal(b->user, "demo");
@@ -132,7 +132,7 @@ static void test_delete_and_invalid(void **state)
 	size_t len;
 
 	(void)state;
-	flowconv_export_delete(&a->key, o);
+	flowconv_export_delete(&a->flow.key, o);
 	assert_true(flow_valid(&o->f));
 	/* a tuple whose client address is 5 bytes never reaches the relay */
 	flowconv_export(a, NOW, o);

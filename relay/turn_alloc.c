@@ -1,0 +1,331 @@
+/*
+ * The TURN allocation's requests (RFC 8656 §7-§11): Allocate, Refresh,
+ * CreatePermission and ChannelBind, and STUN Binding (RFC 8489 §3).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "proto/chdata.h"
+#include "proto/stun.h"
+#include "relay/log.h"
+#include "relay/policy.h"
+#include "relay/ports.h"
+#include "relay/turn.h"
+#include "relay/turn_int.h"
+
+/* The lifetime to grant, in seconds; -1 when LIFETIME is malformed (400). */
+static long pick_lifetime(struct req *q)
+{
+	const struct config *cfg = &q->w->r->cfg;
+	const struct stun_attr *la = stun_msg_find(q->m, STUN_A_LIFETIME);
+	uint32_t want;
+
+	if (!la)
+		return cfg->default_lifetime;
+	if (stun_attr_u32(q->m, la, &want) < 0)
+		return -1;
+	if (want == 0)
+		return 0;
+	/* §7.2: min(requested, max), but never below the default. */
+	if (want > cfg->max_lifetime)
+		want = cfg->max_lifetime;
+	return want < cfg->default_lifetime ? cfg->default_lifetime : want;
+}
+
+static void allocate_success(struct req *q, struct allocation *a, bool v6_failed)
+{
+	uint8_t buf[RESP_MAX];
+	struct stun_wr wr;
+	uint64_t left = a->expires > q->w->now_ms ? (a->expires - q->w->now_ms) / 1000 : 0;
+
+	turn_resp_begin(q, &wr, buf, STUN_SUCCESS);
+	for (unsigned i = 0; i < a->n_rs; i++)
+		stun_wr_xaddr(&wr, STUN_A_XOR_RELAYED_ADDRESS, &a->rs[i].addr);
+	stun_wr_u32(&wr, STUN_A_LIFETIME, (uint32_t)left);
+	stun_wr_xaddr(&wr, STUN_A_XOR_MAPPED_ADDRESS, &q->c->client);
+	if (a->reservation)
+		stun_wr_u64(&wr, STUN_A_RESERVATION_TOKEN, a->reservation);
+	if (v6_failed)
+		stun_wr_address_error(&wr, TW_AF_INET6, 440);
+	turn_resp_send(q, &wr);
+}
+
+/* An address-family attribute: 400 when malformed, 440 for an unknown family. */
+static int family_attr(const struct stun_msg *m, const struct stun_attr *a, uint8_t *fam)
+{
+	if (a->len != 4)
+		return 400;
+	return stun_attr_family(m, a, fam) < 0 ? 440 : 0;
+}
+
+/* Which relay families the Allocate asks for; 0 or an error code. */
+static int allocate_families(struct req *q, uint8_t *fam, bool *dual)
+{
+	const struct stun_msg *m = q->m;
+	const struct stun_attr *raf = stun_msg_find(m, STUN_A_REQUESTED_ADDRESS_FAMILY);
+	const struct stun_attr *aaf = stun_msg_find(m, STUN_A_ADDITIONAL_ADDRESS_FAMILY);
+	struct relay *r = q->w->r;
+
+	*fam = TW_AF_INET; /* §7.2: IPv4 unless asked otherwise */
+	*dual = false;
+	int code;
+
+	if (raf && aaf)
+		return 400;
+	if (raf && (code = family_attr(m, raf, fam)) != 0)
+		return code;
+	if (aaf) {
+		uint8_t f;
+
+		if (family_attr(m, aaf, &f) != 0 || f != TW_AF_INET6)
+			return 400;
+		*dual = true;
+	}
+	if (!r->relay_addr[*fam == TW_AF_INET6].family)
+		return 440;
+	return 0;
+}
+
+static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bool dual,
+                            bool *v6_failed)
+{
+	const struct stun_msg *m = q->m;
+	struct relay *r = q->w->r;
+	const struct stun_attr *ep = stun_msg_find(m, STUN_A_EVEN_PORT);
+	const struct stun_attr *rt = stun_msg_find(m, STUN_A_RESERVATION_TOKEN);
+	bool even = ep != NULL, reserve = false;
+	struct tw_addr bound;
+	uint64_t token = 0;
+	int fd;
+
+	if (ep && stun_attr_even_port(m, ep, &reserve) < 0)
+		return 400;
+	if (rt) {
+		if (stun_attr_u64(m, rt, &token) < 0)
+			return 400;
+		fd = ports_take(r->ports, token, &bound);
+		if (fd < 0)
+			return 508; /* §7.2: an unknown or expired token */
+	} else {
+		fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve, &token,
+		                &bound, q->w->now_ms);
+		if (fd < 0)
+			return 508;
+		if (reserve)
+			a->reservation = token;
+	}
+	alloc_relay_add(a, fd, &bound);
+	if (dual) {
+		if (!r->relay_addr[1].family)
+			fd = -EAFNOSUPPORT;
+		else
+			fd = ports_open(r->ports, &r->relay_addr[1], false, false, &token, &bound,
+			                q->w->now_ms);
+		if (fd >= 0)
+			alloc_relay_add(a, fd, &bound);
+		else
+			*v6_failed = true;
+	}
+	return 0;
+}
+
+void turn_do_allocate(struct req *q)
+{
+	const struct stun_msg *m = q->m;
+	struct conn *c = q->c;
+	struct worker *w = q->w;
+	const struct stun_attr *rt;
+	struct allocation *a;
+	struct alloc_key k;
+	uint8_t proto, fam;
+	bool dual, v6_failed = false;
+	long lifetime;
+	int code, rc;
+
+	if (c->a) {
+		/* §7.2: a retransmission gets the same answer, anything else 437. */
+		if (memcmp(c->a->alloc_tid, m->tid, STUN_TID_LEN) == 0)
+			allocate_success(q, c->a, false);
+		else
+			turn_error(q, 437);
+		return;
+	}
+	rt = stun_msg_find(m, STUN_A_REQUESTED_TRANSPORT);
+	if (!rt || stun_attr_transport(m, rt, &proto) < 0)
+		return turn_error(q, 400);
+	if (proto != STUN_PROTO_UDP)
+		return turn_error(q, 442);
+	if (stun_msg_find(m, STUN_A_RESERVATION_TOKEN) &&
+	    (stun_msg_find(m, STUN_A_EVEN_PORT) ||
+	     stun_msg_find(m, STUN_A_REQUESTED_ADDRESS_FAMILY)))
+		return turn_error(q, 400);
+	code = allocate_families(q, &fam, &dual);
+	if (code)
+		return turn_error(q, code);
+	lifetime = pick_lifetime(q);
+	if (lifetime < 0)
+		return turn_error(q, 400);
+	if (lifetime == 0)
+		lifetime = w->r->cfg.default_lifetime;
+
+	k = (struct alloc_key){
+	        .transport = c->ops->transport, .client = c->client, .local = c->local};
+	rc = alloc_new(w, &k, q->user, c->ops->replicates, true, &a);
+	if (rc == -EEXIST) /* another worker is creating it: the retransmit goes there */
+		return worker_drop(w, DROP_NOT_OWNER, &c->client);
+	if (rc < 0)
+		return turn_error(q, rc == -EDQUOT ? 486 : 508);
+	code = open_relay_socks(q, a, fam, dual, &v6_failed);
+	if (code)
+		goto bad;
+	a->dont_fragment = stun_msg_find(m, STUN_A_DONT_FRAGMENT) != NULL;
+	memcpy(a->alloc_tid, m->tid, STUN_TID_LEN);
+	a->expires = w->now_ms + (uint64_t)lifetime * 1000;
+	rc = alloc_relay_watch(a, turn_relay_readable);
+	if (rc == -EOPNOTSUPP) {
+		/* RFC 8656 §7.2: DONT-FRAGMENT that cannot be honoured is unknown. */
+		uint16_t df = STUN_A_DONT_FRAGMENT;
+		uint8_t buf[RESP_MAX];
+		struct stun_wr wr;
+
+		alloc_free(a);
+		turn_count_error(w, 420);
+		turn_resp_begin(q, &wr, buf, STUN_ERROR);
+		stun_wr_error(&wr, STUN_A_ERROR_CODE, 420, NULL);
+		stun_wr_unknown(&wr, &df, 1);
+		return turn_resp_send(q, &wr);
+	}
+	code = 508;
+	if (rc < 0 || alloc_attach(a, c) < 0)
+		goto bad;
+	alloc_publish(a); /* replicated from here on */
+	if (log_enabled(LOG_LVL_INFO)) {
+		char cb[TW_ADDR_STRLEN], rl[TW_ADDR_STRLEN];
+
+		log_info("allocation %s for %s (%s) via %s, %lds",
+		         tw_addr_fmt(&a->rs[0].addr, rl, sizeof(rl)),
+		         tw_addr_fmt(&c->client, cb, sizeof(cb)), a->user, c->ops->name, lifetime);
+	}
+	allocate_success(q, a, v6_failed);
+	return;
+bad:
+	alloc_free(a);
+	turn_error(q, code);
+}
+
+void turn_do_refresh(struct req *q)
+{
+	const struct stun_attr *raf = stun_msg_find(q->m, STUN_A_REQUESTED_ADDRESS_FAMILY);
+	struct allocation *a = q->c->a;
+	uint8_t buf[RESP_MAX];
+	struct stun_wr wr;
+	long lifetime;
+	uint8_t fam;
+	int code;
+
+	if (raf) {
+		/* §7.3: asking to refresh a family the allocation does not have. */
+		code = family_attr(q->m, raf, &fam);
+		if (code)
+			return turn_error(q, code);
+		if (!alloc_relay_for(a, fam))
+			return turn_error(q, 443);
+	}
+	lifetime = pick_lifetime(q);
+	if (lifetime < 0)
+		return turn_error(q, 400);
+	if (lifetime == 0) {
+		STAT_INC(&q->w->st, allocs_deleted);
+		alloc_delete(a);
+	} else {
+		alloc_set_expiry(a, q->w->now_ms + (uint64_t)lifetime * 1000);
+	}
+	turn_resp_begin(q, &wr, buf, STUN_SUCCESS);
+	stun_wr_u32(&wr, STUN_A_LIFETIME, (uint32_t)lifetime);
+	turn_resp_send(q, &wr);
+}
+
+/* A peer address from the request, checked for family and policy: 0 or an error code. */
+static int peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer)
+{
+	if (stun_attr_xaddr(q->m, pa, peer) < 0)
+		return 400;
+	if (!alloc_relay_for(q->c->a, peer->family))
+		return 443;
+	if (policy_check(q->w->r->policy, peer) != POLICY_ALLOW) {
+		if (log_enabled(LOG_LVL_DEBUG)) {
+			char a[TW_ADDR_STRLEN];
+
+			log_debug("peer %s denied by policy", tw_addr_fmt(peer, a, sizeof(a)));
+		}
+		return 403;
+	}
+	return 0;
+}
+
+void turn_do_create_permission(struct req *q)
+{
+	const struct stun_msg *m = q->m;
+	struct allocation *a = q->c->a;
+	struct tw_addr peers[STUN_MAX_ATTRS];
+	unsigned n = 0, fresh = 0;
+	int code;
+
+	/* §8.2: all peers are checked before any permission is installed. */
+	for (unsigned i = 0; i < m->nattrs; i++) {
+		if (m->attr[i].type != STUN_A_XOR_PEER_ADDRESS)
+			continue;
+		code = peer_check(q, &m->attr[i], &peers[n]);
+		if (code)
+			return turn_error(q, code);
+		fresh += alloc_perm_find(a, &peers[n]) == NULL;
+		n++;
+	}
+	if (n == 0)
+		return turn_error(q, 400);
+	if (a->n_perms + fresh > ALLOC_MAX_PERMS)
+		return turn_error(q, 508);
+	for (unsigned i = 0; i < n; i++)
+		alloc_perm_add(a, &peers[i]);
+	turn_ok(q);
+}
+
+void turn_do_channel_bind(struct req *q)
+{
+	const struct stun_attr *ca = stun_msg_find(q->m, STUN_A_CHANNEL_NUMBER);
+	const struct stun_attr *pa = stun_msg_find(q->m, STUN_A_XOR_PEER_ADDRESS);
+	struct allocation *a = q->c->a;
+	struct tw_addr peer;
+	uint16_t num;
+	int code;
+
+	if (!ca || !pa || stun_attr_channel(q->m, ca, &num) < 0)
+		return turn_error(q, 400);
+	if (!(q->w->r->cfg.rfc5766_channels ? chan_valid_rfc5766(num) : chan_valid(num)))
+		return turn_error(q, 400);
+	code = peer_check(q, pa, &peer);
+	if (code)
+		return turn_error(q, code);
+	if (!alloc_perm_find(a, &peer) && a->n_perms >= ALLOC_MAX_PERMS)
+		return turn_error(q, 508);
+	switch (alloc_chan_bind(a, num, &peer)) {
+	case 0:
+		break;
+	case -EBUSY:
+		return turn_error(q, 400); /* §11.2: number or peer bound elsewhere */
+	default:
+		return turn_error(q, 508);
+	}
+	alloc_perm_add(a, &peer); /* §11.2: a binding installs or refreshes the permission */
+	turn_ok(q);
+}
+
+void turn_do_binding(struct req *q)
+{
+	uint8_t buf[RESP_MAX];
+	struct stun_wr wr;
+
+	turn_resp_begin(q, &wr, buf, STUN_SUCCESS);
+	stun_wr_xaddr(&wr, STUN_A_XOR_MAPPED_ADDRESS, &q->c->client);
+	turn_resp_send(q, &wr);
+}

@@ -1,0 +1,76 @@
+/*
+ * Inside the TURN core (turn.c, turn_auth.c, turn_alloc.c, turn_data.c):
+ * one request being answered, the method table, and the credential kinds.
+ * Nothing outside these files includes this header.
+ */
+#ifndef TWIST_RELAY_TURN_INT_H
+#define TWIST_RELAY_TURN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/stun.h"
+#include "relay/alloc.h"
+#include "relay/conn.h"
+#include "relay/relay.h"
+
+#define RESP_MAX 1500
+
+struct turn_method;
+
+/* One client request being answered. */
+struct req {
+	struct worker *w;
+	struct conn *c;
+	const struct stun_msg *m;
+	const struct turn_method *row;
+	char user[CFG_STR];
+	uint8_t key[32];
+	int keylen;  /* 0 until authenticated */
+	bool mi256;  /* answer with MESSAGE-INTEGRITY-SHA256 */
+	uint8_t cls; /* of the response being built */
+};
+
+/*
+ * A way to authenticate a request (RFC 8489 §9): long-term credentials
+ * with static users or TURN REST secrets today; ICE short-term later.
+ * verify() returns 0 with q->user and q->key set, or -1 having answered
+ * (or dropped) the request itself.
+ */
+struct cred_kind {
+	const char *name;
+	int (*verify)(struct req *q);
+};
+
+extern const struct cred_kind turn_cred_long_term;
+
+/* One row per STUN method (DESIGN decision 11). */
+struct turn_method {
+	uint16_t method;
+	enum stats_method stat;       /* its own counter slot */
+	const struct cred_kind *cred; /* NULL: answered without credentials */
+	bool needs_alloc;             /* 437 unless the 5-tuple has an allocation */
+	bool hold;                    /* success waits for the standby (decision 5) */
+	void (*request)(struct req *q);
+	void (*indication)(struct worker *w, struct conn *c, const struct stun_msg *m);
+};
+
+/* Responses (turn.c). */
+void turn_resp_begin(struct req *q, struct stun_wr *wr, uint8_t *buf, uint8_t cls);
+void turn_resp_send(struct req *q, struct stun_wr *wr);
+void turn_error(struct req *q, int code);
+void turn_ok(struct req *q);
+void turn_count_error(struct worker *w, int code);
+/* The per-source limit on answers a spoofed flood would reflect. */
+bool turn_unauth_allowed(struct req *q);
+
+/* Handlers (turn_alloc.c, turn_data.c). */
+void turn_do_binding(struct req *q);
+void turn_do_allocate(struct req *q);
+void turn_do_refresh(struct req *q);
+void turn_do_create_permission(struct req *q);
+void turn_do_channel_bind(struct req *q);
+void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);
+void turn_chdata_input(struct worker *w, struct conn *c, const uint8_t *buf, size_t len);
+
+#endif
