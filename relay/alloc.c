@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "relay/alloc.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/ports.h"
 #include "relay/sync.h"
 #include "relay/tcp.h"

@@ -626,12 +626,8 @@ static int value_log_level(struct yp *p, const struct key *k, void *base)
 
 	if (scalar_text(p, k->name, "error, warn, info or debug", s, sizeof(s)) < 0)
 		return -1;
-	for (enum log_level l = LOG_LVL_ERR; l <= LOG_LVL_DEBUG; l++) {
-		if (strcmp(s, log_level_name(l)) == 0) {
-			cfg->log_level = l;
-			return 0;
-		}
-	}
+	if (log_level_parse(s, &cfg->log_level) == 0)
+		return 0;
 	return yp_fail(p, p->ev.start_mark,
 	               "unknown log level '%s' (expected error, warn, info or debug)", s);
 }
@@ -821,19 +817,4 @@ void config_clear(struct config *cfg)
 	free(cfg->users);
 	cfg->users = NULL;
 	cfg->n_users = 0;
-}
-
-const char *log_level_name(enum log_level l)
-{
-	switch (l) {
-	case LOG_LVL_ERR:
-		return "error";
-	case LOG_LVL_WARN:
-		return "warn";
-	case LOG_LVL_INFO:
-		return "info";
-	case LOG_LVL_DEBUG:
-		return "debug";
-	}
-	return "?";
 }

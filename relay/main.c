@@ -14,8 +14,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "relay/auth.h"
-#include "relay/log.h"
 #include "relay/metrics.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
@@ -133,7 +134,7 @@ static int relay_init(struct relay *r)
 	struct config *cfg = &r->cfg;
 
 	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
-		r->seed = (uint32_t)getpid() ^ (uint32_t)relay_now_ms();
+		r->seed = (uint32_t)getpid() ^ (uint32_t)clock_mono_ms();
 	pick_relay_addrs(r);
 	r->auth = auth_new(cfg);
 	r->policy = policy_new(cfg);
@@ -296,7 +297,7 @@ int main(int argc, char **argv)
 	}
 	if (path)
 		strcpy(r.config_path, path);
-	log_init(r.cfg.log_level, r.cfg.log_syslog);
+	log_init("twist-relay", r.cfg.log_level, r.cfg.log_syslog);
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() < 0)
 		fatal("libevent without thread support");

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "proto/stun.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/metrics.h"
 #include "relay/ports.h"
 #include "relay/registry.h"

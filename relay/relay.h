@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/clock.h"
 #include "relay/config.h"
 #include "relay/stats.h"
 
@@ -119,8 +120,15 @@ struct worker {
 	struct stats st;
 };
 
-uint64_t relay_now_ms(void); /* CLOCK_MONOTONIC */
-uint64_t relay_wall_s(void); /* CLOCK_REALTIME seconds (REST expiry, nonces) */
+static inline uint64_t relay_now_ms(void)
+{
+	return clock_mono_ms();
+}
+
+static inline uint64_t relay_wall_s(void)
+{
+	return clock_wall_s();
+}
 
 /* Counts a drop and logs it at most once a second per reason. */
 void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from);

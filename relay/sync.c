@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "relay/flowconv.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/standby.h"
 #include "relay/sync.h"
 #include "relay/udp.h"

@@ -13,7 +13,7 @@
 #include "proto/demux.h"
 #include "proto/stun.h"
 #include "relay/alloc.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/netaddr.h"
 #include "relay/tcp.h"
 #include "relay/turn.h"

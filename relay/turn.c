@@ -8,7 +8,7 @@
 #include "proto/demux.h"
 #include "proto/stun.h"
 #include "relay/auth.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/ratelimit.h"

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "proto/stun.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/netaddr.h"
 #include "relay/turn.h"
 #include "relay/udp.h"

@@ -3,7 +3,7 @@
 #include <event2/http.h>
 #include <stdlib.h>
 
-#include "syncd/log.h"
+#include "common/log.h"
 #include "syncd/metrics.h"
 
 struct metrics {

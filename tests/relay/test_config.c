@@ -711,16 +711,6 @@ static void test_err_buffers(void **state)
 	assert_string_equal(small, "<defaul");
 }
 
-static void test_log_level_name(void **state)
-{
-	(void)state;
-	assert_string_equal(log_level_name(LOG_LVL_ERR), "error");
-	assert_string_equal(log_level_name(LOG_LVL_WARN), "warn");
-	assert_string_equal(log_level_name(LOG_LVL_INFO), "info");
-	assert_string_equal(log_level_name(LOG_LVL_DEBUG), "debug");
-	assert_string_equal(log_level_name((enum log_level)42), "?");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -738,7 +728,6 @@ int main(void)
 	        cmocka_unit_test(test_file),
 	        cmocka_unit_test(test_clear_twice),
 	        cmocka_unit_test(test_err_buffers),
-	        cmocka_unit_test(test_log_level_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
