@@ -166,20 +166,7 @@ static bool ev_is_null(const yaml_event_t *ev)
 /* A short printable rendering of a scalar: messages must not carry raw bytes. */
 static const char *scalar_show(const yaml_event_t *ev, char *buf, size_t len)
 {
-	size_t n = ev->data.scalar.length, i, o = 0;
-
-	/* len >= 4: room for "..." and the NUL. */
-	for (i = 0; i < n && o + 4 < len; i++) {
-		unsigned char c = ev->data.scalar.value[i];
-
-		buf[o++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	if (i < n) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
+	return log_esc(ev->data.scalar.value, ev->data.scalar.length, buf, len);
 }
 
 /* What a node is, for "expected X, got Y". */
