@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "relay/auth.h"
 #include "relay/metrics.h"
 #include "relay/policy.h"
@@ -195,7 +196,7 @@ static int run(struct relay *r)
 {
 	struct event_base *base;
 	struct event *ev_term, *ev_int, *ev_hup;
-	struct metrics *m = NULL;
+	struct metrics_http *m = NULL;
 	int rc = 1;
 
 	base = event_base_new();
@@ -232,7 +233,7 @@ static int run(struct relay *r)
 	log_info("stopped");
 	rc = 0;
 done:
-	metrics_stop(m);
+	metrics_http_stop(m);
 	relay_fini(r);
 	sync_stop(r);
 	event_free(ev_term);

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "syncd/link.h"
 #include "syncd/local.h"
 #include "syncd/metrics.h"
@@ -33,7 +34,8 @@ struct syncd {
 	struct link *link;
 	struct local *local;
 	struct role *role;
-	struct metrics *metrics;
+	struct metrics_http *metrics;
+	struct metrics_src msrc; /* what the metrics pages read */
 	struct event *ev_timer, *ev_role, *ev_term, *ev_int, *ev_hup;
 };
 
@@ -207,7 +209,6 @@ static int start(struct syncd *d)
 	                               .drained = on_drained,
 	                               .dump_asked = on_dump_asked,
 	                               .arg = d};
-	struct metrics_src msrc;
 	bool binds = o->node_id < o->peer_id;
 
 	if (!(d->base = base_new()))
@@ -233,8 +234,8 @@ static int start(struct syncd *d)
 		return -EADDRNOTAVAIL;
 	if (!(d->local = local_open(d->base, o->ipc_dir, &d->st, &cops)))
 		return -EADDRNOTAVAIL;
-	msrc = (struct metrics_src){.sess = d->sess, .local = d->local, .st = &d->st};
-	if (o->metrics_on && !(d->metrics = metrics_start(d->base, &o->metrics, &msrc)))
+	d->msrc = (struct metrics_src){.sess = d->sess, .local = d->local, .st = &d->st};
+	if (o->metrics_on && !(d->metrics = metrics_start(d->base, &o->metrics, &d->msrc)))
 		return -EADDRNOTAVAIL;
 	role_apply(d, true);
 	log_info("twist-syncd %s: node %llu (epoch %016llx), peer node %llu, role %s",
@@ -245,7 +246,7 @@ static int start(struct syncd *d)
 
 static void stop(struct syncd *d)
 {
-	metrics_stop(d->metrics);
+	metrics_http_stop(d->metrics);
 	local_close(d->local);
 	link_close(d->link);
 	if (d->ev_timer)
