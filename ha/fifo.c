@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "ha/ha.h"
-#include "ha/log.h"
 
 static bool follows(const struct ha *h, const struct notify_event *ev)
 {
@@ -38,7 +39,7 @@ void ha_notify_line(const uint8_t *line, size_t len, void *arg)
 	}
 	if (rc < 0) {
 		h->lines_bad++;
-		if (ha_log_ratelimit(&h->last_bad_log_ms, ha_now_ms(), 1000))
+		if (log_ratelimit(&h->last_bad_log_ms, clock_mono_ms(), 1000))
 			log_warn("notify_fifo: malformed line of %zu bytes dropped (%llu so far; "
 			         "logged once a second)",
 			         len, (unsigned long long)h->lines_bad);
@@ -131,6 +132,6 @@ void ha_fifo_check(struct ha *h)
 		log_info("notify_fifo %s was replaced: reopening", h->cfg.fifo_path);
 	ha_fifo_close(h);
 	rc = ha_fifo_open(h);
-	if (rc < 0 && ha_log_ratelimit(&last_log, ha_now_ms(), 5000))
+	if (rc < 0 && log_ratelimit(&last_log, clock_mono_ms(), 5000))
 		log_err("cannot open notify_fifo %s: %s", h->cfg.fifo_path, strerror(-rc));
 }

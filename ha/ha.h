@@ -86,8 +86,6 @@ struct ha {
 	struct ha_check relay, relay_ready, syncd_health, syncd_ready;
 };
 
-uint64_t ha_now_ms(void);
-
 /* ha/role.c: the one place the state changes. */
 void ha_change_state(struct ha *h, enum ha_state next, const char *why);
 int ha_role_init(struct ha *h);

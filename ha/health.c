@@ -10,8 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "ha/ha.h"
-#include "ha/log.h"
 
 static int track_value(const struct ha *h, enum ha_verdict v)
 {
@@ -70,7 +71,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 		code = 0;
 	if (code != 200) {
 		c->failed_total++;
-		if (ha_log_ratelimit(&c->last_log_ms, ha_now_ms(), 2000))
+		if (log_ratelimit(&c->last_log_ms, clock_mono_ms(), 2000))
 			log_info("%s: %s (%llu failed checks so far; logged every 2 s)", c->name,
 			         code ? "not 200" : "no answer",
 			         (unsigned long long)c->failed_total);

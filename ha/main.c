@@ -9,19 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "ha/ha.h"
-#include "ha/log.h"
-
-uint64_t ha_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void usage(FILE *f)
 {
@@ -142,7 +133,7 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 	        {"version", no_argument, NULL, O_VERSION},
 	        {NULL, 0, NULL, 0},
 	};
-	enum ha_log_level level;
+	enum log_level level;
 	uint8_t ip[16];
 	int o;
 
@@ -206,10 +197,10 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 			cfg->pidfile = optarg;
 			break;
 		case O_LOG:
-			if (ha_log_level_parse(optarg, &level) < 0)
+			if (log_level_parse(optarg, &level) < 0)
 				bad = "--log-level must be error, warn, info or debug";
 			else
-				ha_log_set_level(level);
+				log_set_level(level);
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -294,25 +285,25 @@ static int run(struct ha *h)
 
 	h->base = event_base_new();
 	if (!h->base)
-		ha_fatal("event_base_new failed");
+		fatal("event_base_new failed");
 	rc = ha_fifo_open(h);
 	if (rc < 0)
-		ha_fatal("cannot open notify_fifo %s: %s", h->cfg.fifo_path,
-		         rc == -ENOTSUP ? "exists and is not a FIFO" : strerror(-rc));
+		fatal("cannot open notify_fifo %s: %s", h->cfg.fifo_path,
+		      rc == -ENOTSUP ? "exists and is not a FIFO" : strerror(-rc));
 	if (ha_role_init(h) < 0)
-		ha_fatal("cannot write the role file %s", h->cfg.role_path);
+		fatal("cannot write the role file %s", h->cfg.role_path);
 	if (ha_health_init(h) < 0)
-		ha_fatal("cannot set up the health checks (or write %s)", h->cfg.track_path);
+		fatal("cannot set up the health checks (or write %s)", h->cfg.track_path);
 	h->ev_tick = event_new(h->base, -1, EV_PERSIST, on_tick, h);
 	sigs[0] = evsignal_new(h->base, SIGTERM, on_stop, h->base);
 	sigs[1] = evsignal_new(h->base, SIGINT, on_stop, h->base);
 	sigs[2] = evsignal_new(h->base, SIGUSR1, on_usr1, h);
 	sigs[3] = evsignal_new(h->base, SIGHUP, on_usr1, h);
 	if (!h->ev_tick || event_add(h->ev_tick, &tv) < 0)
-		ha_fatal("cannot start the timer");
+		fatal("cannot start the timer");
 	for (int i = 0; i < 4; i++)
 		if (!sigs[i] || event_add(sigs[i], NULL) < 0)
-			ha_fatal("cannot watch signals");
+			fatal("cannot watch signals");
 	log_info("twist-ha %s: fifo %s, role file %s, track file %s, relay %s:%u%s%s, every %u ms",
 	         TWIST_VERSION, h->cfg.fifo_path, h->cfg.role_path, h->cfg.track_path,
 	         h->cfg.relay.host, h->cfg.relay.port, h->cfg.have_syncd ? ", syncd " : "",
@@ -347,7 +338,7 @@ int main(int argc, char **argv)
 	if (h.cfg.pidfile) {
 		snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 		if (ha_file_write_atomic(h.cfg.pidfile, pid) < 0)
-			ha_fatal("cannot write pid file %s", h.cfg.pidfile);
+			fatal("cannot write pid file %s", h.cfg.pidfile);
 	}
 	run(&h);
 	if (h.cfg.pidfile)

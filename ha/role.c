@@ -13,8 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "ha/ha.h"
-#include "ha/log.h"
 
 /*
  * Milliseconds since pid started, from /proc/<pid>/stat (starttime, field
@@ -180,7 +181,7 @@ void ha_vrrp_watch(struct ha *h)
 	if (!h->cfg.vrrp_pid || h->state == HA_STOPPED || h->state == HA_INIT)
 		return;
 	if (ha_pidfile_read(h->cfg.vrrp_pid, &pid) < 0) {
-		if (ha_log_ratelimit(&last_log, ha_now_ms(), 10000))
+		if (log_ratelimit(&last_log, clock_mono_ms(), 10000))
 			log_debug("no readable keepalived pid file %s", h->cfg.vrrp_pid);
 		return;
 	}

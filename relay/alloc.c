@@ -8,7 +8,7 @@
 
 #include "relay/alloc.h"
 #include "relay/flowconv.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/ports.h"
 
 struct alloc_table {
@@ -272,10 +272,11 @@ static void alloc_sweep(struct flow *f, uint64_t now)
 	struct worker *w = f->w;
 
 	if (a->expires <= now) {
-		char buf[TW_ADDR_STRLEN];
+		char buf[TW_ADDR_STRLEN], u[LOG_ESC_SIZE(64)];
 
 		log_info("allocation of %s (%s) expired",
-		         tw_addr_fmt(&f->key.client, buf, sizeof(buf)), a->user);
+		         tw_addr_fmt(&f->key.client, buf, sizeof(buf)),
+		         log_esc(a->user, strlen(a->user), u, sizeof(u)));
 		STAT_INC(&w->st, allocs_expired);
 		alloc_delete(a);
 		return;

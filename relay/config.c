@@ -166,20 +166,7 @@ static bool ev_is_null(const yaml_event_t *ev)
 /* A short printable rendering of a scalar: messages must not carry raw bytes. */
 static const char *scalar_show(const yaml_event_t *ev, char *buf, size_t len)
 {
-	size_t n = ev->data.scalar.length, i, o = 0;
-
-	/* len >= 4: room for "..." and the NUL. */
-	for (i = 0; i < n && o + 4 < len; i++) {
-		unsigned char c = ev->data.scalar.value[i];
-
-		buf[o++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	if (i < n) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
+	return log_esc(ev->data.scalar.value, ev->data.scalar.length, buf, len);
 }
 
 /* What a node is, for "expected X, got Y". */
@@ -626,12 +613,8 @@ static int value_log_level(struct yp *p, const struct key *k, void *base)
 
 	if (scalar_text(p, k->name, "error, warn, info or debug", s, sizeof(s)) < 0)
 		return -1;
-	for (enum log_level l = LOG_LVL_ERR; l <= LOG_LVL_DEBUG; l++) {
-		if (strcmp(s, log_level_name(l)) == 0) {
-			cfg->log_level = l;
-			return 0;
-		}
-	}
+	if (log_level_parse(s, &cfg->log_level) == 0)
+		return 0;
 	return yp_fail(p, p->ev.start_mark,
 	               "unknown log level '%s' (expected error, warn, info or debug)", s);
 }
@@ -821,19 +804,4 @@ void config_clear(struct config *cfg)
 	free(cfg->users);
 	cfg->users = NULL;
 	cfg->n_users = 0;
-}
-
-const char *log_level_name(enum log_level l)
-{
-	switch (l) {
-	case LOG_LVL_ERR:
-		return "error";
-	case LOG_LVL_WARN:
-		return "warn";
-	case LOG_LVL_INFO:
-		return "info";
-	case LOG_LVL_DEBUG:
-		return "debug";
-	}
-	return "?";
 }

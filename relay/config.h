@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "proto/addr.h"
 
 #define CFG_MAX_LISTEN 16
@@ -17,8 +18,6 @@
 #define CFG_MAX_CIDRS  256
 #define CFG_STR        256
 #define CFG_MAX_DOC    (1024 * 1024) /* bytes of YAML, checked before parsing */
-
-enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -101,7 +100,5 @@ void config_clear(struct config *cfg); /* frees users; safe to call twice */
 
 /* Semantic checks (ranges, families, relay address per listen family...). */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
-
-const char *log_level_name(enum log_level l);
 
 #endif

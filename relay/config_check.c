@@ -154,6 +154,7 @@ static int check_users_unique(struct check *c)
 {
 	const struct config *cfg = c->cfg;
 	const struct cfg_user **v;
+	char name[80];
 	int rc = 0;
 
 	if (cfg->n_users < 2)
@@ -165,7 +166,9 @@ static int check_users_unique(struct check *c)
 	qsort(v, cfg->n_users, sizeof(*v), user_cmp);
 	for (unsigned i = 1; i < cfg->n_users; i++) {
 		if (strcmp(v[i - 1]->name, v[i]->name) == 0) {
-			rc = check_fail(c, "auth.users: '%s' appears twice", v[i]->name);
+			rc = check_fail(
+			        c, "auth.users: '%s' appears twice",
+			        log_esc(v[i]->name, strlen(v[i]->name), name, sizeof(name)));
 			break;
 		}
 	}
@@ -186,6 +189,7 @@ static int check_secret(struct check *c, const char *key, const char *s)
 static int check_auth(struct check *c)
 {
 	const struct config *cfg = c->cfg;
+	char name[80];
 
 	if (cfg->realm[0] == '\0')
 		return check_fail(c, "auth.realm is empty");
@@ -198,7 +202,8 @@ static int check_auth(struct check *c)
 			return check_fail(c, "auth.users[%u]: empty name", i);
 		if (cfg->users[i].password[0] == '\0')
 			return check_fail(c, "auth.users[%u] '%s': empty password", i,
-			                  cfg->users[i].name);
+			                  log_esc(cfg->users[i].name, strlen(cfg->users[i].name),
+			                          name, sizeof(name)));
 	}
 	if (cfg->n_users == 0 && cfg->rest_secret[0] == '\0')
 		return check_fail(c, "no credentials configured: set auth.users or "

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "relay/dataplane.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/netaddr.h"
 #include "relay/relay.h"
 

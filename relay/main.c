@@ -13,8 +13,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/metrics_http.h"
 #include "relay/auth.h"
-#include "relay/log.h"
 #include "relay/metrics.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
@@ -136,7 +138,7 @@ static int run(struct relay *r)
 {
 	struct event_base *base;
 	struct event *ev_term, *ev_int, *ev_hup;
-	struct metrics *m = NULL;
+	struct metrics_http *m = NULL;
 	int rc = 1;
 
 	base = event_base_new();
@@ -173,7 +175,7 @@ static int run(struct relay *r)
 	log_info("stopped");
 	rc = 0;
 done:
-	metrics_stop(m);
+	metrics_http_stop(m);
 	relay_fini(r);
 	sync_stop(r);
 	event_free(ev_term);
@@ -238,7 +240,7 @@ int main(int argc, char **argv)
 	}
 	if (path)
 		strcpy(r.config_path, path);
-	log_init(r.cfg.log_level, r.cfg.log_syslog);
+	log_init("twist-relay", r.cfg.log_level, r.cfg.log_syslog);
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() < 0)
 		fatal("libevent without thread support");

@@ -1,20 +1,14 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/metrics_http.h"
 #include "proto/stun.h"
-#include "relay/log.h"
 #include "relay/metrics.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
 #include "relay/sync.h"
-
-struct metrics {
-	struct relay *r;
-	struct evhttp *http;
-};
 
 /* Sums one counter over the workers; each is read with a relaxed load. */
 #define SUM(r, field)                                                           \
@@ -125,17 +119,11 @@ static void write_sync(struct evbuffer *b, struct relay *r)
 	        "counter", __atomic_load_n(&r->sync_bad_msgs, __ATOMIC_RELAXED));
 }
 
-static void metrics_cb(struct evhttp_request *req, void *arg)
+static int metrics_page(struct evbuffer *b, void *arg)
 {
-	struct metrics *m = arg;
-	struct relay *r = m->r;
-	struct evbuffer *b = evbuffer_new();
+	struct relay *r = arg;
 	int64_t perms = 0, chans = 0, conns = 0;
 
-	if (!b) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
 	for (unsigned i = 0; i < r->n_workers; i++) {
 		perms += STAT_GET(&r->workers[i]->st, permissions);
 		chans += STAT_GET(&r->workers[i]->st, channels);
@@ -159,10 +147,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	write_reasons(b, r);
 	if (r->cfg.ha_enabled)
 		write_sync(b, r);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "text/plain; version=0.0.4");
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
+	return 200;
 }
 
 /*
@@ -170,18 +155,12 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
  * HA, a relay is ready once every flow twist-syncd holds is built here;
  * until then a failover to this node would find allocations missing.
  */
-static void ready_cb(struct evhttp_request *req, void *arg)
+static int ready_page(struct evbuffer *b, void *arg)
 {
-	struct metrics *m = arg;
-	struct relay *r = m->r;
-	struct evbuffer *b = evbuffer_new();
+	struct relay *r = arg;
 	bool up = __atomic_load_n(&r->ready, __ATOMIC_ACQUIRE);
 	bool ok = up && sync_importing_done(r);
 
-	if (!b) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
 	if (ok)
 		evbuffer_add_printf(b, "ready\n");
 	else if (!up)
@@ -192,60 +171,28 @@ static void ready_cb(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(
 		        b, "importing %lld flows\n",
 		        (long long)__atomic_load_n(&r->import_backlog, __ATOMIC_RELAXED));
-	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", b);
-	evbuffer_free(b);
+	return ok ? 200 : 503;
 }
 
-static void health_cb(struct evhttp_request *req, void *arg)
+static int health_page(struct evbuffer *b, void *arg)
 {
-	struct metrics *m = arg;
-	struct evbuffer *b = evbuffer_new();
-	bool ok = __atomic_load_n(&m->r->ready, __ATOMIC_ACQUIRE);
+	struct relay *r = arg;
+	bool ok = __atomic_load_n(&r->ready, __ATOMIC_ACQUIRE);
 
-	if (!b) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
 	evbuffer_add_printf(b, ok ? "ok\n" : "starting\n");
-	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", b);
-	evbuffer_free(b);
+	return ok ? 200 : 503;
 }
 
-struct metrics *metrics_start(struct relay *r, struct event_base *base)
+struct metrics_http *metrics_start(struct relay *r, struct event_base *base)
 {
-	char ip[TW_ADDR_STRLEN], a[TW_ADDR_STRLEN];
-	struct metrics *m = calloc(1, sizeof(*m));
+	static const struct metrics_http_page pages[] = {
+	        {"/metrics", metrics_page},
+	        {"/health", health_page},
+	        {"/ready", ready_page},
+	};
+	char ip[TW_ADDR_STRLEN];
 
-	if (!m)
-		return NULL;
-	m->r = r;
-	m->http = evhttp_new(base);
-	if (!m->http)
-		goto bad;
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(m->http, 8192);
-	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_timeout(m->http, 10);
-	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
-	evhttp_set_cb(m->http, "/health", health_cb, m);
-	evhttp_set_cb(m->http, "/ready", ready_cb, m);
 	tw_addr_fmt_ip(&r->cfg.metrics, ip, sizeof(ip));
-	if (evhttp_bind_socket(m->http, ip, r->cfg.metrics.port) < 0) {
-		log_err("metrics: cannot listen on %s", tw_addr_fmt(&r->cfg.metrics, a, sizeof(a)));
-		goto bad;
-	}
-	log_info("metrics on http://%s/metrics", tw_addr_fmt(&r->cfg.metrics, a, sizeof(a)));
-	return m;
-bad:
-	metrics_stop(m);
-	return NULL;
-}
-
-void metrics_stop(struct metrics *m)
-{
-	if (!m)
-		return;
-	if (m->http)
-		evhttp_free(m->http);
-	free(m);
+	return metrics_http_start(base, ip, r->cfg.metrics.port, pages,
+	                          sizeof(pages) / sizeof(pages[0]), r);
 }

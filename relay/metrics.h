@@ -4,9 +4,9 @@
 
 #include "relay/relay.h"
 
-struct metrics;
+struct metrics_http;
 
-struct metrics *metrics_start(struct relay *r, struct event_base *base);
-void metrics_stop(struct metrics *m);
+/* Serves /metrics, /health and /ready; stopped with metrics_http_stop(). */
+struct metrics_http *metrics_start(struct relay *r, struct event_base *base);
 
 #endif

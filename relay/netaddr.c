@@ -2,7 +2,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/netaddr.h"
 
 int netaddr_family(const struct tw_addr *a)

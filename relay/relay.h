@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/clock.h"
 #include "relay/config.h"
 #include "relay/stats.h"
 
@@ -126,8 +127,15 @@ int relay_init(struct relay *r);
 /* Frees what relay_init built, after the workers stopped; safe on a partial init. */
 void relay_fini(struct relay *r);
 
-uint64_t relay_now_ms(void); /* CLOCK_MONOTONIC */
-uint64_t relay_wall_s(void); /* CLOCK_REALTIME seconds (REST expiry, nonces) */
+static inline uint64_t relay_now_ms(void)
+{
+	return clock_mono_ms();
+}
+
+static inline uint64_t relay_wall_s(void)
+{
+	return clock_wall_s();
+}
 
 /* Counts a drop and logs it at most once a second per reason. */
 void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from);

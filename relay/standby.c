@@ -6,7 +6,7 @@
 #include "proto/stun.h"
 #include "relay/alloc.h"
 #include "relay/flowconv.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/ports.h"
 #include "relay/standby.h"
 #include "relay/turn.h"

@@ -9,7 +9,7 @@
 #include "relay/dataplane.h"
 #include "relay/flow.h"
 #include "relay/flowconv.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/standby.h"
 #include "relay/sync.h"
 

@@ -12,7 +12,7 @@
 
 #include "proto/stun.h"
 #include "relay/alloc.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tcp.h"

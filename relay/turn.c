@@ -8,7 +8,7 @@
 
 #include "proto/demux.h"
 #include "proto/stun.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/ratelimit.h"
 #include "relay/sync.h"
 #include "relay/turn.h"

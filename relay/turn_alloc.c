@@ -7,7 +7,7 @@
 
 #include "proto/chdata.h"
 #include "proto/stun.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/turn.h"
@@ -200,11 +200,12 @@ void turn_do_allocate(struct req *q)
 		goto bad;
 	alloc_publish(a); /* replicated from here on */
 	if (log_enabled(LOG_LVL_INFO)) {
-		char cb[TW_ADDR_STRLEN], rl[TW_ADDR_STRLEN];
+		char cb[TW_ADDR_STRLEN], rl[TW_ADDR_STRLEN], u[LOG_ESC_SIZE(64)];
 
 		log_info("allocation %s for %s (%s) via %s, %lds",
 		         tw_addr_fmt(&a->rs[0].addr, rl, sizeof(rl)),
-		         tw_addr_fmt(&c->client, cb, sizeof(cb)), a->user, c->ops->name, lifetime);
+		         tw_addr_fmt(&c->client, cb, sizeof(cb)),
+		         log_esc(a->user, strlen(a->user), u, sizeof(u)), c->ops->name, lifetime);
 	}
 	allocate_success(q, a, v6_failed);
 	return;

@@ -8,7 +8,7 @@
 
 #include "proto/stun.h"
 #include "relay/auth.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/turn_int.h"
 
 static const uint16_t our_pwalgs[] = {STUN_PWALG_SHA256, STUN_PWALG_MD5};

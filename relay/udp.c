@@ -9,7 +9,7 @@
 #include "proto/stun.h"
 #include "relay/alloc.h"
 #include "relay/dataplane.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/netaddr.h"
 #include "relay/turn.h"
 #include "relay/udp.h"

@@ -7,7 +7,7 @@
 #include "relay/alloc.h"
 #include "relay/dataplane.h"
 #include "relay/flow.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/ports.h"
 #include "relay/ratelimit.h"
 #include "relay/sync.h"
@@ -16,19 +16,6 @@
 #include "relay/worker.h"
 
 #define RL_SLOTS 4096
-
-uint64_t relay_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t relay_wall_s(void)
-{
-	return (uint64_t)time(NULL);
-}
 
 void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "proto/flow.h"
+#include "common/log.h"
 #include "syncd/link.h"
-#include "syncd/log.h"
 #include "syncd/nnutil.h"
 
 #define RECV_PER_CALL 256 /* messages per callback; then the loop gets a turn */

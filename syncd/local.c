@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "syncd/local.h"
-#include "syncd/log.h"
 #include "syncd/nnutil.h"
 #include "syncd/wire.h"
 
@@ -37,7 +37,7 @@ struct local {
 	struct outmsg *head, **tail;
 	size_t queued;
 	bool synced, lost, want_write;
-	uint64_t log_last;
+	uint64_t log_last_ms;
 };
 
 static int queue_msg(struct local *l, const uint8_t *buf, size_t len, bool dump_req)
@@ -223,7 +223,7 @@ static void local_read_cb(evutil_socket_t fd, short what, void *arg)
 		nn_freemsg(buf);
 		if (!m) {
 			l->st->drops[SRC_RELAY][why]++;
-			if (log_ratelimit(&l->log_last, (uint64_t)time(NULL) * 1000000, 1000000))
+			if (log_ratelimit(&l->log_last_ms, clock_mono_ms(), 1000))
 				log_warn("relay ipc: message dropped (%s, %d bytes)",
 				         stats_drop_name(why), n);
 			continue;

@@ -13,9 +13,11 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/metrics_http.h"
 #include "syncd/link.h"
 #include "syncd/local.h"
-#include "syncd/log.h"
 #include "syncd/metrics.h"
 #include "syncd/options.h"
 #include "syncd/role.h"
@@ -32,22 +34,15 @@ struct syncd {
 	struct link *link;
 	struct local *local;
 	struct role *role;
-	struct metrics *metrics;
+	struct metrics_http *metrics;
+	struct metrics_src msrc; /* what the metrics pages read */
 	struct event *ev_timer, *ev_role, *ev_term, *ev_int, *ev_hup;
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* After any input or timer: let the session act, send, and sleep until it needs us. */
 static void kick(struct syncd *d)
 {
-	uint64_t now = now_us(), next;
+	uint64_t now = clock_mono_us(), next;
 	struct timeval tv;
 
 	session_run(d->sess, now);
@@ -105,14 +100,14 @@ static void on_peer_input(void *arg, const uint8_t *buf, size_t len)
 {
 	struct syncd *d = arg;
 
-	session_peer_input(d->sess, buf, len, now_us());
+	session_peer_input(d->sess, buf, len, clock_mono_us());
 }
 
 static void on_peer_writable(void *arg)
 {
 	struct syncd *d = arg;
 
-	session_tx_ready(d->sess, now_us());
+	session_tx_ready(d->sess, clock_mono_us());
 	kick(d);
 }
 
@@ -120,14 +115,14 @@ static void on_local_input(void *arg, Twist__Local *m)
 {
 	struct syncd *d = arg;
 
-	session_local_input(d->sess, m, now_us());
+	session_local_input(d->sess, m, clock_mono_us());
 }
 
 static void on_dump_asked(void *arg)
 {
 	struct syncd *d = arg;
 
-	session_dump_asked(d->sess, now_us());
+	session_dump_asked(d->sess, clock_mono_us());
 }
 
 static void on_drained(void *arg)
@@ -144,7 +139,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void role_apply(struct syncd *d, bool force)
 {
-	session_set_master(d->sess, role_check(d->role, force), now_us());
+	session_set_master(d->sess, role_check(d->role, force), clock_mono_us());
 }
 
 static void role_cb(evutil_socket_t fd, short what, void *arg)
@@ -214,7 +209,6 @@ static int start(struct syncd *d)
 	                               .drained = on_drained,
 	                               .dump_asked = on_dump_asked,
 	                               .arg = d};
-	struct metrics_src msrc;
 	bool binds = o->node_id < o->peer_id;
 
 	if (!(d->base = base_new()))
@@ -223,7 +217,7 @@ static int start(struct syncd *d)
 	o->cfg.peer_id = o->peer_id;
 	o->cfg.epoch = random_u64();
 	if (!(d->table = table_new((uint32_t)random_u64())) ||
-	    !(d->sess = session_new(&o->cfg, d->table, &d->st, &sops, now_us())) ||
+	    !(d->sess = session_new(&o->cfg, d->table, &d->st, &sops, clock_mono_us())) ||
 	    !(d->role = role_new(o->role_file)))
 		return -ENOMEM;
 	d->ev_timer = event_new(d->base, -1, 0, timer_cb, d);
@@ -240,8 +234,8 @@ static int start(struct syncd *d)
 		return -EADDRNOTAVAIL;
 	if (!(d->local = local_open(d->base, o->ipc_dir, &d->st, &cops)))
 		return -EADDRNOTAVAIL;
-	msrc = (struct metrics_src){.sess = d->sess, .local = d->local, .st = &d->st};
-	if (o->metrics_on && !(d->metrics = metrics_start(d->base, &o->metrics, &msrc)))
+	d->msrc = (struct metrics_src){.sess = d->sess, .local = d->local, .st = &d->st};
+	if (o->metrics_on && !(d->metrics = metrics_start(d->base, &o->metrics, &d->msrc)))
 		return -EADDRNOTAVAIL;
 	role_apply(d, true);
 	log_info("twist-syncd %s: node %llu (epoch %016llx), peer node %llu, role %s",
@@ -252,7 +246,7 @@ static int start(struct syncd *d)
 
 static void stop(struct syncd *d)
 {
-	metrics_stop(d->metrics);
+	metrics_http_stop(d->metrics);
 	local_close(d->local);
 	link_close(d->link);
 	if (d->ev_timer)
@@ -283,7 +277,7 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	if (options_parse(argc, argv, &o) < 0)
 		return 2;
-	log_init(o.level, o.syslog);
+	log_init("twist-syncd", o.level, o.syslog);
 	signal(SIGPIPE, SIG_IGN);
 	d.opt = &o;
 	if (start(&d) < 0) {

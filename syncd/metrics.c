@@ -1,15 +1,7 @@
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <stdlib.h>
 
-#include "syncd/log.h"
+#include "common/metrics_http.h"
 #include "syncd/metrics.h"
-
-struct metrics {
-	struct metrics_src src;
-	struct evhttp *http;
-};
 
 static void metric(struct evbuffer *b, const char *name, const char *type, const char *help,
                    uint64_t v)
@@ -160,100 +152,51 @@ static void write_lag(struct evbuffer *b, const struct sync_stats *st)
 	        stats_lag_pct(st, 99));
 }
 
-static void reply(struct evhttp_request *req, int code, struct evbuffer *b)
+static int metrics_page(struct evbuffer *b, void *arg)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "text/plain; version=0.0.4");
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "Service Unavailable", b);
-}
+	const struct metrics_src *src = arg;
 
-static void metrics_cb(struct evhttp_request *req, void *arg)
-{
-	struct metrics *m = arg;
-	struct evbuffer *b = evbuffer_new();
-
-	if (!b) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	write_session(b, m->src.sess);
-	write_counters(b, m->src.st);
-	write_lag(b, m->src.st);
+	write_session(b, src->sess);
+	write_counters(b, src->st);
+	write_lag(b, src->st);
 	metric(b, "twist_syncd_relay_queue_bytes", "gauge", "Bytes waiting for the relay.",
-	       local_queued_bytes(m->src.local));
-	reply(req, 200, b);
-	evbuffer_free(b);
+	       local_queued_bytes(src->local));
+	return 200;
 }
 
 /* 200 whenever the loop answers (the relay ipc is bound before it starts). */
-static void health_cb(struct evhttp_request *req, void *arg)
+static int health_page(struct evbuffer *b, void *arg)
 {
-	struct metrics *m = arg;
-	struct evbuffer *b = evbuffer_new();
+	const struct metrics_src *src = arg;
 
-	if (!b) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evbuffer_add_printf(b, "%s\n", session_synced(m->src.sess) ? "synced" : "resyncing");
-	reply(req, 200, b);
-	evbuffer_free(b);
+	evbuffer_add_printf(b, "%s\n", session_synced(src->sess) ? "synced" : "resyncing");
+	return 200;
 }
 
 /* DESIGN decision 7: an out-of-sync node must not win VRRP; the HA glue reads this. */
-static void ready_cb(struct evhttp_request *req, void *arg)
+static int ready_page(struct evbuffer *b, void *arg)
 {
-	struct metrics *m = arg;
-	struct evbuffer *b = evbuffer_new();
-	const struct session *s = m->src.sess;
+	const struct metrics_src *src = arg;
+	const struct session *s = src->sess;
 	bool ok = session_ready(s);
 
-	if (!b) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
 	evbuffer_add_printf(b, "%s\n",
 	                    ok ? (s->master ? "master" : "synced")
 	                       : (session_synced(s) ? "peer lost" : "resyncing"));
-	reply(req, ok ? 200 : 503, b);
-	evbuffer_free(b);
+	return ok ? 200 : 503;
 }
 
-struct metrics *metrics_start(struct event_base *base, const struct tw_addr *addr,
-                              const struct metrics_src *src)
+struct metrics_http *metrics_start(struct event_base *base, const struct tw_addr *addr,
+                                   struct metrics_src *src)
 {
-	char ip[TW_ADDR_STRLEN], a[TW_ADDR_STRLEN];
-	struct metrics *m = calloc(1, sizeof(*m));
+	static const struct metrics_http_page pages[] = {
+	        {"/metrics", metrics_page},
+	        {"/health", health_page},
+	        {"/ready", ready_page},
+	};
+	char ip[TW_ADDR_STRLEN];
 
-	if (!m)
-		return NULL;
-	m->src = *src;
-	if (!(m->http = evhttp_new(base)))
-		goto bad;
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(m->http, 8192);
-	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_timeout(m->http, 10);
-	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
-	evhttp_set_cb(m->http, "/health", health_cb, m);
-	evhttp_set_cb(m->http, "/ready", ready_cb, m);
 	tw_addr_fmt_ip(addr, ip, sizeof(ip));
-	if (evhttp_bind_socket(m->http, ip, addr->port) < 0) {
-		log_err("metrics: cannot listen on %s", tw_addr_fmt(addr, a, sizeof(a)));
-		goto bad;
-	}
-	log_info("metrics on http://%s/metrics", tw_addr_fmt(addr, a, sizeof(a)));
-	return m;
-bad:
-	metrics_stop(m);
-	return NULL;
-}
-
-void metrics_stop(struct metrics *m)
-{
-	if (!m)
-		return;
-	if (m->http)
-		evhttp_free(m->http);
-	free(m);
+	return metrics_http_start(base, ip, addr->port, pages, sizeof(pages) / sizeof(pages[0]),
+	                          src);
 }

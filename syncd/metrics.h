@@ -7,7 +7,7 @@
 #include "syncd/session.h"
 
 struct event_base;
-struct metrics;
+struct metrics_http;
 
 struct metrics_src {
 	const struct session *sess;
@@ -15,8 +15,9 @@ struct metrics_src {
 	const struct sync_stats *st;
 };
 
-struct metrics *metrics_start(struct event_base *base, const struct tw_addr *addr,
-                              const struct metrics_src *src);
-void metrics_stop(struct metrics *m);
+/* Serves /metrics, /health and /ready from *src, which must outlive the server;
+ * stopped with metrics_http_stop(). */
+struct metrics_http *metrics_start(struct event_base *base, const struct tw_addr *addr,
+                                   struct metrics_src *src);
 
 #endif

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "proto/addr.h"
-#include "syncd/log.h"
 #include "syncd/session.h"
 
 struct options {

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "syncd/log.h"
+#include "common/log.h"
 #include "syncd/role.h"
 
 struct role {

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "syncd/log.h"
+#include "common/log.h"
 #include "syncd/rx.h"
 #include "syncd/session.h"
 #include "syncd/tx.h"
@@ -139,7 +139,7 @@ void session_change_sync(struct session *s, enum sync_state to, const char *why)
 void session_drop(struct session *s, enum drop_reason r, uint64_t now)
 {
 	s->st->drops[SRC_PEER][r]++;
-	if (log_ratelimit(&s->log_last, now, 1000000))
+	if (log_ratelimit(&s->log_last_ms, now / 1000, 1000))
 		log_warn("peer: message dropped (%s)", stats_drop_name(r));
 }
 

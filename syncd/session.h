@@ -137,7 +137,7 @@ struct session {
 	int reported_synced; /* -1 = never reported */
 	uint64_t started_us, dump_asked_us, dump_reply_us;
 	uint64_t heard_us, hello_at, alive_at, expire_at;
-	uint64_t log_last;
+	uint64_t log_last_ms; /* log_ratelimit() of session_drop() */
 	struct tx tx;
 	struct rx rx;
 };

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "syncd/log.h"
+#include "common/log.h"
 #include "syncd/tx.h"
 #include "syncd/wire.h"
 

@@ -8,4 +8,4 @@
 # fuzzer rather than linked from the library.
 twist_fuzz_sources(fuzz_config_srcs relay_config)
 twist_fuzz(fuzz_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_config.c ${fuzz_config_srcs}
-	LIBS twist_proto PkgConfig::YAML)
+	LIBS twist_common twist_proto PkgConfig::YAML)

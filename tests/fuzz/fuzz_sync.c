@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "syncd/log.h"
+#include "common/log.h"
 #include "syncd/session.h"
 #include "syncd/wire.h"
 

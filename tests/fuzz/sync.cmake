@@ -11,5 +11,5 @@ if(TARGET syncd_core)
 	twist_fuzz_sources(fuzz_sync_srcs syncd_core)
 	twist_fuzz(fuzz_sync SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sync.c ${fuzz_sync_srcs}
 		${CMAKE_SOURCE_DIR}/proto/flow.c
-		LIBS twist_flow)
+		LIBS twist_common twist_flow)
 endif()

@@ -6,7 +6,7 @@
 #include "relay/auth.h"
 #include "relay/dataplane.h"
 #include "relay/flow.h"
-#include "relay/log.h"
+#include "common/log.h"
 #include "relay/turn.h"
 #include "tests/relay/harness.h"
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "syncd/log.h"
+#include "common/log.h"
 #include "tests/syncd/sim.h"
 #include "tests/syncd/util.h"
 
