@@ -137,8 +137,8 @@ static int relay_init(struct relay *r)
 	pick_relay_addrs(r);
 	r->auth = auth_new(cfg);
 	r->policy = policy_new(cfg);
-	r->ports = ports_new(cfg->port_min, cfg->port_max, r->seed);
 	r->reg = registry_new(cfg->max_allocations, cfg->user_quota, r->seed);
+	r->ports = ports_new(cfg->port_min, cfg->port_max, r->reg);
 	if (!r->auth || !r->policy || !r->ports || !r->reg)
 		return -ENOMEM;
 	r->n_workers = worker_count(cfg);

@@ -339,10 +339,10 @@ static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bo
 		if (fd < 0)
 			return 508; /* §7.2: an unknown or expired token */
 	} else {
-		fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve, &token,
-		                &a->rs[0].addr, q->w->now_ms);
+		fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve, q->user,
+		                &token, &a->rs[0].addr, q->w->now_ms);
 		if (fd < 0)
-			return 508;
+			return fd == -EDQUOT ? 486 : 508;
 		if (reserve)
 			a->reservation = token;
 	}
@@ -350,8 +350,8 @@ static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bo
 	a->rs[0].a = a;
 	a->n_rs = 1;
 	if (dual) {
-		fd = ports_open(r->ports, &r->relay_addr[1], false, false, &token, &a->rs[1].addr,
-		                q->w->now_ms);
+		fd = ports_open(r->ports, &r->relay_addr[1], false, false, NULL, &token,
+		                &a->rs[1].addr, q->w->now_ms);
 		if (r->relay_addr[1].family && fd >= 0) {
 			a->rs[1].fd = fd;
 			a->rs[1].a = a;
