@@ -19,11 +19,13 @@
 #include "relay/metrics.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
+#include "relay/ratelimit.h"
 #include "relay/registry.h"
 #include "relay/sync.h"
 #include "relay/worker.h"
 
 #define RELAY_NOFILE (1u << 20)
+#define RL_SLOTS     (1u << 16) /* 512 KiB of buckets, one table for all workers */
 
 static void usage(FILE *f)
 {
@@ -139,7 +141,8 @@ static int relay_init(struct relay *r)
 	r->policy = policy_new(cfg);
 	r->reg = registry_new(cfg->max_allocations, cfg->user_quota, r->seed);
 	r->ports = ports_new(cfg->port_min, cfg->port_max, r->reg);
-	if (!r->auth || !r->policy || !r->ports || !r->reg)
+	r->rl = ratelimit_new(RL_SLOTS, cfg->unauth_rate, cfg->unauth_burst, r->seed);
+	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl)
 		return -ENOMEM;
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
@@ -160,6 +163,7 @@ static void relay_fini(struct relay *r)
 	free(r->workers);
 	registry_free(r->reg);
 	ports_free(r->ports);
+	ratelimit_free(r->rl);
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

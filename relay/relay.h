@@ -49,6 +49,7 @@ struct relay {
 	struct policy *policy;
 	struct ports *ports;
 	struct registry *reg;
+	struct ratelimit *rl; /* unauthenticated answers per source, all workers */
 	struct worker **workers;
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */

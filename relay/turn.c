@@ -97,7 +97,7 @@ static void error_reply(struct req *q, int code)
 /* Unauthenticated answers are what a spoofed flood would reflect: rate-limit them. */
 static bool unauth_allowed(struct req *q)
 {
-	if (ratelimit_take(q->w->rl, &q->cc->client, q->w->now_ms))
+	if (ratelimit_take(q->w->r->rl, &q->cc->client, q->w->now_ms))
 		return true;
 	worker_drop(q->w, DROP_RATELIMIT, &q->cc->client);
 	return false;
