@@ -1,28 +1,32 @@
 /*
- * Token buckets in millitokens, so a rate in tokens per second refills
- * exactly rate millitokens per millisecond: integers only, nothing lost to
- * rounding. One table per worker, so no locks.
+ * Each bucket is a generic cell rate algorithm: one 64-bit word holds the
+ * theoretical arrival time (TAT) of the next token, in units where a rate
+ * of r tokens per second advances the clock r units per millisecond and a
+ * token costs 1000 units. That is the millitoken bucket this file kept
+ * before, exactly: tokens = (burst * 1000 - (TAT - now)) / 1000, integers
+ * only, nothing lost to rounding. A take is a load, some arithmetic and
+ * one compare-and-swap; a refusal writes nothing.
+ *
+ * Time in units is now_ms * rate modulo 2^64 and TAT is compared by signed
+ * difference, so the arithmetic wraps harmlessly as long as two callers'
+ * clocks differ by less than 2^63 units: 292 years at RATELIMIT_MAX.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "relay/ratelimit.h"
+#include "relay/siphash.h"
 
 #define SLOTS_MAX (1u << 24)
-#define MILLI     1000u
-
-struct bucket {
-	uint64_t tokens; /* millitokens */
-	uint64_t last_ms;
-};
+#define COST      1000u /* units per token: 1 token/s is 1 unit/ms */
 
 struct ratelimit {
-	struct bucket *b;
+	uint64_t *tat; /* 0 = never used: full */
 	uint32_t mask;
-	uint32_t seed;
-	uint64_t rate;    /* tokens/s == millitokens/ms */
-	uint64_t burst;   /* millitokens */
-	uint64_t fill_ms; /* an empty bucket is full again after this long */
+	uint64_t rate;  /* units per ms */
+	uint64_t burst; /* units */
+	uint8_t key[SIPHASH_KEY_LEN];
 };
 
 /*
@@ -41,19 +45,20 @@ struct ratelimit *ratelimit_new(unsigned slots, unsigned rate, unsigned burst, u
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->b = calloc(n, sizeof(*r->b));
-	if (!r->b) {
+	r->tat = calloc(n, sizeof(*r->tat));
+	if (!r->tat) {
 		free(r);
 		return NULL;
 	}
+	/* Without the kernel's key the seed alone keys the hash: weaker, still working. */
+	if (getrandom(r->key, sizeof(r->key), 0) != (ssize_t)sizeof(r->key))
+		memset(r->key, 0, sizeof(r->key));
+	for (unsigned i = 0; i < 4; i++)
+		r->key[i] ^= (uint8_t)(seed >> (8 * i));
 	r->mask = n - 1;
-	r->seed = seed;
-	r->rate = rate;
-	r->burst = (uint64_t)(burst ? burst : 1) * MILLI;
-	r->fill_ms = rate ? r->burst / rate + 1 : 0;
-	/* Start full, so the first packet of a source is never refused. */
-	for (uint32_t i = 0; i < n; i++)
-		r->b[i].tokens = r->burst;
+	r->rate = rate < RATELIMIT_MAX ? rate : RATELIMIT_MAX;
+	burst = burst ? burst : 1;
+	r->burst = (uint64_t)(burst < RATELIMIT_MAX ? burst : RATELIMIT_MAX) * COST;
 	return r;
 }
 
@@ -61,32 +66,38 @@ void ratelimit_free(struct ratelimit *r)
 {
 	if (!r)
 		return;
-	free(r->b);
+	free(r->tat);
 	free(r);
+}
+
+static uint64_t *slot(struct ratelimit *r, const struct tw_addr *src)
+{
+	uint8_t k[1 + sizeof(src->ip)];
+	size_t n = tw_addr_iplen(src);
+
+	k[0] = src->family;
+	memcpy(k + 1, src->ip, n);
+	return &r->tat[siphash(r->key, k, 1 + n) & r->mask];
 }
 
 bool ratelimit_take(struct ratelimit *r, const struct tw_addr *src, uint64_t now_ms)
 {
-	struct tw_addr key = *src;
-	struct bucket *b;
-	uint64_t elapsed;
+	uint64_t *w, old, now, start, next;
 
 	if (r->rate == 0)
 		return true;
-	key.port = 0;
-	b = &r->b[tw_addr_hash(&key, r->seed) & r->mask];
-	/* A clock that steps back refills nothing; fill_ms caps the product below. */
-	elapsed = now_ms > b->last_ms ? now_ms - b->last_ms : 0;
-	if (elapsed >= r->fill_ms)
-		b->tokens = r->burst;
-	else if (b->tokens + elapsed * r->rate > r->burst)
-		b->tokens = r->burst;
-	else
-		b->tokens += elapsed * r->rate;
-	if (now_ms > b->last_ms)
-		b->last_ms = now_ms;
-	if (b->tokens < MILLI)
-		return false;
-	b->tokens -= MILLI;
+	w = slot(r, src);
+	now = now_ms * r->rate; /* wraps: only differences count */
+	old = __atomic_load_n(w, __ATOMIC_RELAXED);
+	do {
+		/* A bucket ahead of now owes TAT - now; one behind is full. */
+		start = old != 0 && (int64_t)(old - now) > 0 ? old : now;
+		if (start - now + COST > r->burst)
+			return false;
+		next = start + COST;
+		if (next == 0) /* 0 marks an unused slot; one unit late is no harm */
+			next = 1;
+	} while (!__atomic_compare_exchange_n(w, &old, next, true, __ATOMIC_RELAXED,
+	                                      __ATOMIC_RELAXED));
 	return true;
 }

@@ -134,11 +134,49 @@ static struct reg_user **user_slot(struct registry *g, const char *user)
 	return pu;
 }
 
+/*
+ * The user's entry, created on first use; NULL with *rc set when over the
+ * quota (-EDQUOT) or out of memory. Called with the lock held.
+ */
+static struct reg_user *user_get(struct registry *g, const char *user, bool enforce, int *rc)
+{
+	struct reg_user **pu = user_slot(g, user), *u = *pu;
+	size_t len;
+
+	if (u) {
+		if (enforce && g->user_quota && u->count >= g->user_quota) {
+			*rc = -EDQUOT;
+			return NULL;
+		}
+		return u;
+	}
+	len = strlen(user) + 1;
+	u = calloc(1, sizeof(*u) + len);
+	if (!u) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	memcpy(u->name, user, len);
+	*pu = u;
+	return u;
+}
+
+/* Drops one of the user's counts; the entry goes with the last. Lock held. */
+static void user_put(struct registry *g, const char *user)
+{
+	struct reg_user **pu = user_slot(g, user), *u = *pu;
+
+	if (u && u->count > 0 && --u->count == 0) {
+		*pu = u->next;
+		free(u);
+	}
+}
+
 int registry_claim(struct registry *g, const struct alloc_key *k, const char *user, unsigned worker,
                    bool enforce, unsigned *owner)
 {
 	struct reg_entry *e;
-	struct reg_user **pu, *u;
+	struct reg_user *u;
 	size_t b;
 	int rc = 0;
 
@@ -155,25 +193,15 @@ int registry_claim(struct registry *g, const struct alloc_key *k, const char *us
 		rc = -ENOSPC;
 		goto done;
 	}
-	pu = user_slot(g, user);
-	u = *pu;
-	if (enforce && g->user_quota && u && u->count >= g->user_quota) {
-		rc = -EDQUOT;
+	/* the entry first, so that a failure leaves no user entry at count 0 */
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		rc = -ENOMEM;
 		goto done;
 	}
-	e = calloc(1, sizeof(*e));
+	u = user_get(g, user, enforce, &rc);
 	if (!u) {
-		size_t len = strlen(user) + 1;
-
-		u = calloc(1, sizeof(*u) + len);
-		if (u) {
-			memcpy(u->name, user, len);
-			*pu = u;
-		}
-	}
-	if (!e || !u) {
 		free(e);
-		rc = -ENOMEM;
 		goto done;
 	}
 	e->key = *k;
@@ -191,7 +219,6 @@ done:
 void registry_release(struct registry *g, const struct alloc_key *k, const char *user)
 {
 	struct reg_entry **pe, *e;
-	struct reg_user **pu;
 
 	pthread_mutex_lock(&g->lock);
 	pe = &g->buckets[alloc_key_hash(k, g->seed) & (g->nbuckets - 1)];
@@ -200,16 +227,30 @@ void registry_release(struct registry *g, const struct alloc_key *k, const char 
 			*pe = e->next;
 			free(e);
 			g->count--;
-			pu = user_slot(g, user);
-			if (*pu && (*pu)->count > 0 && --(*pu)->count == 0) {
-				struct reg_user *u = *pu;
-
-				*pu = u->next;
-				free(u);
-			}
+			user_put(g, user);
 			break;
 		}
 	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+int registry_hold(struct registry *g, const char *user)
+{
+	struct reg_user *u;
+	int rc = 0;
+
+	pthread_mutex_lock(&g->lock);
+	u = user_get(g, user, true, &rc);
+	if (u)
+		u->count++;
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+void registry_unhold(struct registry *g, const char *user)
+{
+	pthread_mutex_lock(&g->lock);
+	user_put(g, user);
 	pthread_mutex_unlock(&g->lock);
 }
 

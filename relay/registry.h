@@ -32,6 +32,13 @@ void registry_free(struct registry *g);
 int registry_claim(struct registry *g, const struct alloc_key *k, const char *user, unsigned worker,
                    bool enforce, unsigned *owner);
 void registry_release(struct registry *g, const struct alloc_key *k, const char *user);
+/*
+ * A relay port held for a RESERVATION-TOKEN (RFC 8656 §7.2) counts against
+ * its user's quota like an allocation, until it is claimed or expires.
+ * registry_hold: 0; -EDQUOT over the user's quota; -ENOMEM.
+ */
+int registry_hold(struct registry *g, const char *user);
+void registry_unhold(struct registry *g, const char *user);
 size_t registry_count(struct registry *g);
 void registry_set_limits(struct registry *g, unsigned max_total, unsigned user_quota);
 

@@ -7,8 +7,11 @@
 #include "relay/auth.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
+#include "relay/ratelimit.h"
 #include "relay/registry.h"
 #include "relay/worker.h"
+
+#define RL_SLOTS (1u << 16) /* 512 KiB of buckets, one table for all workers */
 
 static void pick_relay_addrs(struct relay *r)
 {
@@ -39,9 +42,10 @@ int relay_init(struct relay *r)
 	pick_relay_addrs(r);
 	r->auth = auth_new(cfg);
 	r->policy = policy_new(cfg);
-	r->ports = ports_new(cfg->port_min, cfg->port_max, r->seed);
 	r->reg = registry_new(cfg->max_allocations, cfg->user_quota, r->seed);
-	if (!r->auth || !r->policy || !r->ports || !r->reg)
+	r->ports = ports_new(cfg->port_min, cfg->port_max, r->reg);
+	r->rl = ratelimit_new(RL_SLOTS, cfg->unauth_rate, cfg->unauth_burst, r->seed);
+	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl)
 		return -ENOMEM;
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
@@ -60,8 +64,9 @@ void relay_fini(struct relay *r)
 	for (unsigned i = 0; r->workers && i < r->n_workers; i++)
 		worker_free(r->workers[i]);
 	free(r->workers);
-	registry_free(r->reg);
 	ports_free(r->ports);
+	registry_free(r->reg);
+	ratelimit_free(r->rl);
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

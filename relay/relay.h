@@ -51,6 +51,7 @@ struct relay {
 	struct policy *policy;
 	struct ports *ports;
 	struct registry *reg;
+	struct ratelimit *rl; /* unauthenticated answers per source, all workers */
 	struct worker **workers;
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */
@@ -106,8 +107,7 @@ struct worker {
 	struct flow *dead;          /* closed this pass, freed by worker_reap */
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
 	struct sync_worker *sw;     /* replication state; NULL without HA */
-	struct ratelimit *rl;
-	uint64_t now_ms; /* monotonic, refreshed at each callback */
+	uint64_t now_ms;            /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_import;
 	/* Data-plane sockets (per-client and relayed): an epoll set of their

@@ -106,7 +106,7 @@ void turn_ok(struct req *q)
 
 bool turn_unauth_allowed(struct req *q)
 {
-	if (ratelimit_take(q->w->rl, &q->c->client, q->w->now_ms))
+	if (ratelimit_take(q->w->r->rl, &q->c->client, q->w->now_ms))
 		return true;
 	worker_drop(q->w, DROP_RATELIMIT, &q->c->client);
 	return false;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/chdata.h"
 #include "proto/stun.h"
@@ -86,13 +87,31 @@ static int allocate_families(struct req *q, uint8_t *fam, bool *dual)
 	return 0;
 }
 
+/*
+ * The relay socket a RESERVATION-TOKEN holds (§7.2), taken before the
+ * allocation claims its quota: the held port already counts against the
+ * same user, so an RTP/RTCP pair fits a quota of two.
+ */
+static int take_reserved(struct req *q, int *fd, struct tw_addr *bound)
+{
+	const struct stun_attr *rt = stun_msg_find(q->m, STUN_A_RESERVATION_TOKEN);
+	uint64_t token;
+
+	*fd = -1;
+	if (!rt)
+		return 0;
+	if (stun_attr_u64(q->m, rt, &token) < 0)
+		return 400;
+	*fd = ports_take(q->w->r->ports, token, bound);
+	return *fd < 0 ? 508 : 0; /* §7.2: an unknown or expired token */
+}
+
 static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bool dual,
                             bool *v6_failed)
 {
 	const struct stun_msg *m = q->m;
 	struct relay *r = q->w->r;
 	const struct stun_attr *ep = stun_msg_find(m, STUN_A_EVEN_PORT);
-	const struct stun_attr *rt = stun_msg_find(m, STUN_A_RESERVATION_TOKEN);
 	bool even = ep != NULL, reserve = false;
 	struct tw_addr bound;
 	uint64_t token = 0;
@@ -100,27 +119,19 @@ static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bo
 
 	if (ep && stun_attr_even_port(m, ep, &reserve) < 0)
 		return 400;
-	if (rt) {
-		if (stun_attr_u64(m, rt, &token) < 0)
-			return 400;
-		fd = ports_take(r->ports, token, &bound);
-		if (fd < 0)
-			return 508; /* §7.2: an unknown or expired token */
-	} else {
-		fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve, &token,
-		                &bound, q->w->now_ms);
-		if (fd < 0)
-			return 508;
-		if (reserve)
-			a->reservation = token;
-	}
+	fd = ports_open(r->ports, &r->relay_addr[fam == TW_AF_INET6], even, reserve, q->user,
+	                &token, &bound, q->w->now_ms);
+	if (fd < 0)
+		return fd == -EDQUOT ? 486 : 508;
+	if (reserve)
+		a->reservation = token;
 	alloc_relay_add(a, fd, &bound);
 	if (dual) {
 		if (!r->relay_addr[1].family)
 			fd = -EAFNOSUPPORT;
 		else
-			fd = ports_open(r->ports, &r->relay_addr[1], false, false, &token, &bound,
-			                q->w->now_ms);
+			fd = ports_open(r->ports, &r->relay_addr[1], false, false, NULL, &token,
+			                &bound, q->w->now_ms);
 		if (fd >= 0)
 			alloc_relay_add(a, fd, &bound);
 		else
@@ -137,10 +148,11 @@ void turn_do_allocate(struct req *q)
 	const struct stun_attr *rt;
 	struct allocation *a;
 	struct alloc_key k;
+	struct tw_addr tbound;
 	uint8_t proto, fam;
 	bool dual, v6_failed = false;
 	long lifetime;
-	int code, rc;
+	int code, rc, tfd;
 
 	if (c->a) {
 		/* §7.2: a retransmission gets the same answer, anything else 437. */
@@ -168,15 +180,24 @@ void turn_do_allocate(struct req *q)
 	if (lifetime == 0)
 		lifetime = w->r->cfg.default_lifetime;
 
+	code = take_reserved(q, &tfd, &tbound);
+	if (code)
+		return turn_error(q, code);
 	k = (struct alloc_key){
 	        .transport = c->ops->transport, .client = c->client, .local = c->local};
 	rc = alloc_new(w, &k, q->user, c->ops->replicates, true, &a);
-	if (rc == -EEXIST) /* another worker is creating it: the retransmit goes there */
-		return worker_drop(w, DROP_NOT_OWNER, &c->client);
-	if (rc < 0)
+	if (rc < 0) {
+		if (tfd >= 0) {
+			close(tfd);
+			ports_release(w->r->ports, &tbound);
+		}
+		if (rc == -EEXIST) /* another worker is creating it: the retransmit goes there */
+			return worker_drop(w, DROP_NOT_OWNER, &c->client);
 		return turn_error(q, rc == -EDQUOT ? 486 : 508);
-	code = open_relay_socks(q, a, fam, dual, &v6_failed);
-	if (code)
+	}
+	if (tfd >= 0)
+		alloc_relay_add(a, tfd, &tbound);
+	else if ((code = open_relay_socks(q, a, fam, dual, &v6_failed)) != 0)
 		goto bad;
 	a->dont_fragment = stun_msg_find(m, STUN_A_DONT_FRAGMENT) != NULL;
 	memcpy(a->alloc_tid, m->tid, STUN_TID_LEN);

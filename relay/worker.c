@@ -9,13 +9,10 @@
 #include "relay/flow.h"
 #include "common/log.h"
 #include "relay/ports.h"
-#include "relay/ratelimit.h"
 #include "relay/sync.h"
 #include "relay/tcp.h"
 #include "relay/udp.h"
 #include "relay/worker.h"
-
-#define RL_SLOTS 4096
 
 void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from)
 {
@@ -84,8 +81,7 @@ struct worker *worker_new(struct relay *r, unsigned id)
 		w->udp[i].fd = -1;
 	w->base = event_base_new();
 	w->allocs = alloc_table_new(r->seed ^ id);
-	w->rl = ratelimit_new(RL_SLOTS, r->cfg.unauth_rate, r->cfg.unauth_burst, r->seed + id);
-	if (!w->base || !w->allocs || !w->rl)
+	if (!w->base || !w->allocs)
 		goto bad;
 	w->now_ms = relay_now_ms();
 	w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
@@ -154,7 +150,6 @@ void worker_free(struct worker *w)
 		udp_listener_close(&w->udp[i]);
 	if (w->tick)
 		event_free(w->tick);
-	ratelimit_free(w->rl);
 	if (w->base)
 		event_base_free(w->base);
 	free(w);

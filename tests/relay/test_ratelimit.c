@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "relay/ratelimit.h"
 
-#define SEED 0x5eed1234u
-#define T0   1000000u /* ms */
+#define SEED       0x5eed1234u
+#define T0         1000000u /* ms */
+#define CENTURY_MS (100ull * 36525 * 24 * 3600 * 1000)
 
 static struct tw_addr ip(const char *s, uint16_t port)
 {
@@ -148,14 +150,22 @@ static void test_edges(void **state)
 	assert_int_equal(drain(r, &a, T0, 100), 1);
 	ratelimit_free(r);
 
-	/* huge rate and burst over a huge gap: no overflow, still capped at the burst */
+	/*
+	 * Rates and bursts beyond RATELIMIT_MAX are clamped (one 64-bit word
+	 * per bucket bounds the domain); a century's gap at the top rate
+	 * neither overflows nor overfills: still capped at the burst.
+	 */
 	r = ratelimit_new(0, 4000000000u, 7, SEED);
 	assert_non_null(r);
 	assert_int_equal(drain(r, &a, 0, 100), 7);
-	assert_int_equal(drain(r, &a, UINT64_MAX / 2, 100), 7);
-	assert_int_equal(drain(r, &a, UINT64_MAX, 100), 7);
+	assert_int_equal(drain(r, &a, CENTURY_MS, 100), 7);
+	assert_int_equal(drain(r, &a, 2 * CENTURY_MS, 100), 7);
 	/* the clock stepping back refills nothing */
 	assert_int_equal(drain(r, &a, 5, 100), 0);
+	ratelimit_free(r);
+	r = ratelimit_new(8, 1, 4000000000u, SEED);
+	assert_non_null(r);
+	assert_int_equal(drain(r, &a, T0, 2 * RATELIMIT_MAX), RATELIMIT_MAX);
 	ratelimit_free(r);
 
 	/* starting at time 0 a bucket is full */
@@ -164,6 +174,88 @@ static void test_edges(void **state)
 	assert_int_equal(drain(r, &a, 0, 100), 4);
 	ratelimit_free(r);
 	ratelimit_free(NULL);
+}
+
+/*
+ * Issue 17: each worker had its own limiter, so a source whose packets
+ * the kernel spread over 4 workers got 4 bursts. One limiter is now
+ * shared: threads standing in for workers take for one source (from
+ * different ports, as SO_REUSEPORT spreads them), in lock step over an
+ * injected clock, each until refused at every millisecond. The total must
+ * be exactly the bucket's: burst + rate * elapsed, in whole tokens.
+ */
+#define THREADS 4
+
+struct hammer {
+	struct ratelimit *r;
+	pthread_barrier_t *bar;
+	unsigned id, steps, lag_ms;
+	uint64_t granted;
+};
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	struct tw_addr src;
+
+	tw_addr_parse_ip("198.51.100.77", &src);
+	src.port = (uint16_t)(40000 + h->id);
+	for (unsigned k = 0; k < h->steps; k++) {
+		uint64_t now = T0 + k - (h->id ? h->lag_ms * h->id : 0);
+
+		pthread_barrier_wait(h->bar);
+		while (ratelimit_take(h->r, &src, now))
+			h->granted++;
+	}
+	return NULL;
+}
+
+/* The tokens THREADS threads get from one limiter over steps milliseconds. */
+static uint64_t hammer(unsigned rate, unsigned burst, unsigned steps, unsigned lag_ms)
+{
+	struct ratelimit *r = ratelimit_new(4096, rate, burst, SEED);
+	struct hammer h[THREADS];
+	pthread_t t[THREADS];
+	pthread_barrier_t bar;
+	uint64_t total = 0;
+
+	assert_non_null(r);
+	assert_int_equal(pthread_barrier_init(&bar, NULL, THREADS), 0);
+	for (unsigned i = 0; i < THREADS; i++) {
+		h[i] = (struct hammer){
+		        .r = r, .bar = &bar, .id = i, .steps = steps, .lag_ms = lag_ms};
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+	}
+	for (unsigned i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += h[i].granted;
+	}
+	pthread_barrier_destroy(&bar);
+	ratelimit_free(r);
+	return total;
+}
+
+static void test_shared_threads(void **state)
+{
+	(void)state;
+	/* 20/s, burst 40, over 9,999 ms: 40 + 199.98 tokens, 239 whole ones */
+	assert_int_equal(hammer(20, 40, 10000, 0), 40 + 20 * 9999 / 1000);
+	/* contended: 1,000 tokens a millisecond for the 4 threads to fight over */
+	assert_int_equal(hammer(RATELIMIT_MAX, 1000, 5000, 0), 1000 + 1000 * 4999);
+}
+
+/*
+ * Workers read the clock at different moments: a lagging caller sees less
+ * credit, never more, so the total stays within the bucket's bound from
+ * the earliest clock that took to the latest.
+ */
+static void test_lagging_clocks(void **state)
+{
+	uint64_t got = hammer(20, 40, 10000, 3);
+
+	(void)state;
+	assert_true(got <= 40 + 20 * (9999 + 3 * (THREADS - 1)) / 1000);
+	assert_true(got >= 40 + 20 * 9999 / 1000);
 }
 
 int main(void)
@@ -176,6 +268,8 @@ int main(void)
 	        cmocka_unit_test(test_port_ignored),
 	        cmocka_unit_test(test_collision_shares),
 	        cmocka_unit_test(test_edges),
+	        cmocka_unit_test(test_shared_threads),
+	        cmocka_unit_test(test_lagging_clocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,36 @@ static void test_quotas(void **state)
 	registry_free(g);
 }
 
+/* A held reservation (RFC 8656 §7.2) is one of the user's quota. */
+static void test_holds(void **state)
+{
+	struct registry *g = registry_new(0, 2, 7);
+	struct alloc_key a = key(3000), b = key(3001);
+	unsigned owner;
+
+	(void)state;
+	assert_int_equal(registry_hold(g, "alice"), 0);
+	assert_int_equal(registry_claim(g, &a, "alice", 0, true, &owner), 0);
+	assert_int_equal(registry_claim(g, &b, "alice", 0, true, &owner), -EDQUOT);
+	assert_int_equal(registry_hold(g, "alice"), -EDQUOT);
+	/* holds are not allocations */
+	assert_int_equal(registry_count(g), 1);
+	registry_unhold(g, "alice");
+	assert_int_equal(registry_claim(g, &b, "alice", 0, true, &owner), 0);
+	registry_release(g, &a, "alice");
+	registry_release(g, &b, "alice");
+	/* holds alone fill the quota; an unknown user's unhold is a no-op */
+	assert_int_equal(registry_hold(g, "bob"), 0);
+	assert_int_equal(registry_hold(g, "bob"), 0);
+	assert_int_equal(registry_hold(g, "bob"), -EDQUOT);
+	registry_unhold(g, "carol");
+	registry_unhold(g, "bob");
+	registry_unhold(g, "bob");
+	registry_unhold(g, "bob");
+	assert_int_equal(registry_hold(g, "bob"), 0);
+	registry_free(g);
+}
+
 /* Enough entries to make the table grow several times; all must stay findable. */
 static void test_growth(void **state)
 {
@@ -93,6 +123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_claim_release),
 	        cmocka_unit_test(test_quotas),
+	        cmocka_unit_test(test_holds),
 	        cmocka_unit_test(test_growth),
 	};
 

@@ -48,6 +48,11 @@ static int setup_quota(void **state)
 	return setup_with(state, "limits:\n  user_quota: 1\n");
 }
 
+static int setup_quota2(void **state)
+{
+	return setup_with(state, "limits:\n  user_quota: 2\n");
+}
+
 static int setup_one_port(void **state)
 {
 	return setup_with(state, "relay:\n  addresses: [127.0.0.1]\n  port_min: 47998\n"
@@ -354,6 +359,36 @@ static void test_quota_486(void **state)
 	assert_int_equal(allocate(x, &other, "eve", 36), 0);
 }
 
+/* An RTP/RTCP pair (EVEN-PORT R=1, then the token) fits a quota of two:
+ * the held port counts against the user until it is claimed. */
+static void test_reservation_pair_in_quota(void **state)
+{
+	struct ctx *x = *state;
+	struct fake_conn rtcp, third;
+	const struct stun_attr *ta;
+	struct stun_msg m;
+	uint64_t token;
+	struct treq q;
+
+	fake_conn_init(&rtcp, &x->h, "198.51.100.7:5001", false);
+	fake_conn_init(&third, &x->h, "198.51.100.7:5002", false);
+	treq_begin(&q, STUN_ALLOCATE, STUN_REQUEST, 60);
+	add_transport(&q, STUN_PROTO_UDP);
+	stun_wr_attr(&q.wr, STUN_A_EVEN_PORT, "\x80", 1);
+	assert_int_equal(ask(x, &x->fc, &q, "demo"), 0);
+	assert_true(fake_last(&x->fc, &m));
+	ta = stun_msg_find(&m, STUN_A_RESERVATION_TOKEN);
+	assert_non_null(ta);
+	assert_int_equal(stun_attr_u64(&m, ta, &token), 0);
+	/* Allocation + held port: a third allocation is over the quota. */
+	assert_int_equal(allocate(x, &third, "demo", 61), 486);
+	treq_begin(&q, STUN_ALLOCATE, STUN_REQUEST, 62);
+	add_transport(&q, STUN_PROTO_UDP);
+	stun_wr_u64(&q.wr, STUN_A_RESERVATION_TOKEN, token);
+	assert_int_equal(ask(x, &rtcp, &q, "demo"), 0);
+	assert_int_equal(rtcp.c.a->rs[0].addr.port, x->fc.c.a->rs[0].addr.port + 1);
+}
+
 static void test_ports_exhausted_508(void **state)
 {
 	struct ctx *x = *state;
@@ -409,6 +444,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_send_indication, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wrong_user_441, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_quota_486, setup_quota, teardown),
+	        cmocka_unit_test_setup_teardown(test_reservation_pair_in_quota, setup_quota2,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_ports_exhausted_508, setup_one_port, teardown),
 	        cmocka_unit_test_setup_teardown(test_stream_chdata_padding, setup, teardown),
 	};
