@@ -290,3 +290,44 @@ const char *stun_error_reason(int code)
 		return "Error";
 	}
 }
+
+/* Bytes in the UTF-8 sequence led by c, or 0 for a byte that cannot lead. */
+static size_t utf8_len(uint8_t c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 0;
+}
+
+bool stun_opaque_ok(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_len(s[i]);
+		uint32_t cp;
+
+		if (n == 0 || n > len - i)
+			return false;
+		cp = n == 1 ? s[i] : (uint32_t)(s[i] & (0x7f >> n));
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		/* Overlong forms, surrogates, past U+10FFFF; then the controls. */
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return false;
+		i += n;
+	}
+	return true;
+}

@@ -222,6 +222,14 @@ void stun_wr_fingerprint(struct stun_wr *w);
 /* Total length, or -ENOSPC. */
 int stun_wr_finish(struct stun_wr *w);
 
+/*
+ * USERNAME and REALM are OpaqueStrings (RFC 8265 §4.2): true if s is
+ * well-formed UTF-8 without control characters (C0 including NUL, DEL,
+ * C1). twist does not apply NFC: names are compared byte for byte, so a
+ * client must send them normalised, as the RFC's preparation asks.
+ */
+bool stun_opaque_ok(const uint8_t *s, size_t len);
+
 /* Default reason phrase for an error code (RFC 8489 §14.8, RFC 8656 §18). */
 const char *stun_error_reason(int code);
 const char *stun_method_name(uint16_t method);

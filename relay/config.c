@@ -641,6 +641,9 @@ static const struct key auth_keys[] = {
         {CFG_BOOL("sha256", sha256)},
         {CFG_UINT("unauth_rate", unauth_rate)},
         {CFG_UINT("unauth_burst", unauth_burst)},
+        {CFG_UINT("backoff_after", backoff_after)},
+        {CFG_UINT("backoff_base_ms", backoff_base_ms)},
+        {CFG_UINT("backoff_max_ms", backoff_max_ms)},
 };
 
 static const struct key peers_keys[] = {
@@ -787,6 +790,9 @@ void config_defaults(struct config *cfg)
 	cfg->sha256 = true;
 	cfg->unauth_rate = 20;
 	cfg->unauth_burst = 40;
+	cfg->backoff_after = 5;
+	cfg->backoff_base_ms = 250;
+	cfg->backoff_max_ms = 60000;
 	cfg->max_allocations = 100000;
 	cfg->default_lifetime = 600;
 	cfg->max_lifetime = 3600;

@@ -53,6 +53,10 @@ struct config {
 	bool sha256;                /* offer PASSWORD-ALGORITHMS SHA-256 (default true) */
 	unsigned unauth_rate;       /* 401 responses per second per source IP, default 20 */
 	unsigned unauth_burst;      /* default 40 */
+	unsigned backoff_after;     /* failed authentications from a source before it
+	                             * backs off (relay/guard.h); 0 = off; default 5 */
+	unsigned backoff_base_ms;   /* the first back-off, doubling; default 250 */
+	unsigned backoff_max_ms;    /* the longest; default 60000 */
 
 	/* peers */
 	bool allow_loopback; /* demo only; logged loudly */

@@ -221,6 +221,15 @@ static int check_auth(struct check *c)
 	if (cfg->unauth_burst < 1 || cfg->unauth_burst > UNAUTH_MAX)
 		return check_fail(c, "auth.unauth_burst must be between 1 and %d, got %u",
 		                  UNAUTH_MAX, cfg->unauth_burst);
+	if (cfg->backoff_after > 63)
+		return check_fail(c, "auth.backoff_after must be between 0 (off) and 63, got %u",
+		                  cfg->backoff_after);
+	if (cfg->backoff_base_ms < 1 || cfg->backoff_max_ms < cfg->backoff_base_ms ||
+	    cfg->backoff_max_ms > 3600000)
+		return check_fail(c,
+		                  "auth.backoff_base_ms (%u) must be at least 1 and at most "
+		                  "auth.backoff_max_ms (%u), which is at most 3600000",
+		                  cfg->backoff_base_ms, cfg->backoff_max_ms);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/metrics_http.h"
 #include "proto/stun.h"
+#include "relay/guard.h"
 #include "relay/metrics.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
@@ -119,6 +120,27 @@ static void write_sync(struct evbuffer *b, struct relay *r)
 	        "counter", __atomic_load_n(&r->sync_bad_msgs, __ATOMIC_RELAXED));
 }
 
+static void write_guard(struct evbuffer *b, struct relay *r)
+{
+	struct guard_stats gs;
+
+	guard_stats(r->guard, relay_now_ms(), &gs);
+	counter(b, "twist_auth_backoff_refused_source_total",
+	        "Authentications refused unchecked: the source is backed off.", "counter",
+	        gs.refused_source);
+	counter(b, "twist_auth_backoff_refused_user_total",
+	        "Authentications refused unchecked: a failing source on a guessed username.",
+	        "counter", gs.refused_user);
+	counter(b, "twist_auth_backoff_failures_total", "Failed authentications counted.",
+	        "counter", gs.failures);
+	counter(b, "twist_auth_backoff_evicted_total",
+	        "Back-off records pushed out by a full table.", "counter", gs.evicted);
+	counter(b, "twist_auth_backoff_sources", "Sources with failures on record.", "gauge",
+	        gs.sources);
+	counter(b, "twist_auth_backoff_users", "Usernames with failures on record.", "gauge",
+	        gs.users);
+}
+
 static int metrics_page(struct evbuffer *b, void *arg)
 {
 	struct relay *r = arg;
@@ -143,6 +165,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	counter(b, "twist_relay_ports_in_use", "Relay ports bound (IPv4 and IPv6).", "gauge",
 	        ports_in_use(r->ports, TW_AF_INET) + ports_in_use(r->ports, TW_AF_INET6));
 	counter(b, "twist_workers", "Worker threads.", "gauge", r->n_workers);
+	write_guard(b, r);
 	write_traffic(b, r);
 	write_reasons(b, r);
 	if (r->cfg.ha_enabled)

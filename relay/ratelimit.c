@@ -101,3 +101,15 @@ bool ratelimit_take(struct ratelimit *r, const struct tw_addr *src, uint64_t now
 	                                      __ATOMIC_RELAXED));
 	return true;
 }
+
+bool ratelimit_ok(struct ratelimit *r, const struct tw_addr *src, uint64_t now_ms)
+{
+	uint64_t old, now, start;
+
+	if (r->rate == 0)
+		return true;
+	now = now_ms * r->rate;
+	old = __atomic_load_n(slot(r, src), __ATOMIC_RELAXED);
+	start = old != 0 && (int64_t)(old - now) > 0 ? old : now;
+	return start - now + COST <= r->burst;
+}

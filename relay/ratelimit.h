@@ -30,5 +30,7 @@ void ratelimit_free(struct ratelimit *r);
  * other (each worker reads its own), and a lagging clock only limits more.
  */
 bool ratelimit_take(struct ratelimit *r, const struct tw_addr *src, uint64_t now_ms);
+/* Whether a token is there now, without taking it (a cheap check before crypto). */
+bool ratelimit_ok(struct ratelimit *r, const struct tw_addr *src, uint64_t now_ms);
 
 #endif

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "relay/auth.h"
+#include "relay/guard.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/ratelimit.h"
@@ -35,6 +36,7 @@ static unsigned worker_count(const struct config *cfg)
 
 int relay_init(struct relay *r)
 {
+	struct guard_params gp = GUARD_PARAMS_DEFAULT;
 	struct config *cfg = &r->cfg;
 
 	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
@@ -45,7 +47,17 @@ int relay_init(struct relay *r)
 	r->reg = registry_new(cfg->max_allocations, cfg->user_quota, r->seed);
 	r->ports = ports_new(cfg->port_min, cfg->port_max, r->reg);
 	r->rl = ratelimit_new(RL_SLOTS, cfg->unauth_rate, cfg->unauth_burst, r->seed);
-	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl)
+	if (getrandom(gp.key, sizeof(gp.key), 0) != sizeof(gp.key))
+		return -EIO;
+	if (cfg->backoff_after) {
+		gp.src_free = cfg->backoff_after;
+		gp.base_ms = cfg->backoff_base_ms;
+		gp.cap_ms = cfg->backoff_max_ms;
+		if (gp.forget_ms < 2 * gp.cap_ms)
+			gp.forget_ms = 2 * gp.cap_ms;
+	}
+	r->guard = guard_new(&gp);
+	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl || !r->guard)
 		return -ENOMEM;
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
@@ -67,6 +79,7 @@ void relay_fini(struct relay *r)
 	ports_free(r->ports);
 	registry_free(r->reg);
 	ratelimit_free(r->rl);
+	guard_free(r->guard);
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

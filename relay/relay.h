@@ -26,6 +26,7 @@ struct ports;
 struct registry;
 struct alloc_table;
 struct ratelimit;
+struct guard;
 struct worker;
 struct tcp_conn;
 struct flow;
@@ -52,6 +53,7 @@ struct relay {
 	struct ports *ports;
 	struct registry *reg;
 	struct ratelimit *rl; /* unauthenticated answers per source, all workers */
+	struct guard *guard;  /* failed-authentication back-off, all workers */
 	struct worker **workers;
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */

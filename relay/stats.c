@@ -54,6 +54,8 @@ const char *stats_auth_fail_name(enum auth_fail f)
 		return "bad_integrity";
 	case AUTHF_WRONG_USER:
 		return "wrong_user";
+	case AUTHF_BACKOFF:
+		return "backoff";
 	case AUTHF__COUNT:
 		break;
 	}

@@ -34,6 +34,7 @@ enum auth_fail {
 	AUTHF_EXPIRED,    /* REST credential past expiry */
 	AUTHF_INTEGRITY,  /* wrong password */
 	AUTHF_WRONG_USER, /* 441: another user's allocation */
+	AUTHF_BACKOFF,    /* refused unchecked: the source or user is backed off (guard.h) */
 	AUTHF__COUNT,
 };
 

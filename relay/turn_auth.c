@@ -8,6 +8,8 @@
 
 #include "proto/stun.h"
 #include "relay/auth.h"
+#include "relay/guard.h"
+#include "relay/ratelimit.h"
 #include "common/log.h"
 #include "relay/turn_int.h"
 
@@ -83,57 +85,84 @@ static int pick_pwalg(const struct stun_msg *m, const struct stun_attr *nonce)
 }
 
 /* Long-term credential check (RFC 8489 §9.2). 0 when q->key is set; else answered. */
+/* The user name of the request into q->user: 0, or the auth_fail that answers it. */
+static int pick_user(struct req *q, const struct stun_attr *ua, const struct stun_attr *ha)
+{
+	const struct stun_msg *m = q->m;
+
+	if (ua) {
+		if (ua->len == 0 || ua->len >= sizeof(q->user))
+			return AUTHF_UNKNOWN_USER;
+		/* RFC 8489 §14.3: an OpaqueString (RFC 8265); controls and NUL are refused. */
+		if (!stun_opaque_ok(stun_attr_val(m, ua), ua->len))
+			return AUTHF_BAD_REQUEST;
+		memcpy(q->user, stun_attr_val(m, ua), ua->len);
+		q->user[ua->len] = '\0';
+		return 0;
+	}
+	if (ha->len != 32 ||
+	    auth_userhash_find(q->w->r->auth, stun_attr_val(m, ha), q->user, sizeof(q->user)) < 0)
+		return AUTHF_UNKNOWN_USER;
+	return 0;
+}
+
+static int refuse(struct req *q, enum auth_fail why)
+{
+	auth_failed(q, why, why == AUTHF_BAD_REQUEST ? 400 : why == AUTHF_NONCE ? 438 : 401);
+	return -1;
+}
+
+/*
+ * RFC 8489 §9.2.4. Cheap checks come first (STYLE rule 5): attributes,
+ * then the per-source limit and the failed-authentication back-off
+ * (relay/guard.h), and only then the nonce's and the message's HMACs.
+ */
 static int long_term_verify(struct req *q)
 {
 	const struct stun_msg *m = q->m;
-	struct auth *au = q->w->r->auth;
+	struct relay *r = q->w->r;
+	struct auth *au = r->auth;
+	const struct tw_addr *src = &q->c->client;
 	const struct stun_attr *ua, *ha, *ra, *na;
 	const char *realm = auth_realm(au);
 	int alg, rc;
 	bool ok;
 
-	if (m->mi < 0 && m->mi256 < 0) {
-		auth_failed(q, AUTHF_MISSING, 401);
-		return -1;
-	}
+	if (m->mi < 0 && m->mi256 < 0)
+		return refuse(q, AUTHF_MISSING);
 	ua = stun_msg_find(m, STUN_A_USERNAME);
 	ha = stun_msg_find(m, STUN_A_USERHASH);
 	ra = stun_msg_find(m, STUN_A_REALM);
 	na = stun_msg_find(m, STUN_A_NONCE);
-	if ((!ua && !ha) || !ra || !na) {
-		auth_failed(q, AUTHF_BAD_REQUEST, 400);
+	if ((!ua && !ha) || !ra || !na || !stun_opaque_ok(stun_attr_val(m, ra), ra->len))
+		return refuse(q, AUTHF_BAD_REQUEST);
+	/* A source out of unauthenticated answers gets no HMAC computed either. */
+	if (!ratelimit_ok(r->rl, src, q->w->now_ms)) {
+		worker_drop(q->w, DROP_RATELIMIT, src);
 		return -1;
 	}
-	if (auth_nonce_check(au, &q->c->client, stun_attr_val(m, na), na->len, relay_wall_s()) !=
-	    AUTH_NONCE_OK) {
-		auth_failed(q, AUTHF_NONCE, 438);
-		return -1;
-	}
-	if (ra->len != strlen(realm) || memcmp(stun_attr_val(m, ra), realm, ra->len) != 0) {
-		auth_failed(q, AUTHF_UNKNOWN_USER, 401);
-		return -1;
-	}
+	if (r->cfg.backoff_after && guard_check(r->guard, src, NULL, q->w->now_ms) != GUARD_CHECK)
+		return refuse(q, AUTHF_BACKOFF);
+	if (auth_nonce_check(au, src, stun_attr_val(m, na), na->len, relay_wall_s()) !=
+	    AUTH_NONCE_OK)
+		return refuse(q, AUTHF_NONCE);
+	if (ra->len != strlen(realm) || memcmp(stun_attr_val(m, ra), realm, ra->len) != 0)
+		return refuse(q, AUTHF_UNKNOWN_USER);
 	alg = pick_pwalg(m, na);
-	if (alg < 0) {
-		auth_failed(q, AUTHF_BAD_REQUEST, 400);
-		return -1;
+	if (alg < 0)
+		return refuse(q, AUTHF_BAD_REQUEST);
+	if ((rc = pick_user(q, ua, ha)) != 0) {
+		if (rc == AUTHF_UNKNOWN_USER)
+			guard_failed(r->guard, src, NULL, q->w->now_ms);
+		return refuse(q, (enum auth_fail)rc);
 	}
-	if (ua) {
-		if (ua->len == 0 || ua->len >= sizeof(q->user)) {
-			auth_failed(q, AUTHF_UNKNOWN_USER, 401);
-			return -1;
-		}
-		memcpy(q->user, stun_attr_val(m, ua), ua->len);
-		q->user[ua->len] = '\0';
-	} else if (ha->len != 32 ||
-	           auth_userhash_find(au, stun_attr_val(m, ha), q->user, sizeof(q->user)) < 0) {
-		auth_failed(q, AUTHF_UNKNOWN_USER, 401);
-		return -1;
-	}
+	if (r->cfg.backoff_after &&
+	    guard_check(r->guard, src, q->user, q->w->now_ms) != GUARD_CHECK)
+		return refuse(q, AUTHF_BACKOFF);
 	rc = auth_key(au, q->user, strlen(q->user), (uint16_t)alg, relay_wall_s(), q->key);
 	if (rc < 0) {
-		auth_failed(q, rc == -EKEYEXPIRED ? AUTHF_EXPIRED : AUTHF_UNKNOWN_USER, 401);
-		return -1;
+		guard_failed(r->guard, src, NULL, q->w->now_ms);
+		return refuse(q, rc == -EKEYEXPIRED ? AUTHF_EXPIRED : AUTHF_UNKNOWN_USER);
 	}
 	/* §9.2.4: with both, MESSAGE-INTEGRITY-SHA256 is the one that counts. */
 	if (m->mi256 >= 0)
@@ -141,9 +170,10 @@ static int long_term_verify(struct req *q)
 	else
 		ok = stun_msg_integrity_ok(m, q->key, (size_t)rc);
 	if (!ok) {
-		auth_failed(q, AUTHF_INTEGRITY, 401);
-		return -1;
+		guard_failed(r->guard, src, q->user, q->w->now_ms);
+		return refuse(q, AUTHF_INTEGRITY);
 	}
+	guard_passed(r->guard, src, q->w->now_ms);
 	q->keylen = rc;
 	q->mi256 = m->mi256 >= 0;
 	return 0;

@@ -6,5 +6,5 @@
 twist_fuzz_sources(fuzz_relay_srcs relay_core)
 twist_fuzz(fuzz_relay SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_relay.c
 	${CMAKE_SOURCE_DIR}/tests/relay/harness.c ${fuzz_relay_srcs}
-	LIBS relay_config relay_auth relay_policy relay_ratelimit twist_flow twist_proto
+	LIBS relay_config relay_auth relay_policy relay_ratelimit relay_guard twist_flow twist_proto
 	PkgConfig::LIBEVENT PkgConfig::NANOMSG Threads::Threads)

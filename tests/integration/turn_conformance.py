@@ -422,7 +422,8 @@ def _die_with_parent():
 class Relay:
     def __init__(self, binary, tmpdir, name, relay_addrs=("127.0.0.1",), allow_loopback=True,
                  user_quota=0, max_allocations=100000, unauth_rate=1000000,
-                 unauth_burst=1000000, sha256=True, nonce_lifetime=600):
+                 unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
+                 backoff_ms=60000):
         self.binary = binary
         self.name = name
         self.tmpdir = tmpdir
@@ -434,6 +435,10 @@ class Relay:
         self.unauth_burst = unauth_burst
         self.sha256 = sha256
         self.nonce_lifetime = nonce_lifetime
+        # Most instances probe failed authentication many times from one
+        # address on purpose, so the back-off is off there; "guess" tests it.
+        self.backoff_after = backoff_after
+        self.backoff_ms = backoff_ms
         self.proc = None
         self.starts = 0
 
@@ -451,6 +456,9 @@ auth:
   sha256: {"true" if self.sha256 else "false"}
   unauth_rate: {self.unauth_rate}
   unauth_burst: {self.unauth_burst}
+  backoff_after: {self.backoff_after}
+  backoff_base_ms: {self.backoff_ms}
+  backoff_max_ms: {self.backoff_ms}
 peers: {{ allow_loopback: {"true" if self.allow_loopback else "false"}, allow: [], deny: [] }}
 limits: {{ max_allocations: {self.max_allocations}, user_quota: {self.user_quota}, bandwidth: 0, default_lifetime: 600, max_lifetime: 3600 }}
 metrics: {{ enabled: true, listen: "127.0.0.1:{self.metrics_port}" }}
@@ -594,12 +602,12 @@ def kernel_udp_drops(port):
 # --------------------------------------------------------------------------
 
 class Client:
-    def __init__(self, relay, transport="udp", cred=DEMO, auth=None):
+    def __init__(self, relay, transport="udp", cred=DEMO, auth=None, source="127.0.0.1"):
         self.relay = relay
         self.transport = transport
         if transport == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind((source, 0))
             self.sock.connect(relay.addr)
         else:
             self.sock = socket.create_connection(relay.addr, timeout=RESP_TIMEOUT)
@@ -2375,6 +2383,39 @@ def sighup_reloads_users(relay):
 # Runner
 # --------------------------------------------------------------------------
 
+# ---- online password guessing (back-off after 5, held 60 s) --------------
+
+@case("guess")
+def password_guessing_backs_off(relay):
+    """Issue 17, finding 3: 3,000 wrong passwords from one address were all
+    checked and the right one then got in. Now five are checked, the rest
+    are refused without a check (still a 401, nothing learnt), and then the
+    right password from that address is refused too; the same user from
+    another address is checked and gets in."""
+    before = relay.metrics()
+    c = Client(relay, cred=("demo", "guess"))
+    answered = 0
+    for _ in range(60):
+        r = c.allocate()
+        expect_error(r, 401, "a wrong guess")
+        answered += 1
+    c.close()
+    right = Client(relay)
+    expect_error(right.allocate(), 401, "the right password from the guessing address")
+    right.close()
+    after = relay.metrics()
+    integrity = ("twist_auth_failures_total", (("reason", "bad_integrity"),))
+    unchecked = ("twist_auth_backoff_refused_source_total", ())
+    checked = after.get(integrity, 0) - before.get(integrity, 0)
+    refused = after.get(unchecked, 0) - before.get(unchecked, 0)
+    check(checked == 5, "%d wrong passwords were checked, expected 5" % checked)
+    check(refused >= 55, "only %d guesses refused unchecked" % refused)
+    other = Client(relay, source="127.0.0.2")
+    other.allocate_ok()
+    other.delete()
+    other.close()
+
+
 INSTANCES = [
     ("policy", dict(relay_addrs=("127.0.0.1", "::1"), allow_loopback=False)),
     ("main", dict()),
@@ -2382,6 +2423,7 @@ INSTANCES = [
     ("capacity", dict(max_allocations=1)),
     ("flood", dict(unauth_rate=20, unauth_burst=40)),
     ("stale", dict(nonce_lifetime=30)),
+    ("guess", dict(backoff_after=5, backoff_ms=60000)),
     ("reload", dict()),
 ]
 

@@ -632,6 +632,40 @@ static void test_integrity_absent_or_bad_len(void **state)
 	assert_false(stun_msg_fingerprint_ok(&m));
 }
 
+/* USERNAME and REALM as OpaqueStrings (RFC 8265 §4.2), one row per rule. */
+static void test_opaque_string(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool ok;
+	} rows[] = {
+	        {"demo", 4, true},
+	        {"d\xc3\xa9mo", 5, true},       /* U+00E9 */
+	        {"\xf0\x9f\x98\x80", 4, true},  /* U+1F600 */
+	        {"a b", 3, true},               /* ASCII space is allowed */
+	        {"demo\0evil", 9, false},       /* NUL */
+	        {"demo\nx", 6, false},          /* C0 control */
+	        {"demo\x7f", 5, false},         /* DEL */
+	        {"\xc2\x85", 2, false},         /* C1 control U+0085 */
+	        {"\xc0\xaf", 2, false},         /* overlong '/' */
+	        {"\xe0\x80\xaf", 3, false},     /* overlong, 3 bytes */
+	        {"\xed\xa0\x80", 3, false},     /* surrogate U+D800 */
+	        {"\xf4\x90\x80\x80", 4, false}, /* past U+10FFFF */
+	        {"\xc3", 1, false},             /* truncated */
+	        {"\xc3\x28", 2, false},         /* bad continuation */
+	        {"\x80", 1, false},             /* lone continuation */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		bool got = stun_opaque_ok((const uint8_t *)rows[i].s, rows[i].len);
+
+		if (got != rows[i].ok)
+			fail_msg("row %zu: got %d", i, got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -650,6 +684,7 @@ int main(void)
 	        cmocka_unit_test(test_after_integrity_ignored),
 	        cmocka_unit_test(test_mi256_truncation),
 	        cmocka_unit_test(test_integrity_absent_or_bad_len),
+	        cmocka_unit_test(test_opaque_string),
 	};
 
 	return cmocka_run_group_tests_name("proto/stun", tests, NULL, NULL);

@@ -132,7 +132,7 @@ void fake_input(struct harness *h, struct fake_conn *fc, const uint8_t *buf, siz
 	if (len > sizeof(in) - RX_HEADROOM)
 		len = sizeof(in) - RX_HEADROOM;
 	memcpy(in + RX_HEADROOM, buf, len);
-	h->w->now_ms = relay_now_ms();
+	h->w->now_ms = h->frozen_ms ? h->frozen_ms : relay_now_ms();
 	turn_client_input(h->w, &fc->c, in + RX_HEADROOM, len);
 	tx_flush(h->w);
 	worker_reap(h->w);
@@ -175,21 +175,27 @@ void treq_begin(struct treq *q, uint16_t method, uint8_t cls, uint8_t tid_seed)
 	stun_wr_init(&q->wr, q->buf, sizeof(q->buf), method, cls, tid);
 }
 
-size_t treq_sign(struct harness *h, struct treq *q, const struct fake_conn *fc, const char *user,
-                 const char *pass)
+size_t treq_sign_as(struct harness *h, struct treq *q, const struct fake_conn *fc, const char *user,
+                    size_t ulen, const char *pass)
 {
 	char nonce[AUTH_NONCE_MAX + 1];
 	const char *realm = auth_realm(h->r.auth);
 	uint8_t key[32];
 	size_t nlen = auth_nonce_make(h->r.auth, &fc->c.client, relay_wall_s(), nonce);
-	int klen = stun_key_longterm(STUN_PWALG_MD5, user, strlen(user), realm, strlen(realm), pass,
+	int klen = stun_key_longterm(STUN_PWALG_MD5, user, ulen, realm, strlen(realm), pass,
 	                             strlen(pass), key);
 
-	stun_wr_attr(&q->wr, STUN_A_USERNAME, user, strlen(user));
+	stun_wr_attr(&q->wr, STUN_A_USERNAME, user, ulen);
 	stun_wr_attr(&q->wr, STUN_A_REALM, realm, strlen(realm));
 	stun_wr_attr(&q->wr, STUN_A_NONCE, nonce, nlen);
 	stun_wr_integrity(&q->wr, key, (size_t)klen);
 	return treq_end(q);
+}
+
+size_t treq_sign(struct harness *h, struct treq *q, const struct fake_conn *fc, const char *user,
+                 const char *pass)
+{
+	return treq_sign_as(h, q, fc, user, strlen(user), pass);
 }
 
 size_t treq_end(struct treq *q)

@@ -28,6 +28,7 @@ struct fake_conn {
 struct harness {
 	struct relay r;
 	struct worker *w;
+	uint64_t frozen_ms; /* non-zero: the worker's clock, for tests that count */
 };
 
 /* extra: YAML appended to the test config (may be NULL). 0 or -1. */
@@ -53,6 +54,9 @@ void treq_begin(struct treq *q, uint16_t method, uint8_t cls, uint8_t tid_seed);
 /* USERNAME, REALM, a fresh NONCE for fc's client, MESSAGE-INTEGRITY; length. */
 size_t treq_sign(struct harness *h, struct treq *q, const struct fake_conn *fc, const char *user,
                  const char *pass);
+/* The same with a user name of any bytes (NUL included). */
+size_t treq_sign_as(struct harness *h, struct treq *q, const struct fake_conn *fc, const char *user,
+                    size_t ulen, const char *pass);
 size_t treq_end(struct treq *q);
 
 #endif

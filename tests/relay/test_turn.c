@@ -389,6 +389,48 @@ static void test_reservation_pair_in_quota(void **state)
 	assert_int_equal(rtcp.c.a->rs[0].addr.port, x->fc.c.a->rs[0].addr.port + 1);
 }
 
+/* Issue 17, finding 9: "demo\0evil" signed with demo's key is not demo. */
+static void test_username_with_nul_400(void **state)
+{
+	struct ctx *x = *state;
+	struct treq q;
+	size_t n;
+
+	treq_begin(&q, STUN_ALLOCATE, STUN_REQUEST, 70);
+	add_transport(&q, STUN_PROTO_UDP);
+	n = treq_sign_as(&x->h, &q, &x->fc, "demo\0evil", 9, "demo");
+	fake_input(&x->h, &x->fc, q.buf, n);
+	assert_int_equal(fake_last_code(&x->fc), 400);
+	assert_null(x->fc.c.a);
+}
+
+/*
+ * Issue 17, finding 3: wrong passwords from one source back off, and are
+ * then refused without an integrity check; the same user from another
+ * address is still checked and gets in.
+ */
+static void test_password_guessing_backs_off(void **state)
+{
+	struct ctx *x = *state;
+	struct fake_conn good;
+	struct treq q;
+	unsigned refused;
+
+	x->h.frozen_ms = relay_now_ms(); /* no back-off runs out during the loop */
+	for (unsigned i = 0; i < 300; i++) {
+		treq_begin(&q, STUN_REFRESH, STUN_REQUEST, (uint8_t)i);
+		fake_input(&x->h, &x->fc, q.buf, treq_sign(&x->h, &q, &x->fc, "demo", "guess"));
+	}
+	refused = (unsigned)x->h.w->st.auth_fail[AUTHF_BACKOFF];
+	/* Five failures are checked, then the source is backed off; the rest
+	 * are refused unchecked, or dropped before any HMAC once the source's
+	 * unauthenticated allowance is spent. */
+	assert_int_equal(x->h.w->st.auth_fail[AUTHF_INTEGRITY], 5);
+	assert_true(refused + x->h.w->st.drops[DROP_RATELIMIT] == 295);
+	fake_conn_init(&good, &x->h, "198.51.100.99:5000", false);
+	assert_int_equal(allocate(x, &good, "demo", 71), 0);
+}
+
 static void test_ports_exhausted_508(void **state)
 {
 	struct ctx *x = *state;
@@ -446,6 +488,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_quota_486, setup_quota, teardown),
 	        cmocka_unit_test_setup_teardown(test_reservation_pair_in_quota, setup_quota2,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_username_with_nul_400, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_password_guessing_backs_off, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ports_exhausted_508, setup_one_port, teardown),
 	        cmocka_unit_test_setup_teardown(test_stream_chdata_padding, setup, teardown),
 	};
