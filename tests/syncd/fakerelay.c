@@ -221,7 +221,7 @@ static int drain(struct frelay *r)
 			continue;
 		}
 		take(r, m);
-		twist__local__free_unpacked(m, NULL);
+		twist__local__free_unpacked(m, flow_allocator());
 		n++;
 	}
 }

@@ -85,7 +85,7 @@ static Twist__Flow *dup_flow(const Twist__Flow *f)
 	if (!buf)
 		abort();
 	twist__flow__pack(f, buf);
-	c = twist__flow__unpack(NULL, len, buf);
+	c = flow_tuple_unpack(buf, len);
 	free(buf);
 	if (!c)
 		abort();
