@@ -15,46 +15,10 @@
 #include "proto/flow.h"
 #include "tests/syncd/util.h"
 
-/* 1 MiB of "0a 00": as many empty Flows in a Local as fit (issue 8). */
-static uint8_t *hostile_local(size_t *len)
-{
-	uint8_t *b = malloc(FLOW_MAX_MSG);
-
-	assert_non_null(b);
-	for (size_t i = 0; i < FLOW_MAX_MSG; i += 2) {
-		b[i] = 0x0a;
-		b[i + 1] = 0x00;
-	}
-	*len = FLOW_MAX_MSG;
-	return b;
-}
-
-/* The same inside a Sync: node_id 1, then Batch{flows: empty x N} (field 4, 3-byte length). */
-static uint8_t *hostile_sync(size_t *len)
-{
-	size_t body = FLOW_MAX_MSG - 6, i = 0;
-	uint8_t *b = malloc(FLOW_MAX_MSG);
-
-	assert_non_null(b);
-	body &= ~(size_t)1;
-	b[i++] = 0x08;
-	b[i++] = 0x01;
-	b[i++] = 0x22;
-	b[i++] = (uint8_t)(0x80 | (body & 0x7f));
-	b[i++] = (uint8_t)(0x80 | ((body >> 7) & 0x7f));
-	b[i++] = (uint8_t)(body >> 14);
-	for (size_t k = 0; k < body; k += 2) {
-		b[i++] = 0x12;
-		b[i++] = 0x00;
-	}
-	*len = i;
-	return b;
-}
-
 static void test_hostile_local_refused(void **state)
 {
 	size_t len;
-	uint8_t *b = hostile_local(&len);
+	uint8_t *b = util_hostile_local(&len);
 	bool over = false;
 
 	(void)state;
@@ -67,7 +31,7 @@ static void test_hostile_local_refused(void **state)
 static void test_hostile_sync_refused(void **state)
 {
 	size_t len;
-	uint8_t *b = hostile_sync(&len);
+	uint8_t *b = util_hostile_sync(1, &len);
 	bool over = false;
 
 	(void)state;

@@ -14,7 +14,6 @@
  * cost: syncd runs with quarantine_size_mb=0 appended to ASAN_OPTIONS.
  * The process is stopped by its pid only.
  */
-#include <ftw.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pair.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "tests/syncd/fakerelay.h"
+#include "tests/syncd/util.h"
 
 #define SENDS     3
 #define LIMIT_KIB (8 * 1024)
@@ -41,14 +41,6 @@ static void alarm_cb(int sig)
 		kill(a.pid, SIGKILL);
 	(void)!write(2, "syncd_rss: timed out\n", 21);
 	_exit(1);
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
 }
 
 static void show_log(void)
@@ -77,7 +69,7 @@ static void cleanup(void)
 	if (failed)
 		show_log();
 	if (tmp[0])
-		nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		fr_rmtree(tmp);
 }
 
 static void __attribute__((noreturn)) fail(const char *what)
@@ -116,43 +108,6 @@ static bool metric_is(const char *name, double want, int timeout_ms)
 		usleep(20000);
 	} while (fr_now_us() < end);
 	return false;
-}
-
-/* 1 MiB: node_id 2 (the peer), then Batch{flows: empty x N}. */
-static uint8_t *hostile_sync(size_t *len)
-{
-	size_t body = (FLOW_MAX_MSG - 6) & ~(size_t)1, i = 0;
-	uint8_t *m = malloc(FLOW_MAX_MSG);
-
-	if (!m)
-		fail("malloc");
-	m[i++] = 0x08;
-	m[i++] = 0x02;
-	m[i++] = 0x22;
-	m[i++] = (uint8_t)(0x80 | (body & 0x7f));
-	m[i++] = (uint8_t)(0x80 | ((body >> 7) & 0x7f));
-	m[i++] = (uint8_t)(body >> 14);
-	for (size_t k = 0; k < body; k += 2) {
-		m[i++] = 0x12;
-		m[i++] = 0x00;
-	}
-	*len = i;
-	return m;
-}
-
-/* 1 MiB of "0a 00": a Local of empty Flows. */
-static uint8_t *hostile_local(size_t *len)
-{
-	uint8_t *m = malloc(FLOW_MAX_MSG);
-
-	if (!m)
-		fail("malloc");
-	for (size_t i = 0; i < FLOW_MAX_MSG; i += 2) {
-		m[i] = 0x0a;
-		m[i + 1] = 0x00;
-	}
-	*len = FLOW_MAX_MSG;
-	return m;
 }
 
 static int pair_send(const void *m, size_t len)
@@ -284,11 +239,11 @@ int main(int argc, char **argv)
 	start(argv[1]);
 
 	peer_link_up();
-	m = hostile_sync(&len);
+	m = util_hostile_sync(2, &len);
 	attack("peer link", pair_send, m, len,
 	       "twist_syncd_drops_total{source=\"peer\",reason=\"budget\"}");
 	free(m);
-	m = hostile_local(&len);
+	m = util_hostile_local(&len);
 	attack("relay ipc", relay_send, m, len,
 	       "twist_syncd_drops_total{source=\"relay\",reason=\"budget\"}");
 	free(m);
