@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/cursor.h"
@@ -143,15 +144,91 @@ static bool sync_valid(const Twist__Sync *s)
 	return false;
 }
 
+/* What is left of one unpack's budget. */
+struct budget {
+	size_t left;
+	bool over;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+	struct budget *b = data;
+
+	if (b) {
+		if (size > b->left) {
+			b->over = true;
+			return NULL;
+		}
+		b->left -= size;
+	}
+	return malloc(size);
+}
+
+static void budget_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+/* For frees only: no budget to charge, and free() needs none. */
+static ProtobufCAllocator free_allocator = {budget_alloc, budget_free, NULL};
+
+ProtobufCAllocator *flow_allocator(void)
+{
+	return &free_allocator;
+}
+
+static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+                                bool *over_budget)
+{
+	struct budget b = {FLOW_BUDGET(len), false};
+	ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, len, buf);
+
+	/* protobuf-c fails on any refused allocation; this is only belt and braces. */
+	if (m && b.over) {
+		protobuf_c_message_free_unpacked(m, &free_allocator);
+		m = NULL;
+	}
+	if (over_budget)
+		*over_budget = b.over;
+	return m;
+}
+
+Twist__Sync *flow_sync_unpack_raw(const uint8_t *buf, size_t len, bool *over_budget)
+{
+	return (Twist__Sync *)unpack(&twist__sync__descriptor, buf, len, over_budget);
+}
+
+Twist__Local *flow_local_unpack_raw(const uint8_t *buf, size_t len, bool *over_budget)
+{
+	return (Twist__Local *)unpack(&twist__local__descriptor, buf, len, over_budget);
+}
+
+Twist__Flow *flow_tuple_unpack(const uint8_t *buf, size_t len)
+{
+	return (Twist__Flow *)unpack(&twist__flow__descriptor, buf, len, NULL);
+}
+
+bool flow_sync_valid(const Twist__Sync *s)
+{
+	return s->node_id != 0 && sync_valid(s);
+}
+
+bool flow_local_valid(const Twist__Local *l)
+{
+	return flows_valid(l->flows, l->n_flows) && l->n_tokens <= FLOW_MAX_TOKENS;
+}
+
 Twist__Sync *flow_sync_unpack(const uint8_t *buf, size_t len)
 {
 	Twist__Sync *s;
 
 	if (len > FLOW_MAX_MSG)
 		return NULL;
-	s = twist__sync__unpack(NULL, len, buf);
-	if (s && (s->node_id == 0 || !sync_valid(s))) {
-		twist__sync__free_unpacked(s, NULL);
+	s = flow_sync_unpack_raw(buf, len, NULL);
+	if (s && !flow_sync_valid(s)) {
+		twist__sync__free_unpacked(s, flow_allocator());
 		return NULL;
 	}
 	return s;
@@ -163,9 +240,9 @@ Twist__Local *flow_local_unpack(const uint8_t *buf, size_t len)
 
 	if (len > FLOW_MAX_MSG)
 		return NULL;
-	l = twist__local__unpack(NULL, len, buf);
-	if (l && (!flows_valid(l->flows, l->n_flows) || l->n_tokens > FLOW_MAX_TOKENS)) {
-		twist__local__free_unpacked(l, NULL);
+	l = flow_local_unpack_raw(buf, len, NULL);
+	if (l && !flow_local_valid(l)) {
+		twist__local__free_unpacked(l, flow_allocator());
 		return NULL;
 	}
 	return l;

@@ -6,6 +6,7 @@
 #include "common/metrics_http.h"
 #include "proto/stun.h"
 #include "relay/guard.h"
+#include "relay/import_check.h"
 #include "relay/metrics.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
@@ -89,8 +90,24 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 	}
 }
 
+static void write_import(struct evbuffer *b, struct relay *r)
+{
+	evbuffer_add_printf(b, "# HELP twist_sync_import_refused_total Flows from twist-syncd "
+	                       "refused by the import check, by reason.\n"
+	                       "# TYPE twist_sync_import_refused_total counter\n");
+	for (int i = 1; i < IMPORT__COUNT; i++)
+		evbuffer_add_printf(
+		        b, "twist_sync_import_refused_total{reason=\"%s\"} %llu\n",
+		        import_reason_name((enum import_reason)i),
+		        (unsigned long long)__atomic_load_n(&r->sync_refused[i], __ATOMIC_RELAXED));
+	counter(b, "twist_sync_import_clamped_total",
+	        "Lifetimes from twist-syncd cut to this node's maxima.", "counter",
+	        __atomic_load_n(&r->sync_clamped, __ATOMIC_RELAXED));
+}
+
 static void write_sync(struct evbuffer *b, struct relay *r)
 {
+	write_import(b, r);
 	counter(b, "twist_sync_connected", "twist-syncd heard from in the last 1.5 s.", "gauge",
 	        sync_connected(r));
 	counter(b, "twist_sync_peer_ready", "The standby holds every flow: responses wait for it.",

@@ -58,11 +58,13 @@ struct relay {
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */
 	uint32_t seed;
-	int ready;              /* all workers running; atomic */
-	struct sync *sync;      /* NULL without ha.enabled */
-	uint64_t sync_bad_msgs; /* undecodable messages from twist-syncd; atomic */
-	int64_t import_backlog; /* tuples handed to workers, not applied yet; atomic */
-	int sync_loaded;        /* twist-syncd answered the start-up dump; atomic */
+	int ready;                 /* all workers running; atomic */
+	struct sync *sync;         /* NULL without ha.enabled */
+	uint64_t sync_bad_msgs;    /* undecodable messages from twist-syncd; atomic */
+	uint64_t sync_refused[16]; /* flows import_check refused, by reason; atomic */
+	uint64_t sync_clamped;     /* lifetimes import_check clamped; atomic */
+	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
+	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 };
 
 /*

@@ -9,6 +9,7 @@
 #include "relay/dataplane.h"
 #include "relay/flow.h"
 #include "relay/flowconv.h"
+#include "relay/import_check.h"
 #include "common/log.h"
 #include "relay/standby.h"
 #include "relay/sync.h"
@@ -63,6 +64,8 @@ struct sync_worker {
 
 struct sync {
 	struct relay *r;
+	struct import_limits lim; /* decision 14: what the peer sends is checked */
+	uint64_t refused_log;
 	int push, pull;
 	struct event *ev_pull, *ev_dump;
 	bool dump_sent;
@@ -496,6 +499,31 @@ static struct worker *flow_owner(struct relay *r, const Twist__Flow *f)
 	return r->workers[alloc_key_hash(&k, 0x74777374u) % r->n_workers];
 }
 
+/*
+ * The sync link has no authentication: a tuple is checked like a client's
+ * request before any worker builds it (lifetimes clamped, peers through
+ * the policy, channels unique, relayed addresses ours).
+ */
+_Static_assert(IMPORT__COUNT <= sizeof(((struct relay *)0)->sync_refused) / sizeof(uint64_t),
+               "struct relay counts every import_reason");
+
+static bool refused(struct sync *s, Twist__Flow *f)
+{
+	unsigned clamped = 0;
+	int why = import_check(f, &s->lim, &clamped);
+
+	if (clamped)
+		__atomic_add_fetch(&s->r->sync_clamped, clamped, __ATOMIC_RELAXED);
+	if (why == IMPORT_OK)
+		return false;
+	__atomic_add_fetch(&s->r->sync_refused[why], 1, __ATOMIC_RELAXED);
+	if (log_ratelimit(&s->refused_log, relay_now_ms(), 1000))
+		log_warn("twist-syncd sent a flow this node refuses: %s (counted; logged once a "
+		         "second)",
+		         import_reason_name((enum import_reason)why));
+	return true;
+}
+
 static void dispatch_flows(struct sync *s, Twist__Local *m)
 {
 	struct relay *r = s->r;
@@ -508,9 +536,13 @@ static void dispatch_flows(struct sync *s, Twist__Local *m)
 	sm->msg = m;
 	sm->refs = 1; /* ours, dropped below */
 	for (size_t i = 0; i < m->n_flows; i++) {
-		struct worker *w = flow_owner(r, m->flows[i]);
-		struct item *it = calloc(1, sizeof(*it));
+		struct worker *w;
+		struct item *it;
 
+		if (refused(s, m->flows[i]))
+			continue;
+		w = flow_owner(r, m->flows[i]);
+		it = calloc(1, sizeof(*it));
 		if (!w || !it) {
 			free(it);
 			continue;
@@ -641,6 +673,7 @@ int sync_start(struct relay *r, struct event_base *base)
 	if (!s)
 		return -ENOMEM;
 	s->r = r;
+	import_limits_init(&s->lim, &r->cfg, r->policy, r->relay_addr);
 	s->push = nn_open(NN_PUSH, r->cfg.ha_ipc_dir, "sync-in.ipc");
 	s->pull = nn_open(NN_PULL, r->cfg.ha_ipc_dir, "sync-out.ipc");
 	r->sync = s;

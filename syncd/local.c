@@ -13,9 +13,9 @@
 #include "syncd/nnutil.h"
 #include "syncd/wire.h"
 
-#define MSG_TARGET    (256u << 10) /* bytes of one message to the relay */
-#define QUEUE_CAP     (64u << 20)  /* bytes waiting for a slow or absent relay */
-#define HEARTBEAT_MS  250          /* the relay wants one at least every 500 ms */
+#define MSG_TARGET    FLOW_BUDGET_SAFE_MSG /* bytes of one message to the relay */
+#define QUEUE_CAP     (64u << 20)          /* bytes waiting for a slow or absent relay */
+#define HEARTBEAT_MS  250                  /* the relay wants one at least every 500 ms */
 #define RECV_PER_CALL 256
 #define URL_MAX       256
 

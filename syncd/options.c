@@ -28,7 +28,7 @@ static void usage(FILE *f)
 	        "  --ack-us N         an ACK waits at most N us; 0 = end of each burst (0)",
 	        "  --alive-ms N       ALIVE period (100)",
 	        "  --dead-ms N        silence that takes the session down (1000)",
-	        "  --batch-bytes N    target size of one batch (65536)",
+	        "  --batch-bytes N    target size of one batch (65536, at most 131072)",
 	        "  --load-ms N        longest wait for the relay's flows at start (2000)",
 	};
 
@@ -151,7 +151,7 @@ static int parse_opt(struct options *o, int c, const char *arg)
 		o->cfg.dead_us = v * 1000;
 		return 0;
 	case OPT_BATCH_BYTES:
-		if (parse_u64("--batch-bytes", arg, 1024, FLOW_MAX_MSG / 2, &v) < 0)
+		if (parse_u64("--batch-bytes", arg, 1024, FLOW_BUDGET_SAFE_MSG, &v) < 0)
 			return -EINVAL;
 		o->cfg.batch_bytes = (size_t)v;
 		return 0;

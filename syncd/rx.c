@@ -18,7 +18,7 @@ static void ring_clear(struct rx *rx)
 	for (size_t i = 0; rx->held && i < SESSION_FAR; i++) {
 		if (!rx->ring[i].m)
 			continue;
-		twist__sync__free_unpacked(rx->ring[i].m, NULL);
+		twist__sync__free_unpacked(rx->ring[i].m, flow_allocator());
 		rx->ring[i].m = NULL;
 		rx->held--;
 	}
@@ -64,12 +64,12 @@ static void apply_flow(struct session *s, Twist__Flow *f, uint64_t now)
 		if (flow_key_of(f, &k) == 0 && (e = table_find(t, &k)))
 			table_remove(t, e);
 		s->ops.relay_flow(s->ops.arg, f);
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 		return;
 	}
 	if (table_store(t, f, now, &e) < 0) {
 		log_warn("out of memory: a flow from the peer is lost until the next bulk");
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 		return;
 	}
 	/* The peer's state wins, and is never queued back to it. */
@@ -154,7 +154,7 @@ static void apply(struct session *s, Twist__Sync *m, uint64_t now)
 	case _TWIST__SYNC__BODY__CASE_IS_INT_SIZE:
 		break;
 	}
-	twist__sync__free_unpacked(m, NULL);
+	twist__sync__free_unpacked(m, flow_allocator());
 }
 
 /*
@@ -168,7 +168,7 @@ static void skip_to(struct rx *rx, uint64_t seq)
 
 		if (!sl->m)
 			continue;
-		twist__sync__free_unpacked(sl->m, NULL);
+		twist__sync__free_unpacked(sl->m, flow_allocator());
 		sl->m = NULL;
 		rx->held--;
 		rx->held_bytes -= sl->len;
@@ -230,7 +230,7 @@ void rx_on_seq(struct session *s, Twist__Sync *m, size_t len, uint64_t now)
 	owe_ack(s, rx->unacked >= s->cfg.ack_every ? now : now + s->cfg.ack_us);
 	return;
 drop:
-	twist__sync__free_unpacked(m, NULL);
+	twist__sync__free_unpacked(m, flow_allocator());
 }
 
 void rx_on_alive(struct session *s, const Twist__Alive *a, uint64_t now)

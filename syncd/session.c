@@ -372,7 +372,7 @@ void session_peer_input(struct session *s, const uint8_t *buf, size_t len, uint6
 		break;
 	}
 done:
-	twist__sync__free_unpacked(m, NULL);
+	twist__sync__free_unpacked(m, flow_allocator());
 }
 
 void session_relay_dump(struct session *s, uint64_t now)
@@ -413,7 +413,7 @@ static void local_flow(struct session *s, Twist__Flow *f, bool reply, uint64_t n
 	if (reply && s->loaded) {
 		s->st->dump_late++;
 		if (!s->master) {
-			twist__flow__free_unpacked(f, NULL);
+			twist__flow__free_unpacked(f, flow_allocator());
 			return;
 		}
 		reply = false;
@@ -422,12 +422,12 @@ static void local_flow(struct session *s, Twist__Flow *f, bool reply, uint64_t n
 		if (flow_key_of(f, &k) == 0 && (e = table_find(s->table, &k)) &&
 		    !(e->flags & TE_QUEUED))
 			table_remove(s->table, e);
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 		return;
 	}
 	if (table_store(s->table, f, now, &e) < 0) {
 		s->st->drops[SRC_RELAY][DROP_OVERFLOW]++;
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 		return;
 	}
 	if (reply)
@@ -461,7 +461,7 @@ void session_local_input(struct session *s, Twist__Local *l, uint64_t now)
 	}
 	if (l->dump)
 		session_relay_dump(s, now);
-	twist__local__free_unpacked(l, NULL);
+	twist__local__free_unpacked(l, flow_allocator());
 }
 
 void session_dump_asked(struct session *s, uint64_t now)

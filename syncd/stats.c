@@ -15,6 +15,8 @@ const char *stats_drop_name(enum drop_reason r)
 		return "garbage";
 	case DROP_OVERSIZED:
 		return "oversized";
+	case DROP_BUDGET:
+		return "budget";
 	case DROP_INVALID_FLOW:
 		return "invalid_flow";
 	case DROP_INVALID:

@@ -12,6 +12,7 @@
 enum drop_reason {
 	DROP_GARBAGE,        /* not protobuf, or not our message */
 	DROP_OVERSIZED,      /* above FLOW_MAX_MSG */
+	DROP_BUDGET,         /* protobuf-c would allocate more than FLOW_BUDGET(len) */
 	DROP_INVALID_FLOW,   /* decodes, but a flow breaks flow_valid() */
 	DROP_INVALID,        /* decodes, but a field is out of range (node_id 0, seq 0...) */
 	DROP_VERSION,        /* HELLO of another protocol version */

@@ -34,7 +34,7 @@ Twist__Flow *flow_dup(const Twist__Flow *f)
 	if (!buf)
 		return NULL;
 	twist__flow__pack(f, buf);
-	c = twist__flow__unpack(NULL, len, buf);
+	c = flow_tuple_unpack(buf, len);
 	free(buf);
 	return c;
 }
@@ -120,7 +120,7 @@ int table_store(struct table *t, Twist__Flow *f, uint64_t now, struct tentry **o
 		TAILQ_INSERT_TAIL(&t->all, e, all);
 		t->n++;
 	} else {
-		twist__flow__free_unpacked(e->flow, NULL);
+		twist__flow__free_unpacked(e->flow, flow_allocator());
 	}
 	if ((e->flags & TE_TOMB) && !f->deleted)
 		t->live++;
@@ -149,7 +149,7 @@ void table_remove(struct table *t, struct tentry *e)
 	if (!(e->flags & TE_TOMB))
 		t->live--;
 	t->n--;
-	twist__flow__free_unpacked(e->flow, NULL);
+	twist__flow__free_unpacked(e->flow, flow_allocator());
 	free(e);
 }
 
@@ -199,7 +199,7 @@ static void age_perms(Twist__Flow *f, uint32_t secs)
 		Twist__Perm *p = f->perms[i];
 
 		if (p->lifetime <= secs) {
-			twist__perm__free_unpacked(p, NULL);
+			twist__perm__free_unpacked(p, flow_allocator());
 			continue;
 		}
 		p->lifetime -= secs;
@@ -221,7 +221,7 @@ static void age_chans(Twist__Flow *f, uint32_t secs)
 		Twist__Chan *c = f->chans[i];
 
 		if (c->lifetime != 0 && c->lifetime <= secs) {
-			twist__chan__free_unpacked(c, NULL);
+			twist__chan__free_unpacked(c, flow_allocator());
 			continue;
 		}
 		if (c->lifetime != 0)

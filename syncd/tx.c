@@ -93,7 +93,7 @@ static void slot_refresh(struct session *s, struct tx_slot *sl, uint64_t now)
 
 	if (secs == 0)
 		return;
-	m = twist__sync__unpack(NULL, sl->len, sl->buf); /* our own bytes */
+	m = flow_sync_unpack_raw(sl->buf, sl->len, NULL); /* our own bytes */
 	if (!m)
 		return;
 	if (m->body_case != TWIST__SYNC__BODY_BATCH) {
@@ -105,9 +105,8 @@ static void slot_refresh(struct session *s, struct tx_slot *sl, uint64_t now)
 
 		if (f->deleted || flow_age(f, secs > UINT32_MAX ? UINT32_MAX : (uint32_t)secs))
 			m->batch->flows[w++] = f;
-		else
-			twist__flow__free_unpacked(
-			        f, NULL); /* expired on the way: the peer ages it out */
+		else /* expired on the way: the peer ages it out */
+			twist__flow__free_unpacked(f, flow_allocator());
 	}
 	m->batch->n_flows = w;
 	len = twist__sync__get_packed_size(m);
@@ -120,7 +119,7 @@ static void slot_refresh(struct session *s, struct tx_slot *sl, uint64_t now)
 	sl->len = len;
 	sl->made_us += secs * 1000000;
 done:
-	twist__sync__free_unpacked(m, NULL);
+	twist__sync__free_unpacked(m, flow_allocator());
 }
 
 static int slot_send(struct session *s, struct tx_slot *sl, uint64_t now)

@@ -8,48 +8,53 @@ static bool flows_ok(Twist__Flow **flows, size_t n)
 	return true;
 }
 
+/* Decoded once, under the byte budget; the checks then name the reason. */
 Twist__Sync *wire_sync_decode(const uint8_t *buf, size_t len, enum drop_reason *why)
 {
+	bool over;
 	Twist__Sync *m;
 
 	if (len > FLOW_MAX_MSG) {
 		*why = DROP_OVERSIZED;
 		return NULL;
 	}
-	if ((m = flow_sync_unpack(buf, len)))
+	m = flow_sync_unpack_raw(buf, len, &over);
+	if (!m) {
+		*why = over ? DROP_BUDGET : DROP_GARBAGE;
+		return NULL;
+	}
+	if (flow_sync_valid(m))
 		return m;
-	/* Refused: decode again without the checks, only to name the reason. */
-	m = twist__sync__unpack(NULL, len, buf);
-	if (!m)
-		*why = DROP_GARBAGE;
-	else if (m->body_case == TWIST__SYNC__BODY_BATCH &&
-	         (m->batch->n_flows > FLOW_MAX_FLOWS ||
-	          !flows_ok(m->batch->flows, m->batch->n_flows)))
+	if (m->body_case == TWIST__SYNC__BODY_BATCH &&
+	    (m->batch->n_flows > FLOW_MAX_FLOWS || !flows_ok(m->batch->flows, m->batch->n_flows)))
 		*why = DROP_INVALID_FLOW;
 	else
 		*why = DROP_INVALID;
-	twist__sync__free_unpacked(m, NULL);
+	twist__sync__free_unpacked(m, flow_allocator());
 	return NULL;
 }
 
 Twist__Local *wire_local_decode(const uint8_t *buf, size_t len, enum drop_reason *why)
 {
+	bool over;
 	Twist__Local *l;
 
 	if (len > FLOW_MAX_MSG) {
 		*why = DROP_OVERSIZED;
 		return NULL;
 	}
-	if ((l = flow_local_unpack(buf, len)))
+	l = flow_local_unpack_raw(buf, len, &over);
+	if (!l) {
+		*why = over ? DROP_BUDGET : DROP_GARBAGE;
+		return NULL;
+	}
+	if (flow_local_valid(l))
 		return l;
-	l = twist__local__unpack(NULL, len, buf);
-	if (!l)
-		*why = DROP_GARBAGE;
-	else if (l->n_flows > FLOW_MAX_FLOWS || !flows_ok(l->flows, l->n_flows))
+	if (l->n_flows > FLOW_MAX_FLOWS || !flows_ok(l->flows, l->n_flows))
 		*why = DROP_INVALID_FLOW;
 	else
 		*why = DROP_INVALID;
-	twist__local__free_unpacked(l, NULL);
+	twist__local__free_unpacked(l, flow_allocator());
 	return NULL;
 }
 

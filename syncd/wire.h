@@ -1,8 +1,9 @@
 /*
  * The two message streams twist-syncd reads, decoded through proto/flow.c's
  * checked unpackers, with the reason of a refusal for the drop counters.
- * The unpackers cap the size before protobuf-c allocates and validate every
- * field; here only the reason is worked out, on the error path alone.
+ * The size is capped and protobuf-c runs under the byte budget before
+ * anything is allocated; every field is then validated, and on the error
+ * path alone the reason is worked out.
  */
 #ifndef TWIST_SYNCD_WIRE_H
 #define TWIST_SYNCD_WIRE_H
@@ -13,7 +14,7 @@
 #include "proto/flow.h"
 #include "syncd/stats.h"
 
-/* NULL with *why set when buf is refused. Free with the _free_unpacked calls. */
+/* NULL with *why set when buf is refused. Free with flow_allocator(). */
 Twist__Sync *wire_sync_decode(const uint8_t *buf, size_t len, enum drop_reason *why);
 Twist__Local *wire_local_decode(const uint8_t *buf, size_t len, enum drop_reason *why);
 

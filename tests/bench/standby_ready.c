@@ -225,7 +225,7 @@ static int recv_one(int pull, int timeout_ms, bool *dump)
 		if (m) {
 			if (m->dump && dump)
 				*dump = true;
-			twist__local__free_unpacked(m, NULL);
+			twist__local__free_unpacked(m, flow_allocator());
 		}
 	}
 	return 0;

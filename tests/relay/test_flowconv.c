@@ -97,7 +97,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(b->chans[0].num, 0x4001);
 	assert_true(tw_addr_eq(&b->chans[0].peer, &a->chans[0].peer));
 	assert_false(b->chans[0].cooling);
-	twist__local__free_unpacked(back, NULL);
+	twist__local__free_unpacked(back, flow_allocator());
 	free(o);
 	drop(a);
 	drop(b);

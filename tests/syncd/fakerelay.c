@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 #include <netinet/in.h>
@@ -221,7 +222,7 @@ static int drain(struct frelay *r)
 			continue;
 		}
 		take(r, m);
-		twist__local__free_unpacked(m, NULL);
+		twist__local__free_unpacked(m, flow_allocator());
 		n++;
 	}
 }
@@ -368,6 +369,19 @@ uint16_t fr_free_port(void)
 		port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+void fr_rmtree(const char *dir)
+{
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static ssize_t http_get(uint16_t port, const char *path, char *out, size_t cap)

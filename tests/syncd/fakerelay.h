@@ -78,6 +78,8 @@ pid_t fr_node_start(struct fr_node *n, const struct fr_node *p, const char *bin,
 /* SIGTERM (or SIGKILL when kill9), then waits up to timeout_ms; the exit status or -1. */
 int fr_stop(pid_t pid, bool kill9, int timeout_ms);
 uint16_t fr_free_port(void);
+/* Removes dir and everything below it (a test's scratch directory). */
+void fr_rmtree(const char *dir);
 /* The value of the first sample of metric name (with labels, if given), or -1. */
 double fr_metric(uint16_t port, const char *name);
 

@@ -223,7 +223,7 @@ void sim_local_range(struct sim *sim, int i, unsigned first, unsigned n)
 			f[j] = util_flow_new(first + j, 1, 1, 600);
 		sim_local(sim, i, f, k, NULL, 0);
 		for (unsigned j = 0; j < k; j++)
-			twist__flow__free_unpacked(f[j], NULL);
+			twist__flow__free_unpacked(f[j], flow_allocator());
 		first += k;
 		n -= k;
 	}

@@ -11,7 +11,6 @@
  * are stopped by pid only. SYNCD_IT_BULK_MS raises the 100k bulk limit
  * (default 1000 ms) for slow builds.
  */
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,14 +42,6 @@ static void alarm_cb(int sig)
 	_exit(1);
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void cleanup(void)
 {
 	for (int i = 0; i < 2; i++)
@@ -59,7 +50,7 @@ static void cleanup(void)
 	fr_close(&fa);
 	fr_close(&fb);
 	if (tmp[0])
-		nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		fr_rmtree(tmp);
 }
 
 static void show_log(const struct fr_node *n)

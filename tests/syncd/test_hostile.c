@@ -252,6 +252,11 @@ static void test_local_decode_reasons(void **state)
 	assert_non_null(big);
 	assert_null(wire_local_decode(big, FLOW_MAX_MSG + 1, &why));
 	assert_int_equal(why, DROP_OVERSIZED);
+	/* 1 MiB of empty flows: refused by the byte budget, not decoded (issue 8). */
+	for (size_t i = 0; i < FLOW_MAX_MSG; i += 2)
+		big[i] = 0x0a;
+	assert_null(wire_local_decode(big, FLOW_MAX_MSG, &why));
+	assert_int_equal(why, DROP_BUDGET);
 	free(big);
 	util_flow_init(&u, 1, false, 1, 1, 600);
 	u.chan.number = 0x8000;
@@ -264,7 +269,7 @@ static void test_local_decode_reasons(void **state)
 	len = twist__local__pack(&m, buf);
 	Twist__Local *ok = wire_local_decode(buf, len, &why);
 	assert_non_null(ok);
-	twist__local__free_unpacked(ok, NULL);
+	twist__local__free_unpacked(ok, flow_allocator());
 }
 
 int main(void)

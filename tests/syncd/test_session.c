@@ -74,7 +74,7 @@ static void test_replicate_and_delete(void **state)
 		d[i] = util_flow_delete(i * 7);
 	sim_local(sim, A, d, 10, NULL, 0);
 	for (unsigned i = 0; i < 10; i++)
-		twist__flow__free_unpacked(d[i], NULL);
+		twist__flow__free_unpacked(d[i], flow_allocator());
 	/* The delete leaves A's table at once and B's once replicated. */
 	assert_int_equal(sim->n[A].t->live, 990);
 	sim_run(sim, 20 * MS);
@@ -97,7 +97,7 @@ static void test_coalescing(void **state)
 		Twist__Flow *f = util_flow_new(3, 1, 1, 100 + k);
 
 		sim_local(sim, A, &f, 1, NULL, 0);
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 	}
 	assert_int_equal(sim->n[A].t->queued, 1);
 	sim_run(sim, 10 * MS);
@@ -150,7 +150,7 @@ static void test_reorder_duplicates(void **state)
 
 		sim_run(sim, 2 * MS);
 		sim_local(sim, A, &f, 1, NULL, 0);
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 	}
 	sim_run(sim, 500 * MS);
 	assert_int_equal(sim->n[B].t->live, 1500);
@@ -327,7 +327,7 @@ static void dump_reply(struct sim *sim, int i, unsigned first, unsigned n, bool 
 	l->dump_end = end;
 	session_local_input(sim->n[i].s, l, sim->now);
 	for (unsigned k = 0; k < n; k++)
-		twist__flow__free_unpacked(f[k], NULL);
+		twist__flow__free_unpacked(f[k], flow_allocator());
 }
 
 static void test_bulk_mark_and_sweep(void **state)
@@ -384,7 +384,7 @@ static void test_split_brain(void **state)
 		Twist__Flow *f = util_flow_new(5000, 0, 0, 600);
 
 		sim_local(sim, B, &f, 1, &tok, 1);
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 	}
 	assert_int_equal(sim->n[B].n_tokens, 1);
 	assert_int_equal(sim->n[B].st.tokens_unreplicated, 1);
@@ -411,7 +411,7 @@ static void test_tokens_after_ack(void **state)
 
 	(void)state;
 	sim_local(sim, A, &f, 1, &tok, 1);
-	twist__flow__free_unpacked(f, NULL);
+	twist__flow__free_unpacked(f, flow_allocator());
 	/* Flushed at once (no batching delay), but not acknowledged yet. */
 	session_run(sim->n[A].s, sim->now);
 	assert_int_equal(sim->n[A].n_tokens, 0);
@@ -452,7 +452,7 @@ static void test_tokens_peer_lost(void **state)
 	sim_local(sim, A, &f, 1, &tok, 1);
 	assert_int_equal(sim->n[A].n_tokens, 2);
 	assert_int_equal(sim->n[A].st.tokens_unreplicated, 2);
-	twist__flow__free_unpacked(f, NULL);
+	twist__flow__free_unpacked(f, flow_allocator());
 	sim_down(sim);
 }
 

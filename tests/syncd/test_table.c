@@ -158,7 +158,7 @@ static void test_mark_sweep(void **state)
 
 		assert_int_equal(flow_key_of(f, &k), 0);
 		assert_true((table_find(t, &k) != NULL) == (i % 2 == 0));
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 	}
 	table_free(t);
 }
@@ -205,7 +205,7 @@ static void test_many_and_families(void **state)
 
 		assert_int_equal(flow_key_of(f, &k), 0);
 		assert_non_null(table_find(t, &k));
-		twist__flow__free_unpacked(f, NULL);
+		twist__flow__free_unpacked(f, flow_allocator());
 	}
 	table_free(t);
 }
@@ -222,7 +222,7 @@ static void test_bad_identity(void **state)
 	assert_null(e);
 	assert_int_equal(t->n, 0);
 	f->client.len = 6;
-	twist__flow__free_unpacked(f, NULL);
+	twist__flow__free_unpacked(f, flow_allocator());
 	table_free(t);
 	table_free(NULL);
 }

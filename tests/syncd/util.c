@@ -85,7 +85,7 @@ static Twist__Flow *dup_flow(const Twist__Flow *f)
 	if (!buf)
 		abort();
 	twist__flow__pack(f, buf);
-	c = twist__flow__unpack(NULL, len, buf);
+	c = flow_tuple_unpack(buf, len);
 	free(buf);
 	if (!c)
 		abort();
@@ -185,4 +185,39 @@ bool util_flow_same(const Twist__Flow *a, const Twist__Flow *b, uint32_t slack)
 		    !life_near(a->chans[i]->lifetime, b->chans[i]->lifetime, slack))
 			return false;
 	return true;
+}
+
+uint8_t *util_hostile_local(size_t *len)
+{
+	uint8_t *m = malloc(FLOW_MAX_MSG);
+
+	if (!m)
+		abort();
+	for (size_t i = 0; i < FLOW_MAX_MSG; i += 2) {
+		m[i] = 0x0a;
+		m[i + 1] = 0x00;
+	}
+	*len = FLOW_MAX_MSG;
+	return m;
+}
+
+uint8_t *util_hostile_sync(uint64_t node_id, size_t *len)
+{
+	size_t body = (FLOW_MAX_MSG - 6) & ~(size_t)1, i = 0;
+	uint8_t *m = malloc(FLOW_MAX_MSG);
+
+	if (!m || node_id == 0 || node_id > 0x7f)
+		abort();
+	m[i++] = 0x08; /* node_id, a one-byte varint */
+	m[i++] = (uint8_t)node_id;
+	m[i++] = 0x22; /* batch, a three-byte length */
+	m[i++] = (uint8_t)(0x80 | (body & 0x7f));
+	m[i++] = (uint8_t)(0x80 | ((body >> 7) & 0x7f));
+	m[i++] = (uint8_t)(body >> 14);
+	for (size_t k = 0; k < body; k += 2) {
+		m[i++] = 0x12;
+		m[i++] = 0x00;
+	}
+	*len = i;
+	return m;
 }

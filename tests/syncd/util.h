@@ -38,4 +38,11 @@ Twist__Local *util_local(Twist__Flow **flows, size_t n, const uint64_t *tokens, 
 /* Same identity and state, lifetimes within slack seconds. */
 bool util_flow_same(const Twist__Flow *a, const Twist__Flow *b, uint32_t slack);
 
+/*
+ * FLOW_MAX_MSG bytes of empty repeated Flows (issue 8): "0a 00" x N as a
+ * Local, or a Sync from node_id with Batch{flows: "12 00" x N}. malloc'd.
+ */
+uint8_t *util_hostile_local(size_t *len);
+uint8_t *util_hostile_sync(uint64_t node_id, size_t *len);
+
 #endif

@@ -1,0 +1,168 @@
+#include <string.h>
+
+#include "proto/chdata.h"
+#include "relay/alloc.h"
+#include "relay/config.h"
+#include "relay/import_check.h"
+#include "relay/policy.h"
+
+#define PERM_MAX_S (PERM_LIFETIME_MS / 1000)
+#define CHAN_MAX_S (CHAN_LIFETIME_MS / 1000)
+
+void import_limits_init(struct import_limits *lim, const struct config *cfg,
+                        const struct policy *policy, const struct tw_addr relay_addr[2])
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->max_lifetime = cfg->max_lifetime;
+	lim->policy = policy;
+	lim->relay[0] = relay_addr[0];
+	lim->relay[1] = relay_addr[1];
+	lim->port_min = cfg->port_min;
+	lim->port_max = cfg->port_max;
+	lim->rfc5766_channels = cfg->rfc5766_channels;
+}
+
+static int fam(const struct tw_addr *a)
+{
+	return a->family == TW_AF_INET6;
+}
+
+/* Our relay address of the family, the port in range, one per family. */
+static int relayed_check(const Twist__Flow *f, const struct import_limits *lim, bool has[2])
+{
+	struct tw_addr r;
+
+	for (size_t i = 0; i < f->n_relayed; i++) {
+		if (flow_addr_get(&f->relayed[i], &r) < 0)
+			return IMPORT_MALFORMED;
+		if (!lim->relay[fam(&r)].family || !tw_addr_ip_eq(&r, &lim->relay[fam(&r)]))
+			return IMPORT_RELAYED_ADDR;
+		if (r.port < lim->port_min || r.port > lim->port_max)
+			return IMPORT_RELAYED_PORT;
+		if (has[fam(&r)])
+			return IMPORT_RELAYED_FAMILY;
+		has[fam(&r)] = true;
+	}
+	return IMPORT_OK;
+}
+
+/* What the TURN code asks of a peer from a client (relay/turn.c peer_check). */
+static int peer_check(const struct tw_addr *p, const struct import_limits *lim, const bool has[2])
+{
+	if (!has[fam(p)])
+		return IMPORT_PEER_FAMILY;
+	if (policy_check(lim->policy, p) != POLICY_ALLOW)
+		return IMPORT_PEER_DENIED;
+	return IMPORT_OK;
+}
+
+static int perms_check(const Twist__Flow *f, const struct import_limits *lim, const bool has[2])
+{
+	struct tw_addr p;
+	int rc;
+
+	if (f->n_perms > ALLOC_MAX_PERMS)
+		return IMPORT_TOO_MANY_PERMS;
+	for (size_t i = 0; i < f->n_perms; i++) {
+		if (flow_ip_get(&f->perms[i]->ip, &p) < 0)
+			return IMPORT_MALFORMED;
+		if ((rc = peer_check(&p, lim, has)) != IMPORT_OK)
+			return rc;
+	}
+	return IMPORT_OK;
+}
+
+static int chans_check(const Twist__Flow *f, const struct import_limits *lim, const bool has[2])
+{
+	struct tw_addr peer[ALLOC_MAX_CHANS];
+	uint32_t max = lim->rfc5766_channels ? CHAN_MAX_RFC5766 : CHAN_MAX;
+	int rc;
+
+	if (f->n_chans > ALLOC_MAX_CHANS)
+		return IMPORT_TOO_MANY_CHANS;
+	for (size_t i = 0; i < f->n_chans; i++) {
+		const Twist__Chan *c = f->chans[i];
+
+		if (c->number < CHAN_MIN || c->number > max)
+			return IMPORT_CHAN_NUMBER;
+		if (flow_addr_get(&c->peer, &peer[i]) < 0)
+			return IMPORT_MALFORMED;
+		if ((rc = peer_check(&peer[i], lim, has)) != IMPORT_OK)
+			return rc;
+		for (size_t j = 0; j < i; j++) {
+			if (f->chans[j]->number == c->number)
+				return IMPORT_CHAN_DUP_NUMBER;
+			if (tw_addr_eq(&peer[j], &peer[i]))
+				return IMPORT_CHAN_DUP_PEER;
+		}
+	}
+	return IMPORT_OK;
+}
+
+static unsigned clamp(uint32_t *v, uint32_t max)
+{
+	if (*v <= max)
+		return 0;
+	*v = max;
+	return 1;
+}
+
+int import_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clamped)
+{
+	bool has[2] = {false, false};
+	unsigned n = 0;
+	int rc;
+
+	if (clamped)
+		*clamped = 0;
+	if (!flow_valid(f))
+		return IMPORT_MALFORMED;
+	if (f->deleted)
+		return IMPORT_OK;
+	if ((rc = relayed_check(f, lim, has)) != IMPORT_OK ||
+	    (rc = perms_check(f, lim, has)) != IMPORT_OK ||
+	    (rc = chans_check(f, lim, has)) != IMPORT_OK)
+		return rc;
+	/* Clamped, not refused: the peer may run with longer maxima, and the flow is still good. */
+	n += clamp(&f->lifetime, lim->max_lifetime);
+	for (size_t i = 0; i < f->n_perms; i++)
+		n += clamp(&f->perms[i]->lifetime, PERM_MAX_S);
+	for (size_t i = 0; i < f->n_chans; i++)
+		n += clamp(&f->chans[i]->lifetime, CHAN_MAX_S);
+	if (clamped)
+		*clamped = n;
+	return IMPORT_OK;
+}
+
+const char *import_reason_name(enum import_reason r)
+{
+	switch (r) {
+	case IMPORT_OK:
+		return "ok";
+	case IMPORT_MALFORMED:
+		return "malformed";
+	case IMPORT_TOO_MANY_PERMS:
+		return "too_many_perms";
+	case IMPORT_TOO_MANY_CHANS:
+		return "too_many_chans";
+	case IMPORT_RELAYED_ADDR:
+		return "relayed_addr";
+	case IMPORT_RELAYED_PORT:
+		return "relayed_port";
+	case IMPORT_RELAYED_FAMILY:
+		return "relayed_family";
+	case IMPORT_PEER_FAMILY:
+		return "peer_family";
+	case IMPORT_PEER_DENIED:
+		return "peer_denied";
+	case IMPORT_CHAN_NUMBER:
+		return "chan_number";
+	case IMPORT_CHAN_DUP_NUMBER:
+		return "chan_dup_number";
+	case IMPORT_CHAN_DUP_PEER:
+		return "chan_dup_peer";
+	case IMPORT__COUNT:
+		break;
+	}
+	return "?";
+}

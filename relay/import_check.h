@@ -1,0 +1,59 @@
+/*
+ * Imported flows are checked like client input (DESIGN decision 14): a
+ * tuple from the peer must describe something this node's own TURN code
+ * could have built. Pure: no sockets, no worker, no clock, so it is unit
+ * tested from a table and fuzzed. relay/standby.c calls it before
+ * flowconv_apply().
+ */
+#ifndef TWIST_RELAY_IMPORT_CHECK_H
+#define TWIST_RELAY_IMPORT_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/flow.h"
+
+struct config;
+struct policy;
+
+struct import_limits {
+	uint32_t max_lifetime;       /* seconds, the allocation's: cfg max_lifetime */
+	const struct policy *policy; /* permission and channel peers: policy_check() */
+	struct tw_addr
+	        relay[2]; /* struct relay's relay_addr[]: [0] IPv4, [1] IPv6, family 0 = none */
+	uint16_t port_min, port_max; /* the relayed port range */
+	bool rfc5766_channels;       /* channel numbers up to 0x7FFF, else 0x4FFF */
+};
+
+/* Why a flow was refused; 0 is accepted. Each is a counter or a log word. */
+enum import_reason {
+	IMPORT_OK,
+	IMPORT_MALFORMED,       /* fails flow_valid() */
+	IMPORT_TOO_MANY_PERMS,  /* more than ALLOC_MAX_PERMS */
+	IMPORT_TOO_MANY_CHANS,  /* more than ALLOC_MAX_CHANS */
+	IMPORT_RELAYED_ADDR,    /* a relayed IP that is not one of our relay addresses */
+	IMPORT_RELAYED_PORT,    /* a relayed port outside port_min..port_max */
+	IMPORT_RELAYED_FAMILY,  /* two relayed addresses of one family */
+	IMPORT_PEER_FAMILY,     /* a peer of a family with no relayed address (RFC 8656 443) */
+	IMPORT_PEER_DENIED,     /* policy_check() denies a permission or channel peer */
+	IMPORT_CHAN_NUMBER,     /* outside the configured channel range (RFC 8656 §12) */
+	IMPORT_CHAN_DUP_NUMBER, /* one number bound twice (§11.2) */
+	IMPORT_CHAN_DUP_PEER,   /* one peer bound to two numbers (§11.2) */
+	IMPORT__COUNT,
+};
+
+/* The limits of this node: its config, its policy, struct relay's relay_addr[]. */
+void import_limits_init(struct import_limits *lim, const struct config *cfg,
+                        const struct policy *policy, const struct tw_addr relay_addr[2]);
+
+/*
+ * 0 (IMPORT_OK), or the enum import_reason of the first rule f breaks;
+ * then f is unchanged. A delete needs only a valid identity. An accepted
+ * flow has its lifetimes clamped in place to this node's maxima (the
+ * allocation's to max_lifetime, a permission's to 300 s, a channel's to
+ * 600 s: RFC 8656 §9 and §12), and *clamped (if not NULL) says how many.
+ */
+int import_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clamped);
+const char *import_reason_name(enum import_reason r);
+
+#endif
