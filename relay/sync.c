@@ -216,10 +216,10 @@ static int nn_open(int type, const char *dir, const char *name)
 	if (sock < 0)
 		return -1;
 	snprintf(url, sizeof(url), "ipc://%s/%s", dir, name);
-	nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
-	nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDBUF, &buf, sizeof(buf));
-	nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof(buf));
-	if (nn_connect(sock, url) < 0) {
+	if (nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max)) < 0 ||
+	    nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDBUF, &buf, sizeof(buf)) < 0 ||
+	    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof(buf)) < 0 ||
+	    nn_connect(sock, url) < 0) {
 		log_err("nanomsg connect %s: %s", url, nn_strerror(nn_errno()));
 		nn_close(sock);
 		return -1;

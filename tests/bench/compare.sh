@@ -5,7 +5,12 @@
 # how to read them.
 #
 #   compare.sh [--quick] [--rounds N] [--out DIR] [--servers "twist coturn bare"]
-#              [--uclient] [--twist BIN] [--turnload BIN] [--barefwd BIN] ...
+#              [--uclient] [--twist BIN] [--turnload BIN] [--barefwd BIN]
+#              [--base BIN] ...
+#
+# --base BIN adds "base", another twist-relay build run exactly like twist
+# (an earlier commit, say), and a second table of twist against it: a
+# change's cost measured side by side in one run.
 #
 # Per round and server: start it fresh, then
 #   fixed    channels at --rate for --duration: relayed packets per CPU-second,
@@ -30,6 +35,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 ARGS=("$@")
 
 TWIST=$ROOT/build-bench/bin/twist-relay
+BASE=""
 TURNLOAD=$ROOT/build-bench/bin/turnload
 BAREFWD=$ROOT/build-bench/bin/barefwd
 OUT=""
@@ -65,6 +71,7 @@ usage() {
 	cat <<EOF
 Options (defaults in brackets):
   --twist BIN --turnload BIN --barefwd BIN   [$ROOT/build-bench/bin/...]
+  --base BIN           another twist-relay, run as server "base" beside twist
   --out DIR            results [./bench-results-DATE]
   --servers LIST       [$SERVERS]
   --rounds N           [$ROUNDS]
@@ -88,6 +95,7 @@ EOF
 while [ $# -gt 0 ]; do
 	case $1 in
 	--twist) TWIST=$2; shift ;;
+	--base) BASE=$2; shift ;;
 	--turnload) TURNLOAD=$2; shift ;;
 	--barefwd) BAREFWD=$2; shift ;;
 	--out) OUT=$2; shift ;;
@@ -140,15 +148,17 @@ if [ "${TWIST_BENCH_IN_NETNS:-}" = 1 ]; then
 	log "in a private network namespace (lo only)"
 fi
 
+[ -n "$BASE" ] && [[ " $SERVERS " != *" base "* ]] && SERVERS="$SERVERS base"
 need() { command -v "$1" >/dev/null 2>&1 || fail "'$1' not found: apt-get install $2"; }
 need ss iproute2
 need timeout coreutils
 for s in $SERVERS; do
 	case $s in
 	twist) [ -x "$TWIST" ] || fail "twist-relay '$TWIST' not found (build it, or --twist BIN)" ;;
+	base) [ -x "$BASE" ] || fail "base twist-relay '$BASE' not found (--base BIN)" ;;
 	coturn) need turnserver coturn ;;
 	bare) [ -x "$BAREFWD" ] || fail "barefwd '$BAREFWD' not found (or --barefwd BIN)" ;;
-	*) fail "unknown server '$s' (twist, coturn, bare)" ;;
+	*) fail "unknown server '$s' (twist, coturn, bare, base)" ;;
 	esac
 done
 [ -x "$TURNLOAD" ] || fail "turnload '$TURNLOAD' not found (or --turnload BIN)"
@@ -194,7 +204,7 @@ port_free() {
 server_start() { # NAME ROUND: sets SRV_PID
 	local name=$1 round=$2 dir=$OUT/logs
 	case $name in
-	twist)
+	twist | base)
 		cat >"$dir/twist.yaml" <<EOF
 listen: [{ address: 127.0.0.1, port: $PORT, transports: [udp] }]
 relay: { addresses: [127.0.0.1], port_min: 20000, port_max: 65000 }
@@ -207,7 +217,8 @@ log: { level: warn }
 compat: { rfc5766_channels: true }
 EOF
 		port_free "$PORT"
-		start_bg "$dir/twist-r$round.log" "$TWIST" --config "$dir/twist.yaml"
+		start_bg "$dir/$name-r$round.log" "$([ "$name" = base ] && echo "$BASE" || echo "$TWIST")" \
+			--config "$dir/twist.yaml"
 		;;
 	coturn)
 		# One relay thread (-m 1); coturn adds its listener and auth
@@ -474,6 +485,15 @@ row() { # LABEL KEY: one table row
 		row "uclient channels: mean round trip, ms" uc_rtt
 		row "uclient Send: relayed pkt per CPU-second" ucs_cpu
 		row "uclient Send: mean round trip, ms" ucs_rtt
+	fi
+	if has base; then
+		echo
+		echo "| metric (median of $ROUNDS rounds) | twist | base | twist/base |"
+		echo "|---|---:|---:|---:|"
+		for k in cpu cpu_send max p50 p99 setup setup_cpu setup_per_cpu; do
+			printf '| %s | %s | %s | %s |\n' "$k" "$(fmt "${M[twist.$k]:-}")" \
+				"$(fmt "${M[base.$k]:-}")" "$(ratio "${M[twist.$k]:-}" "${M[base.$k]:-}")"
+		done
 	fi
 } >"$OUT/table.md"
 

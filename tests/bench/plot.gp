@@ -18,7 +18,7 @@ set format x "%.0s%c"
 set format y "%.0s%c"
 
 f(s) = dir."/steps_".s.".dat"
-name(s) = (s eq "bare") ? "barefwd (ceiling)" : (s eq "coturn") ? "coturn 4.6.1" : "twist-relay"
+name(s) = (s eq "bare") ? "barefwd (ceiling)" : (s eq "coturn") ? "coturn 4.6.1" : (s eq "base") ? "twist-relay (base)" : "twist-relay"
 
 set output dir."/throughput.png"
 set title "Delivered round trips vs offered load (echo through the relay)"
