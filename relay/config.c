@@ -658,6 +658,12 @@ static const struct key limits_keys[] = {
         {CFG_FIELD("bandwidth", value_u64, struct config, bandwidth, 0, UINT64_MAX)},
         {CFG_UINT("default_lifetime", default_lifetime)},
         {CFG_UINT("max_lifetime", max_lifetime)},
+        {CFG_UINT("tcp_connections", tcp_connections)},
+        {CFG_UINT("tcp_per_source", tcp_per_source)},
+        {CFG_UINT("tcp_unauth_per_source", tcp_unauth_per_source)},
+        {CFG_UINT("tcp_frame_deadline_ms", tcp_frame_deadline_ms)},
+        {CFG_UINT("tcp_request_deadline_ms", tcp_request_deadline_ms)},
+        {CFG_UINT("tcp_auth_deadline_ms", tcp_auth_deadline_ms)},
 };
 
 static const struct key compat_keys[] = {
@@ -796,6 +802,12 @@ void config_defaults(struct config *cfg)
 	cfg->max_allocations = 100000;
 	cfg->default_lifetime = 600;
 	cfg->max_lifetime = 3600;
+	cfg->tcp_connections = 10000;
+	cfg->tcp_per_source = 64;
+	cfg->tcp_unauth_per_source = 8;
+	cfg->tcp_frame_deadline_ms = 10000;
+	cfg->tcp_request_deadline_ms = 10000;
+	cfg->tcp_auth_deadline_ms = 30000;
 	cfg->metrics_enabled = true;
 	tw_addr_parse_ip("127.0.0.1", &cfg->metrics);
 	cfg->metrics.port = DEFAULT_METRICS_PORT;

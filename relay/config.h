@@ -71,6 +71,13 @@ struct config {
 	uint64_t bandwidth;        /* bytes/s per allocation, 0 = unlimited */
 	unsigned default_lifetime; /* 600 */
 	unsigned max_lifetime;     /* 3600 */
+	/* stream (TCP) client connections; docs/operations.md "Hostile clients: TCP" */
+	unsigned tcp_connections;         /* open at once, whole process; default 10000 */
+	unsigned tcp_per_source;          /* from one IPv4 address or IPv6 /64; default 64 */
+	unsigned tcp_unauth_per_source;   /* of which not authenticated yet; default 8 */
+	unsigned tcp_frame_deadline_ms;   /* a begun frame must be complete by then; 10000 */
+	unsigned tcp_request_deadline_ms; /* first complete frame after accept; 10000 */
+	unsigned tcp_auth_deadline_ms;    /* first authenticated request after accept; 30000 */
 
 	/* compat */
 	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */

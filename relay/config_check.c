@@ -18,7 +18,10 @@
 #define NONCE_MAX      86400
 #define UNAUTH_MAX     1000000
 #define MIN_RELAY_PORT 1024
-#define MAX_WIRE_CHARS 128 /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
+#define TCP_CONNS_MAX  1000000
+#define DEADLINE_MIN   100     /* ms */
+#define DEADLINE_MAX   3600000 /* ms */
+#define MAX_WIRE_CHARS 128     /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
 
 struct check {
 	const struct config *cfg;
@@ -252,6 +255,40 @@ static int check_peers(struct check *c)
 	return 0;
 }
 
+static int check_deadline(struct check *c, const char *key, unsigned ms)
+{
+	if (ms < DEADLINE_MIN || ms > DEADLINE_MAX)
+		return check_fail(c, "limits.%s must be between %d and %d ms, got %u", key,
+		                  DEADLINE_MIN, DEADLINE_MAX, ms);
+	return 0;
+}
+
+/* Per source at most the total, unauthenticated at most per source: a
+ * tighter inner cap would never be reached, which is surely a typo. */
+static int check_tcp(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->tcp_connections < 1 || cfg->tcp_connections > TCP_CONNS_MAX)
+		return check_fail(c, "limits.tcp_connections must be between 1 and %d, got %u",
+		                  TCP_CONNS_MAX, cfg->tcp_connections);
+	if (cfg->tcp_per_source < 1 || cfg->tcp_per_source > cfg->tcp_connections)
+		return check_fail(c,
+		                  "limits.tcp_per_source must be between 1 and "
+		                  "limits.tcp_connections (%u), got %u",
+		                  cfg->tcp_connections, cfg->tcp_per_source);
+	if (cfg->tcp_unauth_per_source < 1 || cfg->tcp_unauth_per_source > cfg->tcp_per_source)
+		return check_fail(c,
+		                  "limits.tcp_unauth_per_source must be between 1 and "
+		                  "limits.tcp_per_source (%u), got %u",
+		                  cfg->tcp_per_source, cfg->tcp_unauth_per_source);
+	if (check_deadline(c, "tcp_frame_deadline_ms", cfg->tcp_frame_deadline_ms) < 0 ||
+	    check_deadline(c, "tcp_request_deadline_ms", cfg->tcp_request_deadline_ms) < 0 ||
+	    check_deadline(c, "tcp_auth_deadline_ms", cfg->tcp_auth_deadline_ms) < 0)
+		return -1;
+	return 0;
+}
+
 /*
  * RFC 8656 §7.2: the default lifetime is 10 minutes and the maximum
  * SHOULD be no more than an hour; a day is where a typo starts.
@@ -271,7 +308,7 @@ static int check_limits(struct check *c)
 	if (cfg->max_allocations != 0 && cfg->user_quota > cfg->max_allocations)
 		return check_fail(c, "limits.user_quota (%u) exceeds limits.max_allocations (%u)",
 		                  cfg->user_quota, cfg->max_allocations);
-	return 0;
+	return check_tcp(c);
 }
 
 static int check_ops(struct check *c)

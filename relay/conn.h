@@ -62,6 +62,8 @@ struct conn {
 	struct worker *w;
 	struct tw_addr client, local;
 	struct allocation *a; /* the 5-tuple's allocation, or NULL */
+	bool authed;          /* a request passed long-term authentication on it
+	                       * (set by the TURN core; transports loosen caps) */
 };
 
 /* The transport whose allocation keys carry this STUN_PROTO_* number, or NULL. */

@@ -90,6 +90,31 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 	}
 }
 
+/* docs/operations.md, "Hostile clients: TCP": one reason per limit. */
+static void write_tcp(struct evbuffer *b, struct relay *r)
+{
+	evbuffer_add_printf(b, "# HELP twist_tcp_refused_total TCP connections closed at accept, "
+	                       "by the limit that refused them.\n"
+	                       "# TYPE twist_tcp_refused_total counter\n");
+	for (int i = 0; i < REFUSE__COUNT; i++)
+		evbuffer_add_printf(b, "twist_tcp_refused_total{reason=\"%s\"} %llu\n",
+		                    stats_refuse_name((enum conn_refuse)i),
+		                    (unsigned long long)SUM(r, tcp_refused[i]));
+	evbuffer_add_printf(b, "# HELP twist_tcp_closed_total TCP client connections closed, "
+	                       "by reason.\n"
+	                       "# TYPE twist_tcp_closed_total counter\n");
+	for (int i = 0; i < CLOSE__COUNT; i++)
+		evbuffer_add_printf(b, "twist_tcp_closed_total{reason=\"%s\"} %llu\n",
+		                    stats_close_name((enum conn_close)i),
+		                    (unsigned long long)SUM(r, tcp_closed[i]));
+	counter(b, "twist_tcp_read_paused_total",
+	        "Times reading from a TCP client stopped until it read its answers.", "counter",
+	        SUM(r, tcp_read_paused));
+	counter(b, "twist_tcp_accept_paused_total",
+	        "Times a worker stopped accepting TCP for a while (out of descriptors).", "counter",
+	        SUM(r, tcp_accept_paused));
+}
+
 static void write_import(struct evbuffer *b, struct relay *r)
 {
 	evbuffer_add_printf(b, "# HELP twist_sync_import_refused_total Flows from twist-syncd "
@@ -183,6 +208,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	        ports_in_use(r->ports, TW_AF_INET) + ports_in_use(r->ports, TW_AF_INET6));
 	counter(b, "twist_workers", "Worker threads.", "gauge", r->n_workers);
 	write_guard(b, r);
+	write_tcp(b, r);
 	write_traffic(b, r);
 	write_reasons(b, r);
 	if (r->cfg.ha_enabled)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "relay/auth.h"
+#include "relay/connlimit.h"
 #include "relay/guard.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
@@ -57,7 +58,10 @@ int relay_init(struct relay *r)
 			gp.forget_ms = 2 * gp.cap_ms;
 	}
 	r->guard = guard_new(&gp);
-	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl || !r->guard)
+	r->conns = connlimit_new(&(struct connlimit_caps){cfg->tcp_connections, cfg->tcp_per_source,
+	                                                  cfg->tcp_unauth_per_source},
+	                         r->seed);
+	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl || !r->guard || !r->conns)
 		return -ENOMEM;
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
@@ -80,6 +84,7 @@ void relay_fini(struct relay *r)
 	registry_free(r->reg);
 	ratelimit_free(r->rl);
 	guard_free(r->guard);
+	connlimit_free(r->conns);
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

@@ -29,6 +29,8 @@ struct ratelimit;
 struct guard;
 struct worker;
 struct tcp_conn;
+struct tcp_worker;
+struct connlimit;
 struct flow;
 struct sync;
 struct sync_worker;
@@ -52,8 +54,9 @@ struct relay {
 	struct policy *policy;
 	struct ports *ports;
 	struct registry *reg;
-	struct ratelimit *rl; /* unauthenticated answers per source, all workers */
-	struct guard *guard;  /* failed-authentication back-off, all workers */
+	struct ratelimit *rl;    /* unauthenticated answers per source, all workers */
+	struct guard *guard;     /* failed-authentication back-off, all workers */
+	struct connlimit *conns; /* stream connections per source, all workers */
 	struct worker **workers;
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */
@@ -110,6 +113,7 @@ struct worker {
 	struct flow *flows;         /* every published flow (relay/flow.h) */
 	struct flow *dead;          /* closed this pass, freed by worker_reap */
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
+	struct tcp_worker *tcpw;    /* accept back-off and the spare descriptor (tcp_accept.c) */
 	struct sync_worker *sw;     /* replication state; NULL without HA */
 	uint64_t now_ms;            /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];

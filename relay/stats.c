@@ -86,3 +86,43 @@ const char *stats_method_name(enum stats_method m)
 	}
 	return "?";
 }
+
+const char *stats_close_name(enum conn_close c)
+{
+	switch (c) {
+	case CLOSE_PEER:
+		return "peer";
+	case CLOSE_IDLE:
+		return "idle";
+	case CLOSE_BAD_FRAME:
+		return "bad_frame";
+	case CLOSE_FRAME_UNAUTH:
+		return "unauth_frame_too_long";
+	case CLOSE_FRAME_DEADLINE:
+		return "frame_deadline";
+	case CLOSE_REQUEST_DEADLINE:
+		return "request_deadline";
+	case CLOSE_AUTH_DEADLINE:
+		return "auth_deadline";
+	case CLOSE__COUNT:
+		break;
+	}
+	return "?";
+}
+
+const char *stats_refuse_name(enum conn_refuse r)
+{
+	switch (r) {
+	case REFUSE_TOTAL:
+		return "total";
+	case REFUSE_SOURCE:
+		return "per_source";
+	case REFUSE_UNAUTH:
+		return "unauth_per_source";
+	case REFUSE_NOFILE:
+		return "nofile";
+	case REFUSE__COUNT:
+		break;
+	}
+	return "?";
+}

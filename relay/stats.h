@@ -38,6 +38,26 @@ enum auth_fail {
 	AUTHF__COUNT,
 };
 
+/* Why a stream client connection was closed by the relay, or not accepted. */
+enum conn_close {
+	CLOSE_PEER,             /* EOF or an error from the client's side */
+	CLOSE_IDLE,             /* no allocation and nothing heard for a while */
+	CLOSE_BAD_FRAME,        /* neither STUN nor ChannelData: framing lost */
+	CLOSE_FRAME_UNAUTH,     /* a frame longer than allowed before authentication */
+	CLOSE_FRAME_DEADLINE,   /* a frame begun and not finished in time */
+	CLOSE_REQUEST_DEADLINE, /* no complete frame in time after accept */
+	CLOSE_AUTH_DEADLINE,    /* not authenticated in time after accept */
+	CLOSE__COUNT,
+};
+
+enum conn_refuse {
+	REFUSE_TOTAL,  /* limits.tcp_connections reached */
+	REFUSE_SOURCE, /* limits.tcp_per_source reached for the address (IPv6: /64) */
+	REFUSE_UNAUTH, /* limits.tcp_unauth_per_source reached */
+	REFUSE_NOFILE, /* out of descriptors: accepted on the spare and closed */
+	REFUSE__COUNT,
+};
+
 /* Request and indication counters, one slot per method the relay knows. */
 enum stats_method {
 	SM_OTHER, /* methods with no row in the table */
@@ -64,6 +84,10 @@ struct stats {
 	int64_t permissions, channels; /* gauges */
 	uint64_t tcp_conns_accepted;
 	int64_t tcp_conns;
+	uint64_t tcp_closed[CLOSE__COUNT];
+	uint64_t tcp_refused[REFUSE__COUNT];
+	uint64_t tcp_read_paused;   /* reading stopped: the client does not read its answers */
+	uint64_t tcp_accept_paused; /* accepting stopped: out of descriptors, or another error */
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;
@@ -77,5 +101,7 @@ struct stats {
 const char *stats_drop_name(enum drop_reason r);
 const char *stats_auth_fail_name(enum auth_fail f);
 const char *stats_method_name(enum stats_method m);
+const char *stats_close_name(enum conn_close c);
+const char *stats_refuse_name(enum conn_refuse r);
 
 #endif

@@ -7,25 +7,69 @@
 #include "relay/stream.h"
 #include "relay/turn.h"
 
-int stream_input(struct conn *c, struct evbuffer *in)
+void stream_init(struct stream *s, uint64_t now_ms)
+{
+	s->opened_ms = now_ms;
+	s->frame_since_ms = 0;
+	s->had_frame = false;
+}
+
+int stream_input(struct stream *s, struct conn *c, struct evbuffer *in)
 {
 	uint8_t head[4];
 	long flen;
+	size_t have;
 
 	for (;;) {
-		size_t have = evbuffer_get_length(in);
-
+		have = evbuffer_get_length(in);
 		if (have < sizeof(head))
-			return 0;
+			break;
 		evbuffer_copyout(in, head, sizeof(head));
 		flen = demux_frame_len(head, sizeof(head));
 		if (flen < 0 || flen > STREAM_MAX_FRAME) {
 			worker_drop(c->w, DROP_NOT_STUN, &c->client);
-			return -EPROTO;
+			return -CLOSE_BAD_FRAME;
+		}
+		/* Judged on the announced length, before its bytes are held. */
+		if (!c->authed && flen > STREAM_MAX_FRAME_UNAUTH) {
+			worker_drop(c->w, DROP_OVERSIZE, &c->client);
+			return -CLOSE_FRAME_UNAUTH;
 		}
 		if (have < (size_t)flen)
-			return 0;
+			break;
 		turn_client_input(c->w, c, evbuffer_pullup(in, flen), (size_t)flen);
 		evbuffer_drain(in, (size_t)flen);
+		s->had_frame = true;
+		s->frame_since_ms = 0;
 	}
+	if (have == 0)
+		s->frame_since_ms = 0;
+	else if (s->frame_since_ms == 0)
+		s->frame_since_ms = c->w->now_ms;
+	return 0;
+}
+
+/* The earlier of the running deadline and `at`, with its reason. */
+static void earlier(uint64_t *best, enum conn_close *why, uint64_t at, enum conn_close reason)
+{
+	if (*best == 0 || at < *best) {
+		*best = at;
+		*why = reason;
+	}
+}
+
+uint64_t stream_deadline(const struct stream *s, const struct conn *c, enum conn_close *why)
+{
+	const struct config *cfg = &c->w->r->cfg;
+	uint64_t at = 0;
+
+	if (s->frame_since_ms)
+		earlier(&at, why, s->frame_since_ms + cfg->tcp_frame_deadline_ms,
+		        CLOSE_FRAME_DEADLINE);
+	if (!s->had_frame)
+		earlier(&at, why, s->opened_ms + cfg->tcp_request_deadline_ms,
+		        CLOSE_REQUEST_DEADLINE);
+	if (!c->authed)
+		earlier(&at, why, s->opened_ms + cfg->tcp_auth_deadline_ms, CLOSE_AUTH_DEADLINE);
+	return at;
 }

@@ -2,7 +2,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -13,16 +12,29 @@
 #include "proto/stun.h"
 #include "relay/alloc.h"
 #include "common/log.h"
+#include "relay/connlimit.h"
 #include "relay/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tcp.h"
 
 #define IDLE_NO_ALLOC_S 60 /* a connection with no allocation may idle this long */
+/*
+ * Before authentication the kernel holds at most this much unsent output
+ * for the client (TCP_NOTSENT_LOWAT); without it the send buffer grows by
+ * autotuning to hundreds of KiB for a client that never reads. 0 after
+ * authentication gives back the system's default.
+ */
+#define NOTSENT_UNAUTH (16 << 10)
 
 /* A TURN-over-TCP client (RFC 8656 §3.1): it owns its allocation. */
 struct tcp_conn {
 	struct conn c;
 	struct bufferevent *bev;
+	struct event *deadline; /* stream_deadline(), armed for deadline_ms */
+	uint64_t deadline_ms;   /* 0 = not armed */
+	struct stream st;
+	bool counted_authed; /* connlimit knows it authenticated */
+	bool paused;         /* reading stopped until the output drains */
 	struct tcp_conn *next, *prev;
 };
 
@@ -33,6 +45,11 @@ static void set_idle_timeout(struct tcp_conn *tc, bool on)
 	struct timeval tv = {IDLE_NO_ALLOC_S, 0};
 
 	bufferevent_set_timeouts(tc->bev, on ? &tv : NULL, NULL);
+}
+
+static size_t out_max(const struct tcp_conn *tc)
+{
+	return tc->c.authed ? TCP_OUT_MAX : TCP_OUT_MAX_UNAUTH;
 }
 
 static void conn_free(struct tcp_conn *tc)
@@ -50,9 +67,25 @@ static void conn_free(struct tcp_conn *tc)
 		w->tcp_conns = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
-	bufferevent_free(tc->bev);
+	connlimit_put(w->r->conns, &tc->c.client, tc->counted_authed);
+	if (tc->deadline)
+		event_free(tc->deadline);
+	if (tc->bev)
+		bufferevent_free(tc->bev);
 	STAT_ADD(&w->st, tcp_conns, -1);
 	free(tc);
+}
+
+void tcp_conn_close(struct tcp_conn *tc, enum conn_close why)
+{
+	STAT_INC(&tc->c.w->st, tcp_closed[why]);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char a[TW_ADDR_STRLEN];
+
+		log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
+		          stats_close_name(why));
+	}
+	conn_free(tc);
 }
 
 static int tcp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t pad)
@@ -61,7 +94,7 @@ static int tcp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t 
 	struct tcp_conn *tc = (struct tcp_conn *)c;
 	struct evbuffer *out = bufferevent_get_output(tc->bev);
 
-	if (evbuffer_get_length(out) > TCP_OUT_HIGH_WATER)
+	if (evbuffer_get_length(out) + len + pad > out_max(tc))
 		return -ENOBUFS;
 	if (evbuffer_add(out, pkt, len) < 0 || (pad && evbuffer_add(out, zeros, pad) < 0))
 		return -ENOMEM;
@@ -103,13 +136,94 @@ const struct conn_ops *tcp_conn_ops(void)
 	return &tcp_ops;
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* Arms the timer for the stream's deadline; true if it has already passed. */
+static bool deadline_arm(struct tcp_conn *tc, enum conn_close *why)
+{
+	uint64_t at = stream_deadline(&tc->st, &tc->c, why), now = tc->c.w->now_ms;
+	struct timeval tv;
+
+	if (at && at <= now)
+		return true;
+	if (at == tc->deadline_ms)
+		return false;
+	tc->deadline_ms = at;
+	if (!at) {
+		evtimer_del(tc->deadline);
+		return false;
+	}
+	tv.tv_sec = (time_t)((at - now) / 1000);
+	tv.tv_usec = (suseconds_t)((at - now) % 1000 * 1000);
+	evtimer_add(tc->deadline, &tv);
+	return false;
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_conn *tc = arg;
+	enum conn_close why;
+
+	(void)fd;
+	(void)what;
+	tc->c.w->now_ms = relay_now_ms();
+	tc->deadline_ms = 0;
+	if (deadline_arm(tc, &why))
+		tcp_conn_close(tc, why);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
 
+	/* Called once the output drained to the low-water mark set on pausing. */
+	if (!tc->paused)
+		return;
+	tc->paused = false;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* A client that does not read its answers is not read either. */
+static void maybe_pause(struct tcp_conn *tc)
+{
+	size_t max = out_max(tc);
+
+	if (tc->paused || evbuffer_get_length(bufferevent_get_output(tc->bev)) <= max / 4)
+		return;
+	tc->paused = true;
+	STAT_INC(&tc->c.w->st, tcp_read_paused);
+	bufferevent_disable(tc->bev, EV_READ);
+	bufferevent_setwatermark(tc->bev, EV_WRITE, max / 8, 0);
+}
+
+static void set_notsent(struct tcp_conn *tc, int bytes)
+{
+	setsockopt(bufferevent_getfd(tc->bev), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes,
+	           sizeof(bytes));
+}
+
+/* The first authenticated request on the connection: the looser caps apply. */
+static void authenticated(struct tcp_conn *tc)
+{
+	connlimit_authed(tc->c.w->r->conns, &tc->c.client);
+	tc->counted_authed = true;
+	set_notsent(tc, 0);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *tc = arg;
+	enum conn_close why;
+	int rc;
+
 	tc->c.w->now_ms = relay_now_ms();
-	if (stream_input(&tc->c, bufferevent_get_input(bev)) < 0)
-		conn_free(tc);
+	rc = stream_input(&tc->st, &tc->c, bufferevent_get_input(bev));
+	if (rc < 0)
+		return tcp_conn_close(tc, (enum conn_close) - rc);
+	if (tc->c.authed && !tc->counted_authed)
+		authenticated(tc);
+	if (deadline_arm(tc, &why))
+		return tcp_conn_close(tc, why);
+	maybe_pause(tc);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -118,44 +232,33 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		if (log_enabled(LOG_LVL_DEBUG)) {
-			char a[TW_ADDR_STRLEN];
-
-			log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
-			          what & BEV_EVENT_TIMEOUT ? "idle" : "eof/error");
-		}
 		tc->c.w->now_ms = relay_now_ms();
-		conn_free(tc);
+		tcp_conn_close(tc, what & BEV_EVENT_TIMEOUT ? CLOSE_IDLE : CLOSE_PEER);
 	}
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client)
 {
-	struct worker *w = arg;
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
 	struct tcp_conn *tc;
+	enum conn_close why;
 	int one = 1;
 
-	(void)l;
-	(void)salen;
 	tc = calloc(1, sizeof(*tc));
-	if (!tc || netaddr_from_sa(sa, &tc->c.client) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	if (!tc || getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
 	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
-		free(tc);
-		evutil_closesocket(fd);
-		return;
-	}
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto bad;
 	tc->c.ops = &tcp_ops;
 	tc->c.w = w;
+	tc->c.client = *client;
 	tc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!tc->bev) {
-		free(tc);
-		evutil_closesocket(fd);
-		return;
+	tc->deadline = evtimer_new(w->base, deadline_cb, tc);
+	if (!tc->bev || !tc->deadline) {
+		if (tc->bev)
+			fd = -1; /* closed with the bufferevent */
+		goto bad;
 	}
 	tc->next = w->tcp_conns;
 	if (w->tcp_conns)
@@ -163,62 +266,30 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	w->tcp_conns = tc;
 	STAT_INC(&w->st, tcp_conns_accepted);
 	STAT_ADD(&w->st, tcp_conns, 1);
-	bufferevent_setcb(tc->bev, read_cb, NULL, event_cb, tc);
+	stream_init(&tc->st, w->now_ms);
+	set_notsent(tc, NOTSENT_UNAUTH);
+	bufferevent_setcb(tc->bev, read_cb, write_cb, event_cb, tc);
 	set_idle_timeout(tc, true);
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
-}
-
-/* Our own socket rather than evconnlistener_new_bind: it needs IP_FREEBIND. */
-static int listen_socket(const struct tw_addr *addr)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(addr, &ss);
-	int fd, one = 1, e;
-
-	fd = socket(netaddr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    (addr->family == TW_AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
-		goto bad;
-	/* A standby listens on the VIP before it holds it (DESIGN decision 2). */
-	netaddr_nonlocal(fd, addr, false);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto bad;
-	return fd;
-bad:
-	e = -errno;
-	close(fd);
-	return e;
-}
-
-int tcp_listen(struct worker *w, const struct tw_addr *addr)
-{
-	struct evconnlistener *l;
-	int fd;
-
-	if (w->n_tcp >= CFG_MAX_LISTEN)
-		return -ENOSPC;
-	fd = listen_socket(addr);
-	if (fd < 0)
-		return fd;
-	l = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, 1024, fd);
-	if (!l) {
-		close(fd);
-		return -EADDRNOTAVAIL;
-	}
-	w->tcp_addr[w->n_tcp] = *addr;
-	w->tcp[w->n_tcp++] = l;
+	deadline_arm(tc, &why);
 	return 0;
+bad:
+	if (tc) {
+		if (tc->deadline)
+			event_free(tc->deadline);
+		if (tc->bev)
+			bufferevent_free(tc->bev);
+	}
+	free(tc);
+	if (fd >= 0)
+		evutil_closesocket(fd);
+	connlimit_put(w->r->conns, client, false);
+	return -1;
 }
 
 void tcp_close_all(struct worker *w)
 {
 	while (w->tcp_conns)
 		conn_free(w->tcp_conns);
-	for (unsigned i = 0; i < w->n_tcp; i++)
-		evconnlistener_free(w->tcp[i]);
-	w->n_tcp = 0;
+	tcp_listen_close_all(w);
 }

@@ -1,15 +1,32 @@
-/* TURN over TCP client connections (RFC 8656 §3.1): listeners, accept, backpressure. */
+/*
+ * TURN over TCP client connections (RFC 8656 §3.1). tcp.c: one connection,
+ * its backpressure and deadlines; tcp_accept.c: listeners, the caps checked
+ * at accept, and the back-off when descriptors run out.
+ */
 #ifndef TWIST_RELAY_TCP_H
 #define TWIST_RELAY_TCP_H
 
 #include "relay/conn.h"
 #include "relay/relay.h"
 
-/* Output above this many bytes drops peer data for the client (counted). */
-#define TCP_OUT_HIGH_WATER (1u << 20)
+/*
+ * Output queued for one client, at most; data beyond it is dropped
+ * (counted as tcp_backpressure). Reading from the client stops at a
+ * quarter of it and resumes once an eighth is left, so a client that does
+ * not read its answers stops being read (the libevent le-proxy lesson).
+ */
+#define TCP_OUT_MAX        (1u << 20)
+#define TCP_OUT_MAX_UNAUTH (16u << 10) /* before authentication: a few answers */
 
 int tcp_listen(struct worker *w, const struct tw_addr *addr);
+/* Closes every connection, then the listeners. */
 void tcp_close_all(struct worker *w);
+void tcp_listen_close_all(struct worker *w);
 const struct conn_ops *tcp_conn_ops(void);
+
+/* tcp_accept.c hands over an accepted socket that connlimit counted; 0 or -1. */
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client);
+/* Frees a connection as the relay closes it, counting why. */
+void tcp_conn_close(struct tcp_conn *tc, enum conn_close why);
 
 #endif

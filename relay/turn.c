@@ -137,6 +137,7 @@ static void handle_request(struct req *q)
 	if (row->cred) {
 		if (row->cred->verify(q) < 0)
 			return;
+		q->c->authed = true;
 		if (q->c->a && strcmp(q->c->a->user, q->user) != 0) {
 			STAT_INC(&q->w->st, auth_fail[AUTHF_WRONG_USER]);
 			return turn_error(q, 441);

@@ -423,8 +423,12 @@ class Relay:
     def __init__(self, binary, tmpdir, name, relay_addrs=("127.0.0.1",), allow_loopback=True,
                  user_quota=0, max_allocations=100000, unauth_rate=1000000,
                  unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
-                 backoff_ms=60000):
+                 backoff_ms=60000, tcp_limits=None, nofile=None, env=None):
         self.binary = binary
+        # limits.tcp_* keys (docs/configuration.md); nofile: RLIMIT_NOFILE at exec
+        self.tcp_limits = dict(tcp_limits or {})
+        self.nofile = nofile
+        self.env = env  # extra environment for the relay process
         self.name = name
         self.tmpdir = tmpdir
         self.relay_addrs = list(relay_addrs)
@@ -444,6 +448,7 @@ class Relay:
 
     def config_text(self):
         addrs = ", ".join('"%s"' % a for a in self.relay_addrs)
+        tcp = "".join(", %s: %d" % kv for kv in sorted(self.tcp_limits.items()))
         return f"""\
 listen:
   - {{ address: 127.0.0.1, port: {self.port}, transports: [udp, tcp] }}
@@ -460,7 +465,7 @@ auth:
   backoff_base_ms: {self.backoff_ms}
   backoff_max_ms: {self.backoff_ms}
 peers: {{ allow_loopback: {"true" if self.allow_loopback else "false"}, allow: [], deny: [] }}
-limits: {{ max_allocations: {self.max_allocations}, user_quota: {self.user_quota}, bandwidth: 0, default_lifetime: 600, max_lifetime: 3600 }}
+limits: {{ max_allocations: {self.max_allocations}, user_quota: {self.user_quota}, bandwidth: 0, default_lifetime: 600, max_lifetime: 3600{tcp} }}
 metrics: {{ enabled: true, listen: "127.0.0.1:{self.metrics_port}" }}
 log: {{ level: debug }}
 """
@@ -478,8 +483,16 @@ log: {{ level: debug }}
         self.err_path = os.path.join(self.tmpdir, tag + ".stderr")
         self.out = open(self.out_path, "wb")
         self.err = open(self.err_path, "wb")
+        def child():
+            if self.nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+            _die_with_parent()
+        env = dict(os.environ)
+        for k, v in (self.env or {}).items():
+            env[k] = (env[k] + ":" + v) if k in env else v
         self.proc = subprocess.Popen([self.binary, "--config", self.cfg_path], stdin=subprocess.DEVNULL,
-                                     stdout=self.out, stderr=self.err, preexec_fn=_die_with_parent)
+                                     stdout=self.out, stderr=self.err, preexec_fn=child, env=env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -610,7 +623,8 @@ class Client:
             self.sock.bind((source, 0))
             self.sock.connect(relay.addr)
         else:
-            self.sock = socket.create_connection(relay.addr, timeout=RESP_TIMEOUT)
+            self.sock = socket.create_connection(relay.addr, timeout=RESP_TIMEOUT,
+                                                 source_address=(source, 0))
         self.buf = b""
         self.pending = []
         self.auth = auth if auth is not None else (Auth(*cred) if cred else None)
@@ -2426,6 +2440,10 @@ INSTANCES = [
     ("guess", dict(backoff_after=5, backoff_ms=60000)),
     ("reload", dict()),
 ]
+
+# Hostile TCP clients (caps, deadlines, memory, descriptors): their own file.
+import tcp_hostile  # noqa: E402
+tcp_hostile.register(sys.modules[__name__])
 
 
 def main():

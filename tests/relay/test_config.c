@@ -97,6 +97,12 @@ static void test_default(void **state)
 	assert_int_equal(cfg.bandwidth, 0);
 	assert_int_equal(cfg.default_lifetime, 600);
 	assert_int_equal(cfg.max_lifetime, 3600);
+	assert_int_equal(cfg.tcp_connections, 10000);
+	assert_int_equal(cfg.tcp_per_source, 64);
+	assert_int_equal(cfg.tcp_unauth_per_source, 8);
+	assert_int_equal(cfg.tcp_frame_deadline_ms, 10000);
+	assert_int_equal(cfg.tcp_request_deadline_ms, 10000);
+	assert_int_equal(cfg.tcp_auth_deadline_ms, 30000);
 	assert_true(cfg.metrics_enabled);
 	addr_expect(&cfg.metrics, "127.0.0.1:9641");
 	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
@@ -437,6 +443,16 @@ static const struct check_case check_cases[] = {
          "limits.max_lifetime must be between 60 and 86400"},
         {L R U "limits: {max_allocations: 10, user_quota: 11}\n",
          "limits.user_quota (11) exceeds limits.max_allocations (10)"},
+        {L R U "limits: {tcp_connections: 0}\n",
+         "limits.tcp_connections must be between 1 and 1000000, got 0"},
+        {L R U "limits: {tcp_connections: 10, tcp_per_source: 11}\n",
+         "limits.tcp_per_source must be between 1 and limits.tcp_connections (10), got 11"},
+        {L R U "limits: {tcp_per_source: 4, tcp_unauth_per_source: 5}\n",
+         "limits.tcp_unauth_per_source must be between 1 and limits.tcp_per_source (4), got 5"},
+        {L R U "limits: {tcp_frame_deadline_ms: 99}\n",
+         "limits.tcp_frame_deadline_ms must be between 100 and 3600000 ms, got 99"},
+        {L R U "limits: {tcp_auth_deadline_ms: 3600001}\n",
+         "limits.tcp_auth_deadline_ms must be between 100 and 3600000 ms"},
         {L R U "workers: 1025\n", "workers must be at most 1024, got 1025"},
         {L R U "metrics: {listen: \"127.0.0.1:0\"}\n", "metrics.listen: port 0 is not allowed"},
         {L R U "software: "

@@ -1,0 +1,228 @@
+/*
+ * TCP listeners and accept: the caps on connections (relay/connlimit.h),
+ * checked before anything is allocated for a connection, and what happens
+ * when the process runs out of descriptors.
+ *
+ * Out of descriptors, a listener stays readable and every accept() fails
+ * at once: left alone, libevent's evconnlistener retries in a busy loop
+ * and logs each failure. Instead the worker stops accepting for
+ * NOFILE_PAUSE_MS, and, so that the waiting client is told rather than
+ * left in the backlog, gives up a spare descriptor it holds for this,
+ * accepts, closes at once and takes the spare again (the nginx and
+ * libuv practice). Logged once per NOFILE_LOG_MS, counted every time.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "relay/connlimit.h"
+#include "relay/netaddr.h"
+#include "relay/tcp.h"
+
+#define NOFILE_PAUSE_MS 100
+#define NOFILE_LOG_MS   10000
+
+struct tcp_worker {
+	int spare;            /* /dev/null, given up to accept when out of descriptors */
+	struct event *resume; /* re-enables the listeners after a pause */
+	bool paused;
+	uint64_t log_last;
+	uint64_t refuse_log[REFUSE__COUNT];
+};
+
+static const enum conn_refuse verdict_reason[] = {
+        [CONNLIMIT_TOTAL] = REFUSE_TOTAL,
+        [CONNLIMIT_SOURCE] = REFUSE_SOURCE,
+        [CONNLIMIT_UNAUTH] = REFUSE_UNAUTH,
+};
+
+static void refused(struct worker *w, enum conn_refuse why, const struct tw_addr *from)
+{
+	STAT_INC(&w->st, tcp_refused[why]);
+	if (log_enabled(LOG_LVL_DEBUG) &&
+	    log_ratelimit(&w->tcpw->refuse_log[why], w->now_ms, 1000)) {
+		char a[TW_ADDR_STRLEN];
+
+		log_debug("worker %u: tcp connection from %s refused: %s (counted; logged once a "
+		          "second)",
+		          w->id, from ? tw_addr_fmt(from, a, sizeof(a)) : "?",
+		          stats_refuse_name(why));
+	}
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+	struct worker *w = arg;
+	struct tw_addr client;
+	enum connlimit_verdict v;
+
+	(void)l;
+	(void)salen;
+	w->now_ms = relay_now_ms();
+	if (netaddr_from_sa(sa, &client) < 0) {
+		evutil_closesocket(fd);
+		return;
+	}
+	/* Cheap before expensive: counted or refused before any allocation. */
+	v = connlimit_take(w->r->conns, &client);
+	if (v != CONNLIMIT_OK) {
+		evutil_closesocket(fd);
+		refused(w, verdict_reason[v], &client);
+		return;
+	}
+	tcp_conn_open(w, fd, &client);
+}
+
+static void set_listening(struct worker *w, bool on)
+{
+	for (unsigned i = 0; i < w->n_tcp; i++) {
+		if (on)
+			evconnlistener_enable(w->tcp[i]);
+		else
+			evconnlistener_disable(w->tcp[i]);
+	}
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->tcpw->spare < 0)
+		w->tcpw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	w->tcpw->paused = false;
+	set_listening(w, true);
+}
+
+/* Frees a descriptor for one accept() and refuses that client cleanly. */
+static void refuse_on_spare(struct worker *w, int lfd)
+{
+	struct tcp_worker *tw = w->tcpw;
+	int fd;
+
+	if (tw->spare < 0)
+		return;
+	close(tw->spare);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		refused(w, REFUSE_NOFILE, NULL);
+	}
+	tw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct worker *w = arg;
+	struct tcp_worker *tw = w->tcpw;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {0, NOFILE_PAUSE_MS * 1000};
+
+	w->now_ms = relay_now_ms();
+	if (e == EMFILE || e == ENFILE)
+		refuse_on_spare(w, evconnlistener_get_fd(l));
+	if (log_ratelimit(&tw->log_last, w->now_ms, NOFILE_LOG_MS))
+		log_warn("worker %u: accept: %s; pausing accepts for %d ms (logged once per %d s)",
+		         w->id, strerror(e), NOFILE_PAUSE_MS, NOFILE_LOG_MS / 1000);
+	if (tw->paused)
+		return;
+	tw->paused = true;
+	STAT_INC(&w->st, tcp_accept_paused);
+	set_listening(w, false);
+	evtimer_add(tw->resume, &tv);
+}
+
+static struct tcp_worker *tcp_worker_get(struct worker *w)
+{
+	struct tcp_worker *tw = w->tcpw;
+
+	if (tw)
+		return tw;
+	tw = calloc(1, sizeof(*tw));
+	if (!tw)
+		return NULL;
+	tw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	tw->resume = evtimer_new(w->base, resume_cb, w);
+	if (tw->spare < 0 || !tw->resume) {
+		if (tw->spare >= 0)
+			close(tw->spare);
+		if (tw->resume)
+			event_free(tw->resume);
+		free(tw);
+		return NULL;
+	}
+	w->tcpw = tw;
+	return tw;
+}
+
+/* Our own socket rather than evconnlistener_new_bind: it needs IP_FREEBIND. */
+static int listen_socket(const struct tw_addr *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = netaddr_to_sa(addr, &ss);
+	int fd, one = 1, e;
+
+	fd = socket(netaddr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (addr->family == TW_AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
+		goto bad;
+	/* A standby listens on the VIP before it holds it (DESIGN decision 2). */
+	netaddr_nonlocal(fd, addr, false);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto bad;
+	return fd;
+bad:
+	e = -errno;
+	close(fd);
+	return e;
+}
+
+int tcp_listen(struct worker *w, const struct tw_addr *addr)
+{
+	struct evconnlistener *l;
+	int fd;
+
+	if (w->n_tcp >= CFG_MAX_LISTEN)
+		return -ENOSPC;
+	if (!tcp_worker_get(w))
+		return -ENOMEM;
+	fd = listen_socket(addr);
+	if (fd < 0)
+		return fd;
+	l = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, 1024, fd);
+	if (!l) {
+		close(fd);
+		return -EADDRNOTAVAIL;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	w->tcp_addr[w->n_tcp] = *addr;
+	w->tcp[w->n_tcp++] = l;
+	return 0;
+}
+
+void tcp_listen_close_all(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_tcp; i++)
+		evconnlistener_free(w->tcp[i]);
+	w->n_tcp = 0;
+	if (w->tcpw) {
+		if (w->tcpw->spare >= 0)
+			close(w->tcpw->spare);
+		event_free(w->tcpw->resume);
+		free(w->tcpw);
+		w->tcpw = NULL;
+	}
+}
