@@ -423,8 +423,11 @@ class Relay:
     def __init__(self, binary, tmpdir, name, relay_addrs=("127.0.0.1",), allow_loopback=True,
                  user_quota=0, max_allocations=100000, unauth_rate=1000000,
                  unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
-                 backoff_ms=60000, tcp_limits=None, nofile=None, env=None):
+                 backoff_ms=60000, tcp_limits=None, nofile=None, env=None, workers=0,
+                 rest_secret=""):
         self.binary = binary
+        self.workers = workers
+        self.rest_secret = rest_secret
         # limits.tcp_* keys (docs/configuration.md); nofile: RLIMIT_NOFILE at exec
         self.tcp_limits = dict(tcp_limits or {})
         self.nofile = nofile
@@ -453,10 +456,11 @@ class Relay:
 listen:
   - {{ address: 127.0.0.1, port: {self.port}, transports: [udp, tcp] }}
 relay: {{ addresses: [{addrs}], port_min: {self.port_min}, port_max: {self.port_max} }}
+workers: {self.workers}
 auth:
   realm: twist.local
   users: [{{ name: demo, password: demo }}, {{ name: other, password: other }}]
-  rest_secret: ""
+  rest_secret: "{self.rest_secret}"
   nonce_lifetime: {self.nonce_lifetime}
   sha256: {"true" if self.sha256 else "false"}
   unauth_rate: {self.unauth_rate}
@@ -2430,6 +2434,68 @@ def password_guessing_backs_off(relay):
     other.close()
 
 
+# ---- one limit per source whatever the workers (issue 17, finding 4) ----
+
+@case("flood4")
+def unauth_limit_holds_across_workers(relay):
+    """With 4 workers, one source IP on 400 source ports (spread over the
+    workers' reuseport listeners) got 160 answers instead of the burst of
+    40: each worker had its own limiter. One table for the process now."""
+    n, burst, rate = 400, 40, 20
+    socks = []
+    txids = set()
+    t0 = time.monotonic()
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.connect(relay.addr)
+        m = Msg(ALLOCATE).add(*requested_transport())
+        txids.add(m.txid)
+        s.send(m.encode())
+        socks.append(s)
+    t1 = time.monotonic()
+    got = 0
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        r, _, _ = select.select(socks, [], [], max(0.0, deadline - time.monotonic()))
+        if not r:
+            break
+        for s in r:
+            p = Parsed(s.recv(65535))
+            check(p.txid in txids and p.error_code() == 401, "answered with %s" % p.describe())
+            got += 1
+    for s in socks:
+        s.close()
+    allowed = burst + int(rate * (t1 - t0 + 0.5)) + 1
+    check(got <= allowed, "%d answers from one source over 4 workers; at most %d allowed "
+          "(burst %d, %d/s over %.2f s)" % (got, allowed, burst, rate, t1 - t0))
+    check(got >= burst // 2, "only %d answers: the limiter is stricter than its burst" % got)
+
+
+# ---- strings from the network in the log (issue 17, finding 10) ----------
+
+@case("rest")
+def rest_username_cannot_forge_a_log_line(relay):
+    """A REST user name with a newline wrote a forged line into the log.
+    Such a name is not an OpaqueString: 400, and no line of the log starts
+    with what followed the newline."""
+    user = "%d:evil\nFORGED twist-relay: admin logged in" % (int(time.time()) + 3600)
+    pw = base64.b64encode(hmac.new(b"conformance-secret", user.encode(), hashlib.sha1).digest())
+    c = Client(relay, cred=(user, pw.decode()))
+    expect_error(c.allocate(), 400, "Allocate with a newline in a REST user name")
+    c.close()
+    alice = "%d:alice" % (int(time.time()) + 3600)
+    apw = base64.b64encode(hmac.new(b"conformance-secret", alice.encode(), hashlib.sha1).digest())
+    ok = Client(relay, cred=(alice, apw.decode()))
+    ok.allocate_ok()
+    ok.delete()
+    ok.close()
+    with open(relay.err_path, "rb") as f:
+        log = f.read()
+    check(not any(line.startswith(b"FORGED") for line in log.splitlines()),
+          "the relay's log has a line the client wrote")
+
+
 INSTANCES = [
     ("policy", dict(relay_addrs=("127.0.0.1", "::1"), allow_loopback=False)),
     ("main", dict()),
@@ -2438,6 +2504,8 @@ INSTANCES = [
     ("flood", dict(unauth_rate=20, unauth_burst=40)),
     ("stale", dict(nonce_lifetime=30)),
     ("guess", dict(backoff_after=5, backoff_ms=60000)),
+    ("flood4", dict(unauth_rate=20, unauth_burst=40, workers=4)),
+    ("rest", dict(rest_secret="conformance-secret")),
     ("reload", dict()),
 ]
 
