@@ -2,9 +2,10 @@
 # fake client transport, fed message sequences; see fuzz_relay.c for the
 # input format. Seeds: tests/fuzz/corpus/fuzz_relay, written by
 # tests/fuzz/gen_relay_seeds.py (an Allocate, permissions, channels, data,
-# refreshes, on both connection kinds).
+# refreshes, on both connection kinds). The libraries are relay_core's own
+# (read from the target, so the list cannot drift).
 twist_fuzz_sources(fuzz_relay_srcs relay_core)
+get_target_property(fuzz_relay_libs relay_core LINK_LIBRARIES)
 twist_fuzz(fuzz_relay SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_relay.c
 	${CMAKE_SOURCE_DIR}/tests/relay/harness.c ${fuzz_relay_srcs}
-	LIBS relay_config relay_auth relay_policy relay_ratelimit relay_guard twist_flow twist_proto
-	PkgConfig::LIBEVENT PkgConfig::NANOMSG Threads::Threads)
+	LIBS ${fuzz_relay_libs})
