@@ -82,8 +82,7 @@ static void import_one(Twist__Flow *f)
 	if (flowconv_key(f, &k) < 0 || import_check(f, &lim, NULL) != IMPORT_OK || f->deleted)
 		return;
 	memset(&a, 0, sizeof(a));
-	a.key = k;
-	a.cfd = -1;
+	a.flow.key = k;
 	for (size_t i = 0; i < f->n_relayed; i++)
 		if (flow_addr_get(&f->relayed[i], &a.rs[a.n_rs++].addr) < 0)
 			abort(); /* import_check() let a bad address through */
