@@ -445,13 +445,15 @@ bool auth_sha256_enabled(const struct auth *a)
 /*
  * The MAC covers the prefix too, so a man in the middle who strips the
  * security-feature cookie (to bid the client down to MD5, RFC 8489 §9.2.1)
- * turns the nonce BAD. The port is left out: a NAT rebinding or a new TCP
- * connection from the same client keeps its nonce.
+ * turns the nonce BAD. It covers the port as well as the address (issue
+ * 17): a request captured from one port does not replay from another port
+ * of the same address (another user behind the same NAT). A client whose
+ * NAT rebinds, or who opens a new TCP connection, pays one 438 round trip.
  */
 static int nonce_mac(const struct table *t, const struct tw_addr *client, uint32_t bucket,
                      uint8_t out[NONCE_MAC_LEN])
 {
-	uint8_t msg[NONCE_PFX_MAX + 4 + 1 + 16], mac[STUN_HMAC_MAX];
+	uint8_t msg[NONCE_PFX_MAX + 4 + 1 + 16 + 2], mac[STUN_HMAC_MAX];
 	size_t n = t->prefix_len, iplen = tw_addr_iplen(client);
 
 	memcpy(msg, t->prefix, n);
@@ -462,6 +464,8 @@ static int nonce_mac(const struct table *t, const struct tw_addr *client, uint32
 	msg[n++] = client->family;
 	memcpy(msg + n, client->ip, iplen);
 	n += iplen;
+	msg[n++] = (uint8_t)(client->port >> 8);
+	msg[n++] = (uint8_t)client->port;
 	if (stun_hmac(STUN_HASH_SHA256, t->nonce_key, t->nonce_key_len, msg, n, NULL, 0, mac) < 0)
 		return -EIO;
 	memcpy(out, mac, NONCE_MAC_LEN);

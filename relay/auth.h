@@ -31,9 +31,10 @@ int auth_reload(struct auth *a, const struct config *cfg);
 
 /*
  * Stateless nonce (DESIGN decision 6): HMAC-SHA256 over the nonce secret, a
- * time bucket and the client IP, so a sibling with the same secret accepts
- * it. With sha256 enabled it starts with the RFC 8489 security-feature
- * cookie "obMatJos2" and the password-algorithms bit.
+ * time bucket and the client's address and port, so a sibling with the same
+ * secret accepts it for the same client. With sha256 enabled it starts with
+ * the RFC 8489 security-feature cookie "obMatJos2" and the
+ * password-algorithms bit.
  * Writes a NUL-terminated string; returns its length.
  */
 size_t auth_nonce_make(struct auth *a, const struct tw_addr *client, uint64_t now_s,

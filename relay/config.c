@@ -257,6 +257,7 @@ static const struct key auth_keys[] = {
 
 static const struct key peers_keys[] = {
         {CFG_BOOL("allow_loopback", allow_loopback)},
+        {CFG_BOOL("allow_self", allow_self)},
         {CFG_LIST("allow", value_allow)},
         {CFG_LIST("deny", value_deny)},
 };

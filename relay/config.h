@@ -60,6 +60,7 @@ struct config {
 
 	/* peers */
 	bool allow_loopback; /* demo only; logged loudly */
+	bool allow_self;     /* peers may be our own listen, relay and metrics IPs; demo only */
 	struct tw_cidr allow[CFG_MAX_CIDRS];
 	unsigned n_allow;
 	struct tw_cidr deny[CFG_MAX_CIDRS];

@@ -2,7 +2,9 @@
  * The configuration twist-relay runs with when given no file: everything on
  * loopback, so a first run on a real host exposes nothing, and a demo user
  * so that a browser on the same machine can try it at once. Loopback peers
- * are allowed only because the demo peers are local too.
+ * and the relay's own addresses are allowed only because the demo peers
+ * are local too: they share 127.0.0.1 and ::1 with the listeners, and two
+ * browsers on one machine relay to each other's relayed addresses.
  */
 #include "relay/config.h"
 
@@ -27,6 +29,8 @@ const char config_default_yaml[] =
         "    - { name: demo, password: demo }\n"
         "peers:\n"
         "  allow_loopback: true\n"
+        "  # demo peers share 127.0.0.1 and ::1 with the relay; never in production\n"
+        "  allow_self: true\n"
         "metrics:\n"
         "  enabled: true\n"
         "  listen: 127.0.0.1:9641\n"

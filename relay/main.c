@@ -129,6 +129,9 @@ static void log_startup(const struct relay *r)
 	if (cfg->allow_loopback)
 		log_warn("DEMO SETTING: peers.allow_loopback is on, clients may relay to this "
 		         "host's loopback services; never use this in production");
+	if (cfg->allow_self)
+		log_warn("DEMO SETTING: peers.allow_self is on, clients may relay to this relay's "
+		         "own listen, relay and metrics addresses; never use this in production");
 	if (!cfg->nonce_secret[0])
 		log_info("no auth.nonce_secret: nonces are random per process (set one for an HA "
 		         "pair)");

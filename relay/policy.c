@@ -16,6 +16,16 @@ struct policy {
 	struct tw_cidr deny[CFG_MAX_CIDRS];
 	unsigned n_deny;
 	bool allow_loopback;
+	/*
+	 * The relay's own IPs (listeners, relay addresses, metrics): never
+	 * peers unless allow_self, whatever the port, since other services on
+	 * the host answer there too. A wildcard listener answers on every
+	 * loopback address of its family (sockets are IPV6_V6ONLY).
+	 */
+	bool allow_self;
+	struct tw_addr self[CFG_MAX_LISTEN + CFG_MAX_RELAY + 1];
+	unsigned n_self;
+	bool self_lo4, self_lo6;
 };
 
 struct v4_range {
@@ -37,11 +47,37 @@ static const struct v4_range v4_special[] = {
 
 #define EMBEDDED_MAX 2
 
+static bool zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void self_add(struct policy *p, const struct tw_addr *a)
+{
+	if (a->family != TW_AF_INET && a->family != TW_AF_INET6)
+		return;
+	if (zero(a->ip, tw_addr_iplen(a))) {
+		if (a->family == TW_AF_INET)
+			p->self_lo4 = true;
+		else
+			p->self_lo6 = true;
+	}
+	for (unsigned i = 0; i < p->n_self; i++)
+		if (tw_addr_ip_eq(&p->self[i], a))
+			return;
+	p->self[p->n_self] = *a;
+	p->self[p->n_self++].port = 0;
+}
+
 struct policy *policy_new(const struct config *cfg)
 {
 	struct policy *p;
 
-	if (cfg->n_allow > CFG_MAX_CIDRS || cfg->n_deny > CFG_MAX_CIDRS)
+	if (cfg->n_allow > CFG_MAX_CIDRS || cfg->n_deny > CFG_MAX_CIDRS ||
+	    cfg->n_listen > CFG_MAX_LISTEN || cfg->n_relay > CFG_MAX_RELAY)
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -51,6 +87,13 @@ struct policy *policy_new(const struct config *cfg)
 	memcpy(p->deny, cfg->deny, cfg->n_deny * sizeof(p->deny[0]));
 	p->n_deny = cfg->n_deny;
 	p->allow_loopback = cfg->allow_loopback;
+	p->allow_self = cfg->allow_self;
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		self_add(p, &cfg->listen[i].addr);
+	for (unsigned i = 0; i < cfg->n_relay; i++)
+		self_add(p, &cfg->relay[i]);
+	if (cfg->metrics_enabled)
+		self_add(p, &cfg->metrics);
 	return p;
 }
 
@@ -78,14 +121,6 @@ static bool v4_is_special(uint32_t ip)
 static bool v4_is_loopback(uint32_t ip)
 {
 	return ip >> 24 == 127;
-}
-
-static bool zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
 }
 
 static bool v6_is_loopback(const uint8_t ip[16])
@@ -157,6 +192,16 @@ last32:
 	return 1;
 }
 
+static bool is_self(const struct policy *p, const struct tw_addr *a)
+{
+	for (unsigned i = 0; i < p->n_self; i++)
+		if (tw_addr_ip_eq(&p->self[i], a))
+			return true;
+	if (a->family == TW_AF_INET)
+		return p->self_lo4 && v4_is_loopback(v4_get(a->ip));
+	return p->self_lo6 && v6_is_loopback(a->ip);
+}
+
 static bool cidr_any(const struct tw_cidr *c, unsigned n, const struct tw_addr *a)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -181,6 +226,20 @@ enum policy_verdict policy_check(const struct policy *p, const struct tw_addr *p
 	for (int i = 0; i < nv4; i++)
 		if (cidr_any(p->deny, p->n_deny, &v4[i]))
 			return POLICY_DENY_CONFIG;
+
+	/*
+	 * Issue 17: a peer on our own addresses would let a client reach our
+	 * listener (a Binding answered through the relay, the relay chained
+	 * through itself) and any other service on the host. No allow range
+	 * opens them; only allow_self does. Hidden IPv4 forms count too.
+	 */
+	if (!p->allow_self) {
+		if (is_self(p, peer))
+			return POLICY_DENY_SELF;
+		for (int i = 0; i < nv4; i++)
+			if (is_self(p, &v4[i]))
+				return POLICY_DENY_SELF;
+	}
 
 	/*
 	 * An allow range opens only the form it is written in: allowing
@@ -221,6 +280,8 @@ const char *policy_verdict_name(enum policy_verdict v)
 		return "allow";
 	case POLICY_DENY_CONFIG:
 		return "deny-config";
+	case POLICY_DENY_SELF:
+		return "deny-self";
 	case POLICY_DENY_SPECIAL:
 		return "deny-special";
 	case POLICY_DENY_EMBEDDED:

@@ -210,7 +210,7 @@ listen: [{ address: 127.0.0.1, port: $PORT, transports: [udp] }]
 relay: { addresses: [127.0.0.1], port_min: 20000, port_max: 65000 }
 workers: 1
 auth: { realm: twist.local, users: [{ name: demo, password: demo }], unauth_rate: 100000, unauth_burst: 100000 }
-peers: { allow_loopback: true }
+peers: { allow_loopback: true, allow_self: true }
 metrics: { enabled: true, listen: "127.0.0.1:$METRICS_PORT" }
 log: { level: warn }
 # turnutils_uclient picks channels up to 0x7FFF (RFC 5766), as coturn allows

@@ -131,7 +131,7 @@ relay: { addresses: [127.0.0.1], port_min: 10000, port_max: $PORT_MAX }
 workers: 1
 auth: { realm: twist.local, users: [{ name: demo, password: demo }], unauth_rate: 100000, unauth_burst: 100000 }
 limits: { max_allocations: $((ALLOCS + 100)), user_quota: $((ALLOCS + 100)) }
-peers: { allow_loopback: true }
+peers: { allow_loopback: true, allow_self: true }
 metrics: { enabled: true, listen: "127.0.0.1:$METRICS_PORT" }
 log: { level: warn }
 EOF

@@ -235,7 +235,8 @@ tw_twist_config() {
 		else
 			echo "auth: { realm: $TW_REALM, users: [{ name: $TW_USER, password: $TW_PASS }] }"
 		fi
-		echo "peers: { allow_loopback: true }"
+		# turnutils_peer and the relayed addresses share 127.0.0.1 and ::1 with the relay
+		echo "peers: { allow_loopback: true, allow_self: true }"
 		echo "metrics: { enabled: true, listen: \"127.0.0.1:$TW_METRICS_PORT\" }"
 		# turnutils_uclient binds channels up to 0x7FFF, as the embedded default allows
 		echo "compat: { rfc5766_channels: true }"

@@ -421,7 +421,7 @@ def _die_with_parent():
 
 class Relay:
     def __init__(self, binary, tmpdir, name, relay_addrs=("127.0.0.1",), allow_loopback=True,
-                 user_quota=0, max_allocations=100000, unauth_rate=1000000,
+                 allow_self=True, metrics_ip="127.0.0.1", user_quota=0, max_allocations=100000, unauth_rate=1000000,
                  unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
                  backoff_ms=60000, tcp_limits=None, nofile=None, env=None, workers=0,
                  rest_secret=""):
@@ -436,6 +436,10 @@ class Relay:
         self.tmpdir = tmpdir
         self.relay_addrs = list(relay_addrs)
         self.allow_loopback = allow_loopback
+        # Most instances relay to peers on 127.0.0.1, which is also their
+        # listener and relay address; "self" tests the default.
+        self.allow_self = allow_self
+        self.metrics_ip = metrics_ip
         self.user_quota = user_quota
         self.max_allocations = max_allocations
         self.unauth_rate = unauth_rate
@@ -468,9 +472,9 @@ auth:
   backoff_after: {self.backoff_after}
   backoff_base_ms: {self.backoff_ms}
   backoff_max_ms: {self.backoff_ms}
-peers: {{ allow_loopback: {"true" if self.allow_loopback else "false"}, allow: [], deny: [] }}
+peers: {{ allow_loopback: {"true" if self.allow_loopback else "false"}, allow_self: {"true" if self.allow_self else "false"}, allow: [], deny: [] }}
 limits: {{ max_allocations: {self.max_allocations}, user_quota: {self.user_quota}, bandwidth: 0, default_lifetime: 600, max_lifetime: 3600{tcp} }}
-metrics: {{ enabled: true, listen: "127.0.0.1:{self.metrics_port}" }}
+metrics: {{ enabled: true, listen: "{self.metrics_ip}:{self.metrics_port}" }}
 log: {{ level: debug }}
 """
 
@@ -503,7 +507,7 @@ log: {{ level: debug }}
                 raise RuntimeError("relay %s exited with %s at start-up:\n%s"
                                    % (self.name, self.proc.returncode, self.stderr_tail()))
             try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/health" % self.metrics_port,
+                with urllib.request.urlopen("http://%s:%d/health" % (self.metrics_ip, self.metrics_port),
                                             timeout=2) as r:
                     if r.status == 200:
                         return
@@ -562,7 +566,8 @@ log: {{ level: debug }}
         return problems
 
     def metrics(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
+        with urllib.request.urlopen("http://%s:%d/metrics" % (self.metrics_ip, self.metrics_port),
+                                    timeout=5) as r:
             text = r.read().decode()
         vals = {}
         for line in text.splitlines():
@@ -879,9 +884,9 @@ def expect_error(r, code, what):
 class Peer:
     """A UDP socket on loopback acting as the remote peer."""
 
-    def __init__(self, family=socket.AF_INET):
+    def __init__(self, family=socket.AF_INET, ip=None):
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
+        self.sock.bind((ip or ("127.0.0.1" if family == socket.AF_INET else "::1"), 0))
 
     @property
     def addr(self):
@@ -2397,6 +2402,72 @@ def sighup_reloads_users(relay):
         f.write(relay.config_text())
 
 
+# ---- self relay: allow_loopback but not allow_self ------------------------
+# Listener 127.0.0.1, relay addresses 127.0.0.2 and ::1, metrics 127.0.0.4.
+
+@case("self")
+def r403_own_addresses_as_peers(relay):
+    """Issue 17, finding 1: with loopback peers allowed, a client got
+    permissions for the relay's own listener and relayed addresses, so a
+    Binding sent through the relay to its listener was answered and the
+    relay could be chained through itself. Now every one of its own IPs is
+    refused, on any port, and other loopback addresses are not."""
+    c = Client(relay)
+    c.allocate_ok()
+    check(c.relayed[0][0] == "127.0.0.2", "relayed at %s" % (c.relayed,))
+    c.permit("127.0.0.1", port=relay.port, expect=403)      # our listener
+    c.permit("127.0.0.1", port=53, expect=403)              # any port of it
+    c.permit("127.0.0.2", port=c.relayed[0][1], expect=403) # our relayed address
+    c.permit("127.0.0.4", expect=403)                       # our metrics address
+    c.bind(0x4000, "127.0.0.1", relay.port, expect=403)
+    c.bind(0x4001, "127.0.0.2", c.relayed[0][1], expect=403)
+    c.permit("127.0.0.3")
+    c.bind(0x4002, "127.0.0.3", 9)
+    c.delete()
+    c.close()
+
+
+@case("self")
+def r403_own_ipv6_relay_address(relay):
+    c = Client(relay)
+    c.allocate_ok([family_attr(A_REQUESTED_ADDRESS_FAMILY, FAM_V6)])
+    check(c.relayed[0][0] == "::1", "IPv6 allocation relayed at %s" % (c.relayed,))
+    c.permit("::1", port=c.relayed[0][1], expect=403)
+    c.bind(0x4000, "::1", 9, expect=403)
+    c.permit("2001:4860:4860::8888")     # control (permission only, nothing sent)
+    c.delete()
+    c.close()
+
+
+@case("self")
+def send_to_own_listener_dropped(relay):
+    """A Binding request in a Send indication to our own listener is
+    dropped and counted, and never answered; data to another loopback
+    peer still flows."""
+    c = Client(relay)
+    c.allocate_ok()
+    peer = Peer(ip="127.0.0.3")
+    c.permit("127.0.0.3")
+    c.permit("127.0.0.1", expect=403)
+    c.permit("127.0.0.2", expect=403)
+    before = relay.metrics()
+    binding = Msg(BINDING).encode()
+    c.send_indication("127.0.0.1", relay.port, binding)
+    c.send_indication("127.0.0.2", c.relayed[0][1], binding)
+    after = wait_metric(relay, lambda m: drops(m, "no_permission") >= drops(before, "no_permission") + 2)
+    check(drops(after, "no_permission") - drops(before, "no_permission") == 2,
+          "Send indications to our own addresses not counted as no_permission drops")
+    c.send_indication(*peer.addr, b"alive")
+    got = peer.recv()
+    check(got is not None and got[0] == b"alive", "data to 127.0.0.3 did not arrive")
+    check(got[1][0] == "127.0.0.2", "peer saw the relay at %s" % (got[1],))
+    app = c.recv_app(timeout=QUIET)
+    check(app is None, "something came back from our own addresses: %s" % (app,))
+    c.delete()
+    c.close()
+    peer.close()
+
+
 # --------------------------------------------------------------------------
 # Runner
 # --------------------------------------------------------------------------
@@ -2499,6 +2570,7 @@ def rest_username_cannot_forge_a_log_line(relay):
 INSTANCES = [
     ("policy", dict(relay_addrs=("127.0.0.1", "::1"), allow_loopback=False)),
     ("main", dict()),
+    ("self", dict(relay_addrs=("127.0.0.2", "::1"), allow_self=False, metrics_ip="127.0.0.4")),
     ("quota", dict(user_quota=1)),
     ("capacity", dict(max_allocations=1)),
     ("flood", dict(unauth_rate=20, unauth_burst=40)),

@@ -23,6 +23,7 @@ static const char base_yaml[] = "workers: 1\n"
                                 "    - { name: eve, password: eve }\n"
                                 "peers:\n"
                                 "  allow_loopback: true\n"
+                                "  allow_self: true\n" /* peers share 127.0.0.1 with the relay */
                                 "metrics:\n"
                                 "  enabled: false\n"
                                 "log:\n"

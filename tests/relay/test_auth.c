@@ -256,10 +256,10 @@ static void test_nonce_roundtrip(void **state)
 	assert_true(printable(n));
 	assert_int_equal(auth_nonce_check(a, &c, (const uint8_t *)n, len, NONCE_NOW),
 	                 AUTH_NONCE_OK);
-	/* same IP, another port (NAT rebinding, a new TCP connection): still ours */
+	/* same IP, another port: another client (see test_nonce_port) */
 	client_v4(&other_port, 10, 40001);
 	assert_int_equal(auth_nonce_check(a, &other_port, (const uint8_t *)n, len, NONCE_NOW + 5),
-	                 AUTH_NONCE_OK);
+	                 AUTH_NONCE_BAD);
 	/* stateless: the same client in the same second gets the same nonce */
 	assert_int_equal(auth_nonce_make(a, &c, NONCE_NOW, n2), len);
 	assert_string_equal(n, n2);
@@ -278,6 +278,43 @@ static void test_nonce_roundtrip(void **state)
 	c.ip[15] = 2;
 	assert_int_equal(auth_nonce_check(a, &c, (const uint8_t *)n, len, NONCE_NOW),
 	                 AUTH_NONCE_BAD);
+	auth_free(a);
+}
+
+/*
+ * Issue 17: a nonce is bound to the client's address and port, so a request
+ * captured from 1.2.3.4:5000 does not replay from 1.2.3.4:5001 (another
+ * user behind the same NAT) within the nonce's life.
+ */
+static void test_nonce_port(void **state)
+{
+	struct config cfg;
+	struct auth *a;
+	struct tw_addr c, d;
+	char n[AUTH_NONCE_MAX + 1];
+	size_t len;
+
+	(void)state;
+	cfg_init(&cfg);
+	a = auth_new(&cfg);
+	assert_non_null(a);
+	assert_int_equal(tw_addr_parse("1.2.3.4:5000", 0, &c), 0);
+	len = auth_nonce_make(a, &c, NONCE_NOW, n);
+	assert_true(len > 0);
+	assert_int_equal(tw_addr_parse("1.2.3.4:5001", 0, &d), 0);
+	assert_int_equal(auth_nonce_check(a, &d, (const uint8_t *)n, len, NONCE_NOW),
+	                 AUTH_NONCE_BAD);
+	assert_int_equal(tw_addr_parse("1.2.3.4:5000", 0, &d), 0);
+	assert_int_equal(auth_nonce_check(a, &d, (const uint8_t *)n, len, NONCE_NOW),
+	                 AUTH_NONCE_OK);
+	/* IPv6: the same */
+	assert_int_equal(tw_addr_parse("[2001:db8::4]:5000", 0, &c), 0);
+	len = auth_nonce_make(a, &c, NONCE_NOW, n);
+	assert_int_equal(tw_addr_parse("[2001:db8::4]:5001", 0, &d), 0);
+	assert_int_equal(auth_nonce_check(a, &d, (const uint8_t *)n, len, NONCE_NOW),
+	                 AUTH_NONCE_BAD);
+	assert_int_equal(auth_nonce_check(a, &c, (const uint8_t *)n, len, NONCE_NOW),
+	                 AUTH_NONCE_OK);
 	auth_free(a);
 }
 
@@ -650,6 +687,7 @@ int main(void)
 	        cmocka_unit_test(test_realm_and_sha256),
 	        cmocka_unit_test(test_new_rejects),
 	        cmocka_unit_test(test_nonce_roundtrip),
+	        cmocka_unit_test(test_nonce_port),
 	        cmocka_unit_test(test_nonce_other_client),
 	        cmocka_unit_test(test_nonce_stale),
 	        cmocka_unit_test(test_nonce_garbage),

@@ -90,6 +90,7 @@ static void test_default(void **state)
 	assert_int_equal(cfg.unauth_rate, 20);
 	assert_int_equal(cfg.unauth_burst, 40);
 	assert_true(cfg.allow_loopback);
+	assert_true(cfg.allow_self);
 	assert_int_equal(cfg.n_allow, 0);
 	assert_int_equal(cfg.n_deny, 0);
 	assert_int_equal(cfg.max_allocations, 100000);
@@ -127,6 +128,7 @@ static void test_example(void **state)
 	assert_true(cfg.rest_secret[0] != '\0');
 	assert_true(cfg.nonce_secret[0] != '\0');
 	assert_false(cfg.allow_loopback);
+	assert_false(cfg.allow_self);
 	assert_true(cfg.n_allow > 0);
 	assert_true(cfg.n_deny > 0);
 	config_clear(&cfg);

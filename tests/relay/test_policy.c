@@ -246,6 +246,159 @@ static void test_deny_beats_loopback(void **state)
 	RUN(&cfg, v);
 }
 
+/*
+ * Issue 17: the relay's own addresses are never peers unless allow_self,
+ * whatever the port (other services share the IP), even with loopback or
+ * the range explicitly allowed.
+ */
+static void cfg_self(struct config *cfg)
+{
+	static const char *const listen[] = {"127.0.0.1", "203.0.113.7", "2001:db8::7"};
+
+	cfg_init(cfg);
+	for (size_t i = 0; i < sizeof(listen) / sizeof(listen[0]); i++) {
+		assert_int_equal(tw_addr_parse_ip(listen[i], &cfg->listen[i].addr), 0);
+		cfg->listen[i].addr.port = 3478;
+		cfg->listen[i].udp = true;
+	}
+	cfg->n_listen = 3;
+	assert_int_equal(tw_addr_parse_ip("198.51.100.1", &cfg->relay[0]), 0);
+	assert_int_equal(tw_addr_parse_ip("2001:db8:1::1", &cfg->relay[1]), 0);
+	cfg->n_relay = 2;
+	cfg->metrics_enabled = true;
+	assert_int_equal(tw_addr_parse_ip("192.0.2.9", &cfg->metrics), 0);
+	cfg->metrics.port = 9641;
+	cfg->allow_loopback = true;
+	cfg_cidr(cfg->allow, &cfg->n_allow, "198.51.100.0/24");
+	cfg_cidr(cfg->allow, &cfg->n_allow, "2001:db8:1::/48");
+}
+
+static void test_self_denied(void **state)
+{
+	static const struct vec v[] = {
+	        {"127.0.0.1", POLICY_DENY_SELF},     /* listener, despite allow_loopback */
+	        {"127.0.0.2", POLICY_ALLOW},         /* another loopback address */
+	        {"203.0.113.7", POLICY_DENY_SELF},   /* public listener */
+	        {"203.0.113.8", POLICY_ALLOW},       /* its neighbour */
+	        {"2001:db8::7", POLICY_DENY_SELF},   /* IPv6 listener */
+	        {"2001:db8::8", POLICY_ALLOW},       /* its neighbour */
+	        {"198.51.100.1", POLICY_DENY_SELF},  /* relay address, despite peers.allow */
+	        {"198.51.100.2", POLICY_ALLOW},      /* allowed by peers.allow */
+	        {"2001:db8:1::1", POLICY_DENY_SELF}, /* IPv6 relay address, same */
+	        {"2001:db8:1::2", POLICY_ALLOW},
+	        {"192.0.2.9", POLICY_DENY_SELF}, /* metrics */
+	        {"192.0.2.10", POLICY_ALLOW},
+	        /* the same addresses spelt in IPv6 */
+	        {"::ffff:203.0.113.7", POLICY_DENY_SELF},
+	        {"64:ff9b::c633:6401", POLICY_DENY_SELF},
+	        {"2002:c633:6401::1", POLICY_DENY_SELF},
+	        {"::ffff:203.0.113.8", POLICY_ALLOW},
+	};
+	struct config cfg;
+
+	(void)state;
+	cfg_self(&cfg);
+	RUN(&cfg, v);
+}
+
+static void test_self_any_port(void **state)
+{
+	struct config cfg;
+	struct policy *p;
+	struct tw_addr a;
+
+	(void)state;
+	cfg_self(&cfg);
+	p = policy_new(&cfg);
+	assert_non_null(p);
+	assert_int_equal(tw_addr_parse_ip("198.51.100.1", &a), 0);
+	for (unsigned port = 0; port <= 65535; port += 4369) {
+		a.port = (uint16_t)port;
+		assert_int_equal(policy_check(p, &a), POLICY_DENY_SELF);
+	}
+	policy_free(p);
+}
+
+static void test_self_metrics_off(void **state)
+{
+	static const struct vec v[] = {
+	        {"192.0.2.9", POLICY_ALLOW}, /* nothing of ours listens there */
+	        {"203.0.113.7", POLICY_DENY_SELF},
+	};
+	struct config cfg;
+
+	(void)state;
+	cfg_self(&cfg);
+	cfg.metrics_enabled = false;
+	RUN(&cfg, v);
+}
+
+static void test_self_allowed(void **state)
+{
+	static const struct vec v[] = {
+	        {"127.0.0.1", POLICY_ALLOW},
+	        {"203.0.113.7", POLICY_ALLOW},
+	        {"2001:db8::7", POLICY_ALLOW},
+	        {"198.51.100.1", POLICY_ALLOW},
+	        {"2001:db8:1::1", POLICY_ALLOW},
+	        {"192.0.2.9", POLICY_ALLOW},
+	        {"::ffff:203.0.113.7", POLICY_ALLOW},
+	        /* allow_self opens our addresses, not the special ranges */
+	        {"10.0.0.1", POLICY_DENY_SPECIAL},
+	        {"::ffff:127.0.0.1", POLICY_DENY_EMBEDDED},
+	};
+	struct config cfg;
+
+	(void)state;
+	cfg_self(&cfg);
+	cfg.allow_self = true;
+	RUN(&cfg, v);
+}
+
+static void test_self_config_deny_first(void **state)
+{
+	static const struct vec v[] = {
+	        {"198.51.100.1", POLICY_DENY_CONFIG},
+	        {"203.0.113.7", POLICY_DENY_SELF},
+	};
+	struct config cfg;
+
+	(void)state;
+	cfg_self(&cfg);
+	cfg_cidr(cfg.deny, &cfg.n_deny, "198.51.100.1");
+	RUN(&cfg, v);
+}
+
+/* A wildcard listener answers on every loopback address of its family. */
+static void test_self_wildcard(void **state)
+{
+	static const struct vec v[] = {
+	        {"127.0.0.1", POLICY_DENY_SELF},
+	        {"127.9.9.9", POLICY_DENY_SELF},
+	        {"::1", POLICY_ALLOW}, /* no IPv6 wildcard: sockets are IPV6_V6ONLY */
+	        {"8.8.8.8", POLICY_ALLOW},
+	};
+	static const struct vec v6[] = {
+	        {"127.0.0.1", POLICY_DENY_SELF},
+	        {"::1", POLICY_DENY_SELF},
+	};
+	static const struct vec opted_in[] = {
+	        {"127.9.9.9", POLICY_ALLOW},
+	        {"::1", POLICY_ALLOW},
+	};
+	struct config cfg;
+
+	(void)state;
+	cfg_self(&cfg);
+	assert_int_equal(tw_addr_parse_ip("0.0.0.0", &cfg.listen[0].addr), 0);
+	RUN(&cfg, v);
+	assert_int_equal(tw_addr_parse_ip("::", &cfg.listen[2].addr), 0);
+	RUN(&cfg, v6);
+	cfg.allow_self = true;
+	cfg.n_allow = 0;
+	RUN(&cfg, opted_in);
+}
+
 static void test_unset_family(void **state)
 {
 	struct config cfg;
@@ -273,6 +426,7 @@ static void test_verdict_names(void **state)
 	                        policy_verdict_name(POLICY_DENY_SPECIAL));
 	assert_string_not_equal(policy_verdict_name(POLICY_DENY_SPECIAL),
 	                        policy_verdict_name(POLICY_DENY_EMBEDDED));
+	assert_string_equal(policy_verdict_name(POLICY_DENY_SELF), "deny-self");
 }
 
 int main(void)
@@ -283,6 +437,12 @@ int main(void)
 	        cmocka_unit_test(test_allow_opens_special),
 	        cmocka_unit_test(test_allow_loopback),
 	        cmocka_unit_test(test_deny_beats_loopback),
+	        cmocka_unit_test(test_self_denied),
+	        cmocka_unit_test(test_self_any_port),
+	        cmocka_unit_test(test_self_metrics_off),
+	        cmocka_unit_test(test_self_allowed),
+	        cmocka_unit_test(test_self_config_deny_first),
+	        cmocka_unit_test(test_self_wildcard),
 	        cmocka_unit_test(test_unset_family),
 	        cmocka_unit_test(test_verdict_names),
 	};
