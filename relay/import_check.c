@@ -51,8 +51,18 @@ static int peer_check(const struct tw_addr *p, const struct import_limits *lim, 
 {
 	if (!has[fam(p)])
 		return IMPORT_PEER_FAMILY;
-	if (policy_check(lim->policy, p) != POLICY_ALLOW)
+	/* The relay's own relay IP is a peer when it is another client's
+	 * relayed address; the port is checked per datagram (turn_data.c). */
+	switch (policy_check(lim->policy, p)) {
+	case POLICY_ALLOW:
+		break;
+	case POLICY_DENY_SELF:
+		if (lim->relay[fam(p)].family && tw_addr_ip_eq(&lim->relay[fam(p)], p))
+			break;
 		return IMPORT_PEER_DENIED;
+	default:
+		return IMPORT_PEER_DENIED;
+	}
 	return IMPORT_OK;
 }
 

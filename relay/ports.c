@@ -51,20 +51,29 @@ static int fam_idx(const struct tw_addr *a)
 	return a->family == TW_AF_INET6;
 }
 
-static bool is_used(struct ports *p, int f, unsigned port)
+/* The map is written under the lock, and read without it by ports_bound
+ * (the packet path), hence byte-wide atomics. */
+static bool is_used(const struct ports *p, int f, unsigned port)
 {
-	return p->map[f][port / 8] & (1u << (port % 8));
+	return __atomic_load_n(&p->map[f][port / 8], __ATOMIC_RELAXED) & (1u << (port % 8));
 }
 
 static void set_used(struct ports *p, int f, unsigned port, bool used)
 {
+	uint8_t bit = (uint8_t)(1u << (port % 8));
+
 	if (used && !is_used(p, f, port)) {
-		p->map[f][port / 8] |= (uint8_t)(1u << (port % 8));
+		__atomic_fetch_or(&p->map[f][port / 8], bit, __ATOMIC_RELAXED);
 		p->used[f]++;
 	} else if (!used && is_used(p, f, port)) {
-		p->map[f][port / 8] &= (uint8_t) ~(1u << (port % 8));
+		__atomic_fetch_and(&p->map[f][port / 8], (uint8_t)~bit, __ATOMIC_RELAXED);
 		p->used[f]--;
 	}
+}
+
+bool ports_bound(const struct ports *p, const struct tw_addr *a)
+{
+	return a->port >= p->min && a->port <= p->max && is_used(p, fam_idx(a), a->port);
 }
 
 struct ports *ports_new(uint16_t min, uint16_t max, struct registry *reg)

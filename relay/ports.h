@@ -44,5 +44,7 @@ void ports_release(struct ports *p, const struct tw_addr *bound);
 /* Closes reservations past their 30 seconds and returns their quota. */
 void ports_reap(struct ports *p, uint64_t now_ms);
 unsigned ports_in_use(struct ports *p, uint8_t family);
+/* Whether a's port (of a's family) is one of the relay's bound ports; no lock. */
+bool ports_bound(const struct ports *p, const struct tw_addr *a);
 
 #endif

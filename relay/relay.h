@@ -130,6 +130,14 @@ struct worker {
 	struct stats st;
 };
 
+/* Whether peer's IP is the relay address of its family (relay ports live there). */
+static inline bool relay_is_relay_ip(const struct relay *r, const struct tw_addr *peer)
+{
+	const struct tw_addr *ra = &r->relay_addr[peer->family == TW_AF_INET6];
+
+	return ra->family && tw_addr_ip_eq(ra, peer);
+}
+
 /* Builds what the workers share and the workers (not started) from r->cfg. */
 int relay_init(struct relay *r);
 /* Frees what relay_init built, after the workers stopped; safe on a partial init. */

@@ -268,13 +268,36 @@ void turn_do_refresh(struct req *q)
 }
 
 /* A peer address from the request, checked for family and policy: 0 or an error code. */
-static int peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer)
+/*
+ * The relay's own addresses are denied as peers (POLICY_DENY_SELF), with
+ * one exception: another client's relayed address on this relay, so that
+ * two clients of one relay reach each other (WebRTC, both relayed). A
+ * permission is per IP (RFC 8656 §9), so it is granted for the relay IP
+ * and turn_data.c lets through only datagrams to bound relay ports; a
+ * channel names its port and is checked here too.
+ */
+static bool peer_is_other_relayed(struct req *q, const struct tw_addr *peer, bool with_port)
 {
+	struct relay *r = q->w->r;
+
+	if (!relay_is_relay_ip(r, peer))
+		return false;
+	return !with_port || turn_relayed_peer_ok(q->c->a, peer);
+}
+
+static int peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer,
+                      bool with_port)
+{
+	enum policy_verdict v;
+
 	if (stun_attr_xaddr(q->m, pa, peer) < 0)
 		return 400;
 	if (!alloc_relay_for(q->c->a, peer->family))
 		return 443;
-	if (policy_check(q->w->r->policy, peer) != POLICY_ALLOW) {
+	v = policy_check(q->w->r->policy, peer);
+	if (v == POLICY_DENY_SELF && peer_is_other_relayed(q, peer, with_port))
+		v = POLICY_ALLOW;
+	if (v != POLICY_ALLOW) {
 		if (log_enabled(LOG_LVL_DEBUG)) {
 			char a[TW_ADDR_STRLEN];
 
@@ -297,7 +320,7 @@ void turn_do_create_permission(struct req *q)
 	for (unsigned i = 0; i < m->nattrs; i++) {
 		if (m->attr[i].type != STUN_A_XOR_PEER_ADDRESS)
 			continue;
-		code = peer_check(q, &m->attr[i], &peers[n]);
+		code = peer_check(q, &m->attr[i], &peers[n], false);
 		if (code)
 			return turn_error(q, code);
 		fresh += alloc_perm_find(a, &peers[n]) == NULL;
@@ -325,7 +348,7 @@ void turn_do_channel_bind(struct req *q)
 		return turn_error(q, 400);
 	if (!(q->w->r->cfg.rfc5766_channels ? chan_valid_rfc5766(num) : chan_valid(num)))
 		return turn_error(q, 400);
-	code = peer_check(q, pa, &peer);
+	code = peer_check(q, pa, &peer, true);
 	if (code)
 		return turn_error(q, code);
 	if (!alloc_perm_find(a, &peer) && a->n_perms >= ALLOC_MAX_PERMS)

@@ -8,8 +8,21 @@
 #include "proto/chdata.h"
 #include "proto/stun.h"
 #include "relay/dataplane.h"
+#include "relay/ports.h"
 #include "relay/turn.h"
 #include "relay/turn_int.h"
+
+bool turn_relayed_peer_ok(const struct allocation *a, const struct tw_addr *peer)
+{
+	const struct relay *r = a->flow.w->r;
+
+	if (!ports_bound(r->ports, peer))
+		return false;
+	for (unsigned i = 0; i < a->n_rs; i++)
+		if (tw_addr_eq(&a->rs[i].addr, peer))
+			return false; /* to itself: a loop */
+	return true;
+}
 
 /* Client to peer: the same checks for Send indications and ChannelData. */
 static void to_peer(struct worker *w, struct conn *c, const struct tw_addr *peer,
@@ -22,6 +35,11 @@ static void to_peer(struct worker *w, struct conn *c, const struct tw_addr *peer
 	STAT_ADD(&w->st, rx_client_bytes, len);
 	if (!rs || !alloc_perm_find(a, peer))
 		return worker_drop(w, DROP_NO_PERMISSION, peer);
+	/* A permission for the relay's own IP reaches only other clients'
+	 * relayed ports, never a listener or another service (turn_alloc.c). */
+	if (relay_is_relay_ip(w->r, peer) && !w->r->cfg.allow_self &&
+	    !turn_relayed_peer_ok(a, peer))
+		return worker_drop(w, DROP_POLICY, peer);
 	if (!alloc_bw_take(a, len))
 		return worker_drop(w, DROP_BANDWIDTH, &c->client);
 	STAT_INC(&w->st, tx_peer_pkts);

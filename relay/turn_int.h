@@ -72,5 +72,7 @@ void turn_do_create_permission(struct req *q);
 void turn_do_channel_bind(struct req *q);
 void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);
 void turn_chdata_input(struct worker *w, struct conn *c, const uint8_t *buf, size_t len);
+/* peer (on the relay's own IP) is another allocation's bound relayed port. */
+bool turn_relayed_peer_ok(const struct allocation *a, const struct tw_addr *peer);
 
 #endif

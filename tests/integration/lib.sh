@@ -235,8 +235,9 @@ tw_twist_config() {
 		else
 			echo "auth: { realm: $TW_REALM, users: [{ name: $TW_USER, password: $TW_PASS }] }"
 		fi
-		# turnutils_peer and the relayed addresses share 127.0.0.1 and ::1 with the relay
-		echo "peers: { allow_loopback: true, allow_self: true }"
+		# turnutils_peer shares 127.0.0.1 and ::1 with the relay: allow_self,
+		# unless the test says otherwise (TW_ALLOW_SELF=false)
+		echo "peers: { allow_loopback: true, allow_self: ${TW_ALLOW_SELF:-true} }"
 		echo "metrics: { enabled: true, listen: \"127.0.0.1:$TW_METRICS_PORT\" }"
 		# turnutils_uclient binds channels up to 0x7FFF, as the embedded default allows
 		echo "compat: { rfc5766_channels: true }"

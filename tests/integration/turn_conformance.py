@@ -2410,17 +2410,20 @@ def r403_own_addresses_as_peers(relay):
     """Issue 17, finding 1: with loopback peers allowed, a client got
     permissions for the relay's own listener and relayed addresses, so a
     Binding sent through the relay to its listener was answered and the
-    relay could be chained through itself. Now every one of its own IPs is
-    refused, on any port, and other loopback addresses are not."""
+    relay could be chained through itself. Now its listener and metrics
+    IPs are refused on any port, and on its relay IP only other clients'
+    relayed ports are peers (a channel to anything else, or to the
+    allocation's own relayed address, is 403); other loopback addresses
+    are not affected."""
     c = Client(relay)
     c.allocate_ok()
     check(c.relayed[0][0] == "127.0.0.2", "relayed at %s" % (c.relayed,))
     c.permit("127.0.0.1", port=relay.port, expect=403)      # our listener
     c.permit("127.0.0.1", port=53, expect=403)              # any port of it
-    c.permit("127.0.0.2", port=c.relayed[0][1], expect=403) # our relayed address
     c.permit("127.0.0.4", expect=403)                       # our metrics address
     c.bind(0x4000, "127.0.0.1", relay.port, expect=403)
-    c.bind(0x4001, "127.0.0.2", c.relayed[0][1], expect=403)
+    c.bind(0x4001, "127.0.0.2", c.relayed[0][1], expect=403)  # itself: a loop
+    c.bind(0x4003, "127.0.0.2", 53, expect=403)             # not a relay port
     c.permit("127.0.0.3")
     c.bind(0x4002, "127.0.0.3", 9)
     c.delete()
@@ -2432,31 +2435,61 @@ def r403_own_ipv6_relay_address(relay):
     c = Client(relay)
     c.allocate_ok([family_attr(A_REQUESTED_ADDRESS_FAMILY, FAM_V6)])
     check(c.relayed[0][0] == "::1", "IPv6 allocation relayed at %s" % (c.relayed,))
-    c.permit("::1", port=c.relayed[0][1], expect=403)
     c.bind(0x4000, "::1", 9, expect=403)
+    c.bind(0x4001, "::1", c.relayed[0][1], expect=403)
     c.permit("2001:4860:4860::8888")     # control (permission only, nothing sent)
     c.delete()
     c.close()
 
 
 @case("self")
+def relay_to_relay_on_one_relay(relay):
+    """Two clients of one relay, both relayed (the WebRTC case), reach
+    each other's relayed addresses with allow_self off: by Send and by a
+    channel, in both directions."""
+    a, b = Client(relay), Client(relay)
+    a.allocate_ok()
+    b.allocate_ok()
+    ra, rb = a.relayed[0], b.relayed[0]
+    a.permit(*rb)
+    b.permit(*ra)
+    a.send_indication(rb[0], rb[1], b"a->b")
+    got = b.recv_app()
+    check(got is not None and got[0] == "data" and got[2] == b"a->b" and tuple(got[1]) == tuple(ra),
+          "b got %r, expected a's data from %s" % (got, ra))
+    b.bind(0x4000, *ra)
+    b.send_channel(0x4000, b"b->a")
+    got = a.recv_app()
+    check(got is not None and got[2] == b"b->a", "a got %r" % (got,))
+    a.delete()
+    b.delete()
+    a.close()
+    b.close()
+
+
+@case("self")
 def send_to_own_listener_dropped(relay):
-    """A Binding request in a Send indication to our own listener is
-    dropped and counted, and never answered; data to another loopback
-    peer still flows."""
+    """A Binding request in a Send indication to our own listener, or to
+    our relay IP on a port that is no client's relayed address, is dropped
+    and counted, and never answered; data to another loopback peer still
+    flows."""
     c = Client(relay)
     c.allocate_ok()
     peer = Peer(ip="127.0.0.3")
     c.permit("127.0.0.3")
     c.permit("127.0.0.1", expect=403)
-    c.permit("127.0.0.2", expect=403)
+    c.permit("127.0.0.2")  # the relay IP: other clients' relayed ports live there
     before = relay.metrics()
     binding = Msg(BINDING).encode()
     c.send_indication("127.0.0.1", relay.port, binding)
     c.send_indication("127.0.0.2", c.relayed[0][1], binding)
-    after = wait_metric(relay, lambda m: drops(m, "no_permission") >= drops(before, "no_permission") + 2)
-    check(drops(after, "no_permission") - drops(before, "no_permission") == 2,
-          "Send indications to our own addresses not counted as no_permission drops")
+    c.send_indication("127.0.0.2", 53, binding)
+    after = wait_metric(relay, lambda m: drops(m, "no_permission") >= drops(before, "no_permission") + 1
+                        and drops(m, "peer_policy") >= drops(before, "peer_policy") + 2)
+    check(drops(after, "no_permission") - drops(before, "no_permission") == 1,
+          "a Send indication to our listener not counted as a no_permission drop")
+    check(drops(after, "peer_policy") - drops(before, "peer_policy") == 2,
+          "Send indications to our relay IP off the relay ports not counted as peer_policy drops")
     c.send_indication(*peer.addr, b"alive")
     got = peer.recv()
     check(got is not None and got[0] == b"alive", "data to 127.0.0.3 did not arrive")

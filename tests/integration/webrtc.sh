@@ -12,6 +12,9 @@
 set -uo pipefail
 # shellcheck disable=SC2034 # read by lib.sh
 TW_NAME="webrtc-${2:-?}"
+# Both peers are relayed: each reaches the other's relayed port on the
+# relay's own IP, which needs no allow_self (the production setting).
+TW_ALLOW_SELF=false
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
