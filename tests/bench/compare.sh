@@ -216,6 +216,10 @@ log: { level: warn }
 # turnutils_uclient picks channels up to 0x7FFF (RFC 5766), as coturn allows
 compat: { rfc5766_channels: true }
 EOF
+		# A base from before peers.allow_self refuses the key; such a relay
+		# has no self rule to lift, so it runs without it.
+		[ "$name" = base ] && ! "$BASE" --check-config "$dir/twist.yaml" >/dev/null 2>&1 &&
+			sed -i 's/, allow_self: true//' "$dir/twist.yaml"
 		port_free "$PORT"
 		start_bg "$dir/$name-r$round.log" "$([ "$name" = base ] && echo "$BASE" || echo "$TWIST")" \
 			--config "$dir/twist.yaml"
