@@ -10,7 +10,8 @@
 #   tests:   coturn (turnutils_uclient/turnutils_peer and the reference
 #            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
 #            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
-#            pair; nodejs/npm only when node/npm are absent; playwright-core
+#            pair; stress-ng (tests/stress.sh: the suite under CPU load);
+#            nodejs/npm only when node/npm are absent; playwright-core
 #            (npm ci) in tests/integration/webrtc, never a browser download
 # The coturn and keepalived services are kept from starting (policy-rc.d
 # during the install) and are disabled, so nothing holds port 3478.
@@ -28,7 +29,7 @@ PKGS=(
 	libevent-dev libnanomsg-dev libprotobuf-c-dev protobuf-c-compiler
 	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev
 	coturn keepalived chromium python3-aioice tshark
-	iproute2 util-linux coreutils curl gnuplot-nox
+	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
 )
 SERVICES=(coturn keepalived)
 

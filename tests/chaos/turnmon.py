@@ -18,9 +18,14 @@ is a failure (a 438 is retried with the new nonce, and still counted).
 
 Phases: set-up (bounded by --setup-timeout), "READY" printed on stdout (and
 --ready-file created) for the harness to start its event, traffic for
---duration seconds (optionally refreshing state every --churn seconds),
-checks, JSON report (--json) and a summary. Exit status 0 when every check
-passed and the gap is within --max-gap (when given), 1 otherwise, 2 on usage.
+--duration seconds (optionally refreshing state every --churn seconds) and,
+with --until-file, on until the harness creates that file (after its event);
+then traffic must resume: every client must get back a packet sent after
+that point (bounded by --resume-timeout). Then the checks, JSON report
+(--json) and a summary. The gap is measured and reported, never judged: the
+machine may be loaded, and the distribution is what failover_runs.sh is
+for. Every timeout only bounds a wait. Exit status 0 when every check
+passed, 1 otherwise, 2 on usage.
 """
 import argparse
 import hashlib
@@ -444,6 +449,15 @@ class Monitor:
         for c in ready:
             c.next_send = start + c.idx * (1.0 / a.rate) / max(1, len(ready))
         self.pump(start + a.duration, sending=True, churn_every=a.churn)
+        if a.until_file:
+            # On until the harness says its event is over (bounded).
+            stop = start + a.max_duration
+            while not os.path.exists(a.until_file) and time.monotonic() < stop:
+                self.pump(time.monotonic() + 0.1, sending=True, churn_every=a.churn)
+            if not os.path.exists(a.until_file):
+                for c in ready:
+                    c.fail("the harness never ended the traffic (%s), %.0f s" % (a.until_file, a.max_duration))
+        self.resume_check(ready, churn_every=a.churn)
         end = time.monotonic()
         # Late echoes, then the checks after the event.
         self.pump(end + 0.3)
@@ -472,6 +486,20 @@ class Monitor:
                     c.fail("%s after the event: no answer" % what)
         return self.report(start, end)
 
+    def resume_check(self, ready, churn_every):
+        """Traffic flows again: each client gets back a packet sent from now
+        on. Sends until it does, for at most --resume-timeout seconds."""
+        first = {c.idx: c.seq for c in ready}
+        stop = time.monotonic() + self.args.resume_timeout
+        while time.monotonic() < stop:
+            if all(any(s >= first[c.idx] for s in c.seen) for c in ready):
+                return
+            self.pump(time.monotonic() + 0.1, sending=True, churn_every=churn_every)
+        for c in ready:
+            if not any(s >= first[c.idx] for s in c.seen):
+                c.fail("traffic did not resume: no packet sent after the event came back "
+                       "within %.0f s" % self.args.resume_timeout)
+
     def report(self, start, end):
         a = self.args
         per = []
@@ -497,8 +525,6 @@ class Monitor:
         if n_437:
             failures.append("%d responses 437 Allocation Mismatch" % n_437)
         gap_max = gaps[-1]
-        if a.max_gap is not None and gap_max > a.max_gap:
-            failures.append("gap %.3f s exceeds the bound %.3f s" % (gap_max, a.max_gap))
         rep = {"label": a.label, "clients": len(self.clients), "rate_pps": a.rate,
                "duration_s": a.duration,
                "wall_start": getattr(self, "wall_start", None),
@@ -539,9 +565,14 @@ def main():
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of traffic")
     ap.add_argument("--churn", type=float, default=0.0,
                     help="refresh allocation, permission and channel every S seconds")
-    ap.add_argument("--setup-timeout", type=float, default=10.0)
-    ap.add_argument("--txn-timeout", type=float, default=5.0)
-    ap.add_argument("--max-gap", type=float, default=None, help="fail above this (seconds)")
+    # Bounds on waits, generous for a loaded machine; none judges speed.
+    ap.add_argument("--setup-timeout", type=float, default=60.0)
+    ap.add_argument("--txn-timeout", type=float, default=30.0,
+                    help="how long a request is retransmitted before it counts as unanswered")
+    ap.add_argument("--until-file", help="after --duration, send on until this file exists")
+    ap.add_argument("--max-duration", type=float, default=300.0, help="bound for --until-file")
+    ap.add_argument("--resume-timeout", type=float, default=60.0,
+                    help="how long traffic may take to flow again after the event")
     ap.add_argument("--ready-file")
     ap.add_argument("--json")
     ap.add_argument("--label", default="")

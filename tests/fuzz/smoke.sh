@@ -7,7 +7,9 @@ bin=$1
 corpus=$2
 secs=${TWIST_FUZZ_SECONDS:-20}
 work=$(mktemp -d)
-"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+# -timeout catches an input that hangs; it is no speed limit, so it is far
+# above what any input takes even under ASan on a loaded machine.
+"$bin" -max_total_time="$secs" -timeout=120 -rss_limit_mb=2048 \
 	-artifact_prefix="$work/" "$work" "$corpus"
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -7,9 +7,7 @@
 # sources (read from the target, so the list cannot drift) and proto/flow.c
 # are compiled into the fuzzer; the protobuf-c descriptors come from
 # twist_flow (its flow.o is not pulled in: the instrumented one wins).
-if(TARGET syncd_core)
-	twist_fuzz_sources(fuzz_sync_srcs syncd_core)
-	twist_fuzz(fuzz_sync SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sync.c ${fuzz_sync_srcs}
-		${CMAKE_SOURCE_DIR}/proto/flow.c
-		LIBS twist_common twist_flow)
-endif()
+twist_fuzz_sources(fuzz_sync_srcs syncd_core)
+twist_fuzz(fuzz_sync SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_sync.c ${fuzz_sync_srcs}
+	${CMAKE_SOURCE_DIR}/proto/flow.c
+	LIBS twist_common twist_flow)

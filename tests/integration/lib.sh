@@ -51,7 +51,9 @@ TW_REALM=twist.local
 TW_USER=demo
 TW_PASS=demo
 TW_REST_SECRET=twist-test-rest-secret # twist-relay wants >= 16 bytes
-TW_STOP_GRACE=${TW_STOP_GRACE:-10} # seconds between SIGTERM and SIGKILL
+# Seconds between SIGTERM and SIGKILL: an ASan relay on a loaded machine can
+# take a while to shut down and run its leak check; this bounds a wait only.
+TW_STOP_GRACE=${TW_STOP_GRACE:-30}
 
 TW_PIDS=()      # started processes, in start order
 TW_PID_NAMES=() # parallel array: a name for messages

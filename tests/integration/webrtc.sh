@@ -22,7 +22,8 @@ BIN=${1:-}
 TRANSPORT=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 COUNT=${TWIST_WEBRTC_COUNT:-200}
-WEBRTC_TIMEOUT=${TWIST_WEBRTC_TIMEOUT:-60}  # in-page budget, seconds
+# In-page budget, seconds: bounds the waits, generous for a loaded machine.
+WEBRTC_TIMEOUT=${TWIST_WEBRTC_TIMEOUT:-120}
 TURN_HOST=${TWIST_WEBRTC_HOST:-127.0.0.1}    # ::1 works too
 TURN_PASS=${TWIST_WEBRTC_PASSWORD:-$TW_PASS} # set it wrong to see a failure
 

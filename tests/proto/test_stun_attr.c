@@ -134,16 +134,22 @@ static const struct getter_row getter_rows[] = {
 };
 /* clang-format on */
 
+/*
+ * A getter that fails leaves its output alone, so the value is read only on
+ * success: reading it after a failure read an uninitialised bool (UBSan's
+ * "load of value N, which is not a valid value for type bool" under gcc).
+ */
 static int getter_call(const struct getter_row *row, const struct stun_msg *m,
                        const struct stun_attr *a, uint64_t *num, struct tw_addr *addr)
 {
-	uint32_t u32;
-	uint16_t u16;
-	uint8_t u8;
-	bool b;
+	uint64_t u64 = 0;
+	uint32_t u32 = 0;
+	uint16_t u16 = 0;
+	uint8_t u8 = 0;
+	bool b = false;
 	int rc, code = 0;
-	const char *reason;
-	size_t rlen;
+	const char *reason = NULL;
+	size_t rlen = 0;
 
 	switch (row->g) {
 	case G_XADDR:
@@ -152,37 +158,46 @@ static int getter_call(const struct getter_row *row, const struct stun_msg *m,
 		return stun_attr_addr(m, a, addr);
 	case G_U32:
 		rc = stun_attr_u32(m, a, &u32);
-		*num = u32;
+		if (rc == 0)
+			*num = u32;
 		return rc;
 	case G_U64:
-		return stun_attr_u64(m, a, num);
+		rc = stun_attr_u64(m, a, &u64);
+		if (rc == 0)
+			*num = u64;
+		return rc;
 	case G_TRANSPORT:
 		rc = stun_attr_transport(m, a, &u8);
-		*num = u8;
+		if (rc == 0)
+			*num = u8;
 		return rc;
 	case G_FAMILY:
 		rc = stun_attr_family(m, a, &u8);
-		*num = u8;
+		if (rc == 0)
+			*num = u8;
 		return rc;
 	case G_EVEN:
 		rc = stun_attr_even_port(m, a, &b);
-		*num = b;
+		if (rc == 0)
+			*num = b;
 		return rc;
 	case G_CHAN:
 		rc = stun_attr_channel(m, a, &u16);
-		*num = u16;
+		if (rc == 0)
+			*num = u16;
 		return rc;
 	case G_ERROR:
 		rc = stun_attr_error(m, a, &code, &reason, &rlen);
 		if (rc == 0) {
 			assert_int_equal(rlen, a->len - 4u);
 			assert_ptr_equal(reason, (const char *)stun_attr_val(m, a) + 4);
+			*num = (uint64_t)code;
 		}
-		*num = (uint64_t)code;
 		return rc;
 	case G_PWALG:
 		rc = stun_attr_password_alg(m, a, &u16);
-		*num = u16;
+		if (rc == 0)
+			*num = u16;
 		return rc;
 	}
 	return -1;
@@ -197,14 +212,20 @@ static void test_getters(void **state)
 		const struct getter_row *row = &getter_rows[i];
 		const struct stun_attr *a;
 		struct stun_msg m;
-		struct tw_addr addr;
-		uint64_t num = 0;
+		struct tw_addr addr = {0};
+		uint64_t num = UINT64_MAX; /* set by getter_call only on success */
+		int rc;
 
 		print_message("%s\n", row->name);
 		a = one_attr(&m, buf, STUN_A_SOFTWARE, row->val, row->len);
-		assert_int_equal(getter_call(row, &m, a, &num, &addr), row->rc);
-		if (row->rc != 0)
+		rc = getter_call(row, &m, a, &num, &addr);
+		assert_int_equal(rc, row->rc);
+		if (row->rc != 0) {
+			/* the getter failed as the row says, and no value came out */
+			assert_true(rc < 0);
+			assert_true(num == UINT64_MAX);
 			continue;
+		}
 		if (row->g == G_XADDR || row->g == G_ADDR)
 			assert_true(tw_addr_eq(&addr, &row->addr));
 		else

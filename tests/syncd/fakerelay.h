@@ -46,7 +46,7 @@ int fr_open(struct frelay *r, const char *dir);
 void fr_close(struct frelay *r);
 /* Forgets the table (before asking syncd for a dump). */
 void fr_clear(struct frelay *r);
-/* Sends m, retrying EAGAIN for up to 2 s. */
+/* Sends m, retrying EAGAIN for up to 30 s. */
 int fr_send(struct frelay *r, const Twist__Local *m);
 int fr_send_raw(struct frelay *r, const void *buf, size_t len);
 /* Flows [first, first+n) (or their deletes), in messages of up to 512 flows; token rides on the

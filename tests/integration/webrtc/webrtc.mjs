@@ -227,7 +227,7 @@ try {
 		executablePath,
 		headless: true,
 		args,
-		timeout: 30000,
+		timeout: 60000, // bounds the launch only: Chromium starts slowly on a loaded machine
 	});
 	log(`browser version ${context.browser() ? context.browser().version() : '(persistent context)'}`);
 	const page = context.pages()[0] || (await context.newPage());
