@@ -21,4 +21,15 @@ int netaddr_family(const struct tw_addr *a); /* AF_INET or AF_INET6 */
  */
 int netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent);
 
+/* A non-blocking socket of type for a's family, IPV6_V6ONLY on IPv6; -errno. */
+int netaddr_socket(const struct tw_addr *a, int type);
+/*
+ * Binds fd to a, also an address this node does not hold yet (DESIGN
+ * decision 2; with transparent, connect() from it works too). Returns fd,
+ * or -errno having closed fd.
+ */
+int netaddr_bind(int fd, const struct tw_addr *a, bool transparent);
+/* Closes fd after a failed set-up step: -errno of that step. */
+int netaddr_close_err(int fd);
+
 #endif

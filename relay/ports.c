@@ -143,34 +143,19 @@ static int rand_below(struct ports *p, uint32_t n, uint32_t *out)
 
 static int sock_bind(const struct tw_addr *ip, uint16_t port)
 {
-	struct sockaddr_storage ss;
 	struct tw_addr a = *ip;
-	socklen_t sl;
-	int fd, one = 1, rcvbuf = RELAY_RCVBUF, e;
+	int fd = netaddr_socket(ip, SOCK_DGRAM), rcvbuf = RELAY_RCVBUF;
 
-	fd = socket(netaddr_family(ip), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (ip->family == TW_AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto bad;
-	/* A standby binds the VIP before it holds it (DESIGN decision 2). */
-	netaddr_nonlocal(fd, ip, true);
+		return fd;
 	/* The kernel's 208 KiB default is ~25 ms of a busy flow: too little to ride
 	 * out a worker's scheduling hiccup. It costs nothing until used. FORCE
 	 * passes net.core.rmem_max when we hold CAP_NET_ADMIN. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
-		goto bad;
+		return netaddr_close_err(fd);
 	a.port = port;
-	sl = netaddr_to_sa(&a, &ss);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto bad;
-	return fd;
-bad:
-	e = -errno;
-	close(fd);
-	return e;
+	return netaddr_bind(fd, &a, true);
 }
 
 static struct span span_of(const struct ports *p, bool even, bool reserve)

@@ -167,27 +167,15 @@ static struct tcp_worker *tcp_worker_get(struct worker *w)
 /* Our own socket rather than evconnlistener_new_bind: it needs IP_FREEBIND. */
 static int listen_socket(const struct tw_addr *addr)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(addr, &ss);
-	int fd, one = 1, e;
+	int fd = netaddr_socket(addr, SOCK_STREAM), one = 1;
 
-	fd = socket(netaddr_family(addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    (addr->family == TW_AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
-		goto bad;
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return netaddr_close_err(fd);
 	/* A standby listens on the VIP before it holds it (DESIGN decision 2). */
-	netaddr_nonlocal(fd, addr, false);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto bad;
-	return fd;
-bad:
-	e = -errno;
-	close(fd);
-	return e;
+	return netaddr_bind(fd, addr, false);
 }
 
 int tcp_listen(struct worker *w, const struct tw_addr *addr)

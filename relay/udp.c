@@ -31,16 +31,10 @@ static const struct conn_ops udp_ops;
 
 static int udp_socket(const struct tw_addr *addr, bool reuseport)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(addr, &ss);
-	int fd, one = 1, bufsz = LISTEN_BUF, e;
+	int fd = netaddr_socket(addr, SOCK_DGRAM), one = 1, bufsz = LISTEN_BUF;
 
-	fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (addr->family == TW_AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto bad;
+		return fd;
 	/*
 	 * SO_REUSEPORT only. With SO_REUSEADDR on the new socket too, the
 	 * kernel's port-in-use check cannot stop at the first reuseport match
@@ -51,18 +45,11 @@ static int udp_socket(const struct tw_addr *addr, bool reuseport)
 	if (reuseport && (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	                  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz)) < 0 ||
 	                  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz)) < 0))
-		goto bad;
-	/* A standby binds, and connects per-client sockets from, the VIP
-	 * before it holds it (DESIGN decision 2): connect() from a non-local
-	 * source needs IP_TRANSPARENT, not just IP_FREEBIND. */
-	netaddr_nonlocal(fd, addr, true);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto bad;
-	return fd;
-bad:
-	e = -errno;
-	close(fd);
-	return e;
+		return netaddr_close_err(fd);
+	/* A standby also connects per-client sockets from the VIP before it
+	 * holds it: connect() from a non-local source needs IP_TRANSPARENT,
+	 * not just IP_FREEBIND. */
+	return netaddr_bind(fd, addr, true);
 }
 
 static void from_listener(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,

@@ -26,7 +26,7 @@
 #define BIG_FIRST 10000u
 #define BIG_N     100000u
 /* Only bounds a wait for a condition; never a verdict on speed. */
-#define WAIT_MS   60000
+#define WAIT_MS     60000
 #define BIG_WAIT_MS 180000
 
 static const char *bin;
@@ -277,7 +277,8 @@ static void test_tokens(void)
 	CHECK(fr_wait(both, 2, has_token, &tw, WAIT_MS), "token 0x77 never came back");
 	rtt = fr_now_us() - t0;
 	/* B's syncd acks after its relay was sent the flow; the ipc may still hold it. */
-	CHECK(fr_wait(both, 2, live_is, &lw, WAIT_MS), "B's relay lacks the flow of an acked token");
+	CHECK(fr_wait(both, 2, live_is, &lw, WAIT_MS),
+	      "B's relay lacks the flow of an acked token");
 	CHECK(fr_metric(nd[0].mport, "twist_syncd_tokens_total{result=\"acked\"}") == 1,
 	      "A: token not counted as acked");
 	printf("syncd_it: token round trip (relay A -> peer ACK -> relay A) %.2f ms\n",
@@ -292,7 +293,8 @@ static void restart_b(unsigned reply_first, unsigned reply_n)
 	fb.reply_n = reply_n;
 	fb.synced = false;
 	node_start(&nd[1]);
-	CHECK(fr_wait(frb, 1, count_ge, &w, WAIT_MS), "restarted B never asked its relay for flows");
+	CHECK(fr_wait(frb, 1, count_ge, &w, WAIT_MS),
+	      "restarted B never asked its relay for flows");
 	fb.synced = false; /* only what B says after its restart counts */
 }
 
@@ -336,8 +338,8 @@ static void test_big_bulk(void)
 	CHECK(fr_push_range(&fa, BIG_FIRST, BIG_N, false, 0) == 0, "push 100k to A");
 	truth_set(BIG_FIRST, BIG_N, true);
 	lw.n = truth_n;
-	CHECK(fr_wait(both, 2, live_is, &lw, BIG_WAIT_MS), "B's relay has %zu flows of %zu", fb.live,
-	      truth_n);
+	CHECK(fr_wait(both, 2, live_is, &lw, BIG_WAIT_MS), "B's relay has %zu flows of %zu",
+	      fb.live, truth_n);
 	printf("syncd_it: 100k flows pushed and replicated live in %.0f ms\n",
 	       (double)(fr_now_us() - t0) / 1000);
 
@@ -376,7 +378,8 @@ static void test_hostile_and_stop(void)
 
 	step("SIGTERM: both stop cleanly");
 	for (int i = 0; i < 2; i++) {
-		CHECK(fr_stop(nd[i].pid, false, WAIT_MS) == 0, "node %d did not exit cleanly", i + 1);
+		CHECK(fr_stop(nd[i].pid, false, WAIT_MS) == 0, "node %d did not exit cleanly",
+		      i + 1);
 		nd[i].pid = 0;
 	}
 }
