@@ -70,7 +70,7 @@ struct allocation {
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);
-void alloc_table_free(struct alloc_table *t); /* deletes what is left */
+void alloc_table_free(struct alloc_table *t); /* the worker has freed its flows */
 size_t alloc_table_count(const struct alloc_table *t);
 
 struct allocation *alloc_find(struct worker *w, const struct alloc_key *k);

@@ -30,7 +30,6 @@ void flow_changed(struct flow *f)
 {
 	if (!f->published || f->closed || f->importing)
 		return;
-	f->imported = false;
 	if (f->replicates)
 		sync_flow_changed(f);
 }

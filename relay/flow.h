@@ -52,7 +52,6 @@ struct flow {
 	bool replicates;          /* decision 8: survives a failover */
 	bool published, closed;
 	bool importing;           /* being written from a peer tuple */
-	bool imported;            /* built from a tuple, unchanged here since */
 	bool dirty, dump_pending; /* relay/sync.c */
 };
 

@@ -128,6 +128,5 @@ void standby_import(struct worker *w, const Twist__Flow *f)
 		gauges(a, +1);
 	}
 	a->flow.importing = false;
-	a->flow.imported = true;
 	STAT_INC(&w->st, sync_imported);
 }
