@@ -398,19 +398,27 @@ def free_port(udp_too):
     raise RuntimeError("no free port found")
 
 
-_relay_bases = set()
+_RELAY_SLOT = 200
+_RELAY_SLOTS = [61000 + i * _RELAY_SLOT for i in range((65335 - 61000) // _RELAY_SLOT)]
+_relay_slots_used = set()
 
 
 def relay_port_range():
     """Relayed ports above the ephemeral range, so our own client sockets
-    never take them: 200 ports at a random base in 61000..65335."""
-    rng = random.Random()
-    for _ in range(100):
-        base = rng.randrange(61000, 65335 - 200) & ~1
-        if all(abs(base - b) >= 200 for b in _relay_bases):
-            _relay_bases.add(base)
-            return base, base + 199
-    raise RuntimeError("no relay port range")
+    never take them: one of 21 fixed 200-port slots in 61000..65199, at
+    random among those no running relay holds. Slots go back in
+    relay_port_release (Relay.stop), so a run that starts many relays
+    one after the other never runs out."""
+    free = [b for b in _RELAY_SLOTS if b not in _relay_slots_used]
+    if not free:
+        raise RuntimeError("no relay port range: %d relays running" % len(_relay_slots_used))
+    base = random.choice(free)
+    _relay_slots_used.add(base)
+    return base, base + _RELAY_SLOT - 1
+
+
+def relay_port_release(base):
+    _relay_slots_used.discard(base)
 
 
 def _die_with_parent():
@@ -542,6 +550,7 @@ log: {{ level: debug }}
         problems = []
         if self.proc is None:
             return problems
+        relay_port_release(self.port_min)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
