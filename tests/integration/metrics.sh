@@ -35,7 +35,9 @@ SYNC1_URL=tcp://127.0.0.1:9750
 SYNC2_URL=tcp://127.0.0.1:9751
 
 for b in "$RELAY" "$SYNCD" "$HA"; do
-	[ -n "$b" ] && [ -x "$b" ] || tw_fail "usage: metrics.sh RELAY SYNCD HA DASHBOARD ('$b' is not executable)"
+	if [ -z "$b" ] || [ ! -x "$b" ]; then
+		tw_fail "usage: metrics.sh RELAY SYNCD HA DASHBOARD ('$b' is not executable)"
+	fi
 done
 [ -r "$DASHBOARD" ] || tw_fail "dashboard '$DASHBOARD' not readable"
 tw_need promtool prometheus
@@ -104,6 +106,7 @@ start_syncds() {
 	tw_start twist-syncd-2 "$TW_TMP/syncd2.log" "$SYNCD" --node-id 2 --peer-id 1 \
 		--listen "$SYNC2_URL" --peer "$SYNC1_URL" --ipc-dir "$TW_TMP/n2" \
 		--role-file "$TW_TMP/n2/role" --metrics "$SYNCD2_METRICS" --load-ms 200
+	SYNCD2_PID=$TW_LAST_PID
 	tw_wait_http "http://$SYNCD1_METRICS/health" "$SYNCD1_PID" 30
 	wait_metric "http://$SYNCD1_METRICS/metrics" twist_syncd_peer_up 'v == 1' 30
 	tw_log "the two twist-syncd are in session"
@@ -150,8 +153,9 @@ scrape_check() {
 	local name=$1 url=$2 f=$TW_TMP/$1.prom out
 	curl -fsS --max-time 5 -o "$f" "$url" || tw_fail "cannot scrape $url"
 	[ -s "$f" ] || tw_fail "$url: empty page"
-	out=$(promtool check metrics <"$f" 2>&1)
-	[ $? -eq 0 ] && [ -z "$out" ] || tw_fail "promtool check metrics on $name ($url): $out"
+	if ! out=$(promtool check metrics <"$f" 2>&1) || [ -n "$out" ]; then
+		tw_fail "promtool check metrics on $name ($url): $out"
+	fi
 	tw_log "promtool check metrics: $name clean ($(grep -c '^# TYPE' "$f") metrics, $(grep -vc '^#' "$f") samples)"
 }
 
@@ -178,5 +182,14 @@ python3 "$HERE/dashboard_check.py" --self-test "$DASHBOARD" ||
 python3 "$HERE/dashboard_check.py" "$DASHBOARD" "$TW_TMP/relay.prom" "$TW_TMP/syncd-1.prom" \
 	"$TW_TMP/ha.prom" || tw_fail "the dashboard names metrics no daemon exports"
 
+# Each daemon must stop cleanly on SIGTERM: an ASan leak report fails here.
+stop_clean() {
+	tw_stop "$2" || tw_fail "$1 (pid $2) did not stop within ${TW_STOP_GRACE}s of SIGTERM"
+	tw_forget "$2"
+	[ "$TW_STOP_STATUS" = 0 ] || tw_fail "$1 exited with status $TW_STOP_STATUS on SIGTERM (expected 0)"
+}
+stop_clean twist-ha "$HA_PID"
+stop_clean twist-syncd-1 "$SYNCD1_PID"
+stop_clean twist-syncd-2 "$SYNCD2_PID"
 tw_stop_relay
 tw_pass "promtool clean on twist-relay, twist-syncd (x2) and twist-ha; dashboard matches"

@@ -128,8 +128,9 @@ workers=$(curl -fsS --max-time 5 "$METRICS" | awk '$1 == "twist_workers" { print
 lines=$(grep -c 'an HTTP request from' "$RELAY_LOG")
 allowed=$((workers * (elapsed / 10 + 1)))
 tw_log "$HTTP_REQUESTS HTTP requests in ${elapsed}s on $workers workers: $lines log lines (at most $allowed)"
-[ "$lines" -ge 1 ] && [ "$lines" -le "$allowed" ] ||
+if [ "$lines" -lt 1 ] || [ "$lines" -gt "$allowed" ]; then
 	tw_fail "$lines log lines for $HTTP_REQUESTS HTTP requests: not rate-limited"
+fi
 grep 'aimed at' "$RELAY_LOG" | sed 's/^/    /'
 
 binding udp || tw_fail "no Binding answer over UDP after the misdirected clients"
