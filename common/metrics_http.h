@@ -1,8 +1,8 @@
 /*
- * The HTTP side of /metrics, /health and /ready, shared by twist-relay and
- * twist-syncd: an evhttp server that answers GET and HEAD only, with small
- * limits, on the caller's event loop. What the pages say stays with each
- * daemon.
+ * The HTTP side of /metrics, /health and /ready, shared by twist-relay,
+ * twist-syncd and twist-ha: an evhttp server that answers GET and HEAD
+ * only, with small limits, on the caller's event loop. What the pages say
+ * stays with each daemon.
  */
 #ifndef TWIST_COMMON_METRICS_HTTP_H
 #define TWIST_COMMON_METRICS_HTTP_H

@@ -53,6 +53,8 @@ void ha_notify_line(const uint8_t *line, size_t len, void *arg)
 	}
 	h->lines_ok++;
 	h->priority = ev.priority;
+	h->vrrp_seen = ev.state;
+	h->have_vrrp_seen = true;
 	snprintf(why, sizeof(why), "%s \"%s\" %s %u", notify_kind_name(ev.kind), ev.name,
 	         vrrp_state_name(ev.state), ev.priority);
 	log_debug("notify_fifo: %s", why);
@@ -111,6 +113,9 @@ int ha_fifo_open(struct ha *h)
 
 void ha_fifo_close(struct ha *h)
 {
+	/* The line assembly starts afresh on reopen; the counter must not go back. */
+	h->overlong_closed += h->lines.overlong;
+	h->lines.overlong = 0;
 	if (h->ev_fifo)
 		event_free(h->ev_fifo);
 	h->ev_fifo = NULL;

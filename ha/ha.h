@@ -20,10 +20,13 @@
 #include "ha/state.h"
 
 #define HA_TRACK_FAULT -254 /* below -253: keepalived puts the instance in FAULT */
+#define HA_N_STATES    (HA_STOPPED + 1)
+#define HA_N_VERDICTS  (VERDICT_FAULT + 1)
 
 struct event_base;
 struct event;
 struct evhttp_connection;
+struct metrics_http;
 struct ha;
 
 struct ha_target {
@@ -44,6 +47,8 @@ struct ha_config {
 	struct ha_target relay;
 	struct ha_target syncd;
 	bool have_syncd;
+	struct ha_target metrics; /* --metrics: our own /metrics */
+	bool have_metrics;
 	unsigned interval_ms;
 	unsigned timeout_ms;
 	unsigned fail_after;
@@ -70,9 +75,14 @@ struct ha {
 	enum ha_state state;
 	unsigned priority;
 	const char *role_written; /* "master", "backup", or NULL before the first write */
+	uint64_t role_write_failed;
+	uint64_t entered[HA_N_STATES]; /* transitions into each state */
+	enum vrrp_state vrrp_seen;     /* the last event for our instance or group */
+	bool have_vrrp_seen;
 
 	enum ha_verdict verdict;
 	bool verdict_written;
+	uint64_t verdicts[HA_N_VERDICTS]; /* verdict changes, by the new verdict */
 
 	/* notify_fifo */
 	int fifo_fd;
@@ -81,9 +91,11 @@ struct ha {
 	struct event *ev_fifo;
 	struct notify_lines lines;
 	uint64_t lines_ok, lines_bad, lines_ignored, lines_other;
+	uint64_t overlong_closed; /* overlong lines counted by FIFOs since closed */
 	uint64_t last_bad_log_ms;
 
 	struct ha_check relay, relay_ready, syncd_health, syncd_ready;
+	struct metrics_http *http;
 };
 
 /* ha/role.c: the one place the state changes. */
@@ -102,6 +114,10 @@ int ha_health_init(struct ha *h);
 void ha_health_tick(struct ha *h);
 void ha_health_fini(struct ha *h);
 void ha_health_update(struct ha *h);
+
+/* ha/metrics.c: /metrics, /health and /ready on --metrics; 0 or -1. */
+int ha_metrics_start(struct ha *h);
+void ha_metrics_stop(struct ha *h);
 
 /* ha/files.c: small files, written whole and atomically. */
 int ha_file_write_atomic(const char *path, const char *content);

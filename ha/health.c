@@ -48,6 +48,7 @@ static void change_verdict(struct ha *h, enum ha_verdict v)
 	         track_value(h, v), h->relay.probe.last_code, h->relay_ready.probe.last_code,
 	         h->syncd_health.probe.last_code, h->syncd_ready.probe.last_code);
 	if (write_track(h, v) == 0) {
+		h->verdicts[v]++;
 		h->verdict = v;
 		h->verdict_written = true;
 	}

@@ -28,6 +28,8 @@ static void usage(FILE *f)
 	        "  --group NAME              follow this vrrp_sync_group instead\n"
 	        "  --relay IP:PORT           twist-relay metrics address (default 127.0.0.1:9641)\n"
 	        "  --syncd IP:PORT           twist-syncd metrics address; checks /health, /ready\n"
+	        "  --metrics IP:PORT         serve our own /metrics there (off by default;\n"
+	        "                            the deployed units use 127.0.0.1:9643)\n"
 	        "  --syncd-pidfile PATH      SIGHUP twist-syncd after a role change\n"
 	        "  --keepalived-pidfile PATH keepalived's VRRP process (-r): its death = stopped\n"
 	        "  --vip IP                  first role: master when IP is local\n"
@@ -100,6 +102,7 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 		O_GROUP,
 		O_RELAY,
 		O_SYNCD,
+		O_METRICS,
 		O_SYNCD_PID,
 		O_VRRP_PID,
 		O_VIP,
@@ -120,6 +123,7 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 	        {"group", required_argument, NULL, O_GROUP},
 	        {"relay", required_argument, NULL, O_RELAY},
 	        {"syncd", required_argument, NULL, O_SYNCD},
+	        {"metrics", required_argument, NULL, O_METRICS},
 	        {"syncd-pidfile", required_argument, NULL, O_SYNCD_PID},
 	        {"keepalived-pidfile", required_argument, NULL, O_VRRP_PID},
 	        {"vip", required_argument, NULL, O_VIP},
@@ -164,6 +168,11 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 			if (parse_target(optarg, &cfg->syncd) < 0)
 				bad = "--syncd wants IP:PORT or [IPv6]:PORT";
 			cfg->have_syncd = true;
+			break;
+		case O_METRICS:
+			if (parse_target(optarg, &cfg->metrics) < 0)
+				bad = "--metrics wants IP:PORT or [IPv6]:PORT";
+			cfg->have_metrics = true;
 			break;
 		case O_SYNCD_PID:
 			cfg->syncd_pid = optarg;
@@ -271,7 +280,8 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 	         h->verdict_written ? ha_verdict_name(h->verdict) : "unknown",
 	         (unsigned long long)h->lines_ok, (unsigned long long)h->lines_other,
 	         (unsigned long long)h->lines_ignored, (unsigned long long)h->lines_bad,
-	         (unsigned long long)h->lines.overlong, (unsigned long long)h->relay.failed_total,
+	         (unsigned long long)(h->overlong_closed + h->lines.overlong),
+	         (unsigned long long)h->relay.failed_total,
 	         (unsigned long long)h->syncd_health.failed_total,
 	         (unsigned long long)h->syncd_ready.failed_total);
 }
@@ -294,6 +304,9 @@ static int run(struct ha *h)
 		fatal("cannot write the role file %s", h->cfg.role_path);
 	if (ha_health_init(h) < 0)
 		fatal("cannot set up the health checks (or write %s)", h->cfg.track_path);
+	if (ha_metrics_start(h) < 0)
+		fatal("cannot serve metrics on %s port %u", h->cfg.metrics.host,
+		      h->cfg.metrics.port);
 	h->ev_tick = event_new(h->base, -1, EV_PERSIST, on_tick, h);
 	sigs[0] = evsignal_new(h->base, SIGTERM, on_stop, h->base);
 	sigs[1] = evsignal_new(h->base, SIGINT, on_stop, h->base);
@@ -313,6 +326,7 @@ static int run(struct ha *h)
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(h->ev_tick);
+	ha_metrics_stop(h);
 	ha_health_fini(h);
 	ha_fifo_close(h);
 	event_base_free(h->base);

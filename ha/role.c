@@ -87,6 +87,7 @@ static int write_role(struct ha *h, const char *role, bool signal_syncd)
 	snprintf(line, sizeof(line), "%s\n", role);
 	rc = ha_file_write_atomic(h->cfg.role_path, line);
 	if (rc < 0) {
+		h->role_write_failed++;
 		log_err("cannot write role file %s: %s", h->cfg.role_path, strerror(-rc));
 		return rc;
 	}
@@ -101,8 +102,10 @@ void ha_change_state(struct ha *h, enum ha_state next, const char *why)
 {
 	const char *role = ha_state_role(next);
 
-	if (next != h->state)
+	if (next != h->state) {
 		log_info("state %s -> %s (%s)", ha_state_name(h->state), ha_state_name(next), why);
+		h->entered[next]++;
+	}
 	h->state = next;
 	/* A failed write is retried on the next event or tick. */
 	if (h->role_written != role)

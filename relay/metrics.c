@@ -66,6 +66,13 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 		evbuffer_add_printf(b, "twist_auth_failures_total{reason=\"%s\"} %llu\n",
 		                    stats_auth_fail_name((enum auth_fail)i),
 		                    (unsigned long long)SUM(r, auth_fail[i]));
+	evbuffer_add_printf(b, "# HELP twist_misdirected_total Bytes from clients that spoke "
+	                       "TLS, DTLS or HTTP to a TURN port, by kind (also in drops).\n"
+	                       "# TYPE twist_misdirected_total counter\n");
+	for (int i = MISDIRECT_TLS; i < MISDIRECT_N; i++)
+		evbuffer_add_printf(b, "twist_misdirected_total{kind=\"%s\"} %llu\n",
+		                    misdirect_desc((enum misdirect_kind)i)->name,
+		                    (unsigned long long)SUM(r, misdirected[i]));
 	evbuffer_add_printf(b, "# HELP twist_requests_total STUN requests and indications.\n"
 	                       "# TYPE twist_requests_total counter\n");
 	for (int i = 0; i < SM__COUNT; i++) {

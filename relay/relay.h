@@ -117,6 +117,7 @@ struct worker {
 	struct sync_worker *sw;     /* replication state; NULL without HA */
 	uint64_t now_ms;            /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];
+	uint64_t log_misdirect[MISDIRECT_N];
 	uint64_t log_import;
 	/* Data-plane sockets (per-client and relayed): an epoll set of their
 	 * own, edge-triggered; libevent watches only its descriptor (dataplane.c). */

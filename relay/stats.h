@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "relay/misdirect.h"
+
 enum drop_reason {
 	DROP_NOT_STUN,      /* neither STUN nor ChannelData */
 	DROP_MALFORMED,     /* STUN/ChannelData that fails to parse */
@@ -80,6 +82,7 @@ struct stats {
 	uint64_t errors[7][100]; /* error responses by class 3..6 and number; [0] unused */
 	uint64_t drops[DROP__COUNT];
 	uint64_t auth_fail[AUTHF__COUNT];
+	uint64_t misdirected[MISDIRECT_N]; /* by what the bytes looked like; [NONE] unused */
 	uint64_t allocs_created, allocs_expired, allocs_deleted;
 	int64_t permissions, channels; /* gauges */
 	uint64_t tcp_conns_accepted;

@@ -14,6 +14,20 @@ void stream_init(struct stream *s, uint64_t now_ms)
 	s->had_frame = false;
 }
 
+/*
+ * A refused frame's first bytes may name the client that should not be
+ * here: a TLS ClientHello, or an HTTP request line, which the framing reads
+ * as an overlong ChannelData header.
+ */
+static void misdirected(struct conn *c, struct evbuffer *in)
+{
+	uint8_t head[32];
+	ev_ssize_t n = evbuffer_copyout(in, head, sizeof(head));
+
+	if (n > 0)
+		turn_misdirected(c->w, c, head, (size_t)n);
+}
+
 int stream_input(struct stream *s, struct conn *c, struct evbuffer *in)
 {
 	uint8_t head[4];
@@ -27,11 +41,13 @@ int stream_input(struct stream *s, struct conn *c, struct evbuffer *in)
 		evbuffer_copyout(in, head, sizeof(head));
 		flen = demux_frame_len(head, sizeof(head));
 		if (flen < 0 || flen > STREAM_MAX_FRAME) {
+			misdirected(c, in);
 			worker_drop(c->w, DROP_NOT_STUN, &c->client);
 			return -CLOSE_BAD_FRAME;
 		}
 		/* Judged on the announced length, before its bytes are held. */
 		if (!c->authed && flen > STREAM_MAX_FRAME_UNAUTH) {
+			misdirected(c, in);
 			worker_drop(c->w, DROP_OVERSIZE, &c->client);
 			return -CLOSE_FRAME_UNAUTH;
 		}

@@ -9,6 +9,7 @@
 #include "proto/demux.h"
 #include "proto/stun.h"
 #include "common/log.h"
+#include "relay/misdirect.h"
 #include "relay/ratelimit.h"
 #include "relay/sync.h"
 #include "relay/turn.h"
@@ -151,6 +152,37 @@ static void handle_request(struct req *q)
 	row->request(q);
 }
 
+/* Per worker and kind: a scanner on a public port cannot flood the log. */
+#define MISDIRECT_LOG_MS 10000
+#define MISDIRECT_SHOW   24 /* bytes of the payload quoted in the log line */
+
+bool turn_misdirected(struct worker *w, const struct conn *c, const uint8_t *buf, size_t len)
+{
+	enum misdirect_kind k = misdirect_classify(buf, len, c->ops->stream);
+	const struct misdirect_desc *d = misdirect_desc(k);
+	char from[TW_ADDR_STRLEN], to[TW_ADDR_STRLEN], esc[LOG_ESC_SIZE(MISDIRECT_SHOW)];
+
+	if (k == MISDIRECT_NONE)
+		return false;
+	STAT_INC(&w->st, misdirected[k]);
+	if (!log_ratelimit(&w->log_misdirect[k], w->now_ms, MISDIRECT_LOG_MS))
+		return true;
+	log_info("%s from %s on %s %s: %s (starts \"%s\"; %llu on worker %u so far, "
+	         "twist_misdirected_total{kind=\"%s\"}; logged every %u s)",
+	         d->what, tw_addr_fmt(&c->client, from, sizeof(from)), c->ops->name,
+	         tw_addr_fmt(&c->local, to, sizeof(to)), d->hint,
+	         log_esc(buf, len < MISDIRECT_SHOW ? len : MISDIRECT_SHOW, esc, sizeof(esc)),
+	         (unsigned long long)STAT_GET(&w->st, misdirected[k]), w->id, d->name,
+	         MISDIRECT_LOG_MS / 1000);
+	return true;
+}
+
+static void not_stun(struct worker *w, struct conn *c, const uint8_t *buf, size_t len)
+{
+	turn_misdirected(w, c, buf, len);
+	worker_drop(w, DROP_NOT_STUN, &c->client);
+}
+
 static void handle_stun(struct worker *w, struct conn *c, const uint8_t *buf, size_t len)
 {
 	const struct turn_method *row;
@@ -160,7 +192,7 @@ static void handle_stun(struct worker *w, struct conn *c, const uint8_t *buf, si
 
 	rc = stun_msg_parse(&m, buf, len);
 	if (rc == -EBADMSG)
-		return worker_drop(w, DROP_NOT_STUN, &c->client);
+		return not_stun(w, c, buf, len);
 	if (rc == 0 && m.fp >= 0 && !stun_msg_fingerprint_ok(&m))
 		return worker_drop(w, DROP_FINGERPRINT, &c->client);
 	memset(&q, 0, sizeof(q));
@@ -206,8 +238,8 @@ void turn_client_input(struct worker *w, struct conn *c, uint8_t *buf, size_t le
 	case DEMUX_CHDATA_RFC5766:
 		if (w->r->cfg.rfc5766_channels)
 			return turn_chdata_input(w, c, buf, len);
-		return worker_drop(w, DROP_NOT_STUN, &c->client);
+		return not_stun(w, c, buf, len);
 	default:
-		return worker_drop(w, DROP_NOT_STUN, &c->client);
+		return not_stun(w, c, buf, len);
 	}
 }

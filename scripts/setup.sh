@@ -11,10 +11,13 @@
 #            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
 #            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
 #            pair; stress-ng (tests/stress.sh: the suite under CPU load);
+#            prometheus (promtool, tests/integration/metrics.sh), openssl
+#            (s_client, tests/integration/misdirect.sh);
 #            nodejs/npm only when node/npm are absent; playwright-core
 #            (npm ci) in tests/integration/webrtc, never a browser download
-# The coturn and keepalived services are kept from starting (policy-rc.d
-# during the install) and are disabled, so nothing holds port 3478.
+# The coturn, keepalived and prometheus services are kept from starting
+# (policy-rc.d during the install) and are disabled, so nothing holds port
+# 3478 (or 9090).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +33,11 @@ PKGS=(
 	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev
 	coturn keepalived chromium python3-aioice tshark
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
+	prometheus openssl
 )
-SERVICES=(coturn keepalived)
+# Installed for a tool only (turnutils_*, keepalived in the labs, promtool):
+# their services never run.
+SERVICES=(coturn keepalived prometheus)
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
@@ -63,7 +69,7 @@ else
 	export DEBIAN_FRONTEND=noninteractive
 	# tshark would ask whether non-root users may capture.
 	echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
-	# Keep coturn/keepalived from starting during the install (and from
+	# Keep coturn/keepalived/prometheus from starting during the install (and from
 	# taking 3478); keep any policy-rc.d the machine already has.
 	policy=/usr/sbin/policy-rc.d
 	if [ ! -e "$policy" ]; then
@@ -86,8 +92,10 @@ fi
 # the daemon: never /etc/init.d/X stop, whose fallback stops every process
 # running the binary, including relays that tests or people started by hand.
 # systemctl enable/disable work on files, with or without systemd running.
-declare -A DAEMON=([coturn]=/usr/bin/turnserver [keepalived]=/usr/sbin/keepalived)
-declare -A PIDFILE=([coturn]=/var/run/turnserver.pid [keepalived]=/var/run/keepalived.pid)
+declare -A DAEMON=([coturn]=/usr/bin/turnserver [keepalived]=/usr/sbin/keepalived
+	[prometheus]=/usr/bin/prometheus)
+declare -A PIDFILE=([coturn]=/var/run/turnserver.pid [keepalived]=/var/run/keepalived.pid
+	[prometheus]=/run/prometheus/prometheus.pid)
 for s in "${SERVICES[@]}"; do
 	installed "$s" || continue
 	if [ -d /run/systemd/system ]; then

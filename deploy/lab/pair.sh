@@ -47,6 +47,7 @@ ECHO_PORT=9000
 WHOAMI_PORT=9001
 RELAY_METRICS=127.0.0.1:9641
 SYNCD_METRICS=127.0.0.1:9642
+HA_METRICS=127.0.0.1:9643
 SYNC_PORT=7400
 VRID=51
 NONCE_SECRET=twist-lab-shared-nonce-secret-0123456789
@@ -292,7 +293,7 @@ start_ha() {
 	local args=(--fifo "$LAB/$n/notify.fifo" --role-file "$LAB/$n/role"
 		--track-file "$LAB/$n/track" --instance VI_TWIST
 		--relay "$RELAY_METRICS" --keepalived-pidfile "$LAB/$n/vrrp.pid"
-		--vip "$VIP" --log-level "$LOGLEVEL")
+		--vip "$VIP" --metrics "$HA_METRICS" --log-level "$LOGLEVEL")
 	if [ "$ha" = 1 ]; then
 		args+=(--syncd "$SYNCD_METRICS" --syncd-pidfile "$LAB/$n/syncd.pid")
 	fi
@@ -547,6 +548,12 @@ cmd_status() {
 				"$(nsx "$ns" curl -s -m 0.5 http://$SYNCD_METRICS/health 2>/dev/null | head -c 40)" \
 				"$(http_code "$ns" $SYNCD_METRICS/ready)"
 		fi
+		if have_ha_daemon; then
+			printf '  twist-ha master %s, healthy %s, demotions %s\n' \
+				"$(metric "$n" $HA_METRICS twist_ha_master)" \
+				"$(metric "$n" $HA_METRICS 'twist_ha_health{verdict="healthy"}')" \
+				"$(metric "$n" $HA_METRICS 'twist_ha_health_changes_total{verdict="demoted"}')"
+		fi
 	done
 }
 
@@ -567,6 +574,7 @@ ECHO_PORT=$ECHO_PORT
 WHOAMI_PORT=$WHOAMI_PORT
 RELAY_METRICS=$RELAY_METRICS
 SYNCD_METRICS=$SYNCD_METRICS
+HA_METRICS=$HA_METRICS
 HA=$(ha_mode)
 VIP_LO=$(vip_lo)
 EOF

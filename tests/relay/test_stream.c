@@ -164,6 +164,29 @@ static void test_bad_frame(void **state)
 	assert_int_equal(feed(x, 0, "\xff\xff\xff\xff", 4), -CLOSE_BAD_FRAME);
 }
 
+/* A TLS or HTTP client on a plain port: refused as before, and named. */
+static void test_misdirected(void **state)
+{
+	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+	static const char get[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	struct ctx *x = *state;
+	struct stats *st = &x->h.w->st;
+
+	assert_int_equal(feed(x, 0, hello, sizeof(hello) - 1), -CLOSE_BAD_FRAME);
+	assert_int_equal(st->misdirected[MISDIRECT_TLS], 1);
+	assert_int_equal(st->drops[DROP_NOT_STUN], 1);
+	evbuffer_drain(x->in, evbuffer_get_length(x->in));
+	assert_int_equal(feed(x, 0, get, sizeof(get) - 1), -CLOSE_FRAME_UNAUTH);
+	assert_int_equal(st->misdirected[MISDIRECT_HTTP], 1);
+	assert_int_equal(st->drops[DROP_OVERSIZE], 1);
+	evbuffer_drain(x->in, evbuffer_get_length(x->in));
+	/* Garbage is still only garbage. */
+	assert_int_equal(feed(x, 0, "\xff\xff\xff\xff", 4), -CLOSE_BAD_FRAME);
+	assert_int_equal(st->misdirected[MISDIRECT_TLS] + st->misdirected[MISDIRECT_HTTP] +
+	                         st->misdirected[MISDIRECT_DTLS],
+	                 2);
+}
+
 static void addr(struct tw_addr *a, const char *s)
 {
 	assert_int_equal(tw_addr_parse(s, 0, a), 0);
@@ -219,6 +242,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_auth_sets_flag, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_deadlines_not_extended, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_frame, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_misdirected, setup, teardown),
 	        cmocka_unit_test(test_connlimit_sources),
 	};
 
