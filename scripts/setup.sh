@@ -11,7 +11,9 @@
 #            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
 #            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
 #            pair; stress-ng (tests/stress.sh: the suite under CPU load);
-#            nodejs/npm only when node/npm are absent; playwright-core
+#            nodejs/npm only when node/npm are absent; dpkg-dev, lintian,
+#            debootstrap (tests/package: the .deb), mandoc, groff-base,
+#            man-db (the man page checks); playwright-core
 #            (npm ci) in tests/integration/webrtc, never a browser download
 # The coturn and keepalived services are kept from starting (policy-rc.d
 # during the install) and are disabled, so nothing holds port 3478.
@@ -30,6 +32,7 @@ PKGS=(
 	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev
 	coturn keepalived chromium python3-aioice tshark
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
+	dpkg-dev lintian debootstrap mandoc groff-base man-db
 )
 SERVICES=(coturn keepalived)
 
