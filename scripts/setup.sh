@@ -12,7 +12,9 @@
 #            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
 #            pair; stress-ng (tests/stress.sh: the suite under CPU load);
 #            prometheus (promtool, tests/integration/metrics.sh), openssl
-#            (s_client, tests/integration/misdirect.sh);
+#            (s_client, tests/integration/misdirect.sh); dpkg-dev, lintian,
+#            debootstrap (tests/package: the .deb), mandoc, groff-base,
+#            man-db (the man page checks);
 #            nodejs/npm only when node/npm are absent; playwright-core
 #            (npm ci) in tests/integration/webrtc, never a browser download
 # The coturn, keepalived and prometheus services are kept from starting
@@ -34,6 +36,7 @@ PKGS=(
 	coturn keepalived chromium python3-aioice tshark
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
 	prometheus openssl
+	dpkg-dev lintian debootstrap mandoc groff-base man-db
 )
 # Installed for a tool only (turnutils_*, keepalived in the labs, promtool):
 # their services never run.

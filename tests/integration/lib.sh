@@ -223,6 +223,39 @@ tw_wait_http() {
 	tw_fail "$url did not answer 200 within ${secs}s"
 }
 
+# tw_uclient_check LOG RC EXPECTED: 0 when uclient's output shows a clean run.
+# Prints the reason otherwise; uclient.sh badauth proves it rejects failures.
+# The lines it reads (coturn 4.6.1):
+#   N: : start_mclient: tot_send_msgs=2000, tot_recv_msgs=2000
+#   N: : Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)
+tw_uclient_check() {
+	local logf=$1 rc=$2 expected=$3 sent recv lost dropped
+	if [ "$rc" -ne 0 ]; then
+		echo "turnutils_uclient exited with status $rc"
+		return 1
+	fi
+	if grep -q 'ERROR' "$logf"; then
+		echo "turnutils_uclient reported errors: $(grep -m3 'ERROR' "$logf" | tr '\n' ' ')"
+		return 1
+	fi
+	read -r sent recv < <(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1 \2/p' "$logf" | tail -n1)
+	read -r lost dropped < <(sed -n 's/.*Total lost packets \([0-9]*\) (.*total send dropped \([0-9]*\) (.*/\1 \2/p' "$logf" | tail -n1)
+	if [ -z "${sent:-}" ] || [ -z "${recv:-}" ]; then
+		echo "no 'tot_send_msgs=N, tot_recv_msgs=N' summary in uclient output"
+		return 1
+	fi
+	if [ -z "${lost:-}" ] || [ -z "${dropped:-}" ]; then
+		echo "no 'Total lost packets' line in uclient output"
+		return 1
+	fi
+	echo "sent $sent, received $recv, lost $lost, send dropped $dropped (expected $expected each way)"
+	[ "$sent" -eq "$expected" ] || { echo "sent $sent messages, expected $expected"; return 1; }
+	[ "$recv" -eq "$sent" ] || { echo "received $recv of $sent messages"; return 1; }
+	[ "$lost" -eq 0 ] || { echo "$lost packets lost"; return 1; }
+	[ "$dropped" -eq 0 ] || { echo "$dropped packets dropped on send"; return 1; }
+	return 0
+}
+
 # tw_twist_config FILE [rest]: a config equivalent to the embedded default,
 # on TW_PORT/TW_METRICS_PORT; "rest" adds the TURN REST secret.
 tw_twist_config() {

@@ -34,56 +34,24 @@ MESSAGES=${TWIST_UCLIENT_MESSAGES:-200}
 UCLIENT_TIMEOUT=${TWIST_UCLIENT_TIMEOUT:-120}
 read -r -a EXTRA <<<"${TWIST_UCLIENT_EXTRA:-}" # e.g. -v, for debugging
 
-# check_output LOG RC EXPECTED: 0 when uclient's output shows a clean run.
-# Prints the reason otherwise. The lines it reads (coturn 4.6.1):
-#   N: : start_mclient: tot_send_msgs=2000, tot_recv_msgs=2000
-#   N: : Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)
-check_output() {
-	local logf=$1 rc=$2 expected=$3 sent recv lost dropped
-	if [ "$rc" -ne 0 ]; then
-		echo "turnutils_uclient exited with status $rc"
-		return 1
-	fi
-	if grep -q 'ERROR' "$logf"; then
-		echo "turnutils_uclient reported errors: $(grep -m3 'ERROR' "$logf" | tr '\n' ' ')"
-		return 1
-	fi
-	read -r sent recv < <(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1 \2/p' "$logf" | tail -n1)
-	read -r lost dropped < <(sed -n 's/.*Total lost packets \([0-9]*\) (.*total send dropped \([0-9]*\) (.*/\1 \2/p' "$logf" | tail -n1)
-	if [ -z "${sent:-}" ] || [ -z "${recv:-}" ]; then
-		echo "no 'tot_send_msgs=N, tot_recv_msgs=N' summary in uclient output"
-		return 1
-	fi
-	if [ -z "${lost:-}" ] || [ -z "${dropped:-}" ]; then
-		echo "no 'Total lost packets' line in uclient output"
-		return 1
-	fi
-	echo "sent $sent, received $recv, lost $lost, send dropped $dropped (expected $expected each way)"
-	[ "$sent" -eq "$expected" ] || { echo "sent $sent messages, expected $expected"; return 1; }
-	[ "$recv" -eq "$sent" ] || { echo "received $recv of $sent messages"; return 1; }
-	[ "$lost" -eq 0 ] || { echo "$lost packets lost"; return 1; }
-	[ "$dropped" -eq 0 ] || { echo "$dropped packets dropped on send"; return 1; }
-	return 0
-}
-
 # The checker itself must reject failures; canned outputs from real runs.
 selftest_check_output() {
 	local f=$TW_TMP/canned.log why
 	printf '%s\n' '10: : start_mclient: tot_send_msgs=2000, tot_recv_msgs=2000' \
 		'10: : Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)' >"$f"
-	why=$(check_output "$f" 0 2000) || tw_fail "checker rejects a clean run: $why"
-	why=$(check_output "$f" 255 2000) && tw_fail "checker accepts exit status 255"
-	why=$(check_output "$f" 0 4000) && tw_fail "checker accepts too few sent messages"
+	why=$(tw_uclient_check "$f" 0 2000) || tw_fail "checker rejects a clean run: $why"
+	why=$(tw_uclient_check "$f" 255 2000) && tw_fail "checker accepts exit status 255"
+	why=$(tw_uclient_check "$f" 0 4000) && tw_fail "checker accepts too few sent messages"
 	printf '%s\n' '16: : start_mclient: tot_send_msgs=40, tot_recv_msgs=0' \
 		'16: : Total lost packets 40 (100.000000%), total send dropped 0 (0.000000%)' >"$f"
-	why=$(check_output "$f" 0 40) && tw_fail "checker accepts 100% loss"
+	why=$(tw_uclient_check "$f" 0 40) && tw_fail "checker accepts 100% loss"
 	printf '%s\n' '10: : start_mclient: tot_send_msgs=2000, tot_recv_msgs=1999' \
 		'10: : Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)' >"$f"
-	why=$(check_output "$f" 0 2000) && tw_fail "checker accepts a missing message"
+	why=$(tw_uclient_check "$f" 0 2000) && tw_fail "checker accepts a missing message"
 	printf '%s\n' '0: : ERROR: Cannot complete Allocation' >"$f"
-	why=$(check_output "$f" 0 2000) && tw_fail "checker accepts an ERROR line"
+	why=$(tw_uclient_check "$f" 0 2000) && tw_fail "checker accepts an ERROR line"
 	: >"$f"
-	why=$(check_output "$f" 0 2000) && tw_fail "checker accepts empty output"
+	why=$(tw_uclient_check "$f" 0 2000) && tw_fail "checker accepts empty output"
 	tw_log "output checker rejects all canned failures"
 }
 
@@ -138,7 +106,7 @@ grep -iE 'tot_send_msgs=[0-9]+, tot_recv_msgs=[0-9]+$|Total lost|round trip|erro
 [ $rc -eq 124 ] && tw_fail "turnutils_uclient did not finish within ${UCLIENT_TIMEOUT}s"
 
 if [ "$MODE" = badauth ]; then
-	why=$(check_output "$ulog" "$rc" "$expected") &&
+	why=$(tw_uclient_check "$ulog" "$rc" "$expected") &&
 		tw_fail "uclient succeeded with a wrong password: the relay does not check credentials"
 	grep -q 'Cannot complete Allocation' "$ulog" ||
 		tw_fail "uclient failed, but not with 'Cannot complete Allocation': $why"
@@ -148,7 +116,7 @@ if [ "$MODE" = badauth ]; then
 	exit 0
 fi
 
-why=$(check_output "$ulog" "$rc" "$expected") || tw_fail "$why"
+why=$(tw_uclient_check "$ulog" "$rc" "$expected") || tw_fail "$why"
 tw_log "$why"
 tw_stop_relay
 tw_pass "$MODE: $expected messages relayed, none lost"
