@@ -39,7 +39,8 @@ int auth_db_secret_add(struct auth_db *d, const char *s, size_t len, uint64_t no
 /*
  * Makes d the snapshot the lookups use (NULL: none) and frees the one it
  * replaces once no lookup holds it. A snapshot of another realm than the
- * running one is refused with -ESTALE (the realm changed while it loaded).
+ * running one is refused with -ESTALE (the realm changed while it loaded);
+ * on error d stays the caller's.
  */
 int auth_db_install(struct auth *a, struct auth_db *d);
 /* Users and secrets in the current snapshot, for logs and the control socket. */
