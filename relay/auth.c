@@ -466,11 +466,12 @@ done:
 	return rc;
 }
 
-void auth_db_counts(struct auth *a, unsigned *users, unsigned *secrets)
+void auth_db_counts(struct auth *a, unsigned *users, unsigned *secrets, unsigned *shadowed)
 {
 	pthread_rwlock_rdlock(&a->lock);
 	*users = a->db ? userset_count(a->db->users) : 0;
 	*secrets = a->db ? a->db->n_secrets : 0;
+	*shadowed = a->db ? a->db->shadowed : 0;
 	pthread_rwlock_unlock(&a->lock);
 }
 

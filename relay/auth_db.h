@@ -44,6 +44,6 @@ int auth_db_secret_add(struct auth_db *d, const char *s, size_t len, uint64_t no
  */
 int auth_db_install(struct auth *a, struct auth_db *d);
 /* Users and secrets in the current snapshot, for logs and the control socket. */
-void auth_db_counts(struct auth *a, unsigned *users, unsigned *secrets);
+void auth_db_counts(struct auth *a, unsigned *users, unsigned *secrets, unsigned *shadowed);
 
 #endif

@@ -86,8 +86,9 @@ static void reply_status(struct ctl_conn *k, const char *verb)
 		reply(k, "error %s failed: %s; serving the last snapshot of %u users", verb,
 		      strerror(-st.rc), st.users);
 	else
-		reply(k, "ok users=%u secrets=%u skipped=%u load_ms=%llu kib=%zu", st.users,
-		      st.secrets, st.skipped, (unsigned long long)st.ms, st.bytes / 1024);
+		reply(k, "ok users=%u secrets=%u skipped=%u shadowed=%u load_ms=%llu kib=%zu",
+		      st.users, st.secrets, st.skipped, st.shadowed, (unsigned long long)st.ms,
+		      st.bytes / 1024);
 }
 
 static void run(struct ctl_conn *k, enum control_verb v)

@@ -117,16 +117,16 @@ static int load(struct userdb_loader *l, struct userdb_load_stats *st)
 	st->rc = rc;
 	st->skipped = b.skipped;
 	st->ms = clock_mono_ms() - t0;
-	auth_db_counts(l->auth, &st->users, &st->secrets);
+	auth_db_counts(l->auth, &st->users, &st->secrets, &st->shadowed);
 	if (rc < 0)
 		log_err("user database %s: not loaded (%s: %s), keeping the last snapshot of %u "
 		        "users",
 		        l->path, strerror(-rc), userdb_errmsg(l->db), st->users);
 	else
-		log_info("user database %s: %u users, %u REST secrets, %u rows skipped, loaded in "
-		         "%llu ms, %zu KiB",
-		         l->path, st->users, st->secrets, st->skipped, (unsigned long long)st->ms,
-		         st->bytes / 1024);
+		log_info("user database %s: %u users (%u shadowed by auth.users), %u REST secrets, "
+		         "%u rows skipped, loaded in %llu ms, %zu KiB",
+		         l->path, st->users, st->shadowed, st->secrets, st->skipped,
+		         (unsigned long long)st->ms, st->bytes / 1024);
 	return rc;
 }
 

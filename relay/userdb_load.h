@@ -21,12 +21,13 @@ struct event_base;
 struct userdb_loader;
 
 struct userdb_load_stats {
-	int rc;           /* of the last load: 0 or -errno */
-	unsigned users;   /* in the installed snapshot */
-	unsigned secrets; /* active REST secrets in it */
-	unsigned skipped; /* rows of other realms, or refused */
-	uint64_t ms;      /* how long the last load took */
-	size_t bytes;     /* heap the snapshot's user table holds */
+	int rc;            /* of the last load: 0 or -errno */
+	unsigned users;    /* in the installed snapshot */
+	unsigned secrets;  /* active REST secrets in it */
+	unsigned skipped;  /* rows refused (bad name, past AUTH_DB_SECRETS) */
+	unsigned shadowed; /* users the YAML list wins over */
+	uint64_t ms;       /* how long the last load took */
+	size_t bytes;      /* heap the snapshot's user table holds */
 };
 
 /*
