@@ -1,7 +1,7 @@
 /*
  * Connections are few and short: at most CONTROL_CONNS at once, each with a
- * deadline for its next line, so a client that connects and stays silent
- * cannot keep twistctl (or anyone) out.
+ * deadline for its next line and one for its whole life, so a client that
+ * stays silent or trickles bytes cannot keep twistctl (or anyone) out.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,14 +27,15 @@
 
 #define CONTROL_CONNS      16
 #define CONTROL_DEADLINE_S 10 /* for each line, and for the answer to drain */
-#define CONTROL_OUT_MAX    4096
+#define CONTROL_LIFE_S     60 /* the whole connection, so a trickle cannot hold a slot */
 
 struct ctl_conn {
 	struct ctl_conn *next;
 	struct control *c;
 	struct bufferevent *bev;
-	uint64_t wait_gen; /* a reload being waited for; 0 = none */
-	bool closing;      /* close once the answer is written */
+	struct event *life; /* CONTROL_LIFE_S after accept */
+	uint64_t wait_gen;  /* a reload being waited for; 0 = none */
+	bool closing;       /* close once the answer is written */
 };
 
 struct control {
@@ -55,6 +56,8 @@ static void conn_free(struct ctl_conn *k)
 	if (*pp)
 		*pp = k->next;
 	k->c->n_conns--;
+	if (k->life)
+		event_free(k->life);
 	bufferevent_free(k->bev);
 	free(k);
 }
@@ -86,9 +89,11 @@ static void reply_status(struct ctl_conn *k, const char *verb)
 		reply(k, "error %s failed: %s; serving the last snapshot of %u users", verb,
 		      strerror(-st.rc), st.users);
 	else
-		reply(k, "ok users=%u secrets=%u skipped=%u shadowed=%u load_ms=%llu kib=%zu",
+		reply(k,
+		      "ok users=%u secrets=%u skipped=%u shadowed=%u load_ms=%llu load_cpu_ms=%llu "
+		      "kib=%zu",
 		      st.users, st.secrets, st.skipped, st.shadowed, (unsigned long long)st.ms,
-		      st.bytes / 1024);
+		      (unsigned long long)st.cpu_ms, st.bytes / 1024);
 }
 
 static void run(struct ctl_conn *k, enum control_verb v)
@@ -186,6 +191,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(k);
 }
 
+static void on_life(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	log_debug("control: a connection reached its %d s limit", CONTROL_LIFE_S);
+	conn_free(arg);
+}
+
 void control_reload_done(void *arg)
 {
 	struct control *c = arg;
@@ -210,7 +223,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
                       int salen, void *arg)
 {
 	struct control *c = arg;
-	struct timeval tv = {CONTROL_DEADLINE_S, 0};
+	struct timeval tv = {CONTROL_DEADLINE_S, 0}, life = {CONTROL_LIFE_S, 0};
 	struct ctl_conn *k;
 
 	(void)lis;
@@ -237,6 +250,11 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	k->next = c->conns;
 	c->conns = k;
 	c->n_conns++;
+	k->life = evtimer_new(evconnlistener_get_base(lis), on_life, k);
+	if (!k->life || evtimer_add(k->life, &life) < 0) {
+		conn_free(k);
+		return;
+	}
 	bufferevent_setcb(k->bev, on_read, on_write, on_event, k);
 	bufferevent_set_timeouts(k->bev, &tv, &tv);
 	bufferevent_setwatermark(k->bev, EV_READ, 0, CONTROL_LINE_MAX + 2);

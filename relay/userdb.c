@@ -270,7 +270,7 @@ int userdb_user_each(struct userdb *db, const char *realm,
 {
 	sqlite3_stmt *st = prepare(db, "SELECT name, realm, key_md5, key_sha256, quota, bandwidth, "
 	                               "created FROM users WHERE ?1 IS NULL OR realm = ?1 "
-	                               "ORDER BY realm, name");
+	                               "ORDER BY name, realm"); /* the key's order: no sort */
 	struct userdb_user u;
 	int rc;
 

@@ -58,7 +58,10 @@ int userdb_keys(struct userdb_user *u, const char *pass, size_t plen);
 int userdb_user_add(struct userdb *db, const struct userdb_user *u);
 int userdb_user_del(struct userdb *db, const char *name, const char *realm);
 int userdb_user_passwd(struct userdb *db, const struct userdb_user *u);
-/* Users of realm (all realms when NULL), by name; stops when cb returns non-zero. */
+/*
+ * Users of realm (all realms when NULL), by name then realm; stops when cb
+ * returns non-zero (0 or -errno), and returns that.
+ */
 int userdb_user_each(struct userdb *db, const char *realm,
                      int (*cb)(void *arg, const struct userdb_user *u), void *arg);
 int userdb_user_count(struct userdb *db, const char *realm, unsigned *n);

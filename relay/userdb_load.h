@@ -27,6 +27,7 @@ struct userdb_load_stats {
 	unsigned skipped;  /* rows refused (bad name, past AUTH_DB_SECRETS) */
 	unsigned shadowed; /* users the YAML list wins over */
 	uint64_t ms;       /* how long the last load took */
+	uint64_t cpu_ms;   /* the loader thread's CPU time for it */
 	size_t bytes;      /* heap the snapshot's user table holds */
 };
 

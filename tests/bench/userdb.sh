@@ -24,8 +24,8 @@ TWIST=$ROOT/build-bench/bin/twist-relay
 TWISTCTL=$ROOT/build-bench/bin/twistctl
 TURNLOAD=$ROOT/build-bench/bin/turnload
 USERS=100000
-ROUNDS=3
-SETUP_N=3000
+ROUNDS=5
+SETUP_N=6000 # the open-file limit here allows 10000 allocations
 WINDOW=64
 OUT=""
 PORT=3596
@@ -106,7 +106,7 @@ log "database with $USERS users in $((SECONDS - t0))s: $(du -k "$DB" | cut -f1) 
 config() { # MODE FILE
 	{
 		echo "listen: [{ address: 127.0.0.1, port: $PORT, transports: [udp] }]"
-		echo "relay: { addresses: [127.0.0.1], port_min: 40000, port_max: 60999 }"
+		echo "relay: { addresses: [127.0.0.1], port_min: 20000, port_max: 65000 }"
 		if [ "$1" = yaml ]; then
 			echo "auth: { realm: twist.local, users: [{ name: bench, password: benchpw }], unauth_rate: 100000, unauth_burst: 100000 }"
 		else
@@ -132,7 +132,7 @@ wait_udp() { # PORT PID
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-echo "mode,round,setups_per_s,cpu_ms_per_setup,ok,failed,rss_kib,load_ms" >"$OUT/userdb.csv"
+echo "mode,round,setups_per_s,cpu_ms_per_setup,ok,failed,rss_kib,load_ms,load_cpu_ms,snapshot_kib" >"$OUT/userdb.csv"
 for ((round = 1; round <= ROUNDS; round++)); do
 	for mode in yaml db; do
 		[ $((round % 2)) = 0 ] && mode=$([ "$mode" = yaml ] && echo db || echo yaml)
@@ -141,11 +141,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		pid=$!
 		PIDS+=("$pid")
 		wait_udp "$PORT" "$pid" || fail "$mode relay did not start: $(tail -5 "$OUT/relay-$mode-r$round.log")"
-		load_ms=-
+		load_ms=- load_cpu=- snap=-
 		if [ "$mode" = db ]; then
 			ans=$("$TWISTCTL" --db "$DB" --socket "$OUT/relay.sock" reload) || fail "twistctl reload: $ans"
 			load_ms=$(kv load_ms "$ans")
-			[ -n "$load_ms" ] || fail "no load_ms in '$ans'"
+			load_cpu=$(kv load_cpu_ms "$ans")
+			snap=$(kv kib "$ans")
+			[ -n "$load_ms" ] && [ -n "$load_cpu" ] && [ -n "$snap" ] || fail "no load_ms, load_cpu_ms or kib in '$ans'"
 		fi
 		rss=$(rss_kib "$pid")
 		res=$(timeout 600 "$TURNLOAD" --setup -s "127.0.0.1:$PORT" -n "$SETUP_N" -w "$WINDOW" \
@@ -157,7 +159,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		sps=$(kv setups_per_s "$res")
 		cpu=$(kv cpu_ms_per_setup "$res")
 		[ -n "$sps" ] && [ -n "$cpu" ] || fail "turnload reported no rate: $res"
-		echo "$mode,$round,$sps,$cpu,$(kv ok "$res"),$(kv failed "$res"),$rss,$load_ms" >>"$OUT/userdb.csv"
+		echo "$mode,$round,$sps,$cpu,$(kv ok "$res"),$(kv failed "$res"),$rss,$load_ms,$load_cpu,$snap" >>"$OUT/userdb.csv"
 		log "round $round $mode: $sps set-ups/s, $cpu CPU ms each, RSS $rss KiB, load $load_ms ms"
 	done
 done
@@ -177,6 +179,8 @@ print("| set-ups per second | %.0f | %.0f | %.3f |" % (y, d, d / y))
 print("| set-ups per relay CPU-second | %.0f | %.0f | %.3f |" % (1000 / yc, 1000 / dc, yc / dc))
 print("| relay RSS after start, KiB | %.0f | %.0f | +%.0f |" % (med("yaml", "rss_kib"), med("db", "rss_kib"),
       med("db", "rss_kib") - med("yaml", "rss_kib")))
-print("| database load (twistctl reload), ms | - | %.0f | |" % med("db", "load_ms"))
+print("| database load (twistctl reload), wall ms | - | %.0f | |" % med("db", "load_ms"))
+print("| database load, loader thread CPU ms | - | %.0f | |" % med("db", "load_cpu_ms"))
+print("| snapshot user table, KiB | - | %.0f | |" % med("db", "snapshot_kib"))
 PY
 log "results in $OUT (userdb.csv, table.md)"
