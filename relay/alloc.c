@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "relay/alloc.h"
+#include "relay/auth.h"
 #include "relay/flowconv.h"
 #include "common/log.h"
 #include "relay/ports.h"
@@ -114,6 +115,12 @@ int alloc_new(struct worker *w, const struct alloc_key *k, const char *user, boo
 	if (alloc_set_user(a, user) < 0) {
 		rc = -ENOMEM;
 		goto bad;
+	}
+	a->bw_rate = w->r->cfg.bandwidth;
+	if (w->r->auth) {
+		uint32_t quota = 0;
+
+		auth_user_limits(w->r->auth, user, &quota, &a->bw_rate);
 	}
 	rc = registry_claim(w->r->reg, k, user, w->id, enforce_quota, &owner);
 	if (rc < 0)
@@ -434,7 +441,7 @@ struct relay_sock *alloc_relay_for(struct allocation *a, uint8_t family)
 
 bool alloc_bw_take(struct allocation *a, size_t len)
 {
-	uint64_t rate = a->flow.w->r->cfg.bandwidth, now = a->flow.w->now_ms, burst;
+	uint64_t rate = a->bw_rate, now = a->flow.w->now_ms, burst;
 
 	if (rate == 0)
 		return true;

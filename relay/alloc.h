@@ -65,8 +65,10 @@ struct allocation {
 	uint16_t n_perms, cap_perms;
 	uint16_t n_chans, cap_chans;
 
-	/* Per-allocation bandwidth cap: a token bucket in bytes. */
-	uint64_t bw_tokens, bw_last_ms;
+	/* Per-allocation bandwidth cap: a token bucket in bytes. The rate is
+	 * the user's own (user database) or limits.bandwidth, fixed when the
+	 * allocation is made; 0 = unlimited. */
+	uint64_t bw_rate, bw_tokens, bw_last_ms;
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);

@@ -21,9 +21,10 @@
 #include "proto/stun.h"
 #include "relay/auth.h"
 #include "relay/config.h"
+#include "relay/auth_db.h"
+#include "relay/userset.h"
 
-/* RFC 8489 §14.3: USERNAME is fewer than 509 bytes. */
-#define USER_MAX 508
+#define USER_MAX USERSET_NAME_MAX
 
 #define NONCE_BUCKET_S 16 /* nonces are identical for a client within a bucket */
 #define NONCE_SKEW_S   60 /* clock difference tolerated between siblings */
@@ -36,14 +37,6 @@
 
 #define REST_PASS_LEN 28 /* base64 of a 20-byte HMAC-SHA1 */
 
-struct user {
-	char *name;
-	size_t len;
-	uint8_t key_md5[16];
-	uint8_t key_sha256[32];
-	uint8_t userhash[32]; /* RFC 8489 §14.4 */
-};
-
 struct realm_name {
 	struct realm_name *next;
 	char s[];
@@ -51,13 +44,8 @@ struct realm_name {
 
 /* Immutable once built. */
 struct table {
-	struct user *users;
-	unsigned n;
-	uint32_t *by_name; /* open addressing, index + 1; 0 = empty */
-	uint32_t *by_hash; /* same, keyed by USERHASH */
-	uint32_t mask;     /* slots - 1; slots >= 2n, so probes always end */
-	uint32_t seed;
-	const char *realm; /* owned by struct auth's realm list */
+	struct userset *users; /* auth.users from the YAML file */
+	const char *realm;     /* owned by struct auth's realm list */
 	size_t realm_len;
 	char rest_secret[CFG_STR];
 	size_t rest_len; /* 0: REST credentials off */
@@ -72,78 +60,20 @@ struct table {
 struct auth {
 	pthread_rwlock_t lock;
 	pthread_mutex_t reload_lock;
-	struct table *t; /* under lock */
+	struct table *t;      /* under lock */
+	struct auth_db *db;   /* under lock; NULL: no user database */
+	const char *db_realm; /* under lock: the interned realm db was built for */
 	struct realm_name *realms;
 	const char *realm; /* atomic: current realm */
 	bool sha256;       /* atomic: copy of t->sha256 for the const getter */
 	uint8_t random_secret[SECRET_RANDOM];
 };
 
-/*
- * Keyed FNV-1a is enough here: only configured names are ever inserted, so a
- * client cannot lengthen a probe chain, only pick where its lookup starts.
- */
-static uint32_t name_hash(const char *s, size_t len, uint32_t seed)
-{
-	uint32_t h = 2166136261u ^ seed;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h ^ (h >> 15);
-}
-
-static uint32_t userhash_slot(const uint8_t hash[32])
-{
-	/* SHA-256 output is already uniform. */
-	return (uint32_t)hash[0] << 24 | (uint32_t)hash[1] << 16 | (uint32_t)hash[2] << 8 | hash[3];
-}
-
-/*
- * Long-term keys come from stun_key_longterm (RFC 8489 §9.2.2). Strings are
- * taken as configured: no OpaqueString (RFC 8265) processing, so operators
- * must configure names and passwords in their prepared form.
- */
-static const struct user *table_find(const struct table *t, const char *name, size_t len)
-{
-	uint32_t i = name_hash(name, len, t->seed) & t->mask;
-
-	for (;; i = (i + 1) & t->mask) {
-		uint32_t v = t->by_name[i];
-		const struct user *u;
-
-		if (v == 0)
-			return NULL;
-		u = &t->users[v - 1];
-		if (u->len == len && memcmp(u->name, name, len) == 0)
-			return u;
-	}
-}
-
-static const struct user *table_find_hash(const struct table *t, const uint8_t hash[32])
-{
-	uint32_t i = userhash_slot(hash) & t->mask;
-
-	for (;; i = (i + 1) & t->mask) {
-		uint32_t v = t->by_hash[i];
-
-		if (v == 0)
-			return NULL;
-		if (memcmp(t->users[v - 1].userhash, hash, 32) == 0)
-			return &t->users[v - 1];
-	}
-}
-
 static void table_free(struct table *t)
 {
 	if (!t)
 		return;
-	for (unsigned i = 0; i < t->n; i++)
-		free(t->users[i].name);
-	if (t->users)
-		OPENSSL_cleanse(t->users, t->n * sizeof(*t->users));
-	free(t->users);
-	free(t->by_name);
-	free(t->by_hash);
+	userset_free(t->users);
 	OPENSSL_cleanse(t, sizeof(*t));
 	free(t);
 }
@@ -164,41 +94,6 @@ static const char *realm_intern(struct auth *a, const char *s, size_t len)
 	r->next = a->realms;
 	a->realms = r;
 	return r->s;
-}
-
-static int user_add(struct table *t, const struct cfg_user *cu)
-{
-	size_t nlen = strnlen(cu->name, CFG_STR), plen = strnlen(cu->password, CFG_STR);
-	struct user *u = &t->users[t->n];
-	uint32_t i;
-	int rc;
-
-	if (nlen == 0 || nlen == CFG_STR || plen == CFG_STR)
-		return -EINVAL;
-	if (table_find(t, cu->name, nlen))
-		return -EEXIST;
-	u->name = strndup(cu->name, nlen);
-	if (!u->name)
-		return -ENOMEM;
-	u->len = nlen;
-	t->n++; /* from here on table_free owns u->name */
-	rc = stun_key_longterm(STUN_PWALG_MD5, cu->name, nlen, t->realm, t->realm_len, cu->password,
-	                       plen, u->key_md5);
-	if (rc < 0)
-		return rc;
-	rc = stun_key_longterm(STUN_PWALG_SHA256, cu->name, nlen, t->realm, t->realm_len,
-	                       cu->password, plen, u->key_sha256);
-	if (rc < 0)
-		return rc;
-	stun_userhash(cu->name, nlen, t->realm, t->realm_len, u->userhash);
-	for (i = name_hash(u->name, nlen, t->seed) & t->mask; t->by_name[i]; i = (i + 1) & t->mask)
-		;
-	t->by_name[i] = t->n;
-	/* Two names with one USERHASH would need a SHA-256 collision: first one wins. */
-	for (i = userhash_slot(u->userhash) & t->mask; t->by_hash[i]; i = (i + 1) & t->mask)
-		;
-	t->by_hash[i] = t->n;
-	return 0;
 }
 
 /*
@@ -225,7 +120,6 @@ static void table_prefix(struct table *t)
 static int table_build(struct auth *a, const struct config *cfg, struct table **out)
 {
 	struct table *t;
-	size_t slots = 16;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -257,21 +151,18 @@ static int table_build(struct auth *a, const struct config *cfg, struct table **
 	t->sha256 = cfg->sha256;
 	table_prefix(t);
 
-	while (slots < 2 * (size_t)cfg->n_users)
-		slots *= 2;
-	t->mask = (uint32_t)(slots - 1);
-	t->users = calloc(cfg->n_users ? cfg->n_users : 1, sizeof(*t->users));
-	t->by_name = calloc(slots, sizeof(*t->by_name));
-	t->by_hash = calloc(slots, sizeof(*t->by_hash));
-	if (!t->users || !t->by_name || !t->by_hash)
+	t->users = userset_new(cfg->n_users, t->realm, t->realm_len);
+	if (!t->users)
 		goto bad;
-	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1) {
-		rc = -EIO;
-		goto bad;
-	}
-	for (unsigned i = 0; i < cfg->n_users; i++)
-		if ((rc = user_add(t, &cfg->users[i])) < 0)
+	for (unsigned i = 0; i < cfg->n_users; i++) {
+		const struct cfg_user *cu = &cfg->users[i];
+		size_t nlen = strnlen(cu->name, CFG_STR), plen = strnlen(cu->password, CFG_STR);
+
+		rc = -EINVAL;
+		if (nlen == CFG_STR || plen == CFG_STR ||
+		    (rc = userset_add_password(t->users, cu->name, nlen, cu->password, plen)) < 0)
 			goto bad;
+	}
 	*out = t;
 	return 0;
 bad:
@@ -309,6 +200,7 @@ void auth_free(struct auth *a)
 	if (!a)
 		return;
 	table_free(a->t);
+	auth_db_free(a->db);
 	while ((r = a->realms)) {
 		a->realms = r->next;
 		free(r);
@@ -365,23 +257,17 @@ static int rest_expiry(const char *user, size_t ulen, uint64_t *expiry)
 /*
  * draft-uberti-behave-turn-rest-00 §2.2, as coturn's use-auth-secret does it:
  * password = base64(HMAC-SHA1(secret, username)), and the long-term key is
- * then derived from it like any other password. The expiry is checked
- * before any HMAC.
+ * then derived from it like any other password.
  */
-static int rest_key(const struct table *t, const char *user, size_t ulen, uint16_t alg,
-                    uint64_t now_s, uint8_t key[32])
+static int rest_key(const struct table *t, const char *secret, size_t slen, const char *user,
+                    size_t ulen, uint16_t alg, uint8_t key[32])
 {
 	unsigned char mac[STUN_HMAC_MAX];
 	unsigned char pass[REST_PASS_LEN + 1];
-	uint64_t expiry;
 	int rc;
 
-	if (t->rest_len == 0 || rest_expiry(user, ulen, &expiry) < 0)
-		return -ENOENT;
-	if (expiry < now_s)
-		return -EKEYEXPIRED;
-	if (stun_hmac(STUN_HASH_SHA1, (const uint8_t *)t->rest_secret, t->rest_len, user, ulen,
-	              NULL, 0, mac) != 20)
+	if (stun_hmac(STUN_HASH_SHA1, (const uint8_t *)secret, slen, user, ulen, NULL, 0, mac) !=
+	    20)
 		return -EIO;
 	EVP_EncodeBlock(pass, mac, 20);
 	rc = stun_key_longterm(alg, user, ulen, t->realm, t->realm_len, (const char *)pass,
@@ -391,36 +277,94 @@ static int rest_key(const struct table *t, const char *user, size_t ulen, uint16
 	return rc;
 }
 
-int auth_key(struct auth *a, const char *user, size_t ulen, uint16_t alg, uint64_t now_s,
-             uint8_t key[32])
+/* The database snapshot, if it was built for the running realm. Lock held. */
+static const struct auth_db *db_current(const struct auth *a)
 {
-	const struct user *u;
+	return a->db && a->db_realm == a->t->realm ? a->db : NULL;
+}
+
+/*
+ * The idx-th REST secret active at now_s: the configured one first, then the
+ * database's in their order. The expiry in the username is checked before
+ * any HMAC.
+ */
+static int rest_key_at(const struct auth *a, const char *user, size_t ulen, uint16_t alg,
+                       uint64_t now_s, unsigned idx, uint8_t key[32])
+{
+	const struct table *t = a->t;
+	const struct auth_db *d = db_current(a);
+	uint64_t expiry;
+
+	if (rest_expiry(user, ulen, &expiry) < 0)
+		return -ENOENT;
+	if (t->rest_len && idx-- == 0)
+		return expiry < now_s
+		               ? -EKEYEXPIRED
+		               : rest_key(t, t->rest_secret, t->rest_len, user, ulen, alg, key);
+	for (unsigned i = 0; d && i < d->n_secrets; i++) {
+		const struct auth_db_secret *s = &d->secrets[i];
+
+		if (s->not_after && s->not_after < now_s)
+			continue;
+		if (idx-- == 0)
+			return expiry < now_s ? -EKEYEXPIRED
+			                      : rest_key(t, s->s, s->len, user, ulen, alg, key);
+	}
+	return -ENOENT;
+}
+
+/* YAML users win over the database's (docs/operations.md, "Users"). Lock held. */
+static const struct userset_user *user_find(const struct auth *a, const char *user, size_t ulen)
+{
+	const struct userset_user *u = userset_find(a->t->users, user, ulen);
+	const struct auth_db *d;
+
+	if (!u && (d = db_current(a)))
+		u = userset_find(d->users, user, ulen);
+	return u;
+}
+
+int auth_key_at(struct auth *a, const char *user, size_t ulen, uint16_t alg, uint64_t now_s,
+                unsigned idx, uint8_t key[32])
+{
+	const struct userset_user *u;
 	int rc;
 
 	if (ulen == 0 || ulen > USER_MAX || (alg != STUN_PWALG_MD5 && alg != STUN_PWALG_SHA256))
 		return -EINVAL;
 	pthread_rwlock_rdlock(&a->lock);
-	u = table_find(a->t, user, ulen);
-	if (u && alg == STUN_PWALG_MD5) {
+	u = user_find(a, user, ulen);
+	if (u && idx > 0) {
+		rc = -ENOENT;
+	} else if (u && alg == STUN_PWALG_MD5) {
 		memcpy(key, u->key_md5, 16);
 		rc = 16;
 	} else if (u) {
 		memcpy(key, u->key_sha256, 32);
 		rc = 32;
 	} else {
-		rc = rest_key(a->t, user, ulen, alg, now_s, key);
+		rc = rest_key_at(a, user, ulen, alg, now_s, idx, key);
 	}
 	pthread_rwlock_unlock(&a->lock);
 	return rc;
 }
 
+int auth_key(struct auth *a, const char *user, size_t ulen, uint16_t alg, uint64_t now_s,
+             uint8_t key[32])
+{
+	return auth_key_at(a, user, ulen, alg, now_s, 0, key);
+}
+
 int auth_userhash_find(struct auth *a, const uint8_t hash[32], char *user, size_t userlen)
 {
-	const struct user *u;
+	const struct userset_user *u;
+	const struct auth_db *d;
 	int rc = -ENOENT;
 
 	pthread_rwlock_rdlock(&a->lock);
-	u = table_find_hash(a->t, hash);
+	u = userset_find_hash(a->t->users, hash);
+	if (!u && (d = db_current(a)))
+		u = userset_find_hash(d->users, hash);
 	if (u && u->len >= userlen) {
 		rc = -ENOSPC;
 	} else if (u) {
@@ -430,6 +374,105 @@ int auth_userhash_find(struct auth *a, const uint8_t hash[32], char *user, size_
 	}
 	pthread_rwlock_unlock(&a->lock);
 	return rc;
+}
+
+void auth_user_limits(struct auth *a, const char *user, uint32_t *quota, uint64_t *bandwidth)
+{
+	const struct userset_user *u;
+
+	pthread_rwlock_rdlock(&a->lock);
+	u = user_find(a, user, strlen(user));
+	if (u && u->quota != USERSET_QUOTA_DEFAULT)
+		*quota = u->quota;
+	if (u && u->bandwidth != USERSET_BW_DEFAULT)
+		*bandwidth = u->bandwidth;
+	pthread_rwlock_unlock(&a->lock);
+}
+
+struct auth_db *auth_db_new(unsigned n_users, const char *realm, size_t rlen)
+{
+	struct auth_db *d = calloc(1, sizeof(*d));
+
+	if (d && !(d->users = userset_new(n_users, realm, rlen))) {
+		free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+void auth_db_free(struct auth_db *d)
+{
+	if (!d)
+		return;
+	userset_free(d->users);
+	OPENSSL_cleanse(d, sizeof(*d));
+	free(d);
+}
+
+int auth_db_secret_add(struct auth_db *d, const char *s, size_t len, uint64_t not_after)
+{
+	if (len == 0 || len > AUTH_DB_SECRET_MAX)
+		return -EINVAL;
+	if (d->n_secrets == AUTH_DB_SECRETS)
+		return -ENOSPC;
+	memcpy(d->secrets[d->n_secrets].s, s, len);
+	d->secrets[d->n_secrets].len = len;
+	d->secrets[d->n_secrets].not_after = not_after;
+	d->n_secrets++;
+	return 0;
+}
+
+/* The snapshot's users the YAML list shadows. Caller holds reload_lock. */
+static unsigned db_shadowed(const struct auth *a, const struct auth_db *d)
+{
+	const struct userset *y = a->t->users;
+	unsigned n = 0;
+
+	if (userset_count(y) == 0)
+		return 0;
+	for (unsigned i = 0; i < userset_count(d->users); i++) {
+		const struct userset_user *u = userset_at(d->users, i);
+
+		n += userset_find(y, u->name, u->len) != NULL;
+	}
+	return n;
+}
+
+int auth_db_install(struct auth *a, struct auth_db *d)
+{
+	struct auth_db *old;
+	const char *realm = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->reload_lock);
+	if (d) {
+		const char *r = userset_realm(d->users);
+
+		if (strcmp(r, a->t->realm) != 0) {
+			rc = -ESTALE;
+			goto done;
+		}
+		realm = a->t->realm;
+		d->shadowed = db_shadowed(a, d);
+	}
+	pthread_rwlock_wrlock(&a->lock);
+	old = a->db;
+	a->db = d;
+	a->db_realm = realm;
+	pthread_rwlock_unlock(&a->lock);
+	auth_db_free(old);
+done:
+	pthread_mutex_unlock(&a->reload_lock);
+	return rc;
+}
+
+void auth_db_counts(struct auth *a, unsigned *users, unsigned *secrets, unsigned *shadowed)
+{
+	pthread_rwlock_rdlock(&a->lock);
+	*users = a->db ? userset_count(a->db->users) : 0;
+	*secrets = a->db ? a->db->n_secrets : 0;
+	*shadowed = a->db ? a->db->shadowed : 0;
+	pthread_rwlock_unlock(&a->lock);
 }
 
 const char *auth_realm(struct auth *a)

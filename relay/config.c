@@ -244,6 +244,7 @@ static const struct key relay_keys[] = {
 static const struct key auth_keys[] = {
         {CFG_STRING("realm", realm)},
         {CFG_LIST("users", value_users)},
+        {CFG_STRING("database", database)},
         {CFG_STRING("rest_secret", rest_secret)},
         {CFG_STRING("nonce_secret", nonce_secret)},
         {CFG_UINT("nonce_lifetime", nonce_lifetime)},
@@ -296,13 +297,17 @@ static const struct key log_keys[] = {
         {CFG_BOOL("syslog", log_syslog)},
 };
 
+static const struct key control_keys[] = {
+        {CFG_STRING("socket", control_socket)},
+};
+
 static const struct key root_keys[] = {
         {CFG_LIST("listen", value_listen)},     {CFG_SECTION("relay", relay_keys)},
         {CFG_UINT("workers", workers)},         {CFG_SECTION("auth", auth_keys)},
         {CFG_SECTION("peers", peers_keys)},     {CFG_SECTION("limits", limits_keys)},
         {CFG_SECTION("metrics", metrics_keys)}, {CFG_SECTION("log", log_keys)},
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
-        {CFG_SECTION("ha", ha_keys)},
+        {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -402,6 +407,7 @@ void config_defaults(struct config *cfg)
 	cfg->port_min = 49152;
 	cfg->port_max = 65535;
 	snprintf(cfg->realm, sizeof(cfg->realm), "twist.local");
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), CFG_CONTROL_SOCKET);
 	cfg->nonce_lifetime = 600;
 	cfg->sha256 = true;
 	cfg->unauth_rate = 20;

@@ -12,12 +12,13 @@
 #include "common/log.h"
 #include "proto/addr.h"
 
-#define CFG_MAX_LISTEN 16
-#define CFG_MAX_RELAY  4
-#define CFG_MAX_USERS  10000
-#define CFG_MAX_CIDRS  256
-#define CFG_STR        256
-#define CFG_MAX_DOC    (1024 * 1024) /* bytes of YAML, checked before parsing */
+#define CFG_MAX_LISTEN     16
+#define CFG_MAX_RELAY      4
+#define CFG_MAX_USERS      10000
+#define CFG_MAX_CIDRS      256
+#define CFG_STR            256
+#define CFG_MAX_DOC        (1024 * 1024) /* bytes of YAML, checked before parsing */
+#define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -47,6 +48,7 @@ struct config {
 	char realm[CFG_STR];    /* default "twist.local" */
 	struct cfg_user *users; /* malloc'd array */
 	unsigned n_users;
+	char database[CFG_STR];     /* SQLite user database (relay/userdb.h); "" = none */
 	char rest_secret[CFG_STR];  /* TURN REST shared secret; "" = off */
 	char nonce_secret[CFG_STR]; /* "" = random per process (single node only) */
 	unsigned nonce_lifetime;    /* seconds, default 600 */
@@ -89,6 +91,8 @@ struct config {
 	unsigned ha_sync_deadline_ms; /* sync before answer: longest wait, default 5 */
 
 	/* operations */
+	char control_socket[CFG_STR]; /* twistctl's Unix socket; "" = none;
+	                               * default CFG_CONTROL_SOCKET, best effort */
 	bool metrics_enabled;
 	struct tw_addr metrics;   /* default 127.0.0.1:9641 */
 	enum log_level log_level; /* default info */

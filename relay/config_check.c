@@ -208,9 +208,9 @@ static int check_auth(struct check *c)
 			                  log_esc(cfg->users[i].name, strlen(cfg->users[i].name),
 			                          name, sizeof(name)));
 	}
-	if (cfg->n_users == 0 && cfg->rest_secret[0] == '\0')
-		return check_fail(c, "no credentials configured: set auth.users or "
-		                     "auth.rest_secret");
+	if (cfg->n_users == 0 && cfg->rest_secret[0] == '\0' && cfg->database[0] == '\0')
+		return check_fail(c, "no credentials configured: set auth.users, "
+		                     "auth.rest_secret or auth.database");
 	if (check_users_unique(c) < 0 ||
 	    check_secret(c, "auth.rest_secret", cfg->rest_secret) < 0 ||
 	    check_secret(c, "auth.nonce_secret", cfg->nonce_secret) < 0)
@@ -352,6 +352,17 @@ static int check_ha(struct check *c)
 	return 0;
 }
 
+/* sockaddr_un's sun_path holds 108 bytes with the NUL. */
+static int check_control(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (strlen(cfg->control_socket) > 107)
+		return check_fail(c, "control.socket is longer than 107 bytes, the limit of a "
+		                     "unix socket path");
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -359,7 +370,8 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
-	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0)
+	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
+	    check_control(&c) < 0)
 		return -1;
 	return 0;
 }

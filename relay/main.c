@@ -17,11 +17,13 @@
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "relay/auth.h"
+#include "relay/control.h"
 #include "relay/metrics.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
 #include "relay/sync.h"
+#include "relay/userdb_load.h"
 #include "relay/worker.h"
 
 #define RELAY_NOFILE (1u << 20)
@@ -35,7 +37,9 @@ static void usage(FILE *f)
 	           "Without --config, runs on the embedded demo default: UDP and TCP on\n"
 	           "127.0.0.1:3478 and [::1]:3478, realm twist.local, user demo/demo,\n"
 	           "metrics on http://127.0.0.1:9641/metrics.\n"
-	           "Signals: SIGHUP reloads users and the log level; SIGTERM stops.\n");
+	           "Signals: SIGHUP reloads users (the YAML list and auth.database) and the\n"
+	           "log level; SIGTERM stops. twistctl(8) manages auth.database's users\n"
+	           "and asks for a reload over control.socket.\n");
 }
 
 static int load_config(const char *path, struct config *cfg)
@@ -105,6 +109,12 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	else
 		log_info("SIGHUP: reloaded %u users, log level %s", cfg.n_users,
 		         log_level_name(cfg.log_level));
+	if (strcmp(cfg.database, r->cfg.database) != 0 ||
+	    strcmp(cfg.control_socket, r->cfg.control_socket) != 0)
+		log_warn("SIGHUP: auth.database and control.socket change only on a restart");
+	/* After auth_reload: the snapshot is built for the realm now running. */
+	if (r->udb)
+		userdb_loader_request(r->udb);
 	log_set_level(cfg.log_level);
 	config_clear(&cfg);
 }
@@ -137,11 +147,51 @@ static void log_startup(const struct relay *r)
 		         "pair)");
 }
 
+/*
+ * An explicitly configured control.socket must work. The default one is
+ * best effort: a relay started by hand, without /run/twist, runs without it.
+ */
+static int control_start(struct relay *r, struct event_base *base, struct control **out)
+{
+	const char *path = r->cfg.control_socket;
+	bool dflt = strcmp(path, CFG_CONTROL_SOCKET) == 0;
+
+	*out = NULL;
+	if (!path[0])
+		return 0;
+	if (dflt && access("/run/twist", W_OK) < 0) {
+		log_info("no control socket: /run/twist is not writable (set control.socket)");
+		return 0;
+	}
+	*out = control_new(r, base, path);
+	if (!*out && dflt) {
+		log_warn("running without a control socket");
+		return 0;
+	}
+	return *out ? 0 : -1;
+}
+
+static int userdb_start(struct relay *r, struct event_base *base, struct control *ctl)
+{
+	char err[512];
+
+	if (!r->cfg.database[0])
+		return 0;
+	r->udb = userdb_loader_new(r->cfg.database, r->auth, base, control_reload_done, ctl, err,
+	                           sizeof(err));
+	if (!r->udb) {
+		log_err("auth.database: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int run(struct relay *r)
 {
 	struct event_base *base;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct metrics_http *m = NULL;
+	struct control *ctl = NULL;
 	int rc = 1;
 
 	base = event_base_new();
@@ -157,6 +207,8 @@ static int run(struct relay *r)
 		log_err("start-up failed");
 		goto done;
 	}
+	if (control_start(r, base, &ctl) < 0 || userdb_start(r, base, ctl) < 0)
+		goto done;
 	if (r->cfg.metrics_enabled && !(m = metrics_start(r, base)))
 		goto done;
 	if (sync_start(r, base) < 0) {
@@ -179,6 +231,9 @@ static int run(struct relay *r)
 	rc = 0;
 done:
 	metrics_http_stop(m);
+	control_free(ctl);
+	userdb_loader_free(r->udb); /* before auth goes with relay_fini */
+	r->udb = NULL;
 	relay_fini(r);
 	sync_stop(r);
 	event_free(ev_term);

@@ -22,6 +22,8 @@ struct registry {
 	pthread_mutex_t lock;
 	uint32_t seed;
 	unsigned max_total, user_quota;
+	registry_quota_fn *quota_fn; /* a user's own quota, or NULL */
+	void *quota_arg;
 	size_t count, nbuckets;
 	struct reg_entry **buckets;
 	/* users are few next to flows: a fixed bucket array is enough */
@@ -102,6 +104,24 @@ void registry_set_limits(struct registry *g, unsigned max_total, unsigned user_q
 	pthread_mutex_unlock(&g->lock);
 }
 
+void registry_set_quota_fn(struct registry *g, registry_quota_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&g->lock);
+	g->quota_fn = fn;
+	g->quota_arg = arg;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Lock held; the quota function takes only its own (auth's) read lock. */
+static unsigned quota_of(struct registry *g, const char *user)
+{
+	unsigned q = g->user_quota;
+
+	if (g->quota_fn)
+		g->quota_fn(g->quota_arg, user, &q);
+	return q;
+}
+
 static void grow(struct registry *g)
 {
 	size_t n = g->nbuckets * 2;
@@ -144,7 +164,9 @@ static struct reg_user *user_get(struct registry *g, const char *user, bool enfo
 	size_t len;
 
 	if (u) {
-		if (enforce && g->user_quota && u->count >= g->user_quota) {
+		unsigned q = enforce ? quota_of(g, user) : 0;
+
+		if (q && u->count >= q) {
 			*rc = -EDQUOT;
 			return NULL;
 		}

@@ -41,6 +41,13 @@ int registry_hold(struct registry *g, const char *user);
 void registry_unhold(struct registry *g, const char *user);
 size_t registry_count(struct registry *g);
 void registry_set_limits(struct registry *g, unsigned max_total, unsigned user_quota);
+/*
+ * Where a user's own quota comes from (the user database): fn may replace
+ * *quota, which holds the global one; 0 means unlimited. Called with the
+ * registry's lock held, so fn must not call back into the registry.
+ */
+typedef void registry_quota_fn(void *arg, const char *user, unsigned *quota);
+void registry_set_quota_fn(struct registry *g, registry_quota_fn *fn, void *arg);
 
 bool alloc_key_eq(const struct alloc_key *a, const struct alloc_key *b);
 uint32_t alloc_key_hash(const struct alloc_key *k, uint32_t seed);

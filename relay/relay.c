@@ -35,6 +35,16 @@ static unsigned worker_count(const struct config *cfg)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* registry_quota_fn: a user's own quota from the user database. */
+static void user_quota(void *arg, const char *user, unsigned *quota)
+{
+	uint32_t q = *quota;
+	uint64_t bw = 0;
+
+	auth_user_limits(arg, user, &q, &bw);
+	*quota = q;
+}
+
 int relay_init(struct relay *r)
 {
 	struct guard_params gp = GUARD_PARAMS_DEFAULT;
@@ -63,6 +73,7 @@ int relay_init(struct relay *r)
 	                         r->seed);
 	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl || !r->guard || !r->conns)
 		return -ENOMEM;
+	registry_set_quota_fn(r->reg, user_quota, r->auth);
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
 	if (!r->workers)

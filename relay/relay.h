@@ -34,6 +34,7 @@ struct connlimit;
 struct flow;
 struct sync;
 struct sync_worker;
+struct userdb_loader;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -51,6 +52,7 @@ struct relay {
 	struct config cfg;
 	char config_path[CFG_STR]; /* "" = embedded default */
 	struct auth *auth;
+	struct userdb_loader *udb; /* NULL without auth.database; main thread owns it */
 	struct policy *policy;
 	struct ports *ports;
 	struct registry *reg;

@@ -32,7 +32,7 @@ die() {
 PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libevent-dev libnanomsg-dev libprotobuf-c-dev protobuf-c-compiler
-	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev
+	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev libsqlite3-dev
 	coturn keepalived chromium python3-aioice tshark
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
 	prometheus openssl

@@ -1,5 +1,6 @@
 /* relay/registry.c: 5-tuple ownership and quotas. */
 #include <errno.h>
+#include <string.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,6 +95,40 @@ static void test_holds(void **state)
 	registry_free(g);
 }
 
+/* A user's own quota (the user database) replaces the global one; 0 = unlimited. */
+static void own_quota(void *arg, const char *user, unsigned *quota)
+{
+	(void)arg;
+	if (strcmp(user, "alice") == 0)
+		*quota = 1;
+	else if (strcmp(user, "bob") == 0)
+		*quota = 0;
+}
+
+static void test_user_quota(void **state)
+{
+	struct registry *g = registry_new(0, 2, 5);
+	struct alloc_key k[4] = {key(4000), key(4001), key(4002), key(4003)};
+	unsigned owner;
+
+	(void)state;
+	registry_set_quota_fn(g, own_quota, NULL);
+	assert_int_equal(registry_claim(g, &k[0], "alice", 0, true, &owner), 0);
+	assert_int_equal(registry_claim(g, &k[1], "alice", 0, true, &owner), -EDQUOT);
+	assert_int_equal(registry_hold(g, "alice"), -EDQUOT);
+	/* bob: unlimited, over the global 2 */
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(registry_claim(g, &k[i], "bob", 0, true, &owner), 0);
+	registry_release(g, &k[0], "alice");
+	for (int i = 1; i < 4; i++)
+		registry_release(g, &k[i], "bob");
+	/* carol has none of her own: the global 2 */
+	assert_int_equal(registry_claim(g, &k[0], "carol", 0, true, &owner), 0);
+	assert_int_equal(registry_claim(g, &k[1], "carol", 0, true, &owner), 0);
+	assert_int_equal(registry_claim(g, &k[2], "carol", 0, true, &owner), -EDQUOT);
+	registry_free(g);
+}
+
 /* Enough entries to make the table grow several times; all must stay findable. */
 static void test_growth(void **state)
 {
@@ -121,9 +156,8 @@ static void test_growth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_claim_release),
-	        cmocka_unit_test(test_quotas),
-	        cmocka_unit_test(test_holds),
+	        cmocka_unit_test(test_claim_release), cmocka_unit_test(test_quotas),
+	        cmocka_unit_test(test_holds),         cmocka_unit_test(test_user_quota),
 	        cmocka_unit_test(test_growth),
 	};
 

@@ -1,0 +1,30 @@
+/*
+ * The control socket's line protocol (docs/operations.md, "The control
+ * socket"): one command per line, one answer line each. The parser is pure,
+ * so that it can be fuzzed (tests/fuzz/fuzz_control.c).
+ */
+#ifndef TWIST_RELAY_CONTROL_PARSE_H
+#define TWIST_RELAY_CONTROL_PARSE_H
+
+#include <stddef.h>
+
+#define CONTROL_LINE_MAX 256 /* bytes, without the LF */
+
+enum control_verb {
+	CONTROL_PING,
+	CONTROL_RELOAD,
+	CONTROL_STATUS,
+	CONTROL_REALM,
+	CONTROL_HELP,
+	CONTROL_QUIT,
+};
+
+/*
+ * line is one line without its LF (a trailing CR is allowed). 0 with *verb
+ * set; -EINVAL (empty, a control byte, arguments where none are taken),
+ * -ENOENT (unknown verb) or -E2BIG (over CONTROL_LINE_MAX).
+ */
+int control_parse(const char *line, size_t len, enum control_verb *verb);
+const char *control_verb_name(enum control_verb v);
+
+#endif
