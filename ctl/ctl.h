@@ -6,6 +6,7 @@
 
 #define CTL_DEFAULT_DB     "/var/lib/twist/users.db"
 #define CTL_DEFAULT_SOCKET "/run/twist/relay.sock"
+#define CTL_DEFAULT_CONFIG "/etc/twist/twist-relay.yaml"
 #define CTL_WAIT_S         10 /* for the relay's answer */
 
 /*

@@ -60,6 +60,8 @@ int ctl_ask(const char *socket_path, const char *cmd, char *out, size_t outlen)
 	size_t len = strlen(cmd);
 	int fd, rc;
 
+	if (!socket_path[0])
+		return -ENOENT; /* control.socket "": the relay has none */
 	if (strlen(socket_path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, socket_path);

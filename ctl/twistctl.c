@@ -5,11 +5,15 @@
  * one does, a command returns only after the relay has loaded the change.
  */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -17,13 +21,14 @@
 
 #include "ctl/ctl.h"
 #include "proto/stun.h"
+#include "relay/config.h"
 #include "relay/userdb.h"
 
 #define EXIT_USAGE 2
 #define ARG_MAX    512
 
 static const char usage_text[] =
-        "usage: twistctl [--db PATH] [--socket PATH] COMMAND [ARGS]\n"
+        "usage: twistctl [--config PATH] [--db PATH] [--socket PATH] COMMAND [ARGS]\n"
         "\n"
         "Users (long-term credentials; only the keys are stored, never the password):\n"
         "  user add NAME [--realm R] [--password-stdin | --password P]\n"
@@ -46,17 +51,25 @@ static const char usage_text[] =
         "  status      users and secrets the relay holds, and its last load\n"
         "\n"
         "Options:\n"
-        "  --db PATH       the user database, as the relay's auth.database\n"
-        "                  (default " CTL_DEFAULT_DB "; created if new)\n"
-        "  --socket PATH   the relay's control.socket (default " CTL_DEFAULT_SOCKET ")\n"
+        "  --config PATH   the relay's config, read for auth.database, control.socket\n"
+        "                  and auth.realm (default " CTL_DEFAULT_CONFIG ", when it\n"
+        "                  exists)\n"
+        "  --db PATH       the user database (default: the config's auth.database,\n"
+        "                  else " CTL_DEFAULT_DB "; created if new)\n"
+        "  --socket PATH   the relay's control socket (default: the config's\n"
+        "                  control.socket, else " CTL_DEFAULT_SOCKET ")\n"
         "  --help, --version\n"
         "\n"
         "Without --password or --password-stdin, the password is asked for twice\n"
         "on the terminal. --password puts it in the process list: avoid it.\n"
-        "The realm defaults to the running relay's, else twist.local.\n"
+        "The realm defaults to the running relay's, else the config's, else\n"
+        "twist.local.\n"
         "After a change, twistctl asks the relay to reload and waits up to 10 s for\n"
         "its answer. If no relay answers on the socket, it says so and still\n"
         "succeeds: the relay reads the database when it starts.\n"
+        "\n"
+        "Run as root, twistctl acts as the owner of the database file (of its\n"
+        "directory for a new one), so the relay's user can still open it.\n"
         "\n"
         "Exit status: 0 success, 1 error, 2 usage error.\n";
 
@@ -65,6 +78,11 @@ struct ctl {
 	const char *sock;
 	char realm[256];
 	struct userdb *db;
+	/* From the relay's config file, when it is there. */
+	char cfg_db[CFG_STR];
+	char cfg_sock[CFG_STR];
+	char cfg_realm[CFG_STR];
+	const char *cfg_path; /* NULL: no config file was read */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -127,7 +145,7 @@ static int db_open(struct ctl *c)
 	return 0;
 }
 
-/* The relay's realm when one answers, else the default. */
+/* The running relay's realm, else its config file's, else the default. */
 static void realm_default(struct ctl *c)
 {
 	char ans[300];
@@ -137,6 +155,8 @@ static void realm_default(struct ctl *c)
 	if (ctl_ask(c->sock, "realm", ans, sizeof(ans)) == 0 && strncmp(ans, "ok ", 3) == 0 &&
 	    strlen(ans + 3) < sizeof(c->realm))
 		strcpy(c->realm, ans + 3);
+	else if (c->cfg_realm[0] && strlen(c->cfg_realm) < sizeof(c->realm))
+		strcpy(c->realm, c->cfg_realm);
 	else
 		strcpy(c->realm, "twist.local");
 }
@@ -504,9 +524,72 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 	return usage_error("unknown command '%s'", what);
 }
 
+/*
+ * Run as root, twistctl becomes the owner of the database (or, for a new
+ * one, of its directory) before it opens anything: SQLite makes the -wal
+ * and -shm files beside the database as whoever writes, and a relay
+ * running as twist could not open files that root created. Returns 0, or
+ * -1 with a message.
+ */
+static int become_db_owner(const char *path)
+{
+	char dir[4096];
+	struct stat sb;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(path, &sb) < 0) {
+		snprintf(dir, sizeof(dir), "%s", path);
+		if (stat(dirname(dir), &sb) < 0)
+			return 0; /* nothing there yet: userdb_open says what is wrong */
+	}
+	if (sb.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(sb.st_gid) < 0 || setuid(sb.st_uid) < 0) {
+		fprintf(stderr, "twistctl: cannot become uid %u gid %u, the owner of %s: %s\n",
+		        (unsigned)sb.st_uid, (unsigned)sb.st_gid, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The relay's config file gives the database, the socket and the realm,
+ * so that twistctl with no options acts on what the relay uses. The
+ * default file may be absent (then the built-in defaults stand); one named
+ * with --config must load.
+ */
+static int read_relay_config(struct ctl *c, const char *path, bool named)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+	int rc = 0;
+
+	if (!cfg) {
+		fprintf(stderr, "twistctl: out of memory\n");
+		return -1;
+	}
+	if (!named && access(path, F_OK) < 0)
+		goto out;
+	if (config_load_file(path, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "twistctl: %s\n", err);
+		rc = -1;
+		goto out;
+	}
+	snprintf(c->cfg_db, sizeof(c->cfg_db), "%s", cfg->database);
+	snprintf(c->cfg_sock, sizeof(c->cfg_sock), "%s", cfg->control_socket);
+	snprintf(c->cfg_realm, sizeof(c->cfg_realm), "%s", cfg->realm);
+	c->cfg_path = path;
+out:
+	config_clear(cfg);
+	free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	struct ctl c = {.db_path = CTL_DEFAULT_DB, .sock = CTL_DEFAULT_SOCKET};
+	struct ctl c = {0};
+	const char *cfg_path = NULL;
 	int i, rc, err = 0;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -520,7 +603,9 @@ int main(int argc, char **argv)
 			printf("twistctl %s\n", TWIST_VERSION);
 			return 0;
 		}
-		if ((v = opt_value(argc, argv, &i, "--db", &err)))
+		if ((v = opt_value(argc, argv, &i, "--config", &err)))
+			cfg_path = v;
+		else if ((v = opt_value(argc, argv, &i, "--db", &err)))
 			c.db_path = v;
 		else if ((v = opt_value(argc, argv, &i, "--socket", &err)))
 			c.sock = v;
@@ -529,6 +614,20 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage_error("%s", "a command is needed");
+	if (read_relay_config(&c, cfg_path ? cfg_path : CTL_DEFAULT_CONFIG, cfg_path != NULL) < 0)
+		return 1;
+	if (!c.db_path) {
+		c.db_path = c.cfg_db[0] ? c.cfg_db : CTL_DEFAULT_DB;
+		if (c.cfg_path && !c.cfg_db[0])
+			fprintf(stderr,
+			        "twistctl: warning: %s sets no auth.database: the relay does not "
+			        "read %s\n",
+			        c.cfg_path, c.db_path);
+	}
+	if (!c.sock)
+		c.sock = c.cfg_path ? c.cfg_sock : CTL_DEFAULT_SOCKET;
+	if (become_db_owner(c.db_path) < 0)
+		return 1;
 	rc = dispatch(&c, argc - i, argv + i);
 	userdb_close(c.db);
 	return rc;

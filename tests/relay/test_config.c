@@ -125,8 +125,11 @@ static void test_example(void **state)
 		fail_msg("%s", err);
 	assert_true(cfg.n_listen >= 2);
 	assert_int_equal(cfg.n_relay, 2);
-	assert_true(cfg.rest_secret[0] != '\0');
-	assert_true(cfg.nonce_secret[0] != '\0');
+	/* As installed: users come from the database, and no known secret is set. */
+	assert_true(cfg.database[0] != '\0');
+	assert_int_equal(cfg.n_users, 0);
+	assert_true(cfg.rest_secret[0] == '\0');
+	assert_true(cfg.nonce_secret[0] == '\0');
 	assert_false(cfg.allow_loopback);
 	assert_false(cfg.allow_self);
 	assert_true(cfg.n_allow > 0);
