@@ -263,7 +263,7 @@ static void test_refusal_responses(void **state)
 		const char *name = ws_hs_refusal_name((enum ws_hs_refusal)w);
 		int n = ws_hs_refusal_write((enum ws_hs_refusal)w, out, sizeof(out));
 		const char *body;
-		char clen[32];
+		char clen[48];
 
 		assert_true(n > 0 && n < (int)sizeof(out));
 		assert_int_equal(strlen(out), n);
