@@ -14,15 +14,9 @@
 #include "proto/demux.h"
 #include "proto/stun.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "check.h"
 
-#define CHECK(x)                                                                              \
-	do {                                                                                  \
-		if (!(x)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-			abort();                                                              \
-		}                                                                             \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t fuzz_key[] = "twist-fuzz-key";
 #define FUZZ_KEYLEN (sizeof(fuzz_key) - 1)
