@@ -365,12 +365,66 @@ void turn_do_channel_bind(struct req *q)
 	turn_ok(q);
 }
 
+/*
+ * CHANGE-REQUEST's flags (RFC 5780 §7.2), 0 without one: a blank one is
+ * what stuntman's client sends with every Binding. -1 when malformed.
+ */
+static int change_flags(const struct stun_msg *m, unsigned *change)
+{
+	const struct stun_attr *cr = stun_msg_find(m, STUN_A_CHANGE_REQUEST);
+	uint32_t v;
+
+	*change = 0;
+	if (!cr)
+		return 0;
+	if (stun_attr_u32(m, cr, &v) < 0)
+		return -1;
+	*change = v & (STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	return 0;
+}
+
+/*
+ * RFC 5780 §7.3: with an alternate address, the answer says where it left
+ * from (RESPONSE-ORIGIN) and where the other IP and port are
+ * (OTHER-ADDRESS, both changed from the socket the request came on). A
+ * classic answer says the same as RFC 3489 §11.2 did.
+ */
+static void binding_addrs(struct req *q, struct stun_wr *wr, const struct tw_addr *origin,
+                          const struct tw_addr *other)
+{
+	bool classic = q->m->classic;
+
+	stun_wr_addr(wr, classic ? STUN_A_SOURCE_ADDRESS : STUN_A_RESPONSE_ORIGIN, origin);
+	stun_wr_addr(wr, classic ? STUN_A_CHANGED_ADDRESS : STUN_A_OTHER_ADDRESS, other);
+}
+
 void turn_do_binding(struct req *q)
 {
+	static const uint16_t change_req = STUN_A_CHANGE_REQUEST;
+	const struct conn_ops *ops = q->c->ops;
+	struct tw_addr origin, other;
 	uint8_t buf[RESP_MAX];
 	struct stun_wr wr;
+	unsigned change;
+	bool alt;
 
+	if (change_flags(q->m, &change) < 0)
+		return turn_error(q, 400);
+	alt = ops->alt_addr && ops->alt_addr(q->c, change, &origin) == 0 &&
+	      ops->alt_addr(q->c, STUN_CHANGE_IP | STUN_CHANGE_PORT, &other) == 0;
+	/* §7.2: no alternate address here (none configured, or not UDP). */
+	if (change && !alt)
+		return turn_error_unknown(q, &change_req, 1);
+	q->change = change;
 	turn_resp_begin(q, &wr, buf, STUN_SUCCESS);
-	stun_wr_xaddr(&wr, STUN_A_XOR_MAPPED_ADDRESS, &q->c->client);
+	/* RFC 8489 §12.2: a classic client reads MAPPED-ADDRESS. */
+	if (q->m->classic)
+		stun_wr_addr(&wr, STUN_A_MAPPED_ADDRESS, &q->c->client);
+	else
+		stun_wr_xaddr(&wr, STUN_A_XOR_MAPPED_ADDRESS, &q->c->client);
+	if (alt)
+		binding_addrs(q, &wr, &origin, &other);
+	if (change)
+		STAT_INC(&q->w->st, binding_changed[change >> 1]);
 	turn_resp_send(q, &wr);
 }
