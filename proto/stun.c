@@ -247,6 +247,10 @@ static const char *attr_name(uint16_t type)
 		return "PRIORITY";
 	case STUN_A_USE_CANDIDATE:
 		return "USE-CANDIDATE";
+	case STUN_A_PADDING:
+		return "PADDING";
+	case STUN_A_RESPONSE_PORT:
+		return "RESPONSE-PORT";
 	case STUN_A_ADDITIONAL_ADDRESS_FAMILY:
 		return "ADDITIONAL-ADDRESS-FAMILY";
 	case STUN_A_ADDRESS_ERROR_CODE:

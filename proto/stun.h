@@ -60,6 +60,8 @@
 #define STUN_A_RESERVATION_TOKEN        0x0022
 #define STUN_A_PRIORITY                 0x0024
 #define STUN_A_USE_CANDIDATE            0x0025
+#define STUN_A_PADDING                  0x0026 /* RFC 5780 §7.6 */
+#define STUN_A_RESPONSE_PORT            0x0027 /* RFC 5780 §7.5 */
 /* Comprehension-optional (>= 0x8000). */
 #define STUN_A_ADDITIONAL_ADDRESS_FAMILY 0x8000
 #define STUN_A_ADDRESS_ERROR_CODE        0x8001

@@ -58,11 +58,13 @@ struct conn_ops {
 	/*
 	 * RFC 5780 (optional; NULL is "never"): the address an answer leaves
 	 * from when CHANGE-REQUEST asks for change (STUN_CHANGE_* bits; 0 is
-	 * the socket the request came on), and sending it from there.
+	 * the socket the request came on), and sending it from there to the
+	 * client's IP at port (RESPONSE-PORT; 0 is the client's own port).
 	 * -EOPNOTSUPP when the connection has no alternate address.
 	 */
 	int (*alt_addr)(const struct conn *c, unsigned change, struct tw_addr *from);
-	int (*send_alt)(struct conn *c, unsigned change, const void *buf, size_t len);
+	int (*send_alt)(struct conn *c, unsigned change, uint16_t port, const void *buf,
+	                size_t len);
 };
 
 struct conn {

@@ -47,8 +47,12 @@ void turn_resp_begin(struct req *q, struct stun_wr *wr, uint8_t *buf, uint8_t cl
 
 	q->cls = cls;
 	stun_wr_init(wr, buf, RESP_MAX, q->m->method, cls, q->m->tid);
-	if (q->m->classic)
+	/* Classic clients (Debian's stun) take 0x8022 as RFC 3489's padded
+	 * SERVER and reject the whole answer when its length is not 4-aligned. */
+	if (q->m->classic) {
 		stun_wr_classic(wr, q->m->tid0);
+		return;
+	}
 	if (sw[0])
 		stun_wr_attr(wr, STUN_A_SOFTWARE, sw, strlen(sw));
 }
@@ -77,8 +81,8 @@ void turn_resp_send(struct req *q, struct stun_wr *wr)
 	if (q->row && q->row->hold && q->cls == STUN_SUCCESS && q->c->ops->replicates &&
 	    q->c->ops->return_path(q->c, &rp) && sync_hold(q->w, &rp, wr->buf, (size_t)len))
 		return;
-	if (q->change)
-		rc = q->c->ops->send_alt(q->c, q->change, wr->buf, (size_t)len);
+	if (q->change || q->resp_port)
+		rc = q->c->ops->send_alt(q->c, q->change, q->resp_port, wr->buf, (size_t)len);
 	else
 		rc = q->c->ops->send(q->c, wr->buf, (size_t)len);
 	if (rc == -ENOBUFS)

@@ -26,10 +26,11 @@ struct req {
 	const struct turn_method *row;
 	char user[CFG_STR];
 	uint8_t key[32];
-	int keylen;      /* 0 until authenticated */
-	bool mi256;      /* answer with MESSAGE-INTEGRITY-SHA256 */
-	uint8_t cls;     /* of the response being built */
-	unsigned change; /* STUN_CHANGE_* bits: the answer leaves from that socket */
+	int keylen;         /* 0 until authenticated */
+	bool mi256;         /* answer with MESSAGE-INTEGRITY-SHA256 */
+	uint8_t cls;        /* of the response being built */
+	unsigned change;    /* STUN_CHANGE_* bits: the answer leaves from that socket */
+	uint16_t resp_port; /* RESPONSE-PORT: the answer goes to the client's IP there */
 };
 
 /*

@@ -256,13 +256,16 @@ static int udp_alt_addr(const struct conn *c, unsigned change, struct tw_addr *f
 	return 0;
 }
 
-static int udp_send_alt(struct conn *c, unsigned change, const void *buf, size_t len)
+static int udp_send_alt(struct conn *c, unsigned change, uint16_t port, const void *buf, size_t len)
 {
 	const struct listener *l = alt_listener(c, change);
+	struct tw_addr dst = c->client;
 
 	if (!l)
 		return -EOPNOTSUPP;
-	return tx_now(c->w, l->fd, &c->client, buf, len);
+	if (port)
+		dst.port = port;
+	return tx_now(c->w, l->fd, &dst, buf, len);
 }
 
 /* The standby's side: a's client has not been heard from on this node. */

@@ -428,8 +428,10 @@ class Relay:
                  allow_self=True, metrics_ip="127.0.0.1", user_quota=0, max_allocations=100000, unauth_rate=1000000,
                  unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
                  backoff_ms=60000, tcp_limits=None, nofile=None, env=None, workers=0,
-                 rest_secret=""):
+                 rest_secret="", extra=""):
         self.binary = binary
+        # More YAML after the generated config: a string, or fn(relay) -> string.
+        self.extra = extra
         self.workers = workers
         self.rest_secret = rest_secret
         # limits.tcp_* keys (docs/configuration.md); nofile: RLIMIT_NOFILE at exec
@@ -480,7 +482,7 @@ peers: {{ allow_loopback: {"true" if self.allow_loopback else "false"}, allow_se
 limits: {{ max_allocations: {self.max_allocations}, user_quota: {self.user_quota}, bandwidth: 0, default_lifetime: 600, max_lifetime: 3600{tcp} }}
 metrics: {{ enabled: true, listen: "{self.metrics_ip}:{self.metrics_port}" }}
 log: {{ level: debug }}
-"""
+""" + (self.extra(self) if callable(self.extra) else self.extra)
 
     def start(self):
         self.starts += 1
@@ -2633,6 +2635,9 @@ INSTANCES = [
 # Hostile TCP clients (caps, deadlines, memory, descriptors): their own file.
 import tcp_hostile  # noqa: E402
 tcp_hostile.register(sys.modules[__name__])
+# Binding compatibility (CHANGE-REQUEST, RFC 5780, classic RFC 3489): the same.
+import stun_compat  # noqa: E402
+stun_compat.register(sys.modules[__name__])
 
 
 def main():

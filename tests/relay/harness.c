@@ -81,7 +81,10 @@ static int fake_send_from(struct fake_conn *fc, unsigned change, const void *buf
 
 static int fake_send(struct conn *c, const void *buf, size_t len)
 {
-	return fake_send_from((struct fake_conn *)c, 0, buf, len);
+	struct fake_conn *fc = (struct fake_conn *)c;
+
+	fc->out_port[fc->n_out % FAKE_KEEP] = 0;
+	return fake_send_from(fc, 0, buf, len);
 }
 
 static int fake_alt_addr(const struct conn *c, unsigned change, struct tw_addr *from)
@@ -100,12 +103,14 @@ static int fake_alt_addr(const struct conn *c, unsigned change, struct tw_addr *
 	return 0;
 }
 
-static int fake_send_alt(struct conn *c, unsigned change, const void *buf, size_t len)
+static int fake_send_alt(struct conn *c, unsigned change, uint16_t port, const void *buf,
+                         size_t len)
 {
 	struct fake_conn *fc = (struct fake_conn *)c;
 
 	if (!fc->alt)
 		return -EOPNOTSUPP;
+	fc->out_port[fc->n_out % FAKE_KEEP] = port;
 	return fake_send_from(fc, change, buf, len);
 }
 

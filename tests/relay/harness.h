@@ -22,6 +22,7 @@ struct fake_conn {
 	uint8_t out[FAKE_KEEP][2048]; /* the last messages sent, a ring */
 	size_t out_len[FAKE_KEEP];
 	unsigned out_change[FAKE_KEEP]; /* STUN_CHANGE_* bits each left with */
+	uint16_t out_port[FAKE_KEEP];   /* RESPONSE-PORT each went to; 0 = none */
 	unsigned n_out;                 /* control messages sent, in all */
 	unsigned n_data;                /* relayed data messages sent */
 	/* RFC 5780: an alternate set around local (alt_other: IP and port

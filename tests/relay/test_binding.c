@@ -167,6 +167,67 @@ static void test_rfc5780_changes(void **state)
 	assert_int_equal(x->h.w->st.binding_changed[3], 1);
 }
 
+/* RFC 5780 §7.5, §7.6: as turnutils_stunclient -f sends them. */
+static void test_response_port_and_padding(void **state)
+{
+	static const uint8_t zeros[1500];
+	static const size_t pads[] = {0, 4, 500, 1400};
+	struct harness_ctx *x = *state;
+	const struct stun_attr *pa;
+	struct treq q;
+	struct stun_msg m;
+	size_t n;
+
+	/* Without an alternate set: a 420 naming both. */
+	treq_begin(&q, STUN_BINDING, STUN_REQUEST, 80);
+	stun_wr_u32(&q.wr, STUN_A_RESPONSE_PORT, 40000u << 16);
+	stun_wr_attr(&q.wr, STUN_A_PADDING, zeros, 100);
+	fake_input(&x->h, &x->fc, q.buf, treq_end(&q));
+	assert_int_equal(fake_last_code(&x->fc), 420);
+	assert_true(fake_last(&x->fc, &m));
+	pa = stun_msg_find(&m, STUN_A_UNKNOWN_ATTRIBUTES);
+	assert_non_null(pa);
+	assert_int_equal(pa->len, 4);
+	assert_int_equal(peek_u16(stun_attr_val(&m, pa)), STUN_A_RESPONSE_PORT);
+	assert_int_equal(peek_u16(stun_attr_val(&m, pa) + 2), STUN_A_PADDING);
+	assert_int_equal(x->fc.out_port[(x->fc.n_out - 1) % FAKE_KEEP], 0);
+
+	fake_conn_alt(&x->fc, OTHER);
+	treq_begin(&q, STUN_BINDING, STUN_REQUEST, 81);
+	stun_wr_u32(&q.wr, STUN_A_RESPONSE_PORT, 40000u << 16);
+	stun_wr_u32(&q.wr, STUN_A_CHANGE_REQUEST, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	fake_input(&x->h, &x->fc, q.buf, treq_end(&q));
+	assert_int_equal(fake_last_code(&x->fc), 0);
+	assert_int_equal(x->fc.out_port[(x->fc.n_out - 1) % FAKE_KEEP], 40000);
+	assert_int_equal(last_change(&x->fc), STUN_CHANGE_IP | STUN_CHANGE_PORT);
+
+	/* Port 0 or a wrong length is a 400, answered the way it came. */
+	treq_begin(&q, STUN_BINDING, STUN_REQUEST, 82);
+	stun_wr_u32(&q.wr, STUN_A_CHANGE_REQUEST, STUN_CHANGE_IP);
+	stun_wr_u32(&q.wr, STUN_A_RESPONSE_PORT, 0);
+	fake_input(&x->h, &x->fc, q.buf, treq_end(&q));
+	assert_int_equal(fake_last_code(&x->fc), 400);
+	assert_int_equal(last_change(&x->fc), 0);
+	assert_int_equal(x->fc.out_port[(x->fc.n_out - 1) % FAKE_KEEP], 0);
+
+	/* PADDING: the answer is padded as much as the request (the cut to
+	 * one answer's room is met by turnutils_stunclient's 1500 bytes). */
+	for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+		size_t want = pads[i];
+
+		treq_begin(&q, STUN_BINDING, STUN_REQUEST, (uint8_t)(83 + i));
+		stun_wr_attr(&q.wr, STUN_A_PADDING, zeros, want);
+		n = treq_end(&q);
+		assert_true(n > 0);
+		fake_input(&x->h, &x->fc, q.buf, n);
+		assert_true(fake_last(&x->fc, &m));
+		assert_int_equal(m.cls, STUN_SUCCESS);
+		pa = stun_msg_find(&m, STUN_A_PADDING);
+		assert_non_null(pa);
+		assert_int_equal(pa->len, want);
+	}
+}
+
 /* RFC 8489 §12.2: MAPPED-ADDRESS, the 16-byte id echoed, no FINGERPRINT. */
 static void test_classic_binding(void **state)
 {
@@ -186,6 +247,7 @@ static void test_classic_binding(void **state)
 	assert_null(stun_msg_find(&m, STUN_A_XOR_MAPPED_ADDRESS));
 	assert_null(stun_msg_find(&m, STUN_A_SOURCE_ADDRESS));
 	assert_int_equal(m.fp, -1);
+	assert_null(stun_msg_find(&m, STUN_A_SOFTWARE)); /* not 4-aligned: stun rejects it */
 	assert_int_equal(x->h.w->st.classic_bindings, 1);
 
 	/* A set flag and no alternate set: the classic 420. */
@@ -280,6 +342,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_flags_without_rfc5780_420, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_change_request_malformed_400, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_rfc5780_changes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_response_port_and_padding, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_classic_binding, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_classic_rfc5780, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_classic_other_dropped, setup, teardown),
