@@ -4,7 +4,7 @@ Binding compatibility against the real twist-relay: a blank CHANGE-REQUEST
 without stun.rfc5780, the RFC 5780 alternate sockets (RESPONSE-ORIGIN,
 OTHER-ADDRESS, answers from the changed IP and/or port), and classic RFC
 3489 requests (no magic cookie). Cases for turn_conformance.py, which
-imports this module and calls register() with itself: its encoder, Relay
+imports this module and calls its register() on it: its encoder, Relay
 and metrics helpers are used; the classic header is built here, from RFC
 3489 §11.1.
 
@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 
-t = None        # the turn_conformance module, set by register()
+t = None        # the turn_conformance module, set by its register()
 _CASES = []
 
 A_CHANGE_REQUEST = 0x0003
@@ -49,14 +49,6 @@ INSTANCES = [
     ("rfc5780", dict(extra=rfc5780_yaml)),
     ("no3489", dict(extra="compat: { rfc3489: false }\n")),
 ]
-
-
-def register(mod):
-    global t
-    t = mod
-    for inst, f in _CASES:
-        mod.CASES.append((inst, f.__name__, f))
-    mod.INSTANCES.extend(INSTANCES)
 
 
 def plain_addr(v):

@@ -2632,12 +2632,21 @@ INSTANCES = [
     ("reload", dict()),
 ]
 
+def register(mod):
+    """Cases from a module of their own: it lists (instance, f) in _CASES and
+    its relays in INSTANCES, and reaches this module's codec as mod.t."""
+    mod.t = sys.modules[__name__]
+    for inst, f in mod._CASES:
+        CASES.append((inst, f.__name__, f))
+    INSTANCES.extend(mod.INSTANCES)
+
+
 # Hostile TCP clients (caps, deadlines, memory, descriptors): their own file.
 import tcp_hostile  # noqa: E402
-tcp_hostile.register(sys.modules[__name__])
+register(tcp_hostile)
 # Binding compatibility (CHANGE-REQUEST, RFC 5780, classic RFC 3489): the same.
 import stun_compat  # noqa: E402
-stun_compat.register(sys.modules[__name__])
+register(stun_compat)
 
 
 def main():
