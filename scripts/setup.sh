@@ -30,6 +30,7 @@ PKGS=(
 	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev
 	coturn keepalived chromium python3-aioice tshark
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
+	nftables stun-client golang-go golang-github-pion-stun-dev
 )
 SERVICES=(coturn keepalived)
 

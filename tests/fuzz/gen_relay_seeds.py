@@ -75,7 +75,9 @@ CHANGES = b"".join(rec(2, method(0x001, change(f))) for f in (0, 2, 4, 6, 1))
 # mode bit 1: an RFC 5780 alternate set; bit 2: an alternate socket.
 SEEDS.update({
     "change-request": b"\x00" + CHANGES,
-    "rfc5780": b"\x02" + CHANGES + rec(2, method(0x001, attr(0x0003, b"\x00\x06"))),
+    "rfc5780": b"\x02" + CHANGES + rec(2, method(0x001, attr(0x0003, b"\x00\x06")))
+    + rec(2, method(0x001, attr(0x0027, b"\x9c\x40\x00\x00") + change(6)))
+    + rec(2, method(0x001, attr(0x0026, b"\x00" * 64) + attr(0x0027, b"\x00\x00\x00\x00"))),
     "rfc5780-alt-socket": b"\x06" + CHANGES + rec(1, method(0x003, UDP)),
     "classic": b"\x02" + rec(0, classic(0x0001)) + rec(0, classic(0x0001, change(6)))
     + rec(0, classic(0x0001, change(4) + attr(0x0002, b"\x00" * 8)))
