@@ -32,7 +32,7 @@ const char *stats_drop_name(enum drop_reason r)
 	case DROP_UNEXPECTED:
 		return "unexpected_class";
 	case DROP_CLASSIC:
-		return "classic_not_binding";
+		return "classic_refused";
 	case DROP__COUNT:
 		break;
 	}

@@ -23,7 +23,8 @@ enum drop_reason {
 	DROP_BACKPRESSURE,  /* TCP client output buffer full */
 	DROP_NOT_OWNER,     /* arrived at a worker that does not own the 5-tuple */
 	DROP_UNEXPECTED,    /* a response or unknown class from a client */
-	DROP_CLASSIC,       /* a classic (RFC 3489) message other than a Binding request */
+	DROP_CLASSIC,       /* a classic (RFC 3489) message other than a Binding request
+	                     * over a datagram transport */
 	DROP__COUNT,
 };
 

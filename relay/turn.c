@@ -170,13 +170,14 @@ static void handle_request(struct req *q)
 
 /*
  * RFC 8489 §12.2 (RFC 5389 §12.2): a request without the magic cookie is
- * RFC 3489's. Only Binding requests are answered (MAPPED-ADDRESS), under
- * the per-source limit, since a classic client cannot be told apart from a
+ * RFC 3489's. Only Binding requests over datagrams are answered
+ * (MAPPED-ADDRESS; RFC 3489 sent Binding over UDP only), under the
+ * per-source limit, since a classic client cannot be told apart from a
  * spoofed one by anything it sends. 0 to go on, -1 when dropped.
  */
 static int classic_admit(struct worker *w, struct req *q)
 {
-	if (q->m->method != STUN_BINDING || q->m->cls != STUN_REQUEST) {
+	if (q->m->method != STUN_BINDING || q->m->cls != STUN_REQUEST || q->c->ops->stream) {
 		worker_drop(w, DROP_CLASSIC, &q->c->client);
 		return -1;
 	}

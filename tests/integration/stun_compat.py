@@ -189,9 +189,9 @@ def classic_binding_answered(relay):
         data, _ = classic_msg(mtype)
         t.check(silent(u, relay.addr, data), "classic type %#x answered" % mtype)
     u.close()
-    after = t.wait_metric(relay, lambda s: t.drops(s, "classic_not_binding")
-                          - t.drops(before, "classic_not_binding") >= 3)
-    t.check(t.drops(after, "classic_not_binding") - t.drops(before, "classic_not_binding") == 3,
+    after = t.wait_metric(relay, lambda s: t.drops(s, "classic_refused")
+                          - t.drops(before, "classic_refused") >= 3)
+    t.check(t.drops(after, "classic_refused") - t.drops(before, "classic_refused") == 3,
             "classic non-Binding drops not counted")
     t.check(t.mval(after, "twist_classic_binding_requests_total")
             - t.mval(before, "twist_classic_binding_requests_total") == 2,

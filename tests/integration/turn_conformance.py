@@ -403,14 +403,14 @@ _relay_bases = set()
 
 def relay_port_range():
     """Relayed ports above the ephemeral range, so our own client sockets
-    never take them: 200 ports at a random base in 61000..65335."""
-    rng = random.Random()
-    for _ in range(100):
-        base = rng.randrange(61000, 65335 - 200) & ~1
-        if all(abs(base - b) >= 200 for b in _relay_bases):
-            _relay_bases.add(base)
-            return base, base + 199
-    raise RuntimeError("no relay port range")
+    never take them: one of the 21 slots of 200 ports in 61000..65199, at
+    random among those no running relay holds (stop() gives it back)."""
+    free = [b for b in range(61000, 65200, 200) if b not in _relay_bases]
+    if not free:
+        raise RuntimeError("no relay port range")
+    base = random.choice(free)
+    _relay_bases.add(base)
+    return base, base + 199
 
 
 def _die_with_parent():
@@ -569,6 +569,7 @@ log: {{ level: debug }}
                 problems.append("sanitizer report: " + text[max(0, i - 200):i + 1500])
                 break
         self.proc = None
+        _relay_bases.discard(self.port_min)
         return problems
 
     def metrics(self):
@@ -1958,12 +1959,14 @@ def hostile_sets(seed):
             m.add(A_SOFTWARE, b"x")
         many.append(m.encode(fingerprint=False))
     sets["41+ attributes"] = (many, ("malformed",), True)
+    # Without the cookie a message is classic RFC 3489: only a Binding request
+    # is answered (stun_compat.py checks those), anything else is dropped.
     cookies = []
     for ck in (0, 0x2112A443, 0xA442_2112, 0xFFFFFFFF, 0x12345678):
-        cookies.append(struct.pack("!HHI", stun_type(BINDING, REQUEST), 0, ck) + os.urandom(12))
+        cookies.append(struct.pack("!HHI", stun_type(BINDING, INDICATION), 0, ck) + os.urandom(12))
         cookies.append(struct.pack("!HHI", stun_type(ALLOCATE, REQUEST), 8, ck) + os.urandom(12)
                        + attr_bytes(*requested_transport()))
-    sets["bad magic cookie"] = (cookies, ("not_stun", "malformed"), False)
+    sets["bad magic cookie (classic, not a Binding request)"] = (cookies, ("classic_refused",), False)
     chan = [struct.pack("!HH", 0x4000, 100) + b"short", struct.pack("!HH", 0x4FFF, 0xFFFF),
             struct.pack("!HH", 0x4000, 1)]
     sets["ChannelData length past the datagram"] = (chan, ("malformed", "no_allocation"), False)
@@ -1979,7 +1982,7 @@ def hostile_sets(seed):
     sets["responses sent by a client"] = (responses, ("unexpected_class",), False)
     junk = [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 1400))) for _ in range(2000)]
     sets["2000 random datagrams"] = (junk, ("not_stun", "malformed", "no_allocation", "unexpected_class",
-                                            "bad_fingerprint", "no_channel"), True)
+                                            "bad_fingerprint", "no_channel", "classic_refused"), True)
     return sets
 
 
@@ -2089,8 +2092,9 @@ def hostile_tcp(relay):
     for i in range(64):
         m.add(A_SOFTWARE, b"x")
     measured("64 attributes", m.encode(fingerprint=False), ("malformed",), True)
-    measured("bad magic cookie", struct.pack("!HHI", stun_type(BINDING, REQUEST), 0, 0xDEADBEEF)
-             + os.urandom(12), ("not_stun", "malformed"), False)
+    # classic RFC 3489 Binding is answered over UDP only
+    measured("bad magic cookie (classic)", struct.pack("!HHI", stun_type(BINDING, REQUEST), 0, 0xDEADBEEF)
+             + os.urandom(12), ("classic_refused",), False)
     huge = struct.pack("!HHI", stun_type(BINDING, REQUEST), 0xFFFC, MAGIC) + os.urandom(12) + b"\xaa" * 0xFFFC
     measured("a 64 KiB frame of garbage attributes", huge, ("malformed", "not_stun", "oversize"), True,
              read_for=1.0)

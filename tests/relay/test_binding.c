@@ -277,6 +277,7 @@ static void test_classic_rfc5780(void **state)
 static void test_classic_other_dropped(void **state)
 {
 	struct harness_ctx *x = *state;
+	struct fake_conn tcp;
 	struct treq q;
 	size_t n;
 
@@ -288,6 +289,11 @@ static void test_classic_other_dropped(void **state)
 	fake_input(&x->h, &x->fc, q.buf, n);
 	assert_int_equal(x->fc.n_out, 0);
 	assert_int_equal(x->h.w->st.drops[DROP_CLASSIC], 3);
+	/* RFC 3489 Binding is UDP only: not over a stream. */
+	fake_conn_init(&tcp, &x->h, CLIENT, true);
+	fake_input(&x->h, &tcp, q.buf, classic(&q, STUN_BINDING, -1, 54));
+	assert_int_equal(tcp.n_out, 0);
+	assert_int_equal(x->h.w->st.drops[DROP_CLASSIC], 4);
 	/* A broken classic Binding is dropped too, not answered 400. */
 	n = classic(&q, STUN_BINDING, 0, 53);
 	put_u16(q.buf + 22, 8); /* CHANGE-REQUEST claims more than there is */
