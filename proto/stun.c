@@ -113,26 +113,56 @@ static int attrs_parse(struct stun_msg *m, struct cur *c)
 	return 0;
 }
 
-int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+/* The header after the first 4 bytes were checked; cookie is what stands there. */
+static int header_parse(struct stun_msg *m, struct cur *c, const uint8_t *buf, size_t len)
 {
-	struct cur c;
 	uint16_t type, mlen;
-	uint32_t cookie;
 
-	memset(m, 0, sizeof(*m));
-	m->mi = m->mi256 = m->fp = -1;
-	/* RFC 8489 §5: cheap header checks first; any failure means "not STUN". */
-	if (len > STUN_MAX_MSG || !stun_is_msg(buf, len))
-		return -EBADMSG;
-	cur_init(&c, buf, len);
-	if (cur_get_u16(&c, &type) < 0 || cur_get_u16(&c, &mlen) < 0 ||
-	    cur_get_u32(&c, &cookie) < 0 || cur_get_bytes(&c, m->tid, STUN_TID_LEN) < 0)
+	if (cur_get_u16(c, &type) < 0 || cur_get_u16(c, &mlen) < 0 ||
+	    cur_get_bytes(c, m->tid0, sizeof(m->tid0)) < 0 ||
+	    cur_get_bytes(c, m->tid, STUN_TID_LEN) < 0)
 		return -EBADMSG;
 	if ((size_t)mlen + STUN_HDR_LEN != len)
 		return -EBADMSG;
 	m->buf = buf;
 	m->len = (uint16_t)len;
 	stun_type_decode(type, &m->method, &m->cls);
+	return 0;
+}
+
+static void msg_reset(struct stun_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->mi = m->mi256 = m->fp = -1;
+}
+
+int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	struct cur c;
+
+	msg_reset(m);
+	/* RFC 8489 §5: cheap header checks first; any failure means "not STUN". */
+	if (len > STUN_MAX_MSG || !stun_is_msg(buf, len))
+		return -EBADMSG;
+	cur_init(&c, buf, len);
+	if (header_parse(m, &c, buf, len) < 0)
+		return -EBADMSG;
+	return attrs_parse(m, &c);
+}
+
+int stun_classic_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	struct cur c;
+
+	msg_reset(m);
+	/* RFC 3489 §11.1: the same two zero bits and 4-byte-aligned length. */
+	if (len > STUN_MAX_MSG || len < STUN_HDR_LEN || (buf[0] & 0xc0) != 0 ||
+	    (peek_u16(buf + 2) & 3) != 0 || peek_u32(buf + 4) == STUN_MAGIC)
+		return -EBADMSG;
+	cur_init(&c, buf, len);
+	if (header_parse(m, &c, buf, len) < 0)
+		return -EBADMSG;
+	m->classic = true;
 	return attrs_parse(m, &c);
 }
 
@@ -171,6 +201,8 @@ static const char *attr_name(uint16_t type)
 	switch (type) {
 	case STUN_A_MAPPED_ADDRESS:
 		return "MAPPED-ADDRESS";
+	case STUN_A_CHANGE_REQUEST:
+		return "CHANGE-REQUEST";
 	case STUN_A_USERNAME:
 		return "USERNAME";
 	case STUN_A_MESSAGE_INTEGRITY:
@@ -215,6 +247,10 @@ static const char *attr_name(uint16_t type)
 		return "PRIORITY";
 	case STUN_A_USE_CANDIDATE:
 		return "USE-CANDIDATE";
+	case STUN_A_PADDING:
+		return "PADDING";
+	case STUN_A_RESPONSE_PORT:
+		return "RESPONSE-PORT";
 	case STUN_A_ADDITIONAL_ADDRESS_FAMILY:
 		return "ADDITIONAL-ADDRESS-FAMILY";
 	case STUN_A_ADDRESS_ERROR_CODE:
@@ -235,6 +271,10 @@ static const char *attr_name(uint16_t type)
 		return "ICE-CONTROLLED";
 	case STUN_A_ICE_CONTROLLING:
 		return "ICE-CONTROLLING";
+	case STUN_A_RESPONSE_ORIGIN:
+		return "RESPONSE-ORIGIN";
+	case STUN_A_OTHER_ADDRESS:
+		return "OTHER-ADDRESS";
 	default:
 		return NULL;
 	}

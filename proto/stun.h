@@ -35,6 +35,9 @@
 
 /* Attributes: comprehension-required (< 0x8000). */
 #define STUN_A_MAPPED_ADDRESS           0x0001
+#define STUN_A_CHANGE_REQUEST           0x0003 /* RFC 5780 §7.2 */
+#define STUN_A_SOURCE_ADDRESS           0x0004 /* RFC 3489 §11.2.5: classic answers */
+#define STUN_A_CHANGED_ADDRESS          0x0005 /* RFC 3489 §11.2.3: classic answers */
 #define STUN_A_USERNAME                 0x0006
 #define STUN_A_MESSAGE_INTEGRITY        0x0008
 #define STUN_A_ERROR_CODE               0x0009
@@ -57,6 +60,8 @@
 #define STUN_A_RESERVATION_TOKEN        0x0022
 #define STUN_A_PRIORITY                 0x0024
 #define STUN_A_USE_CANDIDATE            0x0025
+#define STUN_A_PADDING                  0x0026 /* RFC 5780 §7.6 */
+#define STUN_A_RESPONSE_PORT            0x0027 /* RFC 5780 §7.5 */
 /* Comprehension-optional (>= 0x8000). */
 #define STUN_A_ADDITIONAL_ADDRESS_FAMILY 0x8000
 #define STUN_A_ADDRESS_ERROR_CODE        0x8001
@@ -68,6 +73,12 @@
 #define STUN_A_FINGERPRINT               0x8028
 #define STUN_A_ICE_CONTROLLED            0x8029
 #define STUN_A_ICE_CONTROLLING           0x802A
+#define STUN_A_RESPONSE_ORIGIN           0x802B /* RFC 5780 §7.3 */
+#define STUN_A_OTHER_ADDRESS             0x802C /* RFC 5780 §7.4 */
+
+/* CHANGE-REQUEST flags (RFC 5780 §7.2, RFC 3489 §11.2.4). */
+#define STUN_CHANGE_IP   0x4
+#define STUN_CHANGE_PORT 0x2
 
 /* PASSWORD-ALGORITHM values (RFC 8489 §18.5). */
 #define STUN_PWALG_MD5    0x0001
@@ -101,6 +112,10 @@ struct stun_msg {
 	uint16_t method;
 	uint8_t cls;
 	uint8_t tid[STUN_TID_LEN];
+	/* A classic (RFC 3489) message has no magic cookie: its transaction id
+	 * is 16 bytes, and these are the first 4, where the cookie would be. */
+	bool classic;
+	uint8_t tid0[4];
 	uint8_t nattrs;
 	int8_t mi;    /* index in attr[] of MESSAGE-INTEGRITY, or -1 */
 	int8_t mi256; /* MESSAGE-INTEGRITY-SHA256, or -1 */
@@ -119,6 +134,13 @@ struct stun_msg {
  *             m->cls and m->tid are valid, so a request can get a 400.
  */
 int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
+
+/*
+ * The same for a classic RFC 3489 message (RFC 8489 §12.2 backwards
+ * compatibility): the header without the magic cookie. A buffer that
+ * carries the cookie is not classic (-EBADMSG): stun_msg_parse() reads it.
+ */
+int stun_classic_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
 
 /* True if buf starts with something that could be a STUN header (cheap check). */
 bool stun_is_msg(const uint8_t *buf, size_t len);
@@ -205,6 +227,8 @@ struct stun_wr {
 
 void stun_wr_init(struct stun_wr *w, uint8_t *buf, size_t cap, uint16_t method, uint8_t cls,
                   const uint8_t tid[STUN_TID_LEN]);
+/* An answer to a classic request: its 16-byte transaction id, no cookie. Right after init. */
+void stun_wr_classic(struct stun_wr *w, const uint8_t tid0[4]);
 void stun_wr_attr(struct stun_wr *w, uint16_t type, const void *val, size_t len);
 void stun_wr_u32(struct stun_wr *w, uint16_t type, uint32_t v);
 void stun_wr_u64(struct stun_wr *w, uint16_t type, uint64_t v);

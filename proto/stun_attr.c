@@ -221,6 +221,12 @@ void stun_wr_init(struct stun_wr *w, uint8_t *buf, size_t cap, uint16_t method, 
 	w->len = STUN_HDR_LEN;
 }
 
+void stun_wr_classic(struct stun_wr *w, const uint8_t tid0[4])
+{
+	if (!w->err && w->len >= STUN_HDR_LEN)
+		memcpy(w->buf + 4, tid0, 4);
+}
+
 /* Appends an attribute header and returns where its len value bytes go. */
 static uint8_t *wr_reserve(struct stun_wr *w, uint16_t type, size_t len)
 {

@@ -279,6 +279,18 @@ static const struct key limits_keys[] = {
 
 static const struct key compat_keys[] = {
         {CFG_BOOL("rfc5766_channels", rfc5766_channels)},
+        {CFG_BOOL("rfc3489", rfc3489)},
+};
+
+static const struct key rfc5780_keys[] = {
+        {CFG_FIELD("other_address", yp_value_ip, struct config, rfc5780_other, 0, 0),
+         .required = true},
+        {CFG_FIELD("other_port", yp_value_u16, struct config, rfc5780_other.port, 1, UINT16_MAX),
+         .required = true},
+};
+
+static const struct key stun_keys[] = {
+        {CFG_SECTION("rfc5780", rfc5780_keys)},
 };
 
 static const struct key ha_keys[] = {
@@ -308,6 +320,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("metrics", metrics_keys)}, {CFG_SECTION("log", log_keys)},
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
         {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
+        {CFG_SECTION("stun", stun_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -424,6 +437,7 @@ void config_defaults(struct config *cfg)
 	cfg->tcp_frame_deadline_ms = 10000;
 	cfg->tcp_request_deadline_ms = 10000;
 	cfg->tcp_auth_deadline_ms = 30000;
+	cfg->rfc3489 = true;
 	cfg->metrics_enabled = true;
 	tw_addr_parse_ip("127.0.0.1", &cfg->metrics);
 	cfg->metrics.port = DEFAULT_METRICS_PORT;

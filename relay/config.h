@@ -84,6 +84,11 @@ struct config {
 
 	/* compat */
 	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */
+	bool rfc3489;          /* answer classic RFC 3489 Binding requests (default true) */
+
+	/* stun.rfc5780: NAT behaviour discovery. The alternate IP and port of
+	 * the one UDP listener of that family; family 0 = off. */
+	struct tw_addr rfc5780_other;
 
 	/* ha: replication through the local twist-syncd */
 	bool ha_enabled;

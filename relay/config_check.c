@@ -363,6 +363,71 @@ static int check_control(struct check *c)
 	return 0;
 }
 
+/* The one UDP listener of the alternate address's family, or NULL having failed. */
+static const struct cfg_listen *rfc5780_primary(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	const struct cfg_listen *p = NULL;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (cfg->listen[i].udp && cfg->listen[i].addr.family == cfg->rfc5780_other.family) {
+			p = &cfg->listen[i];
+			n++;
+		}
+	if (n != 1) {
+		check_fail(c,
+		           "stun.rfc5780 needs exactly one udp listener of the other_address's "
+		           "family (IPv%c), found %u",
+		           cfg->rfc5780_other.family == TW_AF_INET ? '4' : '6', n);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * RFC 5780 §4.1: the primary and the alternate address differ in IP and in
+ * port. The three extra sockets ((primary IP, other port), (other IP,
+ * primary port), (other IP, other port)) cannot collide with another UDP
+ * listener, as the primary is the only one of its family, nor with relay
+ * ports, which lie in port_min..port_max.
+ */
+static int check_rfc5780(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	const struct tw_addr *o = &cfg->rfc5780_other;
+	const struct cfg_listen *p;
+	char buf[TW_ADDR_STRLEN];
+
+	if (o->family == 0)
+		return 0;
+	if ((p = rfc5780_primary(c)) == NULL)
+		return -1;
+	if (addr_is_unspecified(&p->addr))
+		return check_fail(c,
+		                  "stun.rfc5780: the udp listener %s is a wildcard; RFC 5780 "
+		                  "needs the primary address itself",
+		                  tw_addr_fmt(&p->addr, buf, sizeof(buf)));
+	if (addr_is_unspecified(o) || addr_is_multicast(o))
+		return check_fail(c, "stun.rfc5780.other_address %s is not a unicast address",
+		                  tw_addr_fmt_ip(o, buf, sizeof(buf)));
+	if (tw_addr_ip_eq(o, &p->addr))
+		return check_fail(c,
+		                  "stun.rfc5780.other_address must differ from the listener's "
+		                  "address %s (the change-IP test needs two IPs)",
+		                  tw_addr_fmt_ip(o, buf, sizeof(buf)));
+	if (o->port == p->addr.port)
+		return check_fail(c,
+		                  "stun.rfc5780.other_port must differ from the listener's port %u",
+		                  o->port);
+	if (o->port >= cfg->port_min && o->port <= cfg->port_max)
+		return check_fail(c,
+		                  "stun.rfc5780.other_port %u is inside the relay port range "
+		                  "%u..%u",
+		                  o->port, cfg->port_min, cfg->port_max);
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -371,7 +436,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		err[0] = '\0';
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
-	    check_control(&c) < 0)
+	    check_control(&c) < 0 || check_rfc5780(&c) < 0)
 		return -1;
 	return 0;
 }

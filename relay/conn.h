@@ -55,6 +55,16 @@ struct conn_ops {
 	/* The standby's side: a connection for an imported a whose client
 	 * has not been heard from here (replicating transports only). */
 	struct conn *(*restore)(struct worker *w, struct allocation *a);
+	/*
+	 * RFC 5780 (optional; NULL is "never"): the address an answer leaves
+	 * from when CHANGE-REQUEST asks for change (STUN_CHANGE_* bits; 0 is
+	 * the socket the request came on), and sending it from there to the
+	 * client's IP at port (RESPONSE-PORT; 0 is the client's own port).
+	 * -EOPNOTSUPP when the connection has no alternate address.
+	 */
+	int (*alt_addr)(const struct conn *c, unsigned change, struct tw_addr *from);
+	int (*send_alt)(struct conn *c, unsigned change, uint16_t port, const void *buf,
+	                size_t len);
 };
 
 struct conn {
@@ -64,6 +74,7 @@ struct conn {
 	struct allocation *a; /* the 5-tuple's allocation, or NULL */
 	bool authed;          /* a request passed long-term authentication on it
 	                       * (set by the TURN core; transports loosen caps) */
+	bool binding_only;    /* an RFC 5780 alternate socket: no TURN on it */
 };
 
 /* The transport whose allocation keys carry this STUN_PROTO_* number, or NULL. */

@@ -97,6 +97,22 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 	}
 }
 
+/* docs/operations.md, "NAT behaviour discovery": RFC 5780 and RFC 3489 answers. */
+static void write_stun_compat(struct evbuffer *b, struct relay *r)
+{
+	static const char *const change[] = {NULL, "port", "ip", "ip_port"};
+
+	evbuffer_add_printf(b, "# HELP twist_binding_changed_total Binding answers sent from the "
+	                       "alternate IP and/or port (RFC 5780 CHANGE-REQUEST).\n"
+	                       "# TYPE twist_binding_changed_total counter\n");
+	for (int i = 1; i < 4; i++)
+		evbuffer_add_printf(b, "twist_binding_changed_total{change=\"%s\"} %llu\n",
+		                    change[i], (unsigned long long)SUM(r, binding_changed[i]));
+	counter(b, "twist_classic_binding_requests_total",
+	        "Classic RFC 3489 Binding requests answered or rate-limited.", "counter",
+	        SUM(r, classic_bindings));
+}
+
 /* docs/operations.md, "Hostile clients: TCP": one reason per limit. */
 static void write_tcp(struct evbuffer *b, struct relay *r)
 {
@@ -216,6 +232,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	counter(b, "twist_workers", "Worker threads.", "gauge", r->n_workers);
 	write_guard(b, r);
 	write_tcp(b, r);
+	write_stun_compat(b, r);
 	write_traffic(b, r);
 	write_reasons(b, r);
 	if (r->cfg.ha_enabled)

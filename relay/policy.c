@@ -17,13 +17,13 @@ struct policy {
 	unsigned n_deny;
 	bool allow_loopback;
 	/*
-	 * The relay's own IPs (listeners, relay addresses, metrics): never
-	 * peers unless allow_self, whatever the port, since other services on
-	 * the host answer there too. A wildcard listener answers on every
-	 * loopback address of its family (sockets are IPV6_V6ONLY).
+	 * The relay's own IPs (listeners, relay addresses, metrics, the RFC
+	 * 5780 other address): never peers unless allow_self, whatever the
+	 * port, since other services on the host answer there too. A wildcard listener answers on
+	 * every loopback address of its family (sockets are IPV6_V6ONLY).
 	 */
 	bool allow_self;
-	struct tw_addr self[CFG_MAX_LISTEN + CFG_MAX_RELAY + 1];
+	struct tw_addr self[CFG_MAX_LISTEN + CFG_MAX_RELAY + 2];
 	unsigned n_self;
 	bool self_lo4, self_lo6;
 };
@@ -94,6 +94,8 @@ struct policy *policy_new(const struct config *cfg)
 		self_add(p, &cfg->relay[i]);
 	if (cfg->metrics_enabled)
 		self_add(p, &cfg->metrics);
+	if (cfg->rfc5780_other.family)
+		self_add(p, &cfg->rfc5780_other);
 	return p;
 }
 

@@ -46,6 +46,11 @@ struct listener {
 	int fd;
 	struct event *ev;
 	struct tw_addr addr;
+	/* RFC 5780 §4.1: its discovery set, indexed by the STUN_CHANGE_* bits
+	 * (>> 1) that lead from the primary listener to each socket, and its
+	 * own index there; NULL without stun.rfc5780. */
+	struct listener **set;
+	unsigned set_pos;
 };
 
 struct relay {
@@ -108,6 +113,8 @@ struct worker {
 	struct event *tick;
 	struct listener udp[CFG_MAX_LISTEN];
 	unsigned n_udp;
+	struct listener udp_alt[3];  /* stun.rfc5780's extra sockets (udp.c) */
+	struct listener *alt_set[4]; /* the primary and those three */
 	struct evconnlistener *tcp[CFG_MAX_LISTEN];
 	struct tw_addr tcp_addr[CFG_MAX_LISTEN];
 	unsigned n_tcp;

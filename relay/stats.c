@@ -31,6 +31,8 @@ const char *stats_drop_name(enum drop_reason r)
 		return "not_owner";
 	case DROP_UNEXPECTED:
 		return "unexpected_class";
+	case DROP_CLASSIC:
+		return "classic_refused";
 	case DROP__COUNT:
 		break;
 	}

@@ -25,6 +25,8 @@ enum drop_reason {
 	DROP_BACKPRESSURE,  /* TCP client output buffer full */
 	DROP_NOT_OWNER,     /* arrived at a worker that does not own the 5-tuple */
 	DROP_UNEXPECTED,    /* a response or unknown class from a client */
+	DROP_CLASSIC,       /* a classic (RFC 3489) message other than a Binding request
+	                     * over a datagram transport */
 	DROP__COUNT,
 };
 
@@ -84,6 +86,8 @@ struct stats {
 	uint64_t auth_fail[AUTHF__COUNT];
 	uint64_t misdirected[MISDIRECT_N]; /* by what the bytes looked like; [NONE] unused */
 	uint64_t allocs_created, allocs_expired, allocs_deleted;
+	uint64_t binding_changed[4];   /* RFC 5780 answers by STUN_CHANGE_* bits >> 1; [0] unused */
+	uint64_t classic_bindings;     /* classic RFC 3489 Binding requests taken */
 	int64_t permissions, channels; /* gauges */
 	uint64_t tcp_conns_accepted;
 	int64_t tcp_conns;

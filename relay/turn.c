@@ -48,6 +48,12 @@ void turn_resp_begin(struct req *q, struct stun_wr *wr, uint8_t *buf, uint8_t cl
 
 	q->cls = cls;
 	stun_wr_init(wr, buf, RESP_MAX, q->m->method, cls, q->m->tid);
+	/* Classic clients (Debian's stun) take 0x8022 as RFC 3489's padded
+	 * SERVER and reject the whole answer when its length is not 4-aligned. */
+	if (q->m->classic) {
+		stun_wr_classic(wr, q->m->tid0);
+		return;
+	}
 	if (sw[0])
 		stun_wr_attr(wr, STUN_A_SOFTWARE, sw, strlen(sw));
 }
@@ -56,7 +62,7 @@ void turn_resp_begin(struct req *q, struct stun_wr *wr, uint8_t *buf, uint8_t cl
 void turn_resp_send(struct req *q, struct stun_wr *wr)
 {
 	struct conn_return rp;
-	int len;
+	int len, rc;
 
 	if (q->keylen > 0) {
 		if (q->mi256)
@@ -64,7 +70,8 @@ void turn_resp_send(struct req *q, struct stun_wr *wr)
 		else
 			stun_wr_integrity(wr, q->key, (size_t)q->keylen);
 	}
-	if (q->m->fp >= 0)
+	/* RFC 3489 has no FINGERPRINT: a classic client would not know it. */
+	if (q->m->fp >= 0 && !q->m->classic)
 		stun_wr_fingerprint(wr);
 	len = stun_wr_finish(wr);
 	if (len < 0) {
@@ -75,7 +82,11 @@ void turn_resp_send(struct req *q, struct stun_wr *wr)
 	if (q->row && q->row->hold && q->cls == STUN_SUCCESS && q->c->ops->replicates &&
 	    q->c->ops->return_path(q->c, &rp) && sync_hold(q->w, &rp, wr->buf, (size_t)len))
 		return;
-	if (q->c->ops->send(q->c, wr->buf, (size_t)len) == -ENOBUFS)
+	if (q->change || q->resp_port)
+		rc = q->c->ops->send_alt(q->c, q->change, q->resp_port, wr->buf, (size_t)len);
+	else
+		rc = q->c->ops->send(q->c, wr->buf, (size_t)len);
+	if (rc == -ENOBUFS)
 		worker_drop(q->w, DROP_BACKPRESSURE, &q->c->client);
 }
 
@@ -113,7 +124,7 @@ bool turn_unauth_allowed(struct req *q)
 	return false;
 }
 
-static void unknown_reply(struct req *q)
+void turn_error_unknown(struct req *q, const uint16_t *types, size_t n)
 {
 	uint8_t buf[RESP_MAX];
 	struct stun_wr wr;
@@ -121,7 +132,7 @@ static void unknown_reply(struct req *q)
 	turn_count_error(q->w, 420);
 	turn_resp_begin(q, &wr, buf, STUN_ERROR);
 	stun_wr_error(&wr, STUN_A_ERROR_CODE, 420, NULL);
-	stun_wr_unknown(&wr, q->m->unknown, q->m->nunknown);
+	stun_wr_unknown(&wr, types, n);
 	turn_resp_send(q, &wr);
 }
 
@@ -135,6 +146,12 @@ static void handle_request(struct req *q)
 			turn_error(q, 400);
 		return;
 	}
+	/* The RFC 5780 alternate sockets serve discovery, not relaying. */
+	if (q->c->binding_only && row->method != STUN_BINDING) {
+		if (turn_unauth_allowed(q))
+			turn_error(q, 403);
+		return;
+	}
 	if (row->cred) {
 		if (row->cred->verify(q) < 0)
 			return;
@@ -146,7 +163,7 @@ static void handle_request(struct req *q)
 	}
 	/* RFC 8489 §6.3.1: unknown comprehension-required attributes, after auth. */
 	if (m->nunknown)
-		return unknown_reply(q);
+		return turn_error_unknown(q, m->unknown, m->nunknown);
 	if (row->needs_alloc && !q->c->a)
 		return turn_error(q, 437);
 	row->request(q);
@@ -183,6 +200,32 @@ static void not_stun(struct worker *w, struct conn *c, const uint8_t *buf, size_
 	worker_drop(w, DROP_NOT_STUN, &c->client);
 }
 
+/*
+ * RFC 8489 §12.2 (RFC 5389 §12.2): a request without the magic cookie is
+ * RFC 3489's. Only Binding requests over datagrams are answered
+ * (MAPPED-ADDRESS; RFC 3489 sent Binding over UDP only), under the
+ * per-source limit, since a classic client cannot be told apart from a
+ * spoofed one by anything it sends. 0 to go on, -1 when dropped.
+ */
+static int classic_admit(struct worker *w, struct req *q)
+{
+	if (q->m->method != STUN_BINDING || q->m->cls != STUN_REQUEST || q->c->ops->stream) {
+		worker_drop(w, DROP_CLASSIC, &q->c->client);
+		return -1;
+	}
+	STAT_INC(&w->st, classic_bindings);
+	return turn_unauth_allowed(q) ? 0 : -1;
+}
+
+static int parse(struct worker *w, struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	int rc = stun_msg_parse(m, buf, len);
+
+	if (rc == -EBADMSG && w->r->cfg.rfc3489)
+		rc = stun_classic_parse(m, buf, len);
+	return rc;
+}
+
 static void handle_stun(struct worker *w, struct conn *c, const uint8_t *buf, size_t len)
 {
 	const struct turn_method *row;
@@ -190,7 +233,7 @@ static void handle_stun(struct worker *w, struct conn *c, const uint8_t *buf, si
 	struct req q;
 	int rc;
 
-	rc = stun_msg_parse(&m, buf, len);
+	rc = parse(w, &m, buf, len);
 	if (rc == -EBADMSG)
 		return not_stun(w, c, buf, len);
 	if (rc == 0 && m.fp >= 0 && !stun_msg_fingerprint_ok(&m))
@@ -201,13 +244,16 @@ static void handle_stun(struct worker *w, struct conn *c, const uint8_t *buf, si
 	q.m = &m;
 	if (rc < 0) {
 		/* -EPROTO: a real STUN header with broken attributes. A request
-		 * is answered (and counted as a 400), anything else is dropped. */
-		if (m.cls != STUN_REQUEST)
+		 * is answered (and counted as a 400), anything else is dropped;
+		 * so is a broken classic message (its header proves little). */
+		if (m.cls != STUN_REQUEST || m.classic)
 			return worker_drop(w, DROP_MALFORMED, &c->client);
 		if (turn_unauth_allowed(&q))
 			turn_error(&q, 400);
 		return;
 	}
+	if (m.classic && classic_admit(w, &q) < 0)
+		return;
 	row = method_row(m.method);
 	q.row = row;
 	STAT_INC(&w->st, requests[row ? row->stat : SM_OTHER]);

@@ -365,12 +365,114 @@ void turn_do_channel_bind(struct req *q)
 	turn_ok(q);
 }
 
+/*
+ * CHANGE-REQUEST's flags (RFC 5780 §7.2), 0 without one: a blank one is
+ * what stuntman's client sends with every Binding. -1 when malformed.
+ */
+static int change_flags(const struct stun_msg *m, unsigned *change)
+{
+	const struct stun_attr *cr = stun_msg_find(m, STUN_A_CHANGE_REQUEST);
+	uint32_t v;
+
+	*change = 0;
+	if (!cr)
+		return 0;
+	if (stun_attr_u32(m, cr, &v) < 0)
+		return -1;
+	*change = v & (STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	return 0;
+}
+
+/*
+ * RFC 5780 §7.3: with an alternate address, the answer says where it left
+ * from (RESPONSE-ORIGIN) and where the other IP and port are
+ * (OTHER-ADDRESS, both changed from the socket the request came on). A
+ * classic answer says the same as RFC 3489 §11.2 did.
+ */
+static void binding_addrs(struct req *q, struct stun_wr *wr, const struct tw_addr *origin,
+                          const struct tw_addr *other)
+{
+	bool classic = q->m->classic;
+
+	stun_wr_addr(wr, classic ? STUN_A_SOURCE_ADDRESS : STUN_A_RESPONSE_ORIGIN, origin);
+	stun_wr_addr(wr, classic ? STUN_A_CHANGED_ADDRESS : STUN_A_OTHER_ADDRESS, other);
+}
+
+/* RESPONSE-PORT (RFC 5780 §7.5): the port, 0 without one; -1 when malformed. */
+static int response_port(const struct stun_msg *m, uint16_t *port)
+{
+	const struct stun_attr *rp = stun_msg_find(m, STUN_A_RESPONSE_PORT);
+	uint32_t v;
+
+	*port = 0;
+	if (!rp)
+		return 0;
+	if (stun_attr_u32(m, rp, &v) < 0 || (v >> 16) == 0)
+		return -1;
+	*port = (uint16_t)(v >> 16);
+	return 0;
+}
+
+/*
+ * RFC 5780 §7.6: PADDING asks for an answer as large as the request, to
+ * probe fragmentation. Never larger (no amplification), and cut to what
+ * fits in one answer with room left for FINGERPRINT.
+ */
+static void binding_padding(struct stun_wr *wr, const struct stun_attr *pad)
+{
+	static const uint8_t zeros[RESP_MAX];
+	size_t room = RESP_MAX - wr->len, len = pad->len;
+
+	if (room < 4 + 8)
+		return;
+	if (len > room - 4 - 8)
+		len = (room - 4 - 8) & ~(size_t)3;
+	stun_wr_attr(wr, STUN_A_PADDING, zeros, len);
+}
+
 void turn_do_binding(struct req *q)
 {
+	const struct conn_ops *ops = q->c->ops;
+	struct tw_addr origin, other;
 	uint8_t buf[RESP_MAX];
+	const struct stun_attr *pad = stun_msg_find(q->m, STUN_A_PADDING);
+	uint16_t unknown[3];
 	struct stun_wr wr;
+	size_t nunknown = 0;
+	bool alt;
 
+	if (change_flags(q->m, &q->change) < 0 || response_port(q->m, &q->resp_port) < 0) {
+		q->change = q->resp_port = 0; /* errors go back the way they came */
+		return turn_error(q, 400);
+	}
+	alt = ops->alt_addr && ops->alt_addr(q->c, q->change, &origin) == 0 &&
+	      ops->alt_addr(q->c, STUN_CHANGE_IP | STUN_CHANGE_PORT, &other) == 0;
+	/* §7.2, §7.5: no alternate address here (none configured, or not UDP). */
+	if (q->change && !alt)
+		unknown[nunknown++] = STUN_A_CHANGE_REQUEST;
+	if (q->resp_port && !alt)
+		unknown[nunknown++] = STUN_A_RESPONSE_PORT;
+	if (pad && !alt)
+		unknown[nunknown++] = STUN_A_PADDING;
+	if (nunknown) {
+		q->change = q->resp_port = 0;
+		return turn_error_unknown(q, unknown, nunknown);
+	}
+	/* An answer aimed at another port reflects: limited like other answers
+	 * to unauthenticated sources. */
+	if (q->resp_port && !turn_unauth_allowed(q))
+		return;
 	turn_resp_begin(q, &wr, buf, STUN_SUCCESS);
-	stun_wr_xaddr(&wr, STUN_A_XOR_MAPPED_ADDRESS, &q->c->client);
+	/* RFC 8489 §12.2: a classic client reads MAPPED-ADDRESS. */
+	if (q->m->classic)
+		stun_wr_addr(&wr, STUN_A_MAPPED_ADDRESS, &q->c->client);
+	else
+		stun_wr_xaddr(&wr, STUN_A_XOR_MAPPED_ADDRESS, &q->c->client);
+	if (alt)
+		binding_addrs(q, &wr, &origin, &other);
+	if (pad)
+		binding_padding(&wr, pad);
+	if (q->change)
+		STAT_INC(&q->w->st, binding_changed[q->change >> 1]);
 	turn_resp_send(q, &wr);
 }

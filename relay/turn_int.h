@@ -26,9 +26,11 @@ struct req {
 	const struct turn_method *row;
 	char user[CFG_STR];
 	uint8_t key[32];
-	int keylen;  /* 0 until authenticated */
-	bool mi256;  /* answer with MESSAGE-INTEGRITY-SHA256 */
-	uint8_t cls; /* of the response being built */
+	int keylen;         /* 0 until authenticated */
+	bool mi256;         /* answer with MESSAGE-INTEGRITY-SHA256 */
+	uint8_t cls;        /* of the response being built */
+	unsigned change;    /* STUN_CHANGE_* bits: the answer leaves from that socket */
+	uint16_t resp_port; /* RESPONSE-PORT: the answer goes to the client's IP there */
 };
 
 /*
@@ -61,6 +63,8 @@ void turn_resp_send(struct req *q, struct stun_wr *wr);
 void turn_error(struct req *q, int code);
 void turn_ok(struct req *q);
 void turn_count_error(struct worker *w, int code);
+/* 420 naming these comprehension-required attributes (RFC 8489 §14.13). */
+void turn_error_unknown(struct req *q, const uint16_t *types, size_t n);
 /* The per-source limit on answers a spoofed flood would reflect. */
 bool turn_unauth_allowed(struct req *q);
 

@@ -57,7 +57,11 @@ static void from_listener(struct worker *w, void *ctx, const struct tw_addr *src
 {
 	struct listener *l = ctx;
 	struct udp_conn uc = {
-	        .c = {.ops = &udp_ops, .w = w, .client = *src, .local = l->addr},
+	        .c = {.ops = &udp_ops,
+	              .w = w,
+	              .client = *src,
+	              .local = l->addr,
+	              .binding_only = l->set && l->set_pos != 0},
 	        .lst = l,
 	        .h = {.fd = -1},
 	};
@@ -110,6 +114,32 @@ int udp_listener_open(struct worker *w, struct listener *l, const struct tw_addr
 	if (!l->ev || event_add(l->ev, NULL) < 0) {
 		udp_listener_close(l);
 		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * RFC 5780 §4.1: the sockets on (primary IP, other port), (other IP,
+ * primary port) and (other IP, other port), opened like the primary (the
+ * same freebind path, so a standby holds them too) and serving Binding
+ * only. set[] is indexed by the change bits >> 1 from the primary.
+ */
+int udp_rfc5780_open(struct worker *w, struct listener *primary, const struct tw_addr *other)
+{
+	int rc;
+
+	w->alt_set[0] = primary;
+	for (unsigned pos = 1; pos < 4; pos++) {
+		struct tw_addr a = (pos & (STUN_CHANGE_IP >> 1)) ? *other : primary->addr;
+
+		a.port = (pos & (STUN_CHANGE_PORT >> 1)) ? other->port : primary->addr.port;
+		w->alt_set[pos] = &w->udp_alt[pos - 1];
+		if ((rc = udp_listener_open(w, w->alt_set[pos], &a)) < 0)
+			return rc;
+	}
+	for (unsigned pos = 0; pos < 4; pos++) {
+		w->alt_set[pos]->set = w->alt_set;
+		w->alt_set[pos]->set_pos = pos;
 	}
 	return 0;
 }
@@ -207,6 +237,37 @@ static bool udp_return_path(const struct conn *c, struct conn_return *rp)
 	return true;
 }
 
+static const struct listener *alt_listener(const struct conn *c, unsigned change)
+{
+	const struct listener *l = ((const struct udp_conn *)c)->lst;
+
+	if (!l->set)
+		return NULL;
+	return l->set[l->set_pos ^ ((change & (STUN_CHANGE_IP | STUN_CHANGE_PORT)) >> 1)];
+}
+
+static int udp_alt_addr(const struct conn *c, unsigned change, struct tw_addr *from)
+{
+	const struct listener *l = alt_listener(c, change);
+
+	if (!l)
+		return -EOPNOTSUPP;
+	*from = l->addr;
+	return 0;
+}
+
+static int udp_send_alt(struct conn *c, unsigned change, uint16_t port, const void *buf, size_t len)
+{
+	const struct listener *l = alt_listener(c, change);
+	struct tw_addr dst = c->client;
+
+	if (!l)
+		return -EOPNOTSUPP;
+	if (port)
+		dst.port = port;
+	return tx_now(c->w, l->fd, &dst, buf, len);
+}
+
 /* The standby's side: a's client has not been heard from on this node. */
 static struct conn *udp_restore(struct worker *w, struct allocation *a)
 {
@@ -237,6 +298,8 @@ static const struct conn_ops udp_ops = {
         .release = udp_release,
         .return_path = udp_return_path,
         .restore = udp_restore,
+        .alt_addr = udp_alt_addr,
+        .send_alt = udp_send_alt,
 };
 
 const struct conn_ops *udp_conn_ops(void)

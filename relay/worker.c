@@ -54,6 +54,14 @@ static int open_listeners(struct worker *w)
 				return rc;
 			}
 			w->n_udp++;
+			if (cfg->rfc5780_other.family == l->addr.family &&
+			    (rc = udp_rfc5780_open(w, &w->udp[w->n_udp - 1], &cfg->rfc5780_other)) <
+			            0) {
+				log_err("stun.rfc5780 sockets on %s: %s",
+				        tw_addr_fmt(&cfg->rfc5780_other, a, sizeof(a)),
+				        strerror(-rc));
+				return rc;
+			}
 		}
 		if (l->tcp) {
 			rc = tcp_listen(w, &l->addr);
@@ -79,6 +87,8 @@ struct worker *worker_new(struct relay *r, unsigned id)
 	w->dfd = -1;
 	for (unsigned i = 0; i < CFG_MAX_LISTEN; i++)
 		w->udp[i].fd = -1;
+	for (unsigned i = 0; i < 3; i++)
+		w->udp_alt[i].fd = -1;
 	w->base = event_base_new();
 	w->allocs = alloc_table_new(r->seed ^ id);
 	if (!w->base || !w->allocs)
@@ -148,6 +158,8 @@ void worker_free(struct worker *w)
 	sync_worker_fini(w);
 	for (unsigned i = 0; i < w->n_udp; i++)
 		udp_listener_close(&w->udp[i]);
+	for (unsigned i = 0; i < 3; i++)
+		udp_listener_close(&w->udp_alt[i]);
 	if (w->tick)
 		event_free(w->tick);
 	if (w->base)

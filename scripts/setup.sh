@@ -37,6 +37,7 @@ PKGS=(
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
 	prometheus openssl
 	dpkg-dev lintian debootstrap mandoc groff-base man-db
+	nftables stun-client golang-go golang-github-pion-stun-dev
 )
 # Installed for a tool only (turnutils_*, keepalived in the labs, promtool):
 # their services never run.

@@ -5,6 +5,8 @@
  *
  *   input   = mode byte, then records
  *   mode    bit 0: a stream connection (TCP framing rules), else datagrams
+ *           bit 1: the connection has an RFC 5780 alternate set
+ *           bit 2: it is an alternate socket (Binding only)
  *   record  = kind (1 byte), length (2 bytes, big-endian), payload
  *   kind%4  0: the payload as a raw message (parser, demux, ChannelData)
  *           1: a request signed for user demo: method from the first two
@@ -77,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	fake_conn_init(&fc, &h, "198.51.100.7:5000", data[0] & 1);
+	if (data[0] & 2)
+		fake_conn_alt(&fc, "127.0.0.2:3479");
+	fc.c.binding_only = data[0] & 4;
 	data++;
 	size--;
 	while (size >= 3) {

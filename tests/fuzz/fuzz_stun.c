@@ -318,6 +318,31 @@ static void stun_side(const uint8_t *data, size_t size)
 	roundtrip(&m);
 }
 
+/* Classic RFC 3489 (RFC 8489 §12.2): never both kinds, the same bounds. */
+static void classic_side(const uint8_t *data, size_t size)
+{
+	struct stun_msg m, m2;
+	uint8_t out[STUN_HDR_LEN];
+	struct stun_wr w;
+	int rc;
+
+	rc = stun_classic_parse(&m, data, size);
+	CHECK(rc == 0 || rc == -EBADMSG || rc == -EPROTO);
+	if (rc == -EBADMSG)
+		return;
+	CHECK(m.classic && stun_msg_parse(&m2, data, size) == -EBADMSG);
+	CHECK(m.nattrs <= STUN_MAX_ATTRS && m.nunknown <= STUN_MAX_UNKNOWN);
+	for (uint8_t i = 0; i < m.nattrs; i++)
+		attr_getters(&m, &m.attr[i]);
+	for (uint8_t i = 0; i < m.nunknown; i++)
+		CHECK(m.unknown[i] < 0x8000 && !stun_attr_known(m.unknown[i]));
+	/* An answer's header echoes all 16 transaction-id bytes. */
+	stun_wr_init(&w, out, sizeof(out), m.method, STUN_SUCCESS, m.tid);
+	stun_wr_classic(&w, m.tid0);
+	CHECK(stun_wr_finish(&w) == STUN_HDR_LEN);
+	CHECK(memcmp(out + 4, data + 4, 16) == 0);
+}
+
 static void chdata_side(const uint8_t *data, size_t size)
 {
 	for (int stream = 0; stream < 2; stream++) {
@@ -386,6 +411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	frame = demux_frame_len(data, size);
 	CHECK(frame == -EAGAIN || frame == -EBADMSG || frame >= 4);
 	stun_side(data, size);
+	classic_side(data, size);
 	chdata_side(data, size);
 	if (size >= STUN_TID_LEN)
 		writer_cap(data, size);

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Writes the seeds of fuzz_relay (format in tests/fuzz/fuzz_relay.c).
+"""Writes the seeds of fuzz_relay (format in tests/fuzz/fuzz_relay.c), and
+the Binding-compatibility seeds of fuzz_stun (CHANGE-REQUEST, RFC 5780
+answers, classic RFC 3489 messages).
 
 Run from the repository root: python3 tests/fuzz/gen_relay_seeds.py
 """
 import os
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_relay")
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+OUT = os.path.join(CORPUS, "fuzz_relay")
 COOKIE = 0x2112A442
 
 
@@ -50,8 +53,54 @@ SEEDS = {
     "garbage": b"\x00" + rec(0, b"\x00\x01\x00\x08\x21\x12\xa4\x42" + b"\x00" * 12),
 }
 
+
+def change(flags):
+    return attr(0x0003, struct.pack("!I", flags))
+
+
+def classic(mtype, attrs=b"", tid=bytes(range(0xa0, 0xb0))):
+    """An RFC 3489 message: no cookie, a 16-byte transaction id."""
+    return struct.pack("!HH", mtype, len(attrs)) + tid + attrs
+
+
+def modern(mtype, attrs=b"", tid=bytes(range(1, 13))):
+    return struct.pack("!HHI", mtype, len(attrs), COOKIE) + tid + attrs
+
+
+def addr4(t, ip, port):
+    return attr(t, struct.pack("!BBH", 0, 1, port) + bytes(int(x) for x in ip.split(".")))
+
+
+CHANGES = b"".join(rec(2, method(0x001, change(f))) for f in (0, 2, 4, 6, 1))
+# mode bit 1: an RFC 5780 alternate set; bit 2: an alternate socket.
+SEEDS.update({
+    "change-request": b"\x00" + CHANGES,
+    "rfc5780": b"\x02" + CHANGES + rec(2, method(0x001, attr(0x0003, b"\x00\x06")))
+    + rec(2, method(0x001, attr(0x0027, b"\x9c\x40\x00\x00") + change(6)))
+    + rec(2, method(0x001, attr(0x0026, b"\x00" * 64) + attr(0x0027, b"\x00\x00\x00\x00"))),
+    "rfc5780-alt-socket": b"\x06" + CHANGES + rec(1, method(0x003, UDP)),
+    "classic": b"\x02" + rec(0, classic(0x0001)) + rec(0, classic(0x0001, change(6)))
+    + rec(0, classic(0x0001, change(4) + attr(0x0002, b"\x00" * 8)))
+    + rec(0, classic(0x0003, UDP)) + rec(0, classic(0x0111)),
+})
+
+STUN_SEEDS = {
+    "binding-change.bin": modern(0x0001, change(0)),
+    "rfc5780-answer.bin": modern(0x0101, addr4(0x0001, "192.0.2.1", 5000)
+                                 + addr4(0x802B, "203.0.113.2", 3479)
+                                 + addr4(0x802C, "203.0.113.3", 3479)),
+    "classic-binding.bin": classic(0x0001, change(6)),
+    "classic-answer.bin": classic(0x0101, addr4(0x0001, "192.0.2.1", 5000)
+                                  + addr4(0x0004, "203.0.113.2", 3478)
+                                  + addr4(0x0005, "203.0.113.3", 3479)),
+}
+
 os.makedirs(OUT, exist_ok=True)
 for name, data in SEEDS.items():
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(data)
 print(f"{len(SEEDS)} seeds in {OUT}")
+for name, data in STUN_SEEDS.items():
+    with open(os.path.join(CORPUS, "fuzz_stun", name), "wb") as f:
+        f.write(data)
+print(f"{len(STUN_SEEDS)} seeds in {os.path.join(CORPUS, 'fuzz_stun')}")

@@ -1,6 +1,7 @@
-# fuzz_stun: STUN, ChannelData and TCP framing (proto/). Seeds: the RFC 5769
-# and RFC 8489 B.1 vectors, a TURN Allocate and error response that carry
-# every typed attribute, and a ChannelData frame.
+# fuzz_stun: STUN (also classic RFC 3489), ChannelData and TCP framing
+# (proto/). Seeds: the RFC 5769 and RFC 8489 B.1 vectors, a TURN Allocate and
+# error response that carry every typed attribute, a ChannelData frame, and
+# CHANGE-REQUEST, RFC 5780 and classic messages (gen_relay_seeds.py).
 #
 # libFuzzer sees only code built with coverage instrumentation, and
 # twist_proto is built without it; so this target links an instrumented copy

@@ -3,7 +3,7 @@ Hostile TCP clients against twist-relay: the connection caps, the
 deadlines a trickling client cannot extend, memory held for clients that
 never read, and running out of descriptors (docs/operations.md, "Hostile
 clients: TCP"). Cases for turn_conformance.py, which imports this module
-and calls register() with itself: the codec, Client and Relay live there.
+and calls its register() on this module: the codec, Client and Relay live there.
 
 No check compares a duration with a threshold: closes are waited for with
 generous timeouts, and resources (RSS, kernel queues, CPU seconds) are
@@ -16,7 +16,7 @@ import socket
 import struct
 import time
 
-t = None        # the turn_conformance module, set by register()
+t = None        # the turn_conformance module, set by its register()
 _CASES = []
 
 CLOSE_WAIT = 20.0   # seconds to wait for a close that must come
@@ -27,14 +27,6 @@ def case(instance):
         _CASES.append((instance, f))
         return f
     return deco
-
-
-def register(mod):
-    global t
-    t = mod
-    for inst, f in _CASES:
-        mod.CASES.append((inst, f.__name__, f))
-    mod.INSTANCES.extend(INSTANCES)
 
 
 def closed(sock, timeout=CLOSE_WAIT):

@@ -436,8 +436,10 @@ class Relay:
                  allow_self=True, metrics_ip="127.0.0.1", user_quota=0, max_allocations=100000, unauth_rate=1000000,
                  unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
                  backoff_ms=60000, tcp_limits=None, nofile=None, env=None, workers=0,
-                 rest_secret=""):
+                 rest_secret="", extra=""):
         self.binary = binary
+        # More YAML after the generated config: a string, or fn(relay) -> string.
+        self.extra = extra
         self.workers = workers
         self.rest_secret = rest_secret
         # limits.tcp_* keys (docs/configuration.md); nofile: RLIMIT_NOFILE at exec
@@ -488,7 +490,7 @@ peers: {{ allow_loopback: {"true" if self.allow_loopback else "false"}, allow_se
 limits: {{ max_allocations: {self.max_allocations}, user_quota: {self.user_quota}, bandwidth: 0, default_lifetime: 600, max_lifetime: 3600{tcp} }}
 metrics: {{ enabled: true, listen: "{self.metrics_ip}:{self.metrics_port}" }}
 log: {{ level: debug }}
-"""
+""" + (self.extra(self) if callable(self.extra) else self.extra)
 
     def start(self):
         self.starts += 1
@@ -1965,12 +1967,14 @@ def hostile_sets(seed):
             m.add(A_SOFTWARE, b"x")
         many.append(m.encode(fingerprint=False))
     sets["41+ attributes"] = (many, ("malformed",), True)
+    # Without the cookie a message is classic RFC 3489: only a Binding request
+    # is answered (stun_compat.py checks those), anything else is dropped.
     cookies = []
     for ck in (0, 0x2112A443, 0xA442_2112, 0xFFFFFFFF, 0x12345678):
-        cookies.append(struct.pack("!HHI", stun_type(BINDING, REQUEST), 0, ck) + os.urandom(12))
+        cookies.append(struct.pack("!HHI", stun_type(BINDING, INDICATION), 0, ck) + os.urandom(12))
         cookies.append(struct.pack("!HHI", stun_type(ALLOCATE, REQUEST), 8, ck) + os.urandom(12)
                        + attr_bytes(*requested_transport()))
-    sets["bad magic cookie"] = (cookies, ("not_stun", "malformed"), False)
+    sets["bad magic cookie (classic, not a Binding request)"] = (cookies, ("classic_refused",), False)
     chan = [struct.pack("!HH", 0x4000, 100) + b"short", struct.pack("!HH", 0x4FFF, 0xFFFF),
             struct.pack("!HH", 0x4000, 1)]
     sets["ChannelData length past the datagram"] = (chan, ("malformed", "no_allocation"), False)
@@ -1986,7 +1990,7 @@ def hostile_sets(seed):
     sets["responses sent by a client"] = (responses, ("unexpected_class",), False)
     junk = [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 1400))) for _ in range(2000)]
     sets["2000 random datagrams"] = (junk, ("not_stun", "malformed", "no_allocation", "unexpected_class",
-                                            "bad_fingerprint", "no_channel"), True)
+                                            "bad_fingerprint", "no_channel", "classic_refused"), True)
     return sets
 
 
@@ -2096,8 +2100,9 @@ def hostile_tcp(relay):
     for i in range(64):
         m.add(A_SOFTWARE, b"x")
     measured("64 attributes", m.encode(fingerprint=False), ("malformed",), True)
-    measured("bad magic cookie", struct.pack("!HHI", stun_type(BINDING, REQUEST), 0, 0xDEADBEEF)
-             + os.urandom(12), ("not_stun", "malformed"), False)
+    # classic RFC 3489 Binding is answered over UDP only
+    measured("bad magic cookie (classic)", struct.pack("!HHI", stun_type(BINDING, REQUEST), 0, 0xDEADBEEF)
+             + os.urandom(12), ("classic_refused",), False)
     huge = struct.pack("!HHI", stun_type(BINDING, REQUEST), 0xFFFC, MAGIC) + os.urandom(12) + b"\xaa" * 0xFFFC
     measured("a 64 KiB frame of garbage attributes", huge, ("malformed", "not_stun", "oversize"), True,
              read_for=1.0)
@@ -2639,9 +2644,21 @@ INSTANCES = [
     ("reload", dict()),
 ]
 
+def register(mod):
+    """Cases from a module of their own: it lists (instance, f) in _CASES and
+    its relays in INSTANCES, and reaches this module's codec as mod.t."""
+    mod.t = sys.modules[__name__]
+    for inst, f in mod._CASES:
+        CASES.append((inst, f.__name__, f))
+    INSTANCES.extend(mod.INSTANCES)
+
+
 # Hostile TCP clients (caps, deadlines, memory, descriptors): their own file.
 import tcp_hostile  # noqa: E402
-tcp_hostile.register(sys.modules[__name__])
+register(tcp_hostile)
+# Binding compatibility (CHANGE-REQUEST, RFC 5780, classic RFC 3489): the same.
+import stun_compat  # noqa: E402
+register(stun_compat)
 
 
 def main():

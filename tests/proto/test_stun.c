@@ -318,10 +318,12 @@ static void test_names(void **state)
 	assert_string_equal(stun_method_name(0x0ff), "unknown");
 	assert_string_equal(stun_attr_name(STUN_A_XOR_PEER_ADDRESS), "XOR-PEER-ADDRESS");
 	assert_string_equal(stun_attr_name(STUN_A_FINGERPRINT), "FINGERPRINT");
-	assert_string_equal(stun_attr_name(0x0003), "unknown");
+	assert_string_equal(stun_attr_name(0x0002), "unknown");
+	assert_string_equal(stun_attr_name(STUN_A_CHANGE_REQUEST), "CHANGE-REQUEST");
 	assert_true(stun_attr_known(STUN_A_MESSAGE_INTEGRITY_SHA256));
 	assert_true(stun_attr_known(STUN_A_ICE_CONTROLLING));
-	assert_false(stun_attr_known(0x0003));
+	assert_false(stun_attr_known(0x0002)); /* RESPONSE-ADDRESS: never honoured */
+	assert_true(stun_attr_known(STUN_A_CHANGE_REQUEST));
 	assert_false(stun_attr_known(0x0000));
 	assert_false(stun_attr_known(0xc001));
 	assert_string_equal(stun_error_reason(401), "Unauthenticated");
@@ -494,16 +496,16 @@ static void test_unknown_reported(void **state)
 
 	(void)state;
 	raw_init(&r, 0x0001);
-	raw_attr(&r, 0x0003, 4); /* CHANGE-REQUEST: not ours, required */
+	raw_attr(&r, 0x0002, 4); /* RESPONSE-ADDRESS: not ours, required */
 	raw_attr(&r, STUN_A_USERNAME, 3);
 	raw_attr(&r, 0x7fff, 0);
-	raw_attr(&r, 0x0003, 4); /* reported once */
+	raw_attr(&r, 0x0002, 4); /* reported once */
 	raw_attr(&r, 0x8fff, 4); /* optional: never reported */
 	raw_attr(&r, STUN_A_SOFTWARE, 5);
 	assert_int_equal(stun_msg_parse(&m, r.b, r.len), 0);
 	assert_int_equal(m.nattrs, 6);
 	assert_int_equal(m.nunknown, 2);
-	assert_int_equal(m.unknown[0], 0x0003);
+	assert_int_equal(m.unknown[0], 0x0002);
 	assert_int_equal(m.unknown[1], 0x7fff);
 
 	/* More unknown types than we can report: the first STUN_MAX_UNKNOWN. */
@@ -514,6 +516,55 @@ static void test_unknown_reported(void **state)
 	assert_int_equal(m.nunknown, STUN_MAX_UNKNOWN);
 	for (int i = 0; i < STUN_MAX_UNKNOWN; i++)
 		assert_int_equal(m.unknown[i], 0x7000 + i);
+}
+
+/* RFC 3489 §11.1: no cookie, a 16-byte transaction id; strict like the rest. */
+static void test_classic(void **state)
+{
+	static const uint8_t tid16[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
+	                                  5,    6,    7,    8,    9, 10, 11, 12};
+	static struct raw r;
+	struct stun_msg m;
+	struct stun_wr w;
+	uint8_t out[64];
+
+	(void)state;
+	raw_init(&r, 0x0001);
+	memcpy(r.b + 4, tid16, 16);
+	raw_attr(&r, STUN_A_CHANGE_REQUEST, 4);
+	assert_int_equal(stun_msg_parse(&m, r.b, r.len), -EBADMSG);
+	assert_int_equal(stun_classic_parse(&m, r.b, r.len), 0);
+	assert_true(m.classic);
+	assert_int_equal(m.method, STUN_BINDING);
+	assert_int_equal(m.cls, STUN_REQUEST);
+	assert_memory_equal(m.tid0, tid16, 4);
+	assert_memory_equal(m.tid, tid16 + 4, STUN_TID_LEN);
+	assert_non_null(stun_msg_find(&m, STUN_A_CHANGE_REQUEST));
+	assert_int_equal(m.nunknown, 0);
+
+	/* The answer carries the same 16 bytes where a modern one has the cookie. */
+	stun_wr_init(&w, out, sizeof(out), STUN_BINDING, STUN_SUCCESS, m.tid);
+	stun_wr_classic(&w, m.tid0);
+	assert_int_equal(stun_wr_finish(&w), STUN_HDR_LEN);
+	assert_memory_equal(out + 4, tid16, 16);
+
+	/* Length one short, one long, not a multiple of 4; a truncated attribute. */
+	put_u16(r.b + 2, (uint16_t)(r.len - STUN_HDR_LEN - 4));
+	assert_int_equal(stun_classic_parse(&m, r.b, r.len), -EBADMSG);
+	put_u16(r.b + 2, (uint16_t)(r.len - STUN_HDR_LEN + 4));
+	assert_int_equal(stun_classic_parse(&m, r.b, r.len), -EBADMSG);
+	put_u16(r.b + 2, 2);
+	assert_int_equal(stun_classic_parse(&m, r.b, STUN_HDR_LEN + 2), -EBADMSG);
+	put_u16(r.b + 2, 4);
+	assert_int_equal(stun_classic_parse(&m, r.b, STUN_HDR_LEN + 4), -EPROTO);
+	assert_true(m.classic);
+	/* Shorter than a header, the top bits set, or the cookie: not classic. */
+	assert_int_equal(stun_classic_parse(&m, r.b, STUN_HDR_LEN - 1), -EBADMSG);
+	raw_init(&r, 0x0001);
+	assert_int_equal(stun_classic_parse(&m, r.b, r.len), -EBADMSG);
+	memcpy(r.b + 4, tid16, 16);
+	r.b[0] = 0x80;
+	assert_int_equal(stun_classic_parse(&m, r.b, r.len), -EBADMSG);
 }
 
 /* HMAC by hand over the first n bytes with the header length set to hlen. */
@@ -685,6 +736,7 @@ int main(void)
 	        cmocka_unit_test(test_mi256_truncation),
 	        cmocka_unit_test(test_integrity_absent_or_bad_len),
 	        cmocka_unit_test(test_opaque_string),
+	        cmocka_unit_test(test_classic),
 	};
 
 	return cmocka_run_group_tests_name("proto/stun", tests, NULL, NULL);

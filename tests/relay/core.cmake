@@ -6,5 +6,7 @@ twist_unit(test_flowconv SOURCES test_flowconv.c LIBS relay_core)
 add_library(relay_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/harness.c)
 target_link_libraries(relay_harness PUBLIC relay_core)
 twist_unit(test_turn SOURCES test_turn.c LIBS relay_harness)
+# Binding compatibility: CHANGE-REQUEST, RFC 5780 and classic RFC 3489.
+twist_unit(test_binding SOURCES test_binding.c LIBS relay_harness)
 # relay/stream.c and relay/connlimit.c through the same fake transport.
 twist_unit(test_stream SOURCES test_stream.c LIBS relay_harness)

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,16 +67,51 @@ void harness_fini(struct harness *h)
 	relay_fini(&h->r);
 }
 
-static int fake_send(struct conn *c, const void *buf, size_t len)
+static int fake_send_from(struct fake_conn *fc, unsigned change, const void *buf, size_t len)
 {
-	struct fake_conn *fc = (struct fake_conn *)c;
 	unsigned i = fc->n_out++ % FAKE_KEEP;
 
 	if (len > sizeof(fc->out[i]))
 		len = sizeof(fc->out[i]);
 	memcpy(fc->out[i], buf, len);
 	fc->out_len[i] = len;
+	fc->out_change[i] = change;
 	return 0;
+}
+
+static int fake_send(struct conn *c, const void *buf, size_t len)
+{
+	struct fake_conn *fc = (struct fake_conn *)c;
+
+	fc->out_port[fc->n_out % FAKE_KEEP] = 0;
+	return fake_send_from(fc, 0, buf, len);
+}
+
+static int fake_alt_addr(const struct conn *c, unsigned change, struct tw_addr *from)
+{
+	const struct fake_conn *fc = (const struct fake_conn *)c;
+
+	if (!fc->alt)
+		return -EOPNOTSUPP;
+	*from = c->local;
+	if (change & STUN_CHANGE_IP) {
+		memcpy(from->ip, fc->alt_other.ip, sizeof(from->ip));
+		from->family = fc->alt_other.family;
+	}
+	if (change & STUN_CHANGE_PORT)
+		from->port = fc->alt_other.port;
+	return 0;
+}
+
+static int fake_send_alt(struct conn *c, unsigned change, uint16_t port, const void *buf,
+                         size_t len)
+{
+	struct fake_conn *fc = (struct fake_conn *)c;
+
+	if (!fc->alt)
+		return -EOPNOTSUPP;
+	fc->out_port[fc->n_out % FAKE_KEEP] = port;
+	return fake_send_from(fc, change, buf, len);
 }
 
 static int fake_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t pad)
@@ -105,6 +141,8 @@ static const struct conn_ops fake_dgram = {
         .send_data = fake_send_data,
         .attach = fake_attach,
         .detach = fake_detach,
+        .alt_addr = fake_alt_addr,
+        .send_alt = fake_send_alt,
 };
 
 static const struct conn_ops fake_stream = {
@@ -139,6 +177,11 @@ void fake_input(struct harness *h, struct fake_conn *fc, const uint8_t *buf, siz
 	worker_reap(h->w);
 }
 
+void fake_conn_alt(struct fake_conn *fc, const char *other)
+{
+	fc->alt = tw_addr_parse(other, 0, &fc->alt_other) == 0;
+}
+
 bool fake_last(struct fake_conn *fc, struct stun_msg *m)
 {
 	unsigned i;
@@ -146,7 +189,8 @@ bool fake_last(struct fake_conn *fc, struct stun_msg *m)
 	if (fc->n_out == 0)
 		return false;
 	i = (fc->n_out - 1) % FAKE_KEEP;
-	return stun_msg_parse(m, fc->out[i], fc->out_len[i]) == 0;
+	return stun_msg_parse(m, fc->out[i], fc->out_len[i]) == 0 ||
+	       stun_classic_parse(m, fc->out[i], fc->out_len[i]) == 0;
 }
 
 int fake_last_code(struct fake_conn *fc)
@@ -204,4 +248,27 @@ size_t treq_end(struct treq *q)
 	int n = stun_wr_finish(&q->wr);
 
 	return n < 0 ? 0 : (size_t)n;
+}
+
+int harness_ctx_setup(void **state, const char *extra, const char *client)
+{
+	struct harness_ctx *x = calloc(1, sizeof(*x));
+
+	if (!x || harness_init(&x->h, extra) < 0) {
+		free(x);
+		return -1;
+	}
+	fake_conn_init(&x->fc, &x->h, client, false);
+	*state = x;
+	return 0;
+}
+
+int harness_ctx_teardown(void **state)
+{
+	struct harness_ctx *x = *state;
+
+	harness_reset(&x->h);
+	harness_fini(&x->h);
+	free(x);
+	return 0;
 }

@@ -21,8 +21,14 @@ struct fake_conn {
 	struct conn c;
 	uint8_t out[FAKE_KEEP][2048]; /* the last messages sent, a ring */
 	size_t out_len[FAKE_KEEP];
-	unsigned n_out;  /* control messages sent, in all */
-	unsigned n_data; /* relayed data messages sent */
+	unsigned out_change[FAKE_KEEP]; /* STUN_CHANGE_* bits each left with */
+	uint16_t out_port[FAKE_KEEP];   /* RESPONSE-PORT each went to; 0 = none */
+	unsigned n_out;                 /* control messages sent, in all */
+	unsigned n_data;                /* relayed data messages sent */
+	/* RFC 5780: an alternate set around local (alt_other: IP and port
+	 * both changed); without it, alt_addr says -EOPNOTSUPP. */
+	bool alt;
+	struct tw_addr alt_other;
 };
 
 struct harness {
@@ -30,6 +36,16 @@ struct harness {
 	struct worker *w;
 	uint64_t frozen_ms; /* non-zero: the worker's clock, for tests that count */
 };
+
+/* A cmocka test's state: a harness and one datagram client. */
+struct harness_ctx {
+	struct harness h;
+	struct fake_conn fc;
+};
+
+/* *state = a new harness_ctx with extra config and that client; 0 or -1. */
+int harness_ctx_setup(void **state, const char *extra, const char *client);
+int harness_ctx_teardown(void **state);
 
 /* extra: YAML appended to the test config (may be NULL). 0 or -1. */
 int harness_init(struct harness *h, const char *extra);
@@ -40,7 +56,9 @@ void harness_reset(struct harness *h);
 void fake_conn_init(struct fake_conn *fc, struct harness *h, const char *client, bool stream);
 /* One message from the client, as a transport would hand it in. */
 void fake_input(struct harness *h, struct fake_conn *fc, const uint8_t *buf, size_t len);
-/* The last message sent to the client, parsed; false if none or unparsable. */
+/* An RFC 5780 set: local's IP and port against other's ("ip:port"). */
+void fake_conn_alt(struct fake_conn *fc, const char *other);
+/* The last message sent to the client, parsed (also classic); false if none or unparsable. */
 bool fake_last(struct fake_conn *fc, struct stun_msg *m);
 /* Its ERROR-CODE, 0 for a success response, -1 for no response. */
 int fake_last_code(struct fake_conn *fc);

@@ -460,6 +460,26 @@ static const struct check_case check_cases[] = {
          "limits.tcp_auth_deadline_ms must be between 100 and 3600000 ms"},
         {L R U "workers: 1025\n", "workers must be at most 1024, got 1025"},
         {L R U "metrics: {listen: \"127.0.0.1:0\"}\n", "metrics.listen: port 0 is not allowed"},
+        /* stun.rfc5780 (RFC 5780 §4.1): two IPs, two ports, one listener. */
+        {L R U "stun: {rfc5780: {other_address: 127.0.0.1, other_port: 3479}}\n",
+         "stun.rfc5780.other_address must differ from the listener's address 127.0.0.1"},
+        {L R U "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 3478}}\n",
+         "stun.rfc5780.other_port must differ from the listener's port 3478"},
+        {L R U "stun: {rfc5780: {other_address: \"::2\", other_port: 3479}}\n",
+         "stun.rfc5780 needs exactly one udp listener of the other_address's family (IPv6), "
+         "found 0"},
+        {"listen: [{address: 127.0.0.1}, {address: 127.0.0.3, port: 3480}]\n" R U
+         "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 3479}}\n",
+         "needs exactly one udp listener of the other_address's family (IPv4), found 2"},
+        {"listen: [{address: 0.0.0.0}]\n" R U
+         "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 3479}}\n",
+         "stun.rfc5780: the udp listener 0.0.0.0:3478 is a wildcard"},
+        {L R U "stun: {rfc5780: {other_address: 0.0.0.0, other_port: 3479}}\n",
+         "stun.rfc5780.other_address 0.0.0.0 is not a unicast address"},
+        {L R U "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 50000}}\n",
+         "stun.rfc5780.other_port 50000 is inside the relay port range 49152..65535"},
+        {L R U "stun: {rfc5780: {other_address: 127.0.0.2}}\n", "other_port"},
+        {L R U "stun: {rfc5780: {other_port: 3479}}\n", "other_address"},
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",
@@ -500,6 +520,10 @@ static void test_check_limits_ok(void **state)
 	        "listen: [{address: 127.0.0.1, transports: [udp]}, "
 	        "{address: 127.0.0.1, transports: [tcp]}]\n" R U,
 	        "listen: [{address: 0.0.0.0}, {address: \"::\"}]\n" R U,
+	        /* A TCP-only listener may sit on the other address. */
+	        "listen: [{address: 127.0.0.1}, {address: 127.0.0.2, transports: [tcp]}]\n" R U
+	        "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 3479}}\n"
+	        "compat: {rfc3489: false}\n",
 	        "# comment\n%YAML 1.1\n---\n" L R U "...\n",
 	        "\xef\xbb\xbf" L R U,
 	};

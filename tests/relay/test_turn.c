@@ -20,22 +20,9 @@
 #define CLIENT "198.51.100.7:5000"
 #define PEER   "127.0.0.1:9"
 
-struct ctx {
-	struct harness h;
-	struct fake_conn fc;
-};
-
 static int setup_with(void **state, const char *extra)
 {
-	struct ctx *x = calloc(1, sizeof(*x));
-
-	if (!x || harness_init(&x->h, extra) < 0) {
-		free(x);
-		return -1;
-	}
-	fake_conn_init(&x->fc, &x->h, CLIENT, false);
-	*state = x;
-	return 0;
+	return harness_ctx_setup(state, extra, CLIENT);
 }
 
 static int setup(void **state)
@@ -61,12 +48,7 @@ static int setup_one_port(void **state)
 
 static int teardown(void **state)
 {
-	struct ctx *x = *state;
-
-	harness_reset(&x->h);
-	harness_fini(&x->h);
-	free(x);
-	return 0;
+	return harness_ctx_teardown(state);
 }
 
 static void add_transport(struct treq *q, uint8_t proto)
@@ -85,7 +67,7 @@ static void add_peer(struct treq *q, const char *s)
 }
 
 /* Sends a signed request for demo and returns the answer's code. */
-static int ask(struct ctx *x, struct fake_conn *fc, struct treq *q, const char *user)
+static int ask(struct harness_ctx *x, struct fake_conn *fc, struct treq *q, const char *user)
 {
 	size_t n = treq_sign(&x->h, q, fc, user, user);
 
@@ -94,7 +76,7 @@ static int ask(struct ctx *x, struct fake_conn *fc, struct treq *q, const char *
 	return fake_last_code(fc);
 }
 
-static int allocate(struct ctx *x, struct fake_conn *fc, const char *user, uint8_t tid)
+static int allocate(struct harness_ctx *x, struct fake_conn *fc, const char *user, uint8_t tid)
 {
 	struct treq q;
 
@@ -105,7 +87,7 @@ static int allocate(struct ctx *x, struct fake_conn *fc, const char *user, uint8
 
 static void test_binding(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 	struct stun_msg m;
 	struct tw_addr mapped;
@@ -124,7 +106,7 @@ static void test_binding(void **state)
 
 static void test_allocate_unauthenticated_401(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 	struct stun_msg m;
 	size_t n;
@@ -142,7 +124,7 @@ static void test_allocate_unauthenticated_401(void **state)
 
 static void test_allocate_bad_credentials(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 
 	treq_begin(&q, STUN_ALLOCATE, STUN_REQUEST, 3);
@@ -159,7 +141,7 @@ static void test_allocate_bad_credentials(void **state)
 
 static void test_allocate_stale_nonce_438(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct fake_conn other;
 	struct treq q;
 
@@ -173,7 +155,7 @@ static void test_allocate_stale_nonce_438(void **state)
 
 static void test_allocate_ok_and_retransmit(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct stun_msg m;
 	struct tw_addr relayed;
 
@@ -192,7 +174,7 @@ static void test_allocate_ok_and_retransmit(void **state)
 
 static void test_allocate_bad_requests(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 	uint8_t v6[4] = {TW_AF_INET6, 0, 0, 0};
 
@@ -214,7 +196,7 @@ static void test_allocate_bad_requests(void **state)
 
 static void test_unknown_attribute_420(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 	struct stun_msg m;
 	uint8_t v[4] = {0};
@@ -229,7 +211,7 @@ static void test_unknown_attribute_420(void **state)
 
 static void test_unknown_method_400(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 
 	treq_begin(&q, 0x011, STUN_REQUEST, 13);
@@ -242,7 +224,7 @@ static void test_unknown_method_400(void **state)
 
 static void test_refresh(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 
 	treq_begin(&q, STUN_REFRESH, STUN_REQUEST, 14);
@@ -261,7 +243,7 @@ static void test_refresh(void **state)
 
 static void test_permissions(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 
 	treq_begin(&q, STUN_CREATE_PERMISSION, STUN_REQUEST, 18);
@@ -284,7 +266,7 @@ static void test_permissions(void **state)
 
 static void test_channels(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct tw_addr peer;
 	struct treq q;
 	uint8_t cd[8];
@@ -316,7 +298,7 @@ static void test_channels(void **state)
 
 static void test_send_indication(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 
 	treq_begin(&q, STUN_SEND, STUN_INDICATION, 28);
@@ -340,7 +322,7 @@ static void test_send_indication(void **state)
 
 static void test_wrong_user_441(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 
 	assert_int_equal(allocate(x, &x->fc, "demo", 32), 0);
@@ -350,7 +332,7 @@ static void test_wrong_user_441(void **state)
 
 static void test_quota_486(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct fake_conn other;
 
 	fake_conn_init(&other, &x->h, "198.51.100.9:5000", false);
@@ -363,7 +345,7 @@ static void test_quota_486(void **state)
  * the held port counts against the user until it is claimed. */
 static void test_reservation_pair_in_quota(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct fake_conn rtcp, third;
 	const struct stun_attr *ta;
 	struct stun_msg m;
@@ -392,7 +374,7 @@ static void test_reservation_pair_in_quota(void **state)
 /* Issue 17, finding 9: "demo\0evil" signed with demo's key is not demo. */
 static void test_username_with_nul_400(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct treq q;
 	size_t n;
 
@@ -411,7 +393,7 @@ static void test_username_with_nul_400(void **state)
  */
 static void test_password_guessing_backs_off(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct fake_conn good;
 	struct treq q;
 	unsigned refused;
@@ -433,7 +415,7 @@ static void test_password_guessing_backs_off(void **state)
 
 static void test_ports_exhausted_508(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct fake_conn c[3];
 	int codes[3];
 
@@ -454,7 +436,7 @@ static void test_ports_exhausted_508(void **state)
 
 static void test_stream_chdata_padding(void **state)
 {
-	struct ctx *x = *state;
+	struct harness_ctx *x = *state;
 	struct fake_conn s;
 	uint8_t cd[8] = {0};
 
