@@ -1,5 +1,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +22,24 @@
 		_s;                                                             \
 	})
 
+/* The HELP and TYPE lines of a metric family; its samples follow. */
+static void family(struct evbuffer *b, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample of a family with one label. */
+static void sample(struct evbuffer *b, const char *name, const char *label, const char *value,
+                   uint64_t v)
+{
+	evbuffer_add_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)v);
+}
+
 static void counter(struct evbuffer *b, const char *name, const char *help, const char *type,
                     uint64_t v)
 {
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
-	                    name, (unsigned long long)v);
+	family(b, name, type, help);
+	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
 static void write_traffic(struct evbuffer *b, struct relay *r)
@@ -40,59 +54,49 @@ static void write_traffic(struct evbuffer *b, struct relay *r)
 	        {"client_out", SUM(r, tx_client_pkts), SUM(r, tx_client_bytes)},
 	};
 
-	evbuffer_add_printf(b, "# HELP twist_packets_total Relayed packets by direction.\n"
-	                       "# TYPE twist_packets_total counter\n");
+	family(b, "twist_packets_total", "counter", "Relayed packets by direction.");
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		evbuffer_add_printf(b, "twist_packets_total{dir=\"%s\"} %llu\n", t[i].dir,
-		                    (unsigned long long)t[i].pkts);
-	evbuffer_add_printf(b, "# HELP twist_bytes_total Relayed bytes by direction.\n"
-	                       "# TYPE twist_bytes_total counter\n");
+		sample(b, "twist_packets_total", "dir", t[i].dir, t[i].pkts);
+	family(b, "twist_bytes_total", "counter", "Relayed bytes by direction.");
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		evbuffer_add_printf(b, "twist_bytes_total{dir=\"%s\"} %llu\n", t[i].dir,
-		                    (unsigned long long)t[i].bytes);
+		sample(b, "twist_bytes_total", "dir", t[i].dir, t[i].bytes);
 }
 
 static void write_reasons(struct evbuffer *b, struct relay *r)
 {
-	evbuffer_add_printf(b, "# HELP twist_drops_total Packets dropped, by reason.\n"
-	                       "# TYPE twist_drops_total counter\n");
+	char code[8];
+
+	family(b, "twist_drops_total", "counter", "Packets dropped, by reason.");
 	for (int i = 0; i < DROP__COUNT; i++)
-		evbuffer_add_printf(b, "twist_drops_total{reason=\"%s\"} %llu\n",
-		                    stats_drop_name((enum drop_reason)i),
-		                    (unsigned long long)SUM(r, drops[i]));
-	evbuffer_add_printf(b, "# HELP twist_auth_failures_total Failed authentications.\n"
-	                       "# TYPE twist_auth_failures_total counter\n");
+		sample(b, "twist_drops_total", "reason", stats_drop_name((enum drop_reason)i),
+		       SUM(r, drops[i]));
+	family(b, "twist_auth_failures_total", "counter", "Failed authentications.");
 	for (int i = 0; i < AUTHF__COUNT; i++)
-		evbuffer_add_printf(b, "twist_auth_failures_total{reason=\"%s\"} %llu\n",
-		                    stats_auth_fail_name((enum auth_fail)i),
-		                    (unsigned long long)SUM(r, auth_fail[i]));
-	evbuffer_add_printf(b, "# HELP twist_misdirected_total Bytes from clients that spoke "
-	                       "TLS, DTLS or HTTP to a TURN port, by kind (also in drops).\n"
-	                       "# TYPE twist_misdirected_total counter\n");
+		sample(b, "twist_auth_failures_total", "reason",
+		       stats_auth_fail_name((enum auth_fail)i), SUM(r, auth_fail[i]));
+	family(b, "twist_misdirected_total", "counter",
+	       "Bytes from clients that spoke TLS, DTLS or HTTP to a TURN port, by kind (also "
+	       "in drops).");
 	for (int i = MISDIRECT_TLS; i < MISDIRECT_N; i++)
-		evbuffer_add_printf(b, "twist_misdirected_total{kind=\"%s\"} %llu\n",
-		                    misdirect_desc((enum misdirect_kind)i)->name,
-		                    (unsigned long long)SUM(r, misdirected[i]));
-	evbuffer_add_printf(b, "# HELP twist_requests_total STUN requests and indications.\n"
-	                       "# TYPE twist_requests_total counter\n");
+		sample(b, "twist_misdirected_total", "kind",
+		       misdirect_desc((enum misdirect_kind)i)->name, SUM(r, misdirected[i]));
+	family(b, "twist_requests_total", "counter", "STUN requests and indications.");
 	for (int i = 0; i < SM__COUNT; i++) {
 		uint64_t v = SUM(r, requests[i]);
 
 		if (v)
-			evbuffer_add_printf(b, "twist_requests_total{method=\"%s\"} %llu\n",
-			                    stats_method_name((enum stats_method)i),
-			                    (unsigned long long)v);
+			sample(b, "twist_requests_total", "method",
+			       stats_method_name((enum stats_method)i), v);
 	}
-	evbuffer_add_printf(b, "# HELP twist_error_responses_total Error responses by code.\n"
-	                       "# TYPE twist_error_responses_total counter\n");
+	family(b, "twist_error_responses_total", "counter", "Error responses by code.");
 	for (int c = 0; c < 4; c++) {
 		for (int n = 0; n < 100; n++) {
 			uint64_t v = SUM(r, errors[c][n]);
 
-			if (v)
-				evbuffer_add_printf(
-				        b, "twist_error_responses_total{code=\"%d\"} %llu\n",
-				        (c + 3) * 100 + n, (unsigned long long)v);
+			if (!v)
+				continue;
+			snprintf(code, sizeof(code), "%d", (c + 3) * 100 + n);
+			sample(b, "twist_error_responses_total", "code", code, v);
 		}
 	}
 }
@@ -102,12 +106,11 @@ static void write_stun_compat(struct evbuffer *b, struct relay *r)
 {
 	static const char *const change[] = {NULL, "port", "ip", "ip_port"};
 
-	evbuffer_add_printf(b, "# HELP twist_binding_changed_total Binding answers sent from the "
-	                       "alternate IP and/or port (RFC 5780 CHANGE-REQUEST).\n"
-	                       "# TYPE twist_binding_changed_total counter\n");
+	family(b, "twist_binding_changed_total", "counter",
+	       "Binding answers sent from the alternate IP and/or port (RFC 5780 CHANGE-REQUEST).");
 	for (int i = 1; i < 4; i++)
-		evbuffer_add_printf(b, "twist_binding_changed_total{change=\"%s\"} %llu\n",
-		                    change[i], (unsigned long long)SUM(r, binding_changed[i]));
+		sample(b, "twist_binding_changed_total", "change", change[i],
+		       SUM(r, binding_changed[i]));
 	counter(b, "twist_classic_binding_requests_total",
 	        "Classic RFC 3489 Binding requests answered or rate-limited.", "counter",
 	        SUM(r, classic_bindings));
@@ -116,20 +119,15 @@ static void write_stun_compat(struct evbuffer *b, struct relay *r)
 /* docs/operations.md, "Hostile clients: TCP": one reason per limit. */
 static void write_tcp(struct evbuffer *b, struct relay *r)
 {
-	evbuffer_add_printf(b, "# HELP twist_tcp_refused_total TCP connections closed at accept, "
-	                       "by the limit that refused them.\n"
-	                       "# TYPE twist_tcp_refused_total counter\n");
+	family(b, "twist_tcp_refused_total", "counter",
+	       "TCP connections closed at accept, by the limit that refused them.");
 	for (int i = 0; i < REFUSE__COUNT; i++)
-		evbuffer_add_printf(b, "twist_tcp_refused_total{reason=\"%s\"} %llu\n",
-		                    stats_refuse_name((enum conn_refuse)i),
-		                    (unsigned long long)SUM(r, tcp_refused[i]));
-	evbuffer_add_printf(b, "# HELP twist_tcp_closed_total TCP client connections closed, "
-	                       "by reason.\n"
-	                       "# TYPE twist_tcp_closed_total counter\n");
+		sample(b, "twist_tcp_refused_total", "reason",
+		       stats_refuse_name((enum conn_refuse)i), SUM(r, tcp_refused[i]));
+	family(b, "twist_tcp_closed_total", "counter", "TCP client connections closed, by reason.");
 	for (int i = 0; i < CLOSE__COUNT; i++)
-		evbuffer_add_printf(b, "twist_tcp_closed_total{reason=\"%s\"} %llu\n",
-		                    stats_close_name((enum conn_close)i),
-		                    (unsigned long long)SUM(r, tcp_closed[i]));
+		sample(b, "twist_tcp_closed_total", "reason", stats_close_name((enum conn_close)i),
+		       SUM(r, tcp_closed[i]));
 	counter(b, "twist_tcp_read_paused_total",
 	        "Times reading from a TCP client stopped until it read its answers.", "counter",
 	        SUM(r, tcp_read_paused));
@@ -140,14 +138,12 @@ static void write_tcp(struct evbuffer *b, struct relay *r)
 
 static void write_import(struct evbuffer *b, struct relay *r)
 {
-	evbuffer_add_printf(b, "# HELP twist_sync_import_refused_total Flows from twist-syncd "
-	                       "refused by the import check, by reason.\n"
-	                       "# TYPE twist_sync_import_refused_total counter\n");
+	family(b, "twist_sync_import_refused_total", "counter",
+	       "Flows from twist-syncd refused by the import check, by reason.");
 	for (int i = 1; i < IMPORT__COUNT; i++)
-		evbuffer_add_printf(
-		        b, "twist_sync_import_refused_total{reason=\"%s\"} %llu\n",
-		        import_reason_name((enum import_reason)i),
-		        (unsigned long long)__atomic_load_n(&r->sync_refused[i], __ATOMIC_RELAXED));
+		sample(b, "twist_sync_import_refused_total", "reason",
+		       import_reason_name((enum import_reason)i),
+		       __atomic_load_n(&r->sync_refused[i], __ATOMIC_RELAXED));
 	counter(b, "twist_sync_import_clamped_total",
 	        "Lifetimes from twist-syncd cut to this node's maxima.", "counter",
 	        __atomic_load_n(&r->sync_clamped, __ATOMIC_RELAXED));
