@@ -1,6 +1,8 @@
 /*
- * Long-term credentials (RFC 8489 §9.2), TURN REST credentials
- * (draft-uberti-behave-turn-rest-00 §2.2) and stateless nonces.
+ * Long-term credentials (RFC 8489 §9.2) and TURN REST credentials
+ * (draft-uberti-behave-turn-rest-00 §2.2): the credential table, its
+ * reload, and the key lookups. Nonces are in auth_nonce.c, the user
+ * database snapshot in auth_db.c; auth_int.h is what they share.
  *
  * Locking: everything that auth_reload may change lives in one immutable
  * struct table, swapped whole under a->lock. Lookups hold the read lock while
@@ -22,52 +24,11 @@
 #include "relay/auth.h"
 #include "relay/config.h"
 #include "relay/auth_db.h"
+#include "relay/auth_int.h"
 #include "relay/userset.h"
 
-#define USER_MAX USERSET_NAME_MAX
-
-#define NONCE_BUCKET_S 16 /* nonces are identical for a client within a bucket */
-#define NONCE_SKEW_S   60 /* clock difference tolerated between siblings */
-#define NONCE_MAC_LEN  16
-#define NONCE_RAW_LEN  (4 + NONCE_MAC_LEN)
-#define NONCE_HEX_LEN  (2 * NONCE_RAW_LEN)
-#define NONCE_SF_LEN   4 /* base64 of the 24 security-feature bits */
-#define NONCE_PFX_MAX  (STUN_NONCE_COOKIE_LEN + NONCE_SF_LEN)
-#define SECRET_RANDOM  32
-
+#define USER_MAX      USERSET_NAME_MAX
 #define REST_PASS_LEN 28 /* base64 of a 20-byte HMAC-SHA1 */
-
-struct realm_name {
-	struct realm_name *next;
-	char s[];
-};
-
-/* Immutable once built. */
-struct table {
-	struct userset *users; /* auth.users from the YAML file */
-	const char *realm;     /* owned by struct auth's realm list */
-	size_t realm_len;
-	char rest_secret[CFG_STR];
-	size_t rest_len; /* 0: REST credentials off */
-	uint8_t nonce_key[CFG_STR];
-	size_t nonce_key_len;
-	uint64_t nonce_lifetime;
-	bool sha256;
-	char prefix[NONCE_PFX_MAX]; /* security-feature cookie, or empty */
-	size_t prefix_len;
-};
-
-struct auth {
-	pthread_rwlock_t lock;
-	pthread_mutex_t reload_lock;
-	struct table *t;      /* under lock */
-	struct auth_db *db;   /* under lock; NULL: no user database */
-	const char *db_realm; /* under lock: the interned realm db was built for */
-	struct realm_name *realms;
-	const char *realm; /* atomic: current realm */
-	bool sha256;       /* atomic: copy of t->sha256 for the const getter */
-	uint8_t random_secret[SECRET_RANDOM];
-};
 
 static void table_free(struct table *t)
 {
@@ -389,92 +350,6 @@ void auth_user_limits(struct auth *a, const char *user, uint32_t *quota, uint64_
 	pthread_rwlock_unlock(&a->lock);
 }
 
-struct auth_db *auth_db_new(unsigned n_users, const char *realm, size_t rlen)
-{
-	struct auth_db *d = calloc(1, sizeof(*d));
-
-	if (d && !(d->users = userset_new(n_users, realm, rlen))) {
-		free(d);
-		d = NULL;
-	}
-	return d;
-}
-
-void auth_db_free(struct auth_db *d)
-{
-	if (!d)
-		return;
-	userset_free(d->users);
-	OPENSSL_cleanse(d, sizeof(*d));
-	free(d);
-}
-
-int auth_db_secret_add(struct auth_db *d, const char *s, size_t len, uint64_t not_after)
-{
-	if (len == 0 || len > AUTH_DB_SECRET_MAX)
-		return -EINVAL;
-	if (d->n_secrets == AUTH_DB_SECRETS)
-		return -ENOSPC;
-	memcpy(d->secrets[d->n_secrets].s, s, len);
-	d->secrets[d->n_secrets].len = len;
-	d->secrets[d->n_secrets].not_after = not_after;
-	d->n_secrets++;
-	return 0;
-}
-
-/* The snapshot's users the YAML list shadows. Caller holds reload_lock. */
-static unsigned db_shadowed(const struct auth *a, const struct auth_db *d)
-{
-	const struct userset *y = a->t->users;
-	unsigned n = 0;
-
-	if (userset_count(y) == 0)
-		return 0;
-	for (unsigned i = 0; i < userset_count(d->users); i++) {
-		const struct userset_user *u = userset_at(d->users, i);
-
-		n += userset_find(y, u->name, u->len) != NULL;
-	}
-	return n;
-}
-
-int auth_db_install(struct auth *a, struct auth_db *d)
-{
-	struct auth_db *old;
-	const char *realm = NULL;
-	int rc = 0;
-
-	pthread_mutex_lock(&a->reload_lock);
-	if (d) {
-		const char *r = userset_realm(d->users);
-
-		if (strcmp(r, a->t->realm) != 0) {
-			rc = -ESTALE;
-			goto done;
-		}
-		realm = a->t->realm;
-		d->shadowed = db_shadowed(a, d);
-	}
-	pthread_rwlock_wrlock(&a->lock);
-	old = a->db;
-	a->db = d;
-	a->db_realm = realm;
-	pthread_rwlock_unlock(&a->lock);
-	auth_db_free(old);
-done:
-	pthread_mutex_unlock(&a->reload_lock);
-	return rc;
-}
-
-void auth_db_counts(struct auth *a, unsigned *users, unsigned *secrets, unsigned *shadowed)
-{
-	pthread_rwlock_rdlock(&a->lock);
-	*users = a->db ? userset_count(a->db->users) : 0;
-	*secrets = a->db ? a->db->n_secrets : 0;
-	*shadowed = a->db ? a->db->shadowed : 0;
-	pthread_rwlock_unlock(&a->lock);
-}
-
 const char *auth_realm(struct auth *a)
 {
 	return __atomic_load_n(&a->realm, __ATOMIC_ACQUIRE);
@@ -483,150 +358,4 @@ const char *auth_realm(struct auth *a)
 bool auth_sha256_enabled(const struct auth *a)
 {
 	return __atomic_load_n(&a->sha256, __ATOMIC_RELAXED);
-}
-
-/*
- * The MAC covers the prefix too, so a man in the middle who strips the
- * security-feature cookie (to bid the client down to MD5, RFC 8489 §9.2.1)
- * turns the nonce BAD. It covers the port as well as the address (issue
- * 17): a request captured from one port does not replay from another port
- * of the same address (another user behind the same NAT). A client whose
- * NAT rebinds, or who opens a new TCP connection, pays one 438 round trip.
- */
-static int nonce_mac(const struct table *t, const struct tw_addr *client, uint32_t bucket,
-                     uint8_t out[NONCE_MAC_LEN])
-{
-	uint8_t msg[NONCE_PFX_MAX + 4 + 1 + 16 + 2], mac[STUN_HMAC_MAX];
-	size_t n = t->prefix_len, iplen = tw_addr_iplen(client);
-
-	memcpy(msg, t->prefix, n);
-	msg[n++] = (uint8_t)(bucket >> 24);
-	msg[n++] = (uint8_t)(bucket >> 16);
-	msg[n++] = (uint8_t)(bucket >> 8);
-	msg[n++] = (uint8_t)bucket;
-	msg[n++] = client->family;
-	memcpy(msg + n, client->ip, iplen);
-	n += iplen;
-	msg[n++] = (uint8_t)(client->port >> 8);
-	msg[n++] = (uint8_t)client->port;
-	if (stun_hmac(STUN_HASH_SHA256, t->nonce_key, t->nonce_key_len, msg, n, NULL, 0, mac) < 0)
-		return -EIO;
-	memcpy(out, mac, NONCE_MAC_LEN);
-	return 0;
-}
-
-static const char hexdigits[] = "0123456789abcdef";
-
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-size_t auth_nonce_make(struct auth *a, const struct tw_addr *client, uint64_t now_s,
-                       char out[AUTH_NONCE_MAX + 1])
-{
-	uint8_t raw[NONCE_RAW_LEN];
-	uint32_t bucket = (uint32_t)(now_s / NONCE_BUCKET_S);
-	size_t n;
-	int rc;
-
-	raw[0] = (uint8_t)(bucket >> 24);
-	raw[1] = (uint8_t)(bucket >> 16);
-	raw[2] = (uint8_t)(bucket >> 8);
-	raw[3] = (uint8_t)bucket;
-	pthread_rwlock_rdlock(&a->lock);
-	n = a->t->prefix_len;
-	memcpy(out, a->t->prefix, n);
-	rc = nonce_mac(a->t, client, bucket, raw + 4);
-	pthread_rwlock_unlock(&a->lock);
-	if (rc < 0) {
-		/* Only an OpenSSL failure gets here; "" is never a valid nonce. */
-		out[0] = '\0';
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[n++] = hexdigits[raw[i] >> 4];
-		out[n++] = hexdigits[raw[i] & 0xf];
-	}
-	out[n] = '\0';
-	return n;
-}
-
-/*
- * Cheap checks first (length, prefix, encoding), then one HMAC. An authentic
- * nonce outside [now - lifetime, now + skew] is STALE in both directions:
- * either way the client gets a 438 and a fresh nonce. Age counts from the
- * start of the bucket, so a nonce never outlives nonce_lifetime.
- */
-enum auth_nonce auth_nonce_check(struct auth *a, const struct tw_addr *client, const uint8_t *nonce,
-                                 size_t len, uint64_t now_s)
-{
-	uint8_t raw[NONCE_RAW_LEN], mac[NONCE_MAC_LEN];
-	enum auth_nonce rc = AUTH_NONCE_BAD;
-	const struct table *t;
-	const uint8_t *hex;
-	uint64_t issued;
-	uint32_t bucket;
-
-	if (len > AUTH_NONCE_MAX)
-		return AUTH_NONCE_BAD;
-	pthread_rwlock_rdlock(&a->lock);
-	t = a->t;
-	if (len != t->prefix_len + NONCE_HEX_LEN || memcmp(nonce, t->prefix, t->prefix_len) != 0)
-		goto done;
-	hex = nonce + t->prefix_len;
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			goto done;
-		raw[i] = (uint8_t)(hi << 4 | lo);
-	}
-	bucket = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
-	if (nonce_mac(t, client, bucket, mac) < 0 ||
-	    CRYPTO_memcmp(mac, raw + 4, NONCE_MAC_LEN) != 0)
-		goto done;
-	issued = (uint64_t)bucket * NONCE_BUCKET_S;
-	if (issued > now_s + NONCE_SKEW_S || (now_s > issued && now_s - issued > t->nonce_lifetime))
-		rc = AUTH_NONCE_STALE;
-	else
-		rc = AUTH_NONCE_OK;
-done:
-	pthread_rwlock_unlock(&a->lock);
-	return rc;
-}
-
-static int b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-bool auth_nonce_has_pwalgs(const uint8_t *nonce, size_t len)
-{
-	uint32_t sf = 0;
-
-	if (len < NONCE_PFX_MAX || memcmp(nonce, STUN_NONCE_COOKIE, STUN_NONCE_COOKIE_LEN) != 0)
-		return false;
-	for (size_t i = 0; i < NONCE_SF_LEN; i++) {
-		int v = b64_value(nonce[STUN_NONCE_COOKIE_LEN + i]);
-
-		if (v < 0)
-			return false;
-		sf = sf << 6 | (uint32_t)v;
-	}
-	return (sf & STUN_SF_PASSWORD_ALGORITHMS) != 0;
 }
