@@ -27,32 +27,35 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 {
 	struct cfg_listen *l = base;
 	yaml_mark_t start = p->ev.start_mark;
-	bool udp = false, tcp = false, *t;
+	bool udp = false, tcp = false, ws = false, *t;
 	char s[CFG_STR];
 	int rc;
 
 	if (yp_seq_begin(p, k->name) < 0)
 		return -1;
 	while ((rc = yp_seq_next(p)) == 0) {
-		if (yp_scalar_text(p, k->name, "udp or tcp", s, sizeof(s)) < 0)
+		if (yp_scalar_text(p, k->name, "udp, tcp or ws", s, sizeof(s)) < 0)
 			return -1;
 		if (strcmp(s, "udp") == 0)
 			t = &udp;
 		else if (strcmp(s, "tcp") == 0)
 			t = &tcp;
+		else if (strcmp(s, "ws") == 0)
+			t = &ws;
 		else
 			return yp_fail(p, p->ev.start_mark,
-			               "unknown transport '%s' (expected udp or tcp)", s);
+			               "unknown transport '%s' (expected udp, tcp or ws)", s);
 		if (*t)
 			return yp_fail(p, p->ev.start_mark, "duplicate transport '%s'", s);
 		*t = true;
 	}
 	if (rc < 0)
 		return -1;
-	if (!udp && !tcp)
+	if (!udp && !tcp && !ws)
 		return yp_fail(p, start, "'transports' is empty");
 	l->udp = udp;
 	l->tcp = tcp;
+	l->ws = ws;
 	return 0;
 }
 
@@ -99,6 +102,26 @@ static int value_relay_addresses(struct yp *p, const struct key *k, void *base)
 		if (yp_scalar_ip(p, k->name, &cfg->relay[cfg->n_relay]) < 0)
 			return -1;
 		cfg->n_relay++;
+	}
+	return rc;
+}
+
+static int value_ws_origins(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	char *o;
+	int rc;
+
+	if (yp_seq_begin(p, k->name) < 0)
+		return -1;
+	while ((rc = yp_seq_next(p)) == 0) {
+		if (cfg->n_ws_origins == CFG_MAX_WS_ORIGINS)
+			return yp_fail(p, p->ev.start_mark, "too many origins (max %d)",
+			               CFG_MAX_WS_ORIGINS);
+		o = cfg->ws_origins[cfg->n_ws_origins];
+		if (yp_scalar_text(p, k->name, "an origin", o, CFG_STR) < 0)
+			return -1;
+		cfg->n_ws_origins++;
 	}
 	return rc;
 }
@@ -277,6 +300,13 @@ static const struct key limits_keys[] = {
         {CFG_UINT("tcp_auth_deadline_ms", tcp_auth_deadline_ms)},
 };
 
+static const struct key websocket_keys[] = {
+        {CFG_STRING("path", ws_path)},
+        {CFG_LIST("origins", value_ws_origins)},
+        {CFG_UINT("max_header", ws_max_header)},
+        {CFG_UINT("max_message", ws_max_message)},
+};
+
 static const struct key compat_keys[] = {
         {CFG_BOOL("rfc5766_channels", rfc5766_channels)},
         {CFG_BOOL("rfc3489", rfc3489)},
@@ -320,7 +350,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("metrics", metrics_keys)}, {CFG_SECTION("log", log_keys)},
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
         {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
-        {CFG_SECTION("stun", stun_keys)},
+        {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("websocket", websocket_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -437,6 +467,9 @@ void config_defaults(struct config *cfg)
 	cfg->tcp_frame_deadline_ms = 10000;
 	cfg->tcp_request_deadline_ms = 10000;
 	cfg->tcp_auth_deadline_ms = 30000;
+	snprintf(cfg->ws_path, sizeof(cfg->ws_path), "/turn");
+	cfg->ws_max_header = 8192;
+	cfg->ws_max_message = 65556;
 	cfg->rfc3489 = true;
 	cfg->metrics_enabled = true;
 	tw_addr_parse_ip("127.0.0.1", &cfg->metrics);

@@ -17,6 +17,7 @@
 #define CFG_MAX_USERS      10000
 #define CFG_MAX_CIDRS      256
 #define CFG_STR            256
+#define CFG_MAX_WS_ORIGINS 32
 #define CFG_MAX_DOC        (1024 * 1024) /* bytes of YAML, checked before parsing */
 #define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
 
@@ -24,6 +25,7 @@ struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
 	bool udp;
 	bool tcp;
+	bool ws; /* TURN over WebSocket (relay/ws.h) on this TCP port */
 };
 
 struct cfg_user {
@@ -81,6 +83,13 @@ struct config {
 	unsigned tcp_frame_deadline_ms;   /* a begun frame must be complete by then; 10000 */
 	unsigned tcp_request_deadline_ms; /* first complete frame after accept; 10000 */
 	unsigned tcp_auth_deadline_ms;    /* first authenticated request after accept; 30000 */
+
+	/* websocket: TURN over WebSocket listeners (docs/websocket.md) */
+	char ws_path[CFG_STR];                        /* the URI path; default "/turn" */
+	char ws_origins[CFG_MAX_WS_ORIGINS][CFG_STR]; /* allowed Origin values; none = any */
+	unsigned n_ws_origins;
+	unsigned ws_max_header;  /* bytes of request head; default 8192 */
+	unsigned ws_max_message; /* bytes of one reassembled message; default 65556 */
 
 	/* compat */
 	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */

@@ -21,7 +21,11 @@
 #define TCP_CONNS_MAX  1000000
 #define DEADLINE_MIN   100     /* ms */
 #define DEADLINE_MAX   3600000 /* ms */
-#define MAX_WIRE_CHARS 128     /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
+#define WS_HEADER_MIN  512     /* a browser's handshake is 400-600 bytes; less refuses it */
+#define WS_HEADER_MAX  65536
+#define WS_MESSAGE_MIN 2048 /* one pre-authentication frame (relay/stream.h) */
+#define WS_MESSAGE_MAX (1 << 20)
+#define MAX_WIRE_CHARS 128 /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
 
 struct check {
 	const struct config *cfg;
@@ -87,8 +91,12 @@ static int check_listen(struct check *c)
 			return check_fail(c, "listen[%u]: no address", i);
 		if (l->addr.port == 0)
 			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
-		if (!l->udp && !l->tcp)
+		if (!l->udp && !l->tcp && !l->ws)
 			return check_fail(c, "listen[%u]: no transports", i);
+		/* One TCP socket per port: serving both on it needs the first-byte
+		 * switch of docs/websocket.md §3, which is not built. */
+		if (l->tcp && l->ws)
+			return check_fail(c, "listen[%u]: tcp and ws cannot share a port", i);
 		if (addr_is_multicast(&l->addr))
 			return check_fail(c, "listen[%u]: %s is not a unicast address", i,
 			                  tw_addr_fmt_ip(&l->addr, buf, sizeof(buf)));
@@ -96,7 +104,7 @@ static int check_listen(struct check *c)
 			const struct cfg_listen *o = &cfg->listen[j];
 
 			if (tw_addr_eq(&l->addr, &o->addr) &&
-			    ((l->udp && o->udp) || (l->tcp && o->tcp)))
+			    ((l->udp && o->udp) || ((l->tcp || l->ws) && (o->tcp || o->ws))))
 				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
 				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);
 		}
@@ -428,6 +436,28 @@ static int check_rfc5780(struct check *c)
 	return 0;
 }
 
+/* websocket: the path is an absolute one, the caps bound per-connection memory. */
+static int check_websocket(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->ws_path[0] != '/' || strpbrk(cfg->ws_path, "? \t"))
+		return check_fail(c,
+		                  "websocket.path must start with '/' and hold no '?' or blank, "
+		                  "got '%s'",
+		                  cfg->ws_path);
+	if (cfg->ws_max_header < WS_HEADER_MIN || cfg->ws_max_header > WS_HEADER_MAX)
+		return check_fail(c, "websocket.max_header must be between %d and %d, got %u",
+		                  WS_HEADER_MIN, WS_HEADER_MAX, cfg->ws_max_header);
+	if (cfg->ws_max_message < WS_MESSAGE_MIN || cfg->ws_max_message > WS_MESSAGE_MAX)
+		return check_fail(c, "websocket.max_message must be between %d and %d, got %u",
+		                  WS_MESSAGE_MIN, WS_MESSAGE_MAX, cfg->ws_max_message);
+	for (unsigned i = 0; i < cfg->n_ws_origins; i++)
+		if (cfg->ws_origins[i][0] == '\0')
+			return check_fail(c, "websocket.origins[%u] is empty", i);
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -436,7 +466,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		err[0] = '\0';
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
-	    check_control(&c) < 0 || check_rfc5780(&c) < 0)
+	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0)
 		return -1;
 	return 0;
 }

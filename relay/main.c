@@ -126,11 +126,11 @@ static void log_startup(const struct relay *r)
 
 	log_info("twist-relay %s, config %s, %u workers", TWIST_VERSION, cfg->source, r->n_workers);
 	for (unsigned i = 0; i < cfg->n_listen; i++)
-		log_info("listening on %s (%s%s%s)",
+		log_info("listening on %s (%s%s%s%s)",
 		         tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
 		         cfg->listen[i].udp ? "udp" : "",
-		         cfg->listen[i].udp && cfg->listen[i].tcp ? "+" : "",
-		         cfg->listen[i].tcp ? "tcp" : "");
+		         cfg->listen[i].udp && (cfg->listen[i].tcp || cfg->listen[i].ws) ? "+" : "",
+		         cfg->listen[i].tcp ? "tcp" : "", cfg->listen[i].ws ? "ws" : "");
 	for (int f = 0; f < 2; f++)
 		if (r->relay_addr[f].family)
 			log_info("relay address %s, ports %u-%u",

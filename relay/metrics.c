@@ -6,6 +6,7 @@
 
 #include "common/metrics_http.h"
 #include "proto/stun.h"
+#include "proto/ws_handshake.h"
 #include "relay/guard.h"
 #include "relay/import_check.h"
 #include "relay/metrics.h"
@@ -136,6 +137,35 @@ static void write_tcp(struct evbuffer *b, struct relay *r)
 	        SUM(r, tcp_accept_paused));
 }
 
+/*
+ * TURN over WebSocket (docs/operations.md, "WebSocket"). Its connections
+ * are stream connections, counted in the twist_tcp_* families as well;
+ * these say what only WebSocket has. Gauges are summed as uint64_t: a
+ * worker's share may be negative, the total is not.
+ */
+static void write_ws(struct evbuffer *b, struct relay *r)
+{
+	counter(b, "twist_ws_connections", "Open WebSocket client connections (upgraded).", "gauge",
+	        SUM(r, ws_conns));
+	counter(b, "twist_ws_allocations",
+	        "Live allocations whose app-connection is ws (draft-chenxin §4).", "gauge",
+	        SUM(r, ws_allocs));
+	counter(b, "twist_ws_upgraded_total", "WebSocket handshakes accepted.", "counter",
+	        SUM(r, ws_upgraded));
+	counter(b, "twist_ws_pings_total", "WebSocket pings answered with a pong.", "counter",
+	        SUM(r, ws_pings));
+	family(b, "twist_ws_refused_total", "counter",
+	       "WebSocket handshakes refused, by reason (the HTTP status is in the docs).");
+	for (int i = 1; i < WS_HS_NREFUSALS; i++)
+		sample(b, "twist_ws_refused_total", "reason",
+		       ws_hs_refusal_name((enum ws_hs_refusal)i), SUM(r, ws_refused[i]));
+	family(b, "twist_ws_errors_total", "counter",
+	       "WebSocket connections failed on a protocol error, by the close code sent.");
+	for (int i = 0; i < WS_ERR__COUNT; i++)
+		sample(b, "twist_ws_errors_total", "code", stats_ws_err_name((enum ws_err)i),
+		       SUM(r, ws_errors[i]));
+}
+
 static void write_import(struct evbuffer *b, struct relay *r)
 {
 	family(b, "twist_sync_import_refused_total", "counter",
@@ -228,6 +258,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	counter(b, "twist_workers", "Worker threads.", "gauge", r->n_workers);
 	write_guard(b, r);
 	write_tcp(b, r);
+	write_ws(b, r);
 	write_stun_compat(b, r);
 	write_traffic(b, r);
 	write_reasons(b, r);

@@ -117,6 +117,7 @@ struct worker {
 	struct listener *alt_set[4]; /* the primary and those three */
 	struct evconnlistener *tcp[CFG_MAX_LISTEN];
 	struct tw_addr tcp_addr[CFG_MAX_LISTEN];
+	bool tcp_ws[CFG_MAX_LISTEN]; /* the listener serves TURN over WebSocket */
 	unsigned n_tcp;
 	struct alloc_table *allocs;
 	struct flow *flows;         /* every published flow (relay/flow.h) */

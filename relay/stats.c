@@ -106,6 +106,12 @@ const char *stats_close_name(enum conn_close c)
 		return "request_deadline";
 	case CLOSE_AUTH_DEADLINE:
 		return "auth_deadline";
+	case CLOSE_WS_REFUSED:
+		return "ws_refused";
+	case CLOSE_WS_ERROR:
+		return "ws_error";
+	case CLOSE_WS_CLOSED:
+		return "ws_closed";
 	case CLOSE__COUNT:
 		break;
 	}
@@ -124,6 +130,25 @@ const char *stats_refuse_name(enum conn_refuse r)
 	case REFUSE_NOFILE:
 		return "nofile";
 	case REFUSE__COUNT:
+		break;
+	}
+	return "?";
+}
+
+const char *stats_ws_err_name(enum ws_err e)
+{
+	switch (e) {
+	case WS_ERR_PROTOCOL:
+		return "1002";
+	case WS_ERR_DATA:
+		return "1003";
+	case WS_ERR_UTF8:
+		return "1007";
+	case WS_ERR_TOO_BIG:
+		return "1009";
+	case WS_ERR_OTHER:
+		return "other";
+	case WS_ERR__COUNT:
 		break;
 	}
 	return "?";

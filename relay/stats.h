@@ -51,8 +51,22 @@ enum conn_close {
 	CLOSE_FRAME_DEADLINE,   /* a frame begun and not finished in time */
 	CLOSE_REQUEST_DEADLINE, /* no complete frame in time after accept */
 	CLOSE_AUTH_DEADLINE,    /* not authenticated in time after accept */
+	CLOSE_WS_REFUSED,       /* WebSocket handshake refused with an HTTP status */
+	CLOSE_WS_ERROR,         /* a WebSocket protocol error, answered with a close code */
+	CLOSE_WS_CLOSED,        /* the client closed the WebSocket (close frame echoed) */
 	CLOSE__COUNT,
 };
+
+/* Close codes the relay sends on a WebSocket protocol error (RFC 6455 §7.4.1). */
+enum ws_err {
+	WS_ERR_PROTOCOL, /* 1002 */
+	WS_ERR_DATA,     /* 1003: a text frame */
+	WS_ERR_UTF8,     /* 1007 */
+	WS_ERR_TOO_BIG,  /* 1009 */
+	WS_ERR_OTHER,
+	WS_ERR__COUNT,
+};
+#define WS_REFUSE_N 17 /* WS_HS_NREFUSALS; proto/ws_handshake.h checks it */
 
 enum conn_refuse {
 	REFUSE_TOTAL,  /* limits.tcp_connections reached */
@@ -95,6 +109,13 @@ struct stats {
 	uint64_t tcp_refused[REFUSE__COUNT];
 	uint64_t tcp_read_paused;   /* reading stopped: the client does not read its answers */
 	uint64_t tcp_accept_paused; /* accepting stopped: out of descriptors, or another error */
+	/* TURN over WebSocket (relay/ws.c); its connections count as tcp_* too */
+	uint64_t ws_upgraded;              /* handshakes accepted */
+	int64_t ws_conns;                  /* gauge: upgraded connections open */
+	int64_t ws_allocs;                 /* gauge: allocations whose app-connection is ws */
+	uint64_t ws_refused[WS_REFUSE_N];  /* handshakes refused, by enum ws_hs_refusal */
+	uint64_t ws_errors[WS_ERR__COUNT]; /* close codes sent for protocol errors */
+	uint64_t ws_pings;                 /* pings answered */
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;
@@ -110,5 +131,6 @@ const char *stats_auth_fail_name(enum auth_fail f);
 const char *stats_method_name(enum stats_method m);
 const char *stats_close_name(enum conn_close c);
 const char *stats_refuse_name(enum conn_refuse r);
+const char *stats_ws_err_name(enum ws_err e);
 
 #endif

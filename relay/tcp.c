@@ -16,6 +16,7 @@
 #include "relay/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tcp.h"
+#include "relay/ws.h"
 
 #define IDLE_NO_ALLOC_S 60 /* a connection with no allocation may idle this long */
 /*
@@ -25,6 +26,8 @@
  * authentication gives back the system's default.
  */
 #define NOTSENT_UNAUTH (16 << 10)
+/* A closing connection's last words (an HTTP refusal, a close frame) get this long. */
+#define LINGER_S 5
 
 /* A TURN-over-TCP client (RFC 8656 §3.1): it owns its allocation. */
 struct tcp_conn {
@@ -35,6 +38,8 @@ struct tcp_conn {
 	struct stream st;
 	bool counted_authed; /* connlimit knows it authenticated */
 	bool paused;         /* reading stopped until the output drains */
+	struct ws_conn *ws;  /* TURN over WebSocket: its bytes go through ws.c first */
+	int linger;          /* closing once the output drains: enum conn_close + 1 */
 	struct tcp_conn *next, *prev;
 };
 
@@ -72,6 +77,7 @@ static void conn_free(struct tcp_conn *tc)
 		event_free(tc->deadline);
 	if (tc->bev)
 		bufferevent_free(tc->bev);
+	ws_conn_free(tc->ws, w);
 	STAT_ADD(&w->st, tcp_conns, -1);
 	free(tc);
 }
@@ -88,17 +94,24 @@ void tcp_conn_close(struct tcp_conn *tc, enum conn_close why)
 	conn_free(tc);
 }
 
-static int tcp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t pad)
+int tcp_conn_out(struct conn *c, const void *pre, size_t plen, const void *pkt, size_t len,
+                 size_t pad)
 {
 	static const uint8_t zeros[4];
 	struct tcp_conn *tc = (struct tcp_conn *)c;
 	struct evbuffer *out = bufferevent_get_output(tc->bev);
 
-	if (evbuffer_get_length(out) + len + pad > out_max(tc))
+	if (evbuffer_get_length(out) + plen + len + pad > out_max(tc))
 		return -ENOBUFS;
-	if (evbuffer_add(out, pkt, len) < 0 || (pad && evbuffer_add(out, zeros, pad) < 0))
+	if ((plen && evbuffer_add(out, pre, plen) < 0) || evbuffer_add(out, pkt, len) < 0 ||
+	    (pad && evbuffer_add(out, zeros, pad) < 0))
 		return -ENOMEM;
 	return 0;
+}
+
+static int tcp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t pad)
+{
+	return tcp_conn_out(c, NULL, 0, pkt, len, pad);
 }
 
 static int tcp_send(struct conn *c, const void *buf, size_t len)
@@ -106,14 +119,14 @@ static int tcp_send(struct conn *c, const void *buf, size_t len)
 	return tcp_send_data(c, buf, len, 0);
 }
 
-static struct conn *tcp_attach(struct conn *c, struct allocation *a)
+struct conn *tcp_conn_attach(struct conn *c, struct allocation *a)
 {
 	c->a = a;
 	set_idle_timeout((struct tcp_conn *)c, false);
 	return c;
 }
 
-static void tcp_detach(struct conn *c)
+void tcp_conn_detach(struct conn *c)
 {
 	c->a = NULL;
 	set_idle_timeout((struct tcp_conn *)c, true);
@@ -127,8 +140,8 @@ static const struct conn_ops tcp_ops = {
         .replicates = false,
         .send = tcp_send,
         .send_data = tcp_send_data,
-        .attach = tcp_attach,
-        .detach = tcp_detach,
+        .attach = tcp_conn_attach,
+        .detach = tcp_conn_detach,
 };
 
 const struct conn_ops *tcp_conn_ops(void)
@@ -174,6 +187,11 @@ static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
 
+	if (tc->linger) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			tcp_conn_close(tc, (enum conn_close)(tc->linger - 1));
+		return;
+	}
 	/* Called once the output drained to the low-water mark set on pausing. */
 	if (!tc->paused)
 		return;
@@ -209,6 +227,23 @@ static void authenticated(struct tcp_conn *tc)
 	set_notsent(tc, 0);
 }
 
+/*
+ * Closes once what is queued is written, within LINGER_S: a WebSocket
+ * refusal or close frame must reach the client before the FIN.
+ */
+static void finish(struct tcp_conn *tc, enum conn_close why)
+{
+	struct timeval tv = {LINGER_S, 0};
+
+	if (evbuffer_get_length(bufferevent_get_output(tc->bev)) == 0)
+		return tcp_conn_close(tc, why);
+	tc->linger = (int)why + 1;
+	evtimer_del(tc->deadline);
+	bufferevent_disable(tc->bev, EV_READ);
+	bufferevent_setwatermark(tc->bev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(tc->bev, NULL, &tv);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
@@ -216,9 +251,15 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	int rc;
 
 	tc->c.w->now_ms = relay_now_ms();
-	rc = stream_input(&tc->st, &tc->c, bufferevent_get_input(bev));
-	if (rc < 0)
-		return tcp_conn_close(tc, (enum conn_close) - rc);
+	if (tc->ws) {
+		rc = ws_conn_input(tc->ws, &tc->c, &tc->st, bufferevent_get_input(bev));
+		if (rc < 0)
+			return finish(tc, (enum conn_close) - rc);
+	} else {
+		rc = stream_input(&tc->st, &tc->c, bufferevent_get_input(bev));
+		if (rc < 0)
+			return tcp_conn_close(tc, (enum conn_close) - rc);
+	}
 	if (tc->c.authed && !tc->counted_authed)
 		authenticated(tc);
 	if (deadline_arm(tc, &why))
@@ -233,11 +274,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		tc->c.w->now_ms = relay_now_ms();
+		if (tc->linger)
+			return tcp_conn_close(tc, (enum conn_close)(tc->linger - 1));
 		tcp_conn_close(tc, what & BEV_EVENT_TIMEOUT ? CLOSE_IDLE : CLOSE_PEER);
 	}
 }
 
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client)
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool ws)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -250,12 +293,14 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client)
 	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto bad;
-	tc->c.ops = &tcp_ops;
+	tc->c.ops = ws ? ws_conn_ops() : &tcp_ops;
 	tc->c.w = w;
 	tc->c.client = *client;
 	tc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	tc->deadline = evtimer_new(w->base, deadline_cb, tc);
-	if (!tc->bev || !tc->deadline) {
+	if (ws)
+		tc->ws = ws_conn_new();
+	if (!tc->bev || !tc->deadline || (ws && !tc->ws)) {
 		if (tc->bev)
 			fd = -1; /* closed with the bufferevent */
 		goto bad;
@@ -279,6 +324,7 @@ bad:
 			event_free(tc->deadline);
 		if (tc->bev)
 			bufferevent_free(tc->bev);
+		ws_conn_free(tc->ws, w);
 	}
 	free(tc);
 	if (fd >= 0)

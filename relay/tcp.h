@@ -18,15 +18,26 @@
 #define TCP_OUT_MAX        (1u << 20)
 #define TCP_OUT_MAX_UNAUTH (16u << 10) /* before authentication: a few answers */
 
-int tcp_listen(struct worker *w, const struct tw_addr *addr);
+/* ws: the listener serves TURN over WebSocket (relay/ws.h) rather than TCP. */
+int tcp_listen(struct worker *w, const struct tw_addr *addr, bool ws);
 /* Closes every connection, then the listeners. */
 void tcp_close_all(struct worker *w);
 void tcp_listen_close_all(struct worker *w);
 const struct conn_ops *tcp_conn_ops(void);
 
 /* tcp_accept.c hands over an accepted socket that connlimit counted; 0 or -1. */
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client);
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool ws);
 /* Frees a connection as the relay closes it, counting why. */
 void tcp_conn_close(struct tcp_conn *tc, enum conn_close why);
+
+/*
+ * For transports layered on a TCP connection (relay/ws.c): queue pre,
+ * then pkt, then pad zero bytes, all or nothing, under the connection's
+ * output cap (-ENOBUFS); and the TCP conn's attach and detach.
+ */
+int tcp_conn_out(struct conn *c, const void *pre, size_t plen, const void *pkt, size_t len,
+                 size_t pad);
+struct conn *tcp_conn_attach(struct conn *c, struct allocation *a);
+void tcp_conn_detach(struct conn *c);
 
 #endif

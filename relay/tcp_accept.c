@@ -57,6 +57,14 @@ static void refused(struct worker *w, enum conn_refuse why, const struct tw_addr
 	}
 }
 
+static bool listener_is_ws(const struct worker *w, const struct evconnlistener *l)
+{
+	for (unsigned i = 0; i < w->n_tcp; i++)
+		if (w->tcp[i] == l)
+			return w->tcp_ws[i];
+	return false;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -78,7 +86,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		refused(w, verdict_reason[v], &client);
 		return;
 	}
-	tcp_conn_open(w, fd, &client);
+	tcp_conn_open(w, fd, &client, listener_is_ws(w, l));
 }
 
 static void set_listening(struct worker *w, bool on)
@@ -178,7 +186,7 @@ static int listen_socket(const struct tw_addr *addr)
 	return netaddr_bind(fd, addr, false);
 }
 
-int tcp_listen(struct worker *w, const struct tw_addr *addr)
+int tcp_listen(struct worker *w, const struct tw_addr *addr, bool ws)
 {
 	struct evconnlistener *l;
 	int fd;
@@ -197,6 +205,7 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr)
 	}
 	evconnlistener_set_error_cb(l, accept_error_cb);
 	w->tcp_addr[w->n_tcp] = *addr;
+	w->tcp_ws[w->n_tcp] = ws;
 	w->tcp[w->n_tcp++] = l;
 	return 0;
 }

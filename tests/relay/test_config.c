@@ -323,7 +323,7 @@ static const struct load_case load_cases[] = {
         {"listen: {address: 127.0.0.1}\n", 0, 1, 9, "expected a list for 'listen', got a mapping"},
         {"listen:\n", 0, 1, 8, "got null (write [] for an empty list)"},
         {"listen:\n  - address: \"::1\"\n    transports: [udp, tls]\n", 0, 3, 23,
-         "unknown transport 'tls' (expected udp or tcp)"},
+         "unknown transport 'tls' (expected udp, tcp or ws)"},
         {"listen:\n  - address: \"::1\"\n    transports: [udp, udp]\n", 0, 3, 23,
          "duplicate transport 'udp'"},
         {"listen:\n  - address: \"::1\"\n    transports: []\n", 0, 3, 17, "'transports' is empty"},

@@ -1,0 +1,34 @@
+/*
+ * TURN over WebSocket client connections (draft-chenxin-behave-turn-
+ * websocket, docs/websocket.md). A ws connection is a TCP connection
+ * (relay/tcp.c: caps, backpressure, deadlines, allocation ownership)
+ * whose bytes pass through this layer: first the opening handshake, then
+ * WebSocket frames, whose binary payloads join the TURN stream framing
+ * (relay/stream.h). Built on the connection's bufferevent only, so the
+ * stream below may later be TLS (wss).
+ */
+#ifndef TWIST_RELAY_WS_H
+#define TWIST_RELAY_WS_H
+
+#include "relay/conn.h"
+#include "relay/relay.h"
+
+struct evbuffer;
+struct stream;
+struct ws_conn;
+
+/* The ops of a ws connection: "ws", the TCP conn's own with framed sends. */
+const struct conn_ops *ws_conn_ops(void);
+
+/* Per-connection state; nothing large until the handshake is accepted. */
+struct ws_conn *ws_conn_new(void);
+void ws_conn_free(struct ws_conn *ws, struct worker *w);
+
+/*
+ * Consumes what arrived in `in`. Returns 0, or a close reason as a
+ * negative number once the connection must close; the refusal or close
+ * frame is queued by then and the caller flushes it before closing.
+ */
+int ws_conn_input(struct ws_conn *ws, struct conn *c, struct stream *st, struct evbuffer *in);
+
+#endif
