@@ -1,3 +1,9 @@
+/*
+ * TURN over WebSocket (docs/websocket.md), plain ws: a TCP conn (tcp.c)
+ * whose input goes through the RFC 6455 handshake and framing
+ * (proto/ws_*.c) before the TURN stream framing, and whose every STUN or
+ * ChannelData message leaves as one binary WebSocket message.
+ */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -11,12 +17,16 @@
 #include "relay/tcp.h"
 #include "relay/ws.h"
 
+/* Reassembly buffer before authentication (see grow()). */
+#define WS_MSG_UNAUTH (2 * STREAM_MAX_FRAME_UNAUTH)
+
 _Static_assert(WS_REFUSE_N == WS_HS_NREFUSALS, "stats.h WS_REFUSE_N is out of date");
 
 struct ws_conn {
 	struct ws_hs hs;
 	struct ws_rx rx;
 	uint8_t *msg;            /* reassembly buffer; NULL until the handshake is accepted */
+	size_t cap;              /* its size: WS_MSG_UNAUTH until the client authenticates */
 	struct evbuffer *stream; /* binary payloads not yet framed as TURN */
 };
 
@@ -100,7 +110,8 @@ static int handshake(struct ws_conn *ws, struct conn *c, struct evbuffer *in)
 		return refuse(c, ws->hs.why);
 	/* The reply quotes the key, which points into `in`: written before draining. */
 	k = ws_hs_accept_write(&ws->hs, out, sizeof(out));
-	ws->msg = malloc(cfg->ws_max_message);
+	ws->cap = cfg->ws_max_message < WS_MSG_UNAUTH ? cfg->ws_max_message : WS_MSG_UNAUTH;
+	ws->msg = malloc(ws->cap);
 	ws->stream = evbuffer_new();
 	if (k < 0 || !ws->msg || !ws->stream || tcp_conn_out(c, NULL, 0, out, (size_t)k, 0) < 0) {
 		free(ws->msg);
@@ -108,7 +119,7 @@ static int handshake(struct ws_conn *ws, struct conn *c, struct evbuffer *in)
 		return -CLOSE_WS_REFUSED;
 	}
 	evbuffer_drain(in, (size_t)hlen);
-	ws_rx_init(&ws->rx, ws->msg, cfg->ws_max_message);
+	ws_rx_init(&ws->rx, ws->msg, ws->cap);
 	STAT_INC(&c->w->st, ws_upgraded);
 	STAT_ADD(&c->w->st, ws_conns, 1);
 	return 1;
@@ -211,6 +222,24 @@ static bool busy(const struct ws_conn *ws)
 	       evbuffer_get_length(ws->stream);
 }
 
+/*
+ * Once the client has authenticated, the reassembly buffer grows to
+ * websocket.max_message. Before, the TURN framing refuses anything over
+ * STREAM_MAX_FRAME_UNAUTH anyway, so idle or hostile connections that never
+ * authenticate hold WS_MSG_UNAUTH each, not max_message. Between events
+ * only: a message being reassembled keeps its bytes.
+ */
+static void grow(struct ws_conn *ws, const struct conn *c)
+{
+	size_t max = c->w->r->cfg.ws_max_message;
+	uint8_t *p;
+
+	if (!c->authed || ws->cap >= max || !(p = realloc(ws->msg, max)))
+		return; /* out of memory: the small buffer still works */
+	ws->msg = ws->rx.msg = p;
+	ws->cap = ws->rx.cap = max;
+}
+
 static int frames(struct ws_conn *ws, struct conn *c, struct stream *st, struct evbuffer *in)
 {
 	struct evbuffer_iovec v;
@@ -219,6 +248,7 @@ static int frames(struct ws_conn *ws, struct conn *c, struct stream *st, struct 
 	int rc;
 
 	while (evbuffer_get_length(in) && !ws_rx_done(&ws->rx)) {
+		grow(ws, c);
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		used = ws_rx_next(&ws->rx, v.iov_base, v.iov_len, &ev);
