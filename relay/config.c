@@ -27,32 +27,35 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 {
 	struct cfg_listen *l = base;
 	yaml_mark_t start = p->ev.start_mark;
-	bool udp = false, tcp = false, *t;
+	bool udp = false, tcp = false, tls = false, *t;
 	char s[CFG_STR];
 	int rc;
 
 	if (yp_seq_begin(p, k->name) < 0)
 		return -1;
 	while ((rc = yp_seq_next(p)) == 0) {
-		if (yp_scalar_text(p, k->name, "udp or tcp", s, sizeof(s)) < 0)
+		if (yp_scalar_text(p, k->name, "udp, tcp or tls", s, sizeof(s)) < 0)
 			return -1;
 		if (strcmp(s, "udp") == 0)
 			t = &udp;
 		else if (strcmp(s, "tcp") == 0)
 			t = &tcp;
+		else if (strcmp(s, "tls") == 0)
+			t = &tls;
 		else
 			return yp_fail(p, p->ev.start_mark,
-			               "unknown transport '%s' (expected udp or tcp)", s);
+			               "unknown transport '%s' (expected udp, tcp or tls)", s);
 		if (*t)
 			return yp_fail(p, p->ev.start_mark, "duplicate transport '%s'", s);
 		*t = true;
 	}
 	if (rc < 0)
 		return -1;
-	if (!udp && !tcp)
+	if (!udp && !tcp && !tls)
 		return yp_fail(p, start, "'transports' is empty");
 	l->udp = udp;
 	l->tcp = tcp;
+	l->tls = tls;
 	return 0;
 }
 
@@ -309,6 +312,13 @@ static const struct key log_keys[] = {
         {CFG_BOOL("syslog", log_syslog)},
 };
 
+static const struct key tls_keys[] = {
+        {CFG_STRING("cert", tls_cert)},
+        {CFG_STRING("key", tls_key)},
+        {CFG_STRING("ciphers", tls_ciphers)},
+        {CFG_STRING("min_version", tls_min_version)},
+};
+
 static const struct key control_keys[] = {
         {CFG_STRING("socket", control_socket)},
 };
@@ -320,7 +330,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("metrics", metrics_keys)}, {CFG_SECTION("log", log_keys)},
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
         {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
-        {CFG_SECTION("stun", stun_keys)},
+        {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("tls", tls_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -444,6 +454,7 @@ void config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	snprintf(cfg->software, sizeof(cfg->software), "twist");
 	snprintf(cfg->ha_ipc_dir, sizeof(cfg->ha_ipc_dir), "/run/twist");
+	snprintf(cfg->tls_min_version, sizeof(cfg->tls_min_version), "1.2");
 	cfg->ha_sync_deadline_ms = 5;
 }
 

@@ -24,6 +24,7 @@ struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
 	bool udp;
 	bool tcp;
+	bool tls; /* TURN over TLS (RFC 8656 §3.2); the tls: section */
 };
 
 struct cfg_user {
@@ -81,6 +82,12 @@ struct config {
 	unsigned tcp_frame_deadline_ms;   /* a begun frame must be complete by then; 10000 */
 	unsigned tcp_request_deadline_ms; /* first complete frame after accept; 10000 */
 	unsigned tcp_auth_deadline_ms;    /* first authenticated request after accept; 30000 */
+
+	/* tls: for listeners with the tls transport (relay/tls.h) */
+	char tls_cert[CFG_STR];        /* PEM chain; "" = a throwaway self-signed one */
+	char tls_key[CFG_STR];         /* PEM private key; with tls_cert */
+	char tls_ciphers[CFG_STR];     /* TLS 1.2 cipher list; "" = ECDHE with AEAD only */
+	char tls_min_version[CFG_STR]; /* "1.2" (default) or "1.3" */
 
 	/* compat */
 	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */

@@ -87,16 +87,20 @@ static int check_listen(struct check *c)
 			return check_fail(c, "listen[%u]: no address", i);
 		if (l->addr.port == 0)
 			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
-		if (!l->udp && !l->tcp)
+		if (!l->udp && !l->tcp && !l->tls)
 			return check_fail(c, "listen[%u]: no transports", i);
+		if (l->tcp && l->tls)
+			return check_fail(c, "listen[%u]: tcp and tls need different ports", i);
 		if (addr_is_multicast(&l->addr))
 			return check_fail(c, "listen[%u]: %s is not a unicast address", i,
 			                  tw_addr_fmt_ip(&l->addr, buf, sizeof(buf)));
 		for (unsigned j = 0; j < i; j++) {
 			const struct cfg_listen *o = &cfg->listen[j];
 
+			/* tcp and tls are both TCP sockets: SO_REUSEPORT would
+			 * let them share a port and split its clients. */
 			if (tw_addr_eq(&l->addr, &o->addr) &&
-			    ((l->udp && o->udp) || (l->tcp && o->tcp)))
+			    ((l->udp && o->udp) || ((l->tcp || l->tls) && (o->tcp || o->tls))))
 				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
 				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);
 		}
@@ -311,6 +315,19 @@ static int check_limits(struct check *c)
 	return check_tcp(c);
 }
 
+/* The files themselves are read, and the key matched, by relay/tls.c at start. */
+static int check_tls(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (!!cfg->tls_cert[0] != !!cfg->tls_key[0])
+		return check_fail(c, "tls.cert and tls.key go together: set both or neither");
+	if (strcmp(cfg->tls_min_version, "1.2") != 0 && strcmp(cfg->tls_min_version, "1.3") != 0)
+		return check_fail(c, "tls.min_version must be \"1.2\" or \"1.3\", got \"%s\"",
+		                  cfg->tls_min_version);
+	return 0;
+}
+
 static int check_ops(struct check *c)
 {
 	const struct config *cfg = c->cfg;
@@ -436,7 +453,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		err[0] = '\0';
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
-	    check_control(&c) < 0 || check_rfc5780(&c) < 0)
+	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_tls(&c) < 0)
 		return -1;
 	return 0;
 }

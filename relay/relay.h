@@ -64,6 +64,7 @@ struct relay {
 	struct ratelimit *rl;    /* unauthenticated answers per source, all workers */
 	struct guard *guard;     /* failed-authentication back-off, all workers */
 	struct connlimit *conns; /* stream connections per source, all workers */
+	struct tls_server *tls;  /* NULL without a tls listener (relay/tls.h) */
 	struct worker **workers;
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */

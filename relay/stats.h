@@ -62,6 +62,16 @@ enum conn_refuse {
 	REFUSE__COUNT,
 };
 
+/* How a TLS handshake ended (relay/tls.h). */
+enum tls_hs {
+	TLSHS_OK,         /* completed */
+	TLSHS_VERSION,    /* the client offered only versions below tls.min_version */
+	TLSHS_NO_CIPHER,  /* no cipher suite in common */
+	TLSHS_OTHER,      /* any other TLS error */
+	TLSHS_INCOMPLETE, /* closed (EOF, a deadline) before it completed */
+	TLSHS__COUNT,
+};
+
 /* Request and indication counters, one slot per method the relay knows. */
 enum stats_method {
 	SM_OTHER, /* methods with no row in the table */
@@ -93,8 +103,10 @@ struct stats {
 	int64_t tcp_conns;
 	uint64_t tcp_closed[CLOSE__COUNT];
 	uint64_t tcp_refused[REFUSE__COUNT];
-	uint64_t tcp_read_paused;   /* reading stopped: the client does not read its answers */
-	uint64_t tcp_accept_paused; /* accepting stopped: out of descriptors, or another error */
+	uint64_t tcp_read_paused;    /* reading stopped: the client does not read its answers */
+	uint64_t tcp_accept_paused;  /* accepting stopped: out of descriptors, or another error */
+	uint64_t tls_conns_accepted; /* of the stream connections, those on tls listeners */
+	uint64_t tls_handshakes[TLSHS__COUNT];
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;
@@ -110,5 +122,6 @@ const char *stats_auth_fail_name(enum auth_fail f);
 const char *stats_method_name(enum stats_method m);
 const char *stats_close_name(enum conn_close c);
 const char *stats_refuse_name(enum conn_refuse r);
+const char *stats_tls_hs_name(enum tls_hs h);
 
 #endif

@@ -16,6 +16,7 @@
 #include "relay/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tcp.h"
+#include "relay/tls.h"
 
 #define IDLE_NO_ALLOC_S 60 /* a connection with no allocation may idle this long */
 /*
@@ -35,10 +36,11 @@ struct tcp_conn {
 	struct stream st;
 	bool counted_authed; /* connlimit knows it authenticated */
 	bool paused;         /* reading stopped until the output drains */
+	bool handshaking;    /* TLS: the handshake has not completed yet */
 	struct tcp_conn *next, *prev;
 };
 
-static const struct conn_ops tcp_ops;
+static const struct conn_ops tcp_ops, tls_ops;
 
 static void set_idle_timeout(struct tcp_conn *tc, bool on)
 {
@@ -79,11 +81,13 @@ static void conn_free(struct tcp_conn *tc)
 void tcp_conn_close(struct tcp_conn *tc, enum conn_close why)
 {
 	STAT_INC(&tc->c.w->st, tcp_closed[why]);
+	if (tc->handshaking)
+		STAT_INC(&tc->c.w->st, tls_handshakes[TLSHS_INCOMPLETE]);
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char a[TW_ADDR_STRLEN];
 
-		log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
-		          stats_close_name(why));
+		log_debug("%s %s closed (%s)", tc->c.ops->name,
+		          tw_addr_fmt(&tc->c.client, a, sizeof(a)), stats_close_name(why));
 	}
 	conn_free(tc);
 }
@@ -119,17 +123,19 @@ static void tcp_detach(struct conn *c)
 	set_idle_timeout((struct tcp_conn *)c, true);
 }
 
-/* Decision 8: the connection's state dies with its kernel; not replicated. */
-static const struct conn_ops tcp_ops = {
-        .name = "tcp",
-        .transport = STUN_PROTO_TCP,
-        .stream = true,
-        .replicates = false,
-        .send = tcp_send,
-        .send_data = tcp_send_data,
-        .attach = tcp_attach,
-        .detach = tcp_detach,
-};
+/*
+ * Decision 8: the connection's state dies with its kernel; not replicated.
+ * TLS is the same connection over another bufferevent; its allocations
+ * are keyed as TCP ones, the transport of the 5-tuple (RFC 8656 §2).
+ */
+#define STREAM_OPS(n)                                                                        \
+	{                                                                                    \
+		.name = n, .transport = STUN_PROTO_TCP, .stream = true, .replicates = false, \
+		.send = tcp_send, .send_data = tcp_send_data, .attach = tcp_attach,          \
+		.detach = tcp_detach,                                                        \
+	}
+static const struct conn_ops tcp_ops = STREAM_OPS("tcp");
+static const struct conn_ops tls_ops = STREAM_OPS("tls");
 
 const struct conn_ops *tcp_conn_ops(void)
 {
@@ -226,18 +232,46 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	maybe_pause(tc);
 }
 
+/* TLS: the handshake ended in an error; counted by why, then closed. */
+static void handshake_failed(struct tcp_conn *tc)
+{
+	enum tls_hs why = tls_bev_failure(tc->bev);
+
+	STAT_INC(&tc->c.w->st, tls_handshakes[why]);
+	tc->handshaking = false;
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char a[TW_ADDR_STRLEN];
+
+		log_debug("tls %s: handshake failed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
+		          stats_tls_hs_name(why));
+	}
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct tcp_conn *tc = arg;
 
 	(void)bev;
+	if ((what & BEV_EVENT_CONNECTED) && tc->handshaking) {
+		tc->handshaking = false;
+		STAT_INC(&tc->c.w->st, tls_handshakes[TLSHS_OK]);
+	}
+	if ((what & BEV_EVENT_ERROR) && tc->handshaking)
+		handshake_failed(tc);
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		tc->c.w->now_ms = relay_now_ms();
 		tcp_conn_close(tc, what & BEV_EVENT_TIMEOUT ? CLOSE_IDLE : CLOSE_PEER);
 	}
 }
 
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client)
+static struct bufferevent *bev_new(struct worker *w, int fd, bool tls)
+{
+	if (tls)
+		return tls_bev_new(w->r->tls, w->base, fd);
+	return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool tls)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -250,10 +284,11 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client)
 	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto bad;
-	tc->c.ops = &tcp_ops;
+	tc->c.ops = tls ? &tls_ops : &tcp_ops;
 	tc->c.w = w;
 	tc->c.client = *client;
-	tc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	tc->handshaking = tls;
+	tc->bev = bev_new(w, fd, tls);
 	tc->deadline = evtimer_new(w->base, deadline_cb, tc);
 	if (!tc->bev || !tc->deadline) {
 		if (tc->bev)
@@ -265,6 +300,8 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client)
 		w->tcp_conns->prev = tc;
 	w->tcp_conns = tc;
 	STAT_INC(&w->st, tcp_conns_accepted);
+	if (tls)
+		STAT_INC(&w->st, tls_conns_accepted);
 	STAT_ADD(&w->st, tcp_conns, 1);
 	stream_init(&tc->st, w->now_ms);
 	set_notsent(tc, NOTSENT_UNAUTH);

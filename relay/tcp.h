@@ -1,5 +1,6 @@
 /*
- * TURN over TCP client connections (RFC 8656 §3.1). tcp.c: one connection,
+ * TURN over TCP client connections (RFC 8656 §3.1), and over TLS (§3.2:
+ * the same connection reading through a TLS bufferevent). tcp.c: one connection,
  * its backpressure and deadlines; tcp_accept.c: listeners, the caps checked
  * at accept, and the back-off when descriptors run out.
  */
@@ -18,14 +19,15 @@
 #define TCP_OUT_MAX        (1u << 20)
 #define TCP_OUT_MAX_UNAUTH (16u << 10) /* before authentication: a few answers */
 
-int tcp_listen(struct worker *w, const struct tw_addr *addr);
+/* tls: TURN over TLS on this listener (relay/tls.h), with w->r->tls. */
+int tcp_listen(struct worker *w, const struct tw_addr *addr, bool tls);
 /* Closes every connection, then the listeners. */
 void tcp_close_all(struct worker *w);
 void tcp_listen_close_all(struct worker *w);
 const struct conn_ops *tcp_conn_ops(void);
 
 /* tcp_accept.c hands over an accepted socket that connlimit counted; 0 or -1. */
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client);
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool tls);
 /* Frees a connection as the relay closes it, counting why. */
 void tcp_conn_close(struct tcp_conn *tc, enum conn_close why);
 

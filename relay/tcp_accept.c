@@ -57,15 +57,12 @@ static void refused(struct worker *w, enum conn_refuse why, const struct tw_addr
 	}
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+/* TCP and TLS share the caps: a handshake is a connection like any other. */
+static void accept_one(struct worker *w, evutil_socket_t fd, struct sockaddr *sa, bool tls)
 {
-	struct worker *w = arg;
 	struct tw_addr client;
 	enum connlimit_verdict v;
 
-	(void)l;
-	(void)salen;
 	w->now_ms = relay_now_ms();
 	if (netaddr_from_sa(sa, &client) < 0) {
 		evutil_closesocket(fd);
@@ -78,7 +75,23 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		refused(w, verdict_reason[v], &client);
 		return;
 	}
-	tcp_conn_open(w, fd, &client);
+	tcp_conn_open(w, fd, &client, tls);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+	(void)l;
+	(void)salen;
+	accept_one(arg, fd, sa, false);
+}
+
+static void accept_tls_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                          int salen, void *arg)
+{
+	(void)l;
+	(void)salen;
+	accept_one(arg, fd, sa, true);
 }
 
 static void set_listening(struct worker *w, bool on)
@@ -178,7 +191,7 @@ static int listen_socket(const struct tw_addr *addr)
 	return netaddr_bind(fd, addr, false);
 }
 
-int tcp_listen(struct worker *w, const struct tw_addr *addr)
+int tcp_listen(struct worker *w, const struct tw_addr *addr, bool tls)
 {
 	struct evconnlistener *l;
 	int fd;
@@ -190,7 +203,8 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr)
 	fd = listen_socket(addr);
 	if (fd < 0)
 		return fd;
-	l = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, 1024, fd);
+	l = evconnlistener_new(w->base, tls ? accept_tls_cb : accept_cb, w, LEV_OPT_CLOSE_ON_FREE,
+	                       1024, fd);
 	if (!l) {
 		close(fd);
 		return -EADDRNOTAVAIL;

@@ -63,11 +63,11 @@ static int open_listeners(struct worker *w)
 				return rc;
 			}
 		}
-		if (l->tcp) {
-			rc = tcp_listen(w, &l->addr);
+		if (l->tcp || l->tls) {
+			rc = tcp_listen(w, &l->addr, l->tls);
 			if (rc < 0) {
-				log_err("tcp listen on %s: %s", tw_addr_fmt(&l->addr, a, sizeof(a)),
-				        strerror(-rc));
+				log_err("%s listen on %s: %s", l->tls ? "tls" : "tcp",
+				        tw_addr_fmt(&l->addr, a, sizeof(a)), strerror(-rc));
 				return rc;
 			}
 		}
