@@ -8,6 +8,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/log.h"
 #include "relay/tls.h"
@@ -87,8 +88,12 @@ static int ctx_load(SSL_CTX *ctx, const struct config *cfg, char *err, size_t er
 		ssl_err(err, errlen, "tls.cert: cannot load", cfg->tls_cert);
 		return -1;
 	}
+	/* OpenSSL compares the key with the certificate as it loads it. */
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-		ssl_err(err, errlen, "tls.key: cannot load", cfg->tls_key);
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			ssl_err(err, errlen, "tls.key does not match tls.cert", cfg->tls_cert);
+		else
+			ssl_err(err, errlen, "tls.key: cannot load", cfg->tls_key);
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
