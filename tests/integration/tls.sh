@@ -93,12 +93,6 @@ start_relay() { # YAML
 	tw_wait_http "$METRICS" "$TW_RELAY_PID" 30
 }
 
-stop_relay() {
-	tw_stop "$TW_RELAY_PID" || tw_fail "the relay did not stop on SIGTERM"
-	tw_forget "$TW_RELAY_PID"
-	[ "$TW_STOP_STATUS" = 0 ] || tw_fail "twist-relay exited with status $TW_STOP_STATUS"
-}
-
 # uclient TAG: 2 clients x 20 messages over TLS, UDP relayed; all back.
 uclient() {
 	local logf=$T/uclient-$1.log rc why
@@ -198,7 +192,7 @@ done
 grep -q "keeping the running certificate" "$T/relay.log" || tw_fail "broken certificate: nothing logged"
 wait_subject "twist test two"
 tw_log "SIGHUP: certificate two served; a broken file kept it"
-stop_relay
+tw_stop_relay
 
 # --- 4. no tls.cert: the throwaway self-signed certificate ---
 : >"$T/relay.log"
@@ -214,5 +208,5 @@ for want in "IP Address:127.0.0.1" "IP Address:0:0:0:0:0:0:0:1" "DNS:localhost";
 	grep -q "$want" <<<"$san" || tw_fail "self-signed SAN lacks $want: $san"
 done
 tw_log "self-signed: $(tr -s ' \n' ' ' <<<"$san")"
-stop_relay
+tw_stop_relay
 tw_pass "TLS relaying with a CA and a self-signed certificate, old versions alerted, ALPN, deadline, reload"
