@@ -215,9 +215,10 @@ enum tls_hs tls_bev_failure(struct bufferevent *bev)
 
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
 		switch (ERR_GET_REASON(e)) {
+		/* Not SSL_R_WRONG_VERSION_NUMBER: that is a record that is not
+		 * TLS at all (a plain STUN client on this port), "other". */
 		case SSL_R_UNSUPPORTED_PROTOCOL:
 		case SSL_R_VERSION_TOO_LOW:
-		case SSL_R_WRONG_VERSION_NUMBER:
 			why = TLSHS_VERSION;
 			break;
 		case SSL_R_NO_SHARED_CIPHER:

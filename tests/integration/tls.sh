@@ -8,7 +8,8 @@
 #     it, naming the problem.
 #  2. With a test CA's server certificate: turnutils_uclient -t -S relays
 #     (UDP allocations, TLS to the relay) with every message back; openssl
-#     s_client -tls1_1 gets a protocol_version alert; -alpn stun.turn
+#     s_client -tls1_1 gets a protocol_version alert, a TLS 1.2 client with
+#     only AES128-SHA a handshake_failure one; -alpn stun.turn
 #     negotiates stun.turn and verifies against the CA; a connection that
 #     never completes its handshake is closed at the request deadline and
 #     counted as an incomplete handshake.
@@ -133,6 +134,15 @@ grep -q "alert protocol version" "$T/s_client-tls11.out" ||
 v=$(metric twist_tls_handshakes_total 'result="version"') || tw_fail "no version counter"
 [ "$v" -ge 1 ] || tw_fail "the TLS 1.1 refusal was not counted (version=$v)"
 tw_log "TLS 1.1: protocol_version alert, counted (version=$v)"
+
+# TLS 1.2 with only a non-forward-secret, non-AEAD suite: no shared cipher.
+s_client rsa -tls1_2 -cipher AES128-SHA
+[ $S_RC -ne 0 ] || tw_fail "a TLS 1.2 handshake with AES128-SHA succeeded"
+grep -q "alert handshake failure" "$T/s_client-rsa.out" ||
+	tw_fail "AES128-SHA refused without a handshake_failure alert"
+v=$(metric twist_tls_handshakes_total 'result="no_cipher"') || tw_fail "no no_cipher counter"
+[ "$v" -eq 1 ] || tw_fail "twist_tls_handshakes_total{result=\"no_cipher\"} is $v, want 1"
+tw_log "TLS 1.2 AES128-SHA: handshake_failure alert, counted (no_cipher=$v)"
 
 s_client alpn -alpn stun.turn -CAfile "$T/ca.pem" -verify_return_error -verify_ip 127.0.0.1
 [ $S_RC -eq 0 ] || tw_fail "s_client -alpn stun.turn failed: $(tail -n3 "$T/s_client-alpn.out")"
