@@ -27,34 +27,37 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 {
 	struct cfg_listen *l = base;
 	yaml_mark_t start = p->ev.start_mark;
-	bool udp = false, tcp = false, ws = false, *t;
+	bool udp = false, tcp = false, tls = false, ws = false, *t;
 	char s[CFG_STR];
 	int rc;
 
 	if (yp_seq_begin(p, k->name) < 0)
 		return -1;
 	while ((rc = yp_seq_next(p)) == 0) {
-		if (yp_scalar_text(p, k->name, "udp, tcp or ws", s, sizeof(s)) < 0)
+		if (yp_scalar_text(p, k->name, "udp, tcp, tls or ws", s, sizeof(s)) < 0)
 			return -1;
 		if (strcmp(s, "udp") == 0)
 			t = &udp;
 		else if (strcmp(s, "tcp") == 0)
 			t = &tcp;
+		else if (strcmp(s, "tls") == 0)
+			t = &tls;
 		else if (strcmp(s, "ws") == 0)
 			t = &ws;
 		else
 			return yp_fail(p, p->ev.start_mark,
-			               "unknown transport '%s' (expected udp, tcp or ws)", s);
+			               "unknown transport '%s' (expected udp, tcp, tls or ws)", s);
 		if (*t)
 			return yp_fail(p, p->ev.start_mark, "duplicate transport '%s'", s);
 		*t = true;
 	}
 	if (rc < 0)
 		return -1;
-	if (!udp && !tcp && !ws)
+	if (!udp && !tcp && !tls && !ws)
 		return yp_fail(p, start, "'transports' is empty");
 	l->udp = udp;
 	l->tcp = tcp;
+	l->tls = tls;
 	l->ws = ws;
 	return 0;
 }
@@ -339,6 +342,13 @@ static const struct key log_keys[] = {
         {CFG_BOOL("syslog", log_syslog)},
 };
 
+static const struct key tls_keys[] = {
+        {CFG_STRING("cert", tls_cert)},
+        {CFG_STRING("key", tls_key)},
+        {CFG_STRING("ciphers", tls_ciphers)},
+        {CFG_STRING("min_version", tls_min_version)},
+};
+
 static const struct key control_keys[] = {
         {CFG_STRING("socket", control_socket)},
 };
@@ -351,6 +361,7 @@ static const struct key root_keys[] = {
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
         {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
         {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("websocket", websocket_keys)},
+        {CFG_SECTION("tls", tls_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -477,6 +488,7 @@ void config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	snprintf(cfg->software, sizeof(cfg->software), "twist");
 	snprintf(cfg->ha_ipc_dir, sizeof(cfg->ha_ipc_dir), "/run/twist");
+	snprintf(cfg->tls_min_version, sizeof(cfg->tls_min_version), "1.2");
 	cfg->ha_sync_deadline_ms = 5;
 }
 

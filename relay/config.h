@@ -25,7 +25,8 @@ struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
 	bool udp;
 	bool tcp;
-	bool ws; /* TURN over WebSocket (relay/ws.h) on this TCP port */
+	bool ws;  /* TURN over WebSocket (relay/ws.h) on this TCP port */
+	bool tls; /* TURN over TLS (RFC 8656 §3.2); the tls: section */
 };
 
 struct cfg_user {
@@ -90,6 +91,11 @@ struct config {
 	unsigned n_ws_origins;
 	unsigned ws_max_header;  /* bytes of request head; default 8192 */
 	unsigned ws_max_message; /* bytes of one reassembled message; default 65556 */
+	/* tls: for listeners with the tls transport (relay/tls.h) */
+	char tls_cert[CFG_STR];        /* PEM chain; "" = a throwaway self-signed one */
+	char tls_key[CFG_STR];         /* PEM private key; with tls_cert */
+	char tls_ciphers[CFG_STR];     /* TLS 1.2 cipher list; "" = ECDHE with AEAD only */
+	char tls_min_version[CFG_STR]; /* "1.2" (default) or "1.3" */
 
 	/* compat */
 	bool rfc5766_channels; /* accept channels 0x5000..0x7FFF (default false) */

@@ -91,20 +91,23 @@ static int check_listen(struct check *c)
 			return check_fail(c, "listen[%u]: no address", i);
 		if (l->addr.port == 0)
 			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
-		if (!l->udp && !l->tcp && !l->ws)
+		if (!l->udp && !l->tcp && !l->tls && !l->ws)
 			return check_fail(c, "listen[%u]: no transports", i);
-		/* One TCP socket per port: serving both on it needs the first-byte
-		 * switch of docs/websocket.md §3, which is not built. */
-		if (l->tcp && l->ws)
-			return check_fail(c, "listen[%u]: tcp and ws cannot share a port", i);
+		/* One TCP socket per port: serving two of these on it needs the
+		 * first-byte and ALPN switch of docs/websocket.md §3, not built. */
+		if ((l->tcp + l->tls + l->ws) > 1)
+			return check_fail(c, "listen[%u]: tcp, tls and ws need different ports", i);
 		if (addr_is_multicast(&l->addr))
 			return check_fail(c, "listen[%u]: %s is not a unicast address", i,
 			                  tw_addr_fmt_ip(&l->addr, buf, sizeof(buf)));
 		for (unsigned j = 0; j < i; j++) {
 			const struct cfg_listen *o = &cfg->listen[j];
 
+			/* tcp and tls are both TCP sockets: SO_REUSEPORT would
+			 * let them share a port and split its clients. */
 			if (tw_addr_eq(&l->addr, &o->addr) &&
-			    ((l->udp && o->udp) || ((l->tcp || l->ws) && (o->tcp || o->ws))))
+			    ((l->udp && o->udp) ||
+			     ((l->tcp || l->tls || l->ws) && (o->tcp || o->tls || o->ws))))
 				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
 				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);
 		}
@@ -319,6 +322,19 @@ static int check_limits(struct check *c)
 	return check_tcp(c);
 }
 
+/* The files themselves are read, and the key matched, by relay/tls.c at start. */
+static int check_tls(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (!!cfg->tls_cert[0] != !!cfg->tls_key[0])
+		return check_fail(c, "tls.cert and tls.key go together: set both or neither");
+	if (strcmp(cfg->tls_min_version, "1.2") != 0 && strcmp(cfg->tls_min_version, "1.3") != 0)
+		return check_fail(c, "tls.min_version must be \"1.2\" or \"1.3\", got \"%s\"",
+		                  cfg->tls_min_version);
+	return 0;
+}
+
 static int check_ops(struct check *c)
 {
 	const struct config *cfg = c->cfg;
@@ -466,7 +482,8 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		err[0] = '\0';
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
-	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0)
+	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0 ||
+	    check_tls(&c) < 0)
 		return -1;
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "relay/ports.h"
 #include "relay/registry.h"
 #include "relay/sync.h"
+#include "relay/tls.h"
 #include "relay/userdb_load.h"
 #include "relay/worker.h"
 
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 	           "Without --config, runs on the embedded demo default: UDP and TCP on\n"
 	           "127.0.0.1:3478 and [::1]:3478, realm twist.local, user demo/demo,\n"
 	           "metrics on http://127.0.0.1:9641/metrics.\n"
-	           "Signals: SIGHUP reloads users (the YAML list and auth.database) and the\n"
+	           "Signals: SIGHUP reloads users (the YAML list and auth.database), the tls "
+	           "certificate and the\n"
 	           "log level; SIGTERM stops. twistctl(8) manages auth.database's users\n"
 	           "and asks for a reload over control.socket.\n");
 }
@@ -89,6 +91,19 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* New connections get the new certificate; a broken one keeps the old. */
+static void tls_reload(struct relay *r, const struct config *cfg)
+{
+	char err[512];
+
+	if (!r->tls)
+		return;
+	if (tls_server_reload(r->tls, cfg, err, sizeof(err)) < 0)
+		log_err("SIGHUP: %s; keeping the running certificate", err);
+	else if (cfg->tls_cert[0])
+		log_info("SIGHUP: reloaded tls certificate %s", cfg->tls_cert);
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay *r = arg;
@@ -112,6 +127,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(cfg.database, r->cfg.database) != 0 ||
 	    strcmp(cfg.control_socket, r->cfg.control_socket) != 0)
 		log_warn("SIGHUP: auth.database and control.socket change only on a restart");
+	tls_reload(r, &cfg);
 	/* After auth_reload: the snapshot is built for the realm now running. */
 	if (r->udb)
 		userdb_loader_request(r->udb);
@@ -129,8 +145,14 @@ static void log_startup(const struct relay *r)
 		log_info("listening on %s (%s%s%s%s)",
 		         tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
 		         cfg->listen[i].udp ? "udp" : "",
-		         cfg->listen[i].udp && (cfg->listen[i].tcp || cfg->listen[i].ws) ? "+" : "",
-		         cfg->listen[i].tcp ? "tcp" : "", cfg->listen[i].ws ? "ws" : "");
+		         cfg->listen[i].udp && (cfg->listen[i].tcp || cfg->listen[i].tls ||
+		                                cfg->listen[i].ws)
+		                 ? "+"
+		                 : "",
+		         cfg->listen[i].tcp   ? "tcp"
+		         : cfg->listen[i].tls ? "tls"
+		                              : "",
+		         cfg->listen[i].ws ? "ws" : "");
 	for (int f = 0; f < 2; f++)
 		if (r->relay_addr[f].family)
 			log_info("relay address %s, ports %u-%u",

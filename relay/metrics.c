@@ -135,6 +135,16 @@ static void write_tcp(struct evbuffer *b, struct relay *r)
 	counter(b, "twist_tcp_accept_paused_total",
 	        "Times a worker stopped accepting TCP for a while (out of descriptors).", "counter",
 	        SUM(r, tcp_accept_paused));
+	family(b, "twist_stream_accepted_total", "counter",
+	       "Stream client connections accepted, by transport.");
+	sample(b, "twist_stream_accepted_total", "transport", "tcp",
+	       SUM(r, tcp_conns_accepted) - SUM(r, tls_conns_accepted));
+	sample(b, "twist_stream_accepted_total", "transport", "tls", SUM(r, tls_conns_accepted));
+	family(b, "twist_tls_handshakes_total", "counter",
+	       "TLS handshakes on client connections, by how they ended.");
+	for (int i = 0; i < TLSHS__COUNT; i++)
+		sample(b, "twist_tls_handshakes_total", "result", stats_tls_hs_name((enum tls_hs)i),
+		       SUM(r, tls_handshakes[i]));
 }
 
 /*

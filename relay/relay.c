@@ -11,6 +11,8 @@
 #include "relay/ports.h"
 #include "relay/ratelimit.h"
 #include "relay/registry.h"
+#include "common/log.h"
+#include "relay/tls.h"
 #include "relay/worker.h"
 
 #define RL_SLOTS (1u << 16) /* 512 KiB of buckets, one table for all workers */
@@ -45,6 +47,29 @@ static void user_quota(void *arg, const char *user, unsigned *quota)
 	*quota = q;
 }
 
+static bool any_tls(const struct config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (cfg->listen[i].tls)
+			return true;
+	return false;
+}
+
+/* Before the workers: their tls listeners take the context at accept. */
+static int tls_start(struct relay *r)
+{
+	char err[512];
+
+	if (!any_tls(&r->cfg))
+		return 0;
+	r->tls = tls_server_new(&r->cfg, err, sizeof(err));
+	if (!r->tls) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int relay_init(struct relay *r)
 {
 	struct guard_params gp = GUARD_PARAMS_DEFAULT;
@@ -74,6 +99,8 @@ int relay_init(struct relay *r)
 	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl || !r->guard || !r->conns)
 		return -ENOMEM;
 	registry_set_quota_fn(r->reg, user_quota, r->auth);
+	if (tls_start(r) < 0)
+		return -EINVAL;
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
 	if (!r->workers)
@@ -96,6 +123,7 @@ void relay_fini(struct relay *r)
 	ratelimit_free(r->rl);
 	guard_free(r->guard);
 	connlimit_free(r->conns);
+	tls_server_free(r->tls);
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

@@ -64,6 +64,7 @@ struct relay {
 	struct ratelimit *rl;    /* unauthenticated answers per source, all workers */
 	struct guard *guard;     /* failed-authentication back-off, all workers */
 	struct connlimit *conns; /* stream connections per source, all workers */
+	struct tls_server *tls;  /* NULL without a tls listener (relay/tls.h) */
 	struct worker **workers;
 	unsigned n_workers;
 	struct tw_addr relay_addr[2]; /* [0] IPv4, [1] IPv6; family 0 = none */
@@ -117,7 +118,7 @@ struct worker {
 	struct listener *alt_set[4]; /* the primary and those three */
 	struct evconnlistener *tcp[CFG_MAX_LISTEN];
 	struct tw_addr tcp_addr[CFG_MAX_LISTEN];
-	bool tcp_ws[CFG_MAX_LISTEN]; /* the listener serves TURN over WebSocket */
+	uint8_t tcp_kind[CFG_MAX_LISTEN]; /* enum stream_kind (relay/tcp.h) */
 	unsigned n_tcp;
 	struct alloc_table *allocs;
 	struct flow *flows;         /* every published flow (relay/flow.h) */

@@ -153,3 +153,22 @@ const char *stats_ws_err_name(enum ws_err e)
 	}
 	return "?";
 }
+
+const char *stats_tls_hs_name(enum tls_hs h)
+{
+	switch (h) {
+	case TLSHS_OK:
+		return "ok";
+	case TLSHS_VERSION:
+		return "version";
+	case TLSHS_NO_CIPHER:
+		return "no_cipher";
+	case TLSHS_OTHER:
+		return "other";
+	case TLSHS_INCOMPLETE:
+		return "incomplete";
+	case TLSHS__COUNT:
+		break;
+	}
+	return "?";
+}

@@ -76,6 +76,16 @@ enum conn_refuse {
 	REFUSE__COUNT,
 };
 
+/* How a TLS handshake ended (relay/tls.h). */
+enum tls_hs {
+	TLSHS_OK,         /* completed */
+	TLSHS_VERSION,    /* the client offered only versions below tls.min_version */
+	TLSHS_NO_CIPHER,  /* no cipher suite in common */
+	TLSHS_OTHER,      /* any other TLS error */
+	TLSHS_INCOMPLETE, /* closed (EOF, a deadline) before it completed */
+	TLSHS__COUNT,
+};
+
 /* Request and indication counters, one slot per method the relay knows. */
 enum stats_method {
 	SM_OTHER, /* methods with no row in the table */
@@ -116,6 +126,8 @@ struct stats {
 	uint64_t ws_refused[WS_REFUSE_N];  /* handshakes refused, by enum ws_hs_refusal */
 	uint64_t ws_errors[WS_ERR__COUNT]; /* close codes sent for protocol errors */
 	uint64_t ws_pings;                 /* pings answered */
+	uint64_t tls_conns_accepted;       /* of the stream connections, those on tls listeners */
+	uint64_t tls_handshakes[TLSHS__COUNT];
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;
@@ -132,5 +144,6 @@ const char *stats_method_name(enum stats_method m);
 const char *stats_close_name(enum conn_close c);
 const char *stats_refuse_name(enum conn_refuse r);
 const char *stats_ws_err_name(enum ws_err e);
+const char *stats_tls_hs_name(enum tls_hs h);
 
 #endif

@@ -16,6 +16,7 @@
 #include "relay/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tcp.h"
+#include "relay/tls.h"
 #include "relay/ws.h"
 
 #define IDLE_NO_ALLOC_S 60 /* a connection with no allocation may idle this long */
@@ -40,10 +41,11 @@ struct tcp_conn {
 	bool paused;         /* reading stopped until the output drains */
 	struct ws_conn *ws;  /* TURN over WebSocket: its bytes go through ws.c first */
 	int linger;          /* closing once the output drains: enum conn_close + 1 */
+	bool handshaking;    /* TLS: the handshake has not completed yet */
 	struct tcp_conn *next, *prev;
 };
 
-static const struct conn_ops tcp_ops;
+static const struct conn_ops tcp_ops, tls_ops;
 
 static void set_idle_timeout(struct tcp_conn *tc, bool on)
 {
@@ -85,11 +87,13 @@ static void conn_free(struct tcp_conn *tc)
 void tcp_conn_close(struct tcp_conn *tc, enum conn_close why)
 {
 	STAT_INC(&tc->c.w->st, tcp_closed[why]);
+	if (tc->handshaking)
+		STAT_INC(&tc->c.w->st, tls_handshakes[TLSHS_INCOMPLETE]);
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char a[TW_ADDR_STRLEN];
 
-		log_debug("tcp %s closed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
-		          stats_close_name(why));
+		log_debug("%s %s closed (%s)", tc->c.ops->name,
+		          tw_addr_fmt(&tc->c.client, a, sizeof(a)), stats_close_name(why));
 	}
 	conn_free(tc);
 }
@@ -132,17 +136,19 @@ void tcp_conn_detach(struct conn *c)
 	set_idle_timeout((struct tcp_conn *)c, true);
 }
 
-/* Decision 8: the connection's state dies with its kernel; not replicated. */
-static const struct conn_ops tcp_ops = {
-        .name = "tcp",
-        .transport = STUN_PROTO_TCP,
-        .stream = true,
-        .replicates = false,
-        .send = tcp_send,
-        .send_data = tcp_send_data,
-        .attach = tcp_conn_attach,
-        .detach = tcp_conn_detach,
-};
+/*
+ * Decision 8: the connection's state dies with its kernel; not replicated.
+ * TLS is the same connection over another bufferevent; its allocations
+ * are keyed as TCP ones, the transport of the 5-tuple (RFC 8656 §2).
+ */
+#define STREAM_OPS(n)                                                                        \
+	{                                                                                    \
+		.name = n, .transport = STUN_PROTO_TCP, .stream = true, .replicates = false, \
+		.send = tcp_send, .send_data = tcp_send_data, .attach = tcp_conn_attach,     \
+		.detach = tcp_conn_detach,                                                   \
+	}
+static const struct conn_ops tcp_ops = STREAM_OPS("tcp");
+static const struct conn_ops tls_ops = STREAM_OPS("tls");
 
 const struct conn_ops *tcp_conn_ops(void)
 {
@@ -267,11 +273,32 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	maybe_pause(tc);
 }
 
+/* TLS: the handshake ended in an error; counted by why, then closed. */
+static void handshake_failed(struct tcp_conn *tc)
+{
+	enum tls_hs why = tls_bev_failure(tc->bev);
+
+	STAT_INC(&tc->c.w->st, tls_handshakes[why]);
+	tc->handshaking = false;
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char a[TW_ADDR_STRLEN];
+
+		log_debug("tls %s: handshake failed (%s)", tw_addr_fmt(&tc->c.client, a, sizeof(a)),
+		          stats_tls_hs_name(why));
+	}
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct tcp_conn *tc = arg;
 
 	(void)bev;
+	if ((what & BEV_EVENT_CONNECTED) && tc->handshaking) {
+		tc->handshaking = false;
+		STAT_INC(&tc->c.w->st, tls_handshakes[TLSHS_OK]);
+	}
+	if ((what & BEV_EVENT_ERROR) && tc->handshaking)
+		handshake_failed(tc);
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		tc->c.w->now_ms = relay_now_ms();
 		if (tc->linger)
@@ -280,7 +307,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool ws)
+static struct bufferevent *bev_new(struct worker *w, int fd, enum stream_kind kind)
+{
+	if (kind == STREAM_TLS)
+		return tls_bev_new(w->r->tls, w->base, fd);
+	return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -293,14 +327,15 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool w
 	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto bad;
-	tc->c.ops = ws ? ws_conn_ops() : &tcp_ops;
+	tc->c.ops = kind == STREAM_WS ? ws_conn_ops() : kind == STREAM_TLS ? &tls_ops : &tcp_ops;
 	tc->c.w = w;
 	tc->c.client = *client;
-	tc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	tc->handshaking = kind == STREAM_TLS;
+	tc->bev = bev_new(w, fd, kind);
 	tc->deadline = evtimer_new(w->base, deadline_cb, tc);
-	if (ws)
+	if (kind == STREAM_WS)
 		tc->ws = ws_conn_new();
-	if (!tc->bev || !tc->deadline || (ws && !tc->ws)) {
+	if (!tc->bev || !tc->deadline || (kind == STREAM_WS && !tc->ws)) {
 		if (tc->bev)
 			fd = -1; /* closed with the bufferevent */
 		goto bad;
@@ -310,6 +345,8 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool w
 		w->tcp_conns->prev = tc;
 	w->tcp_conns = tc;
 	STAT_INC(&w->st, tcp_conns_accepted);
+	if (kind == STREAM_TLS)
+		STAT_INC(&w->st, tls_conns_accepted);
 	STAT_ADD(&w->st, tcp_conns, 1);
 	stream_init(&tc->st, w->now_ms);
 	set_notsent(tc, NOTSENT_UNAUTH);

@@ -1,5 +1,6 @@
 /*
- * TURN over TCP client connections (RFC 8656 §3.1). tcp.c: one connection,
+ * TURN over TCP client connections (RFC 8656 §3.1), and over TLS (§3.2:
+ * the same connection reading through a TLS bufferevent). tcp.c: one connection,
  * its backpressure and deadlines; tcp_accept.c: listeners, the caps checked
  * at accept, and the back-off when descriptors run out.
  */
@@ -18,15 +19,24 @@
 #define TCP_OUT_MAX        (1u << 20)
 #define TCP_OUT_MAX_UNAUTH (16u << 10) /* before authentication: a few answers */
 
-/* ws: the listener serves TURN over WebSocket (relay/ws.h) rather than TCP. */
-int tcp_listen(struct worker *w, const struct tw_addr *addr, bool ws);
+/*
+ * What a stream listener serves: one kind per listen entry (config_check
+ * refuses two on one address and port).
+ */
+enum stream_kind {
+	STREAM_TCP,
+	STREAM_TLS, /* TURN over TLS (relay/tls.h), with w->r->tls */
+	STREAM_WS,  /* TURN over WebSocket (relay/ws.h) */
+};
+
+int tcp_listen(struct worker *w, const struct tw_addr *addr, enum stream_kind kind);
 /* Closes every connection, then the listeners. */
 void tcp_close_all(struct worker *w);
 void tcp_listen_close_all(struct worker *w);
 const struct conn_ops *tcp_conn_ops(void);
 
 /* tcp_accept.c hands over an accepted socket that connlimit counted; 0 or -1. */
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, bool ws);
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind);
 /* Frees a connection as the relay closes it, counting why. */
 void tcp_conn_close(struct tcp_conn *tc, enum conn_close why);
 

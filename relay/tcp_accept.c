@@ -57,14 +57,15 @@ static void refused(struct worker *w, enum conn_refuse why, const struct tw_addr
 	}
 }
 
-static bool listener_is_ws(const struct worker *w, const struct evconnlistener *l)
+static enum stream_kind listener_kind(const struct worker *w, const struct evconnlistener *l)
 {
 	for (unsigned i = 0; i < w->n_tcp; i++)
 		if (w->tcp[i] == l)
-			return w->tcp_ws[i];
-	return false;
+			return (enum stream_kind)w->tcp_kind[i];
+	return STREAM_TCP;
 }
 
+/* TCP, TLS and ws share the caps: a handshake is a connection like any other. */
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -72,7 +73,6 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct tw_addr client;
 	enum connlimit_verdict v;
 
-	(void)l;
 	(void)salen;
 	w->now_ms = relay_now_ms();
 	if (netaddr_from_sa(sa, &client) < 0) {
@@ -86,7 +86,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		refused(w, verdict_reason[v], &client);
 		return;
 	}
-	tcp_conn_open(w, fd, &client, listener_is_ws(w, l));
+	tcp_conn_open(w, fd, &client, listener_kind(w, l));
 }
 
 static void set_listening(struct worker *w, bool on)
@@ -186,7 +186,7 @@ static int listen_socket(const struct tw_addr *addr)
 	return netaddr_bind(fd, addr, false);
 }
 
-int tcp_listen(struct worker *w, const struct tw_addr *addr, bool ws)
+int tcp_listen(struct worker *w, const struct tw_addr *addr, enum stream_kind kind)
 {
 	struct evconnlistener *l;
 	int fd;
@@ -205,7 +205,7 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr, bool ws)
 	}
 	evconnlistener_set_error_cb(l, accept_error_cb);
 	w->tcp_addr[w->n_tcp] = *addr;
-	w->tcp_ws[w->n_tcp] = ws;
+	w->tcp_kind[w->n_tcp] = (uint8_t)kind;
 	w->tcp[w->n_tcp++] = l;
 	return 0;
 }

@@ -322,8 +322,9 @@ static const struct load_case load_cases[] = {
         {"listen:\n  - 127.0.0.1\n", 0, 2, 5, "expected a mapping for 'listen', got '127.0.0.1'"},
         {"listen: {address: 127.0.0.1}\n", 0, 1, 9, "expected a list for 'listen', got a mapping"},
         {"listen:\n", 0, 1, 8, "got null (write [] for an empty list)"},
-        {"listen:\n  - address: \"::1\"\n    transports: [udp, tls]\n", 0, 3, 23,
-         "unknown transport 'tls' (expected udp, tcp or ws)"},
+        {"listen:\n  - address: \"::1\"\n    transports: [udp, dtls]\n", 0, 3, 23,
+         "unknown transport 'dtls' (expected udp, tcp, tls or ws)"},
+        {"tls:\n  certificate: a.pem\n", 0, 2, 3, "unknown key 'certificate' in 'tls'"},
         {"listen:\n  - address: \"::1\"\n    transports: [udp, udp]\n", 0, 3, 23,
          "duplicate transport 'udp'"},
         {"listen:\n  - address: \"::1\"\n    transports: []\n", 0, 3, 17, "'transports' is empty"},
@@ -417,6 +418,19 @@ static const struct check_case check_cases[] = {
         {"listen: [{address: 224.0.0.1}]\n" R U, "listen[0]: 224.0.0.1 is not a unicast address"},
         {"listen: [{address: 127.0.0.1}, {address: 127.0.0.1, transports: [tcp]}]\n" R U,
          "listen[1]: 127.0.0.1:3478 is also listen[0]"},
+        {"listen: [{address: 127.0.0.1, transports: [tcp, tls]}]\n" R U,
+         "listen[0]: tcp, tls and ws need different ports"},
+        {"listen: [{address: 127.0.0.1, transports: [tls, ws]}]\n" R U,
+         "listen[0]: tcp, tls and ws need different ports"},
+        {"listen: [{address: 127.0.0.1, transports: [tls]}, {address: 127.0.0.1, transports: "
+         "[ws]}]\n" R U,
+         "listen[1]: 127.0.0.1:3478 is also listen[0]"},
+        {"listen: [{address: 127.0.0.1, transports: [tcp]}, {address: 127.0.0.1, transports: "
+         "[tls]}]\n" R U,
+         "listen[1]: 127.0.0.1:3478 is also listen[0]"},
+        {L R U "tls: {cert: a.pem}\n", "tls.cert and tls.key go together"},
+        {L R U "tls: {key: a.key}\n", "tls.cert and tls.key go together"},
+        {L R U "tls: {min_version: \"1.1\"}\n", "tls.min_version must be \"1.2\" or \"1.3\""},
         {L R "auth: {realm: x}\n", "no credentials configured"},
         {L R "auth: {users: []}\n", "no credentials configured"},
         {L R "auth: {users: [{name: \"\", password: b}]}\n", "auth.users[0]: empty name"},
@@ -520,6 +534,9 @@ static void test_check_limits_ok(void **state)
 	        "listen: [{address: 127.0.0.1, transports: [udp]}, "
 	        "{address: 127.0.0.1, transports: [tcp]}]\n" R U,
 	        "listen: [{address: 0.0.0.0}, {address: \"::\"}]\n" R U,
+	        "listen: [{address: 127.0.0.1, transports: [udp]}, "
+	        "{address: 127.0.0.1, transports: [tls]}]\n" R U
+	        "tls: {cert: a.pem, key: a.key, min_version: \"1.3\", ciphers: \"ECDHE+AESGCM\"}\n",
 	        /* A TCP-only listener may sit on the other address. */
 	        "listen: [{address: 127.0.0.1}, {address: 127.0.0.2, transports: [tcp]}]\n" R U
 	        "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 3479}}\n"

@@ -1,0 +1,230 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/log.h"
+#include "relay/tls.h"
+#include "relay/tls_selfsigned.h"
+
+/*
+ * TLS 1.2 suites with forward secrecy and an AEAD only (RFC 7525 §4.2);
+ * TLS 1.3 has nothing else, and its suites are OpenSSL's defaults.
+ */
+#define TLS12_CIPHERS                                                \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+struct tls_server {
+	pthread_mutex_t mu; /* guards ctx: workers take it at accept, SIGHUP swaps it */
+	SSL_CTX *ctx;
+};
+
+/* The first OpenSSL error queued, as text, and the queue emptied. */
+static void ssl_err(char *err, size_t errlen, const char *what, const char *path)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256] = "";
+
+	if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	snprintf(err, errlen, "%s%s%s%s%s", what, path ? " " : "", path ? path : "",
+	         buf[0] ? ": " : "", buf);
+}
+
+/*
+ * RFC 7443: stun.turn if the client offers it. A client offering ALPN
+ * without it is not refused: the handshake goes on with no protocol
+ * chosen, as RFC 7301 §3.2 allows, and TURN framing decides the rest.
+ */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char turn[] = "\x09" TLS_ALPN_TURN;
+	unsigned char *sel;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, turn, sizeof(turn) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int ctx_settings(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
+{
+	int min = strcmp(cfg->tls_min_version, "1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
+	const char *ciphers = cfg->tls_ciphers[0] ? cfg->tls_ciphers : TLS12_CIPHERS;
+
+	/* Below the minimum OpenSSL answers with a protocol_version alert. */
+	if (!SSL_CTX_set_min_proto_version(ctx, min)) {
+		ssl_err(err, errlen, "tls.min_version", NULL);
+		return -1;
+	}
+	if (!SSL_CTX_set_cipher_list(ctx, ciphers)) {
+		ssl_err(err, errlen, "tls.ciphers: no usable cipher in", ciphers);
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	                                 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	return 0;
+}
+
+static int ctx_load(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+		ssl_err(err, errlen, "tls.cert: cannot load", cfg->tls_cert);
+		return -1;
+	}
+	/* OpenSSL compares the key with the certificate as it loads it. */
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			ssl_err(err, errlen, "tls.key does not match tls.cert", cfg->tls_cert);
+		else
+			ssl_err(err, errlen, "tls.key: cannot load", cfg->tls_key);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ssl_err(err, errlen, "tls.key does not match tls.cert", cfg->tls_cert);
+		return -1;
+	}
+	return 0;
+}
+
+static int ctx_selfsigned(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
+{
+	X509 *crt = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	if (tls_selfsigned(cfg, &crt, &key) < 0) {
+		ssl_err(err, errlen, "tls: cannot generate a self-signed certificate", NULL);
+		return -1;
+	}
+	if (SSL_CTX_use_certificate(ctx, crt) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1)
+		rc = 0;
+	else
+		ssl_err(err, errlen, "tls: self-signed certificate refused", NULL);
+	X509_free(crt);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static SSL_CTX *ctx_new(const struct config *cfg, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx) {
+		ssl_err(err, errlen, "tls: no context", NULL);
+		return NULL;
+	}
+	if (ctx_settings(ctx, cfg, err, errlen) < 0 ||
+	    (cfg->tls_cert[0] ? ctx_load(ctx, cfg, err, errlen)
+	                      : ctx_selfsigned(ctx, cfg, err, errlen)) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct tls_server *tls_server_new(const struct config *cfg, char *err, size_t errlen)
+{
+	struct tls_server *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		snprintf(err, errlen, "tls: out of memory");
+		return NULL;
+	}
+	t->ctx = ctx_new(cfg, err, errlen);
+	if (!t->ctx) {
+		free(t);
+		return NULL;
+	}
+	pthread_mutex_init(&t->mu, NULL);
+	if (!cfg->tls_cert[0])
+		log_warn("tls: no tls.cert; serving a THROWAWAY SELF-SIGNED certificate made at "
+		         "start (clients that verify will refuse it; set tls.cert and tls.key)");
+	return t;
+}
+
+void tls_server_free(struct tls_server *t)
+{
+	if (!t)
+		return;
+	SSL_CTX_free(t->ctx);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+int tls_server_reload(struct tls_server *t, const struct config *cfg, char *err, size_t errlen)
+{
+	SSL_CTX *ctx, *old;
+
+	/* A throwaway certificate is kept: clients may have pinned it. */
+	if (!cfg->tls_cert[0]) {
+		err[0] = '\0';
+		return 0;
+	}
+	ctx = ctx_new(cfg, err, errlen);
+	if (!ctx)
+		return -1;
+	pthread_mutex_lock(&t->mu);
+	old = t->ctx;
+	t->ctx = ctx;
+	pthread_mutex_unlock(&t->mu);
+	SSL_CTX_free(old); /* live connections hold their own reference */
+	return 0;
+}
+
+struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	pthread_mutex_lock(&t->mu);
+	ssl = SSL_new(t->ctx);
+	pthread_mutex_unlock(&t->mu);
+	if (!ssl)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return NULL; /* out of memory: who frees ssl here differs between libevent
+		              * versions, so it may leak rather than be freed twice */
+	/* A client that closes without close_notify has still closed (EOF). */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+enum tls_hs tls_bev_failure(struct bufferevent *bev)
+{
+	enum tls_hs why = TLSHS_OTHER;
+	unsigned long e;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		switch (ERR_GET_REASON(e)) {
+		/* Not SSL_R_WRONG_VERSION_NUMBER: that is a record that is not
+		 * TLS at all (a plain STUN client on this port), "other". */
+		case SSL_R_UNSUPPORTED_PROTOCOL:
+		case SSL_R_VERSION_TOO_LOW:
+			why = TLSHS_VERSION;
+			break;
+		case SSL_R_NO_SHARED_CIPHER:
+			why = TLSHS_NO_CIPHER;
+			break;
+		}
+	}
+	return why;
+}

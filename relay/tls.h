@@ -1,0 +1,44 @@
+/*
+ * TURN over TLS (RFC 8656 §3.2): the server context and the bufferevent a
+ * TLS client connection reads through. Everything above the bufferevent is
+ * the TCP connection (relay/tcp.c): framing, caps, deadlines, backpressure
+ * see only plaintext, so a later transport (wss) can stack on it too.
+ *
+ * One context for the process, swapped whole on SIGHUP: a connection keeps
+ * the context it was accepted with (OpenSSL counts the references), new
+ * ones take the new one. A certificate that fails to load on reload leaves
+ * the old context in place.
+ */
+#ifndef TWIST_RELAY_TLS_H
+#define TWIST_RELAY_TLS_H
+
+#include <stddef.h>
+
+#include "relay/config.h"
+#include "relay/stats.h"
+
+struct tls_server;
+struct bufferevent;
+struct event_base;
+
+/* RFC 7443: the ALPN protocol ID of TURN over TLS. */
+#define TLS_ALPN_TURN "stun.turn"
+
+/*
+ * Loads tls.cert and tls.key, or with neither generates a throwaway
+ * self-signed certificate for the listen addresses. NULL with err set.
+ */
+struct tls_server *tls_server_new(const struct config *cfg, char *err, size_t errlen);
+void tls_server_free(struct tls_server *t);
+/* Builds a new context from cfg and swaps it in; -1 with err, the old kept. */
+int tls_server_reload(struct tls_server *t, const struct config *cfg, char *err, size_t errlen);
+
+/*
+ * A server-side TLS bufferevent over the accepted socket fd, closing it on
+ * free; NULL on failure (fd is then still the caller's). Thread-safe.
+ */
+struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd);
+/* Why the handshake on bev failed, after a BEV_EVENT_ERROR. */
+enum tls_hs tls_bev_failure(struct bufferevent *bev);
+
+#endif
