@@ -16,7 +16,8 @@
 #            debootstrap (tests/package: the .deb), mandoc, groff-base,
 #            man-db (the man page checks);
 #            nodejs/npm only when node/npm are absent; playwright-core
-#            (npm ci) in tests/integration/webrtc, never a browser download
+#            (npm ci) in tests/integration/webrtc, never a browser download;
+#            turn-server and ws (npm ci) in tests/integration/turnws
 # The coturn, keepalived and prometheus services are kept from starting
 # (policy-rc.d during the install) and are disabled, so nothing holds port
 # 3478 (or 9090).
@@ -122,18 +123,29 @@ for s in "${SERVICES[@]}"; do
 	fi
 done
 
-# playwright-core for the WebRTC test, exactly as locked. No install scripts,
-# no browser download: the test drives Debian's /usr/bin/chromium.
-web=$ROOT/tests/integration/webrtc
-want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' "$web/package.json" | head -n1)
-have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$web/node_modules/playwright-core/package.json" 2>/dev/null | head -n1 || true)
-if [ -n "$want" ] && [ "$have" = "$want" ] &&
-	[ "$web/node_modules/.package-lock.json" -nt "$web/package-lock.json" ]; then
-	say "playwright-core $have already installed in tests/integration/webrtc"
-else
-	say "npm ci in tests/integration/webrtc (playwright-core $want, no browser download)"
-	(cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-fi
+# npm_locked DIR PACKAGE [NPM_CI_ARGS...]: the test's node_modules in DIR
+# exactly as its package-lock.json says, unless PACKAGE is already there at
+# the pinned version and newer than the lock. Never any install script.
+npm_locked() {
+	local rel=$1 dir=$ROOT/$1 pkg=$2 want have
+	shift 2
+	want=$(sed -n 's/.*"'"$pkg"'": *"\([^"]*\)".*/\1/p' "$dir/package.json" | head -n1)
+	have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$pkg/package.json" 2>/dev/null | head -n1 || true)
+	if [ -n "$want" ] && [ "$have" = "$want" ] &&
+		[ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+		say "$pkg $have already installed in $rel"
+	else
+		say "npm ci in $rel ($pkg $want)"
+		(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error "$@")
+	fi
+}
+
+# playwright-core for the WebRTC test. No browser download: the test drives
+# Debian's /usr/bin/chromium.
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_locked tests/integration/webrtc playwright-core
+# turn-server's TURN client and ws for the TURN-over-WebSocket test; its
+# optional DTLS, mDNS and port-mapping helpers are not needed.
+npm_locked tests/integration/turnws turn-server --omit=optional
 
 # Something else on 3478 would make the integration tests fail; say so now.
 if command -v ss >/dev/null 2>&1 && ss -H -ln '( sport = :3478 )' 2>/dev/null | grep -q .; then
