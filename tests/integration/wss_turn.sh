@@ -29,13 +29,7 @@ tw_trap
 tw_tmpdir
 T=$TW_TMP
 
-ossl() { openssl "$@" >>"$T/openssl.log" 2>&1 || tw_fail "openssl $1 failed (see $T/openssl.log)"; }
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=twist wss test CA" -keyout "$T/ca.key" -out "$T/ca.pem"
-ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=twist wss test" \
-	-keyout "$T/server.key" -out "$T/server.csr"
-ossl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-	-days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n') -out "$T/server.pem"
+tw_test_ca "$T"
 
 for p in $WSS_PORT $TLS_WSS_PORT $TCP_WS_PORT; do tw_port_free tcp 127.0.0.1 "$p"; done
 timeout 240 "$PY" "$(dirname "$0")/wss_turn.py" "$BIN" "$WSS_PORT" "$TLS_WSS_PORT" "$TCP_WS_PORT" \
