@@ -27,7 +27,20 @@ struct cfg_listen {
 	bool tcp;
 	bool ws;  /* TURN over WebSocket (relay/ws.h) on this TCP port */
 	bool tls; /* TURN over TLS (RFC 8656 §3.2); the tls: section */
+	bool wss; /* TURN over WebSocket over TLS; the tls: and websocket: sections */
 };
+
+/* The listener needs the TLS context (relay/tls.h). */
+static inline bool cfg_listen_tls(const struct cfg_listen *l)
+{
+	return l->tls || l->wss;
+}
+
+/* The listener has a TCP socket. */
+static inline bool cfg_listen_stream(const struct cfg_listen *l)
+{
+	return l->tcp || l->tls || l->ws || l->wss;
+}
 
 struct cfg_user {
 	char name[CFG_STR];

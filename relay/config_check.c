@@ -75,6 +75,18 @@ static bool addr_is_multicast(const struct tw_addr *a)
 	return a->ip[0] == 0xff;
 }
 
+/*
+ * One TCP socket per port. Two transports share it only where the first
+ * bytes tell them apart (docs/websocket.md §3): tcp with ws by the first
+ * byte, tls with wss by ALPN, then the first byte inside TLS.
+ */
+static bool stream_mix_ok(const struct cfg_listen *l)
+{
+	int n = l->tcp + l->tls + l->ws + l->wss;
+
+	return n <= 1 || (n == 2 && ((l->tcp && l->ws) || (l->tls && l->wss)));
+}
+
 static int check_listen(struct check *c)
 {
 	const struct config *cfg = c->cfg;
@@ -91,12 +103,13 @@ static int check_listen(struct check *c)
 			return check_fail(c, "listen[%u]: no address", i);
 		if (l->addr.port == 0)
 			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
-		if (!l->udp && !l->tcp && !l->tls && !l->ws)
+		if (!l->udp && !cfg_listen_stream(l))
 			return check_fail(c, "listen[%u]: no transports", i);
-		/* One TCP socket per port: serving two of these on it needs the
-		 * first-byte and ALPN switch of docs/websocket.md §3, not built. */
-		if ((l->tcp + l->tls + l->ws) > 1)
-			return check_fail(c, "listen[%u]: tcp, tls and ws need different ports", i);
+		if (!stream_mix_ok(l))
+			return check_fail(c,
+			                  "listen[%u]: one port serves one of tcp, tls, ws, wss, "
+			                  "or tcp with ws, or tls with wss",
+			                  i);
 		if (addr_is_multicast(&l->addr))
 			return check_fail(c, "listen[%u]: %s is not a unicast address", i,
 			                  tw_addr_fmt_ip(&l->addr, buf, sizeof(buf)));
@@ -106,8 +119,7 @@ static int check_listen(struct check *c)
 			/* tcp and tls are both TCP sockets: SO_REUSEPORT would
 			 * let them share a port and split its clients. */
 			if (tw_addr_eq(&l->addr, &o->addr) &&
-			    ((l->udp && o->udp) ||
-			     ((l->tcp || l->tls || l->ws) && (o->tcp || o->tls || o->ws))))
+			    ((l->udp && o->udp) || (cfg_listen_stream(l) && cfg_listen_stream(o))))
 				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
 				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);
 		}

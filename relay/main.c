@@ -23,6 +23,7 @@
 #include "relay/ports.h"
 #include "relay/registry.h"
 #include "relay/sync.h"
+#include "relay/tcp.h"
 #include "relay/tls.h"
 #include "relay/userdb_load.h"
 #include "relay/worker.h"
@@ -142,17 +143,13 @@ static void log_startup(const struct relay *r)
 
 	log_info("twist-relay %s, config %s, %u workers", TWIST_VERSION, cfg->source, r->n_workers);
 	for (unsigned i = 0; i < cfg->n_listen; i++)
-		log_info("listening on %s (%s%s%s%s)",
+		log_info("listening on %s (%s%s%s)",
 		         tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
 		         cfg->listen[i].udp ? "udp" : "",
-		         cfg->listen[i].udp && (cfg->listen[i].tcp || cfg->listen[i].tls ||
-		                                cfg->listen[i].ws)
-		                 ? "+"
-		                 : "",
-		         cfg->listen[i].tcp   ? "tcp"
-		         : cfg->listen[i].tls ? "tls"
-		                              : "",
-		         cfg->listen[i].ws ? "ws" : "");
+		         cfg->listen[i].udp && cfg_listen_stream(&cfg->listen[i]) ? "+" : "",
+		         cfg_listen_stream(&cfg->listen[i])
+		                 ? stream_kind_name(tcp_listen_kind(&cfg->listen[i]))
+		                 : "");
 	for (int f = 0; f < 2; f++)
 		if (r->relay_addr[f].family)
 			log_info("relay address %s, ports %u-%u",

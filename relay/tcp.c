@@ -42,6 +42,8 @@ struct tcp_conn {
 	struct ws_conn *ws;  /* TURN over WebSocket: its bytes go through ws.c first */
 	int linger;          /* closing once the output drains: enum conn_close + 1 */
 	bool handshaking;    /* TLS: the handshake has not completed yet */
+	bool tls;            /* reads through a TLS bufferevent */
+	bool undecided;      /* shared port: TURN or WebSocket not known yet */
 	struct tcp_conn *next, *prev;
 };
 
@@ -250,6 +252,36 @@ static void finish(struct tcp_conn *tc, enum conn_close why)
 	bufferevent_set_timeouts(tc->bev, NULL, &tv);
 }
 
+/* Makes tc a WebSocket connection (ws, or wss over TLS); -1 out of memory. */
+static int become_ws(struct tcp_conn *tc)
+{
+	tc->ws = ws_conn_new();
+	if (!tc->ws)
+		return -1;
+	tc->c.ops = ws_conn_ops(tc->tls);
+	tc->undecided = false;
+	return 0;
+}
+
+/*
+ * docs/websocket.md §3, a shared port: G (from GET) is HTTP, top bits 00
+ * are STUN (RFC 7983 §7). Nothing else can start a TURN connection: no
+ * channel is bound before the first Allocate, so not ChannelData.
+ */
+static int sniff(struct tcp_conn *tc, struct evbuffer *in)
+{
+	uint8_t b;
+
+	if (evbuffer_copyout(in, &b, 1) != 1)
+		return 0;
+	if (b == 'G')
+		return become_ws(tc) < 0 ? -CLOSE_WS_ERROR : 0;
+	if (b & 0xc0)
+		return -CLOSE_BAD_FRAME;
+	tc->undecided = false;
+	return 0;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
@@ -257,6 +289,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	int rc;
 
 	tc->c.w->now_ms = relay_now_ms();
+	if (tc->undecided && (rc = sniff(tc, bufferevent_get_input(bev))) < 0)
+		return tcp_conn_close(tc, (enum conn_close) - rc);
+	if (tc->undecided)
+		return;
 	if (tc->ws) {
 		rc = ws_conn_input(tc->ws, &tc->c, &tc->st, bufferevent_get_input(bev));
 		if (rc < 0)
@@ -288,6 +324,21 @@ static void handshake_failed(struct tcp_conn *tc)
 	}
 }
 
+/* docs/websocket.md §3, a shared TLS port: ALPN first; without it, sniff(). */
+static int alpn_decides(struct tcp_conn *tc)
+{
+	switch (tls_bev_alpn(tc->bev)) {
+	case TLS_ALPN_STUN:
+		tc->undecided = false;
+		return 0;
+	case TLS_ALPN_HTTP:
+		return become_ws(tc);
+	case TLS_ALPN_NONE:
+		return 0;
+	}
+	return 0;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct tcp_conn *tc = arg;
@@ -296,6 +347,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_CONNECTED) && tc->handshaking) {
 		tc->handshaking = false;
 		STAT_INC(&tc->c.w->st, tls_handshakes[TLSHS_OK]);
+		if (tc->undecided && alpn_decides(tc) < 0)
+			return tcp_conn_close(tc, CLOSE_WS_ERROR);
 	}
 	if ((what & BEV_EVENT_ERROR) && tc->handshaking)
 		handshake_failed(tc);
@@ -307,10 +360,33 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* The ALPN protocols a TLS listener of this kind selects from. */
+static unsigned kind_alpn(enum stream_kind kind)
+{
+	switch (kind) {
+	case STREAM_TLS:
+		return TLS_ALPN_STUN;
+	case STREAM_WSS:
+		return TLS_ALPN_HTTP;
+	case STREAM_TLS_WSS:
+		return TLS_ALPN_STUN | TLS_ALPN_HTTP;
+	case STREAM_TCP:
+	case STREAM_WS:
+	case STREAM_TCP_WS:
+		break;
+	}
+	return TLS_ALPN_NONE;
+}
+
+static bool kind_tls(enum stream_kind kind)
+{
+	return kind == STREAM_TLS || kind == STREAM_WSS || kind == STREAM_TLS_WSS;
+}
+
 static struct bufferevent *bev_new(struct worker *w, int fd, enum stream_kind kind)
 {
-	if (kind == STREAM_TLS)
-		return tls_bev_new(w->r->tls, w->base, fd);
+	if (kind_tls(kind))
+		return tls_bev_new(w->r->tls, w->base, fd, kind_alpn(kind));
 	return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 }
 
@@ -327,15 +403,16 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum s
 	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto bad;
-	tc->c.ops = kind == STREAM_WS ? ws_conn_ops() : kind == STREAM_TLS ? &tls_ops : &tcp_ops;
+	tc->tls = kind_tls(kind);
+	tc->c.ops = tc->tls ? &tls_ops : &tcp_ops; /* until a WebSocket is known */
 	tc->c.w = w;
 	tc->c.client = *client;
-	tc->handshaking = kind == STREAM_TLS;
+	tc->handshaking = tc->tls;
+	tc->undecided = kind == STREAM_TCP_WS || kind == STREAM_TLS_WSS;
 	tc->bev = bev_new(w, fd, kind);
 	tc->deadline = evtimer_new(w->base, deadline_cb, tc);
-	if (kind == STREAM_WS)
-		tc->ws = ws_conn_new();
-	if (!tc->bev || !tc->deadline || (kind == STREAM_WS && !tc->ws)) {
+	if (!tc->bev || !tc->deadline ||
+	    ((kind == STREAM_WS || kind == STREAM_WSS) && become_ws(tc) < 0)) {
 		if (tc->bev)
 			fd = -1; /* closed with the bufferevent */
 		goto bad;
@@ -345,7 +422,7 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum s
 		w->tcp_conns->prev = tc;
 	w->tcp_conns = tc;
 	STAT_INC(&w->st, tcp_conns_accepted);
-	if (kind == STREAM_TLS)
+	if (tc->tls)
 		STAT_INC(&w->st, tls_conns_accepted);
 	STAT_ADD(&w->st, tcp_conns, 1);
 	stream_init(&tc->st, w->now_ms);

@@ -21,14 +21,21 @@
 
 /*
  * What a stream listener serves: one kind per listen entry (config_check
- * refuses two on one address and port).
+ * refuses two entries on one address and port). The shared kinds decide
+ * per connection (docs/websocket.md §3).
  */
 enum stream_kind {
 	STREAM_TCP,
-	STREAM_TLS, /* TURN over TLS (relay/tls.h), with w->r->tls */
-	STREAM_WS,  /* TURN over WebSocket (relay/ws.h) */
+	STREAM_TLS,     /* TURN over TLS (relay/tls.h), with w->r->tls */
+	STREAM_WS,      /* TURN over WebSocket (relay/ws.h) */
+	STREAM_WSS,     /* TURN over WebSocket over TLS */
+	STREAM_TCP_WS,  /* tcp or ws: the first byte decides */
+	STREAM_TLS_WSS, /* tls or wss: ALPN decides, else the first byte inside TLS */
 };
 
+/* The kind a listen entry's stream transports make (config_check allowed them). */
+enum stream_kind tcp_listen_kind(const struct cfg_listen *l);
+const char *stream_kind_name(enum stream_kind kind);
 int tcp_listen(struct worker *w, const struct tw_addr *addr, enum stream_kind kind);
 /* Closes every connection, then the listeners. */
 void tcp_close_all(struct worker *w);

@@ -57,6 +57,38 @@ static void refused(struct worker *w, enum conn_refuse why, const struct tw_addr
 	}
 }
 
+enum stream_kind tcp_listen_kind(const struct cfg_listen *l)
+{
+	if (l->tls && l->wss)
+		return STREAM_TLS_WSS;
+	if (l->tcp && l->ws)
+		return STREAM_TCP_WS;
+	if (l->tls)
+		return STREAM_TLS;
+	if (l->wss)
+		return STREAM_WSS;
+	return l->ws ? STREAM_WS : STREAM_TCP;
+}
+
+const char *stream_kind_name(enum stream_kind kind)
+{
+	switch (kind) {
+	case STREAM_TCP:
+		return "tcp";
+	case STREAM_TLS:
+		return "tls";
+	case STREAM_WS:
+		return "ws";
+	case STREAM_WSS:
+		return "wss";
+	case STREAM_TCP_WS:
+		return "tcp+ws";
+	case STREAM_TLS_WSS:
+		return "tls+wss";
+	}
+	return "?";
+}
+
 static enum stream_kind listener_kind(const struct worker *w, const struct evconnlistener *l)
 {
 	for (unsigned i = 0; i < w->n_tcp; i++)

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,21 +42,40 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *path
 	         buf[0] ? ": " : "", buf);
 }
 
+/* Server preference lists in ALPN wire format, indexed by a set of enum tls_alpn. */
+#define WIRE_STUN "\x09" TLS_ALPN_TURN
+#define WIRE_HTTP "\x08http/1.1"
+#define LIST(s)                                           \
+	{                                                 \
+		(const unsigned char *)(s), sizeof(s) - 1 \
+	}
+static const struct {
+	const unsigned char *p;
+	unsigned len;
+} alpn_lists[] = {
+        [TLS_ALPN_NONE] = LIST(""),
+        [TLS_ALPN_STUN] = LIST(WIRE_STUN),
+        [TLS_ALPN_HTTP] = LIST(WIRE_HTTP),
+        [TLS_ALPN_STUN | TLS_ALPN_HTTP] = LIST(WIRE_STUN WIRE_HTTP),
+};
+
 /*
- * RFC 7443: stun.turn if the client offers it. A client offering ALPN
- * without it is not refused: the handshake goes on with no protocol
- * chosen, as RFC 7301 §3.2 allows, and TURN framing decides the rest.
+ * RFC 7443: stun.turn if the client offers it; on a wss listener
+ * http/1.1 too (the set is the SSL's app data). A client offering ALPN
+ * without any of them is not refused: the handshake goes on with no
+ * protocol chosen, as RFC 7301 §3.2 allows, and the first bytes decide
+ * the rest.
  */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char turn[] = "\x09" TLS_ALPN_TURN;
+	uintptr_t set = (uintptr_t)SSL_get_app_data(ssl);
 	unsigned char *sel;
 
-	(void)ssl;
 	(void)arg;
-	if (SSL_select_next_proto(&sel, outlen, turn, sizeof(turn) - 1, in, inlen) !=
-	    OPENSSL_NPN_NEGOTIATED)
+	if (set >= sizeof(alpn_lists) / sizeof(alpn_lists[0]) || !alpn_lists[set].len ||
+	    SSL_select_next_proto(&sel, outlen, alpn_lists[set].p, alpn_lists[set].len, in,
+	                          inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_NOACK;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -188,7 +208,8 @@ int tls_server_reload(struct tls_server *t, const struct config *cfg, char *err,
 	return 0;
 }
 
-struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd)
+struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd,
+                                unsigned alpn)
 {
 	struct bufferevent *bev;
 	SSL *ssl;
@@ -198,6 +219,7 @@ struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, i
 	pthread_mutex_unlock(&t->mu);
 	if (!ssl)
 		return NULL;
+	SSL_set_app_data(ssl, (void *)(uintptr_t)alpn);
 	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                     BEV_OPT_CLOSE_ON_FREE);
 	if (!bev)
@@ -206,6 +228,21 @@ struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, i
 	/* A client that closes without close_notify has still closed (EOF). */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+enum tls_alpn tls_bev_alpn(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const unsigned char *p = NULL;
+	unsigned int len = 0;
+
+	if (ssl)
+		SSL_get0_alpn_selected(ssl, &p, &len);
+	if (len == sizeof(TLS_ALPN_TURN) - 1 && memcmp(p, TLS_ALPN_TURN, len) == 0)
+		return TLS_ALPN_STUN;
+	if (len == sizeof(WIRE_HTTP) - 2 && memcmp(p, &WIRE_HTTP[1], len) == 0)
+		return TLS_ALPN_HTTP;
+	return TLS_ALPN_NONE;
 }
 
 enum tls_hs tls_bev_failure(struct bufferevent *bev)

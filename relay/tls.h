@@ -34,10 +34,25 @@ void tls_server_free(struct tls_server *t);
 int tls_server_reload(struct tls_server *t, const struct config *cfg, char *err, size_t errlen);
 
 /*
- * A server-side TLS bufferevent over the accepted socket fd, closing it on
- * free; NULL on failure (fd is then still the caller's). Thread-safe.
+ * ALPN protocols (RFC 7301) as a set: what a listener may select, and
+ * what a handshake selected. With both, stun.turn is preferred
+ * (docs/websocket.md §3); h2 is never selected.
  */
-struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd);
+enum tls_alpn {
+	TLS_ALPN_NONE = 0,
+	TLS_ALPN_STUN = 1, /* stun.turn: TURN over TLS */
+	TLS_ALPN_HTTP = 2, /* http/1.1: WebSocket (wss) */
+};
+
+/*
+ * A server-side TLS bufferevent over the accepted socket fd, closing it on
+ * free, that selects from `alpn` (a set of enum tls_alpn); NULL on failure
+ * (fd is then still the caller's). Thread-safe.
+ */
+struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd,
+                                unsigned alpn);
+/* The protocol selected by ALPN on bev, once its handshake is done. */
+enum tls_alpn tls_bev_alpn(struct bufferevent *bev);
 /* Why the handshake on bev failed, after a BEV_EVENT_ERROR. */
 enum tls_hs tls_bev_failure(struct bufferevent *bev);
 

@@ -63,17 +63,10 @@ static int open_listeners(struct worker *w)
 				return rc;
 			}
 		}
-		if (l->tcp || l->tls || l->ws) {
-			enum stream_kind kind = l->tls  ? STREAM_TLS
-			                        : l->ws ? STREAM_WS
-			                                : STREAM_TCP;
-
-			rc = tcp_listen(w, &l->addr, kind);
+		if (cfg_listen_stream(l)) {
+			rc = tcp_listen(w, &l->addr, tcp_listen_kind(l));
 			if (rc < 0) {
-				log_err("%s listen on %s: %s",
-				        l->tls  ? "tls"
-				        : l->ws ? "ws"
-				                : "tcp",
+				log_err("%s listen on %s: %s", stream_kind_name(tcp_listen_kind(l)),
 				        tw_addr_fmt(&l->addr, a, sizeof(a)), strerror(-rc));
 				return rc;
 			}

@@ -312,18 +312,16 @@ static void ws_detach(struct conn *c)
 }
 
 /* Decision 8: like TCP, a WebSocket dies with its kernel; not replicated. */
-static const struct conn_ops ws_ops = {
-        .name = "ws",
-        .transport = STUN_PROTO_TCP,
-        .stream = true,
-        .replicates = false,
-        .send = ws_send,
-        .send_data = ws_send_data,
-        .attach = ws_attach,
-        .detach = ws_detach,
-};
+#define WS_OPS(n)                                                                            \
+	{                                                                                    \
+		.name = n, .transport = STUN_PROTO_TCP, .stream = true, .replicates = false, \
+		.send = ws_send, .send_data = ws_send_data, .attach = ws_attach,             \
+		.detach = ws_detach,                                                         \
+	}
+static const struct conn_ops ws_ops = WS_OPS("ws");
+static const struct conn_ops wss_ops = WS_OPS("wss");
 
-const struct conn_ops *ws_conn_ops(void)
+const struct conn_ops *ws_conn_ops(bool tls)
 {
-	return &ws_ops;
+	return tls ? &wss_ops : &ws_ops;
 }

@@ -17,8 +17,11 @@ struct evbuffer;
 struct stream;
 struct ws_conn;
 
-/* The ops of a ws connection: "ws", the TCP conn's own with framed sends. */
-const struct conn_ops *ws_conn_ops(void);
+/*
+ * The ops of a ws connection ("ws", or "wss" over TLS): the TCP conn's
+ * own with framed sends.
+ */
+const struct conn_ops *ws_conn_ops(bool tls);
 
 /* Per-connection state; nothing large until the handshake is accepted. */
 struct ws_conn *ws_conn_new(void);

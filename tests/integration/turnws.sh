@@ -17,8 +17,9 @@
 #     0.6.6 answers the 401 with PASSWORD-ALGORITHM but without
 #     PASSWORD-ALGORITHMS, which the RFC says a server must refuse with
 #     400. The run checks that twist does exactly that.
-# wss: once a listener takes TLS, add a run_client with a wss:// URL and
-# --ca CERT.pem (turnws.mjs passes both to the client).
+#  3. The same exchange as 1 over wss (127.0.0.1:8447, certificate from a
+#     test CA made here, given to the client with --ca), and over wss on a
+#     port shared with TURN over TLS (8448, [tls, wss]).
 set -uo pipefail
 # shellcheck disable=SC2034 # read by lib.sh
 TW_NAME=turnws
@@ -32,12 +33,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 JS=$HERE/turnws
 WS_PORT=8082
 URL=ws://127.0.0.1:$WS_PORT/turn
+WSS_PORT=8447
+SHARED_PORT=8448
 METRICS=http://127.0.0.1:$TW_METRICS_PORT/metrics
 [ -x "$BIN" ] || tw_fail "twist-relay binary '$BIN' not found (build first)"
 tw_need node nodejs
 tw_need ss iproute2
 tw_need curl curl
 tw_need timeout coreutils
+tw_need openssl openssl
 want=$(sed -n 's/.*"turn-server": *"\([^"]*\)".*/\1/p' "$JS/package.json" | head -n1)
 have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$JS/node_modules/turn-server/package.json" 2>/dev/null | head -n1)
 if [ -z "$want" ] || [ "$have" != "$want" ] || [ ! -f "$JS/node_modules/ws/package.json" ]; then
@@ -46,6 +50,7 @@ if [ -z "$want" ] || [ "$have" != "$want" ] || [ ! -f "$JS/node_modules/ws/packa
 fi
 tw_trap
 tw_tmpdir
+tw_test_ca "$TW_TMP"
 
 # start_relay SHA256: a relay with UDP on TW_PORT and ws on WS_PORT.
 start_relay() {
@@ -53,14 +58,19 @@ start_relay() {
 listen:
   - { address: 127.0.0.1, port: $TW_PORT, transports: [udp] }
   - { address: 127.0.0.1, port: $WS_PORT, transports: [ws] }
+  - { address: 127.0.0.1, port: $WSS_PORT, transports: [wss] }
+  - { address: 127.0.0.1, port: $SHARED_PORT, transports: [tls, wss] }
 relay: { addresses: [127.0.0.1], port_min: 52000, port_max: 52999 }
 auth: { realm: $TW_REALM, sha256: $1, users: [{ name: $TW_USER, password: $TW_PASS }] }
 peers: { allow_loopback: true }
 metrics: { enabled: true, listen: "127.0.0.1:$TW_METRICS_PORT" }
 websocket: { path: /turn }
+tls: { cert: "$TW_TMP/server.pem", key: "$TW_TMP/server.key" }
 YAML
 	tw_port_free udp 127.0.0.1 "$TW_PORT"
 	tw_port_free tcp 127.0.0.1 "$WS_PORT"
+	tw_port_free tcp 127.0.0.1 "$WSS_PORT"
+	tw_port_free tcp 127.0.0.1 "$SHARED_PORT"
 	tw_start twist-relay "$TW_TMP/relay-$1.log" "$BIN" --config "$TW_TMP/relay.yaml"
 	TW_RELAY_PID=$TW_LAST_PID
 	tw_wait_port tcp 127.0.0.1 "$WS_PORT" "$TW_RELAY_PID" 30
@@ -99,7 +109,11 @@ metric_is() {
 start_relay false
 run_client "as shipped (no subprotocol)" "$URL" --count 1000 --indications 100
 run_client "offering subprotocol turn" "$URL" --count 1000 --indications 100 --subprotocol turn
-metric_is twist_ws_upgraded_total 2
+run_client "wss" "wss://127.0.0.1:$WSS_PORT/turn" --count 1000 --indications 100 \
+	--ca "$TW_TMP/ca.pem"
+run_client "wss on the port shared with tls" "wss://127.0.0.1:$SHARED_PORT/turn" --count 1000 \
+	--indications 100 --subprotocol turn --ca "$TW_TMP/ca.pem"
+metric_is twist_ws_upgraded_total 4
 metric_is twist_ws_refused_total 0
 metric_is twist_ws_errors_total 0
 metric_is twist_ws_connections 0
@@ -112,4 +126,4 @@ run_client "SHA-256 offered: 400 expected" "$URL" --expect-refusal 400
 metric_is twist_ws_upgraded_total 1
 tw_stop_relay
 
-tw_pass "turn-server $have over ws: 2 x (100 indications + 1000 ChannelData), none lost; its SHA-256 answer refused with 400"
+tw_pass "turn-server $have over ws and wss: 4 x (100 indications + 1000 ChannelData), none lost; its SHA-256 answer refused with 400"

@@ -87,8 +87,9 @@ def raw_conn():
     return socket.create_connection(("127.0.0.1", WS_PORT), timeout=tc.RESP_TIMEOUT)
 
 
-def upgraded(origin=None):
-    s = raw_conn()
+def upgraded(origin=None, s=None):
+    """A WebSocket on s (default: a new plain connection), after its 101."""
+    s = s or raw_conn()
     s.sendall(request(origin=origin))
     head = b""
     while b"\r\n\r\n" not in head and len(head) < 4096:
@@ -356,13 +357,13 @@ def case_slowloris(relay):
     wait_metric(relay, "twist_tcp_closed_total", before + 1, reason="request_deadline")
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="ws_turn.")
-    relay = WsRelay(sys.argv[1], tmp, "ws")
+def run_cases(relay, cases, what):
+    """Starts relay, runs each case (a function of it), and exits 1 on any
+    failure; wss_turn.py shares it."""
     relay.start()
     failed = 0
     try:
-        for f in (case_library, case_turn, case_refusals, case_frame_errors, case_slowloris):
+        for f in cases:
             try:
                 f(relay)
                 print("PASS %s" % f.__name__, flush=True)
@@ -376,7 +377,13 @@ def main():
     if problems or failed:
         print(relay.stderr_tail())
         sys.exit(1)
-    print("ok: all WebSocket cases passed")
+    print("ok: all %s cases passed" % what)
+
+
+def main():
+    relay = WsRelay(sys.argv[1], tempfile.mkdtemp(prefix="ws_turn."), "ws")
+    run_cases(relay, (case_library, case_turn, case_refusals, case_frame_errors, case_slowloris),
+              "WebSocket")
 
 
 if __name__ == "__main__":

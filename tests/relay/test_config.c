@@ -323,7 +323,7 @@ static const struct load_case load_cases[] = {
         {"listen: {address: 127.0.0.1}\n", 0, 1, 9, "expected a list for 'listen', got a mapping"},
         {"listen:\n", 0, 1, 8, "got null (write [] for an empty list)"},
         {"listen:\n  - address: \"::1\"\n    transports: [udp, dtls]\n", 0, 3, 23,
-         "unknown transport 'dtls' (expected udp, tcp, tls or ws)"},
+         "unknown transport 'dtls' (expected udp, tcp, tls, ws or wss)"},
         {"tls:\n  certificate: a.pem\n", 0, 2, 3, "unknown key 'certificate' in 'tls'"},
         {"listen:\n  - address: \"::1\"\n    transports: [udp, udp]\n", 0, 3, 23,
          "duplicate transport 'udp'"},
@@ -419,9 +419,16 @@ static const struct check_case check_cases[] = {
         {"listen: [{address: 127.0.0.1}, {address: 127.0.0.1, transports: [tcp]}]\n" R U,
          "listen[1]: 127.0.0.1:3478 is also listen[0]"},
         {"listen: [{address: 127.0.0.1, transports: [tcp, tls]}]\n" R U,
-         "listen[0]: tcp, tls and ws need different ports"},
+         "listen[0]: one port serves one of tcp, tls, ws, wss, or tcp with ws, or tls with wss"},
         {"listen: [{address: 127.0.0.1, transports: [tls, ws]}]\n" R U,
-         "listen[0]: tcp, tls and ws need different ports"},
+         "listen[0]: one port serves one of tcp, tls, ws, wss, or tcp with ws, or tls with wss"},
+        {"listen: [{address: 127.0.0.1, transports: [tcp, wss]}]\n" R U,
+         "listen[0]: one port serves one of tcp, tls, ws, wss, or tcp with ws, or tls with wss"},
+        {"listen: [{address: 127.0.0.1, transports: [tcp, ws, tls, wss]}]\n" R U,
+         "listen[0]: one port serves one of tcp, tls, ws, wss, or tcp with ws, or tls with wss"},
+        {"listen: [{address: 127.0.0.1, transports: [wss]}, {address: 127.0.0.1, transports: "
+         "[tcp, ws]}]\n" R U,
+         "listen[1]: 127.0.0.1:3478 is also listen[0]"},
         {"listen: [{address: 127.0.0.1, transports: [tls]}, {address: 127.0.0.1, transports: "
          "[ws]}]\n" R U,
          "listen[1]: 127.0.0.1:3478 is also listen[0]"},
@@ -541,6 +548,10 @@ static void test_check_limits_ok(void **state)
 	        "listen: [{address: 127.0.0.1}, {address: 127.0.0.2, transports: [tcp]}]\n" R U
 	        "stun: {rfc5780: {other_address: 127.0.0.2, other_port: 3479}}\n"
 	        "compat: {rfc3489: false}\n",
+	        /* The shared ports of docs/websocket.md §3. */
+	        "listen: [{address: 127.0.0.1, transports: [udp, tcp, ws]}, "
+	        "{address: 127.0.0.1, port: 443, transports: [tls, wss]}, "
+	        "{address: 127.0.0.1, port: 8443, transports: [wss]}]\n" R U,
 	        "# comment\n%YAML 1.1\n---\n" L R U "...\n",
 	        "\xef\xbb\xbf" L R U,
 	};
