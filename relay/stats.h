@@ -86,6 +86,8 @@ enum stats_method {
 	SM_DATA,
 	SM_CREATE_PERMISSION,
 	SM_CHANNEL_BIND,
+	SM_CONNECT,
+	SM_CONNECTION_BIND,
 	SM__COUNT,
 };
 
@@ -116,6 +118,13 @@ struct stats {
 	uint64_t ws_refused[WS_REFUSE_N];  /* handshakes refused, by enum ws_hs_refusal */
 	uint64_t ws_errors[WS_ERR__COUNT]; /* close codes sent for protocol errors */
 	uint64_t ws_pings;                 /* pings answered */
+	/* RFC 6062 TCP relay (relay/tcp_relay.c) */
+	int64_t tcpr_conns; /* gauge: peer connections open */
+	uint64_t tcpr_bytes_to_peer, tcpr_bytes_to_client;
+	uint64_t tcpr_failed;  /* Connects answered 447 */
+	uint64_t tcpr_expired; /* ids never bound within 30 s */
+	uint64_t tcpr_refused; /* peers without a permission, or over the cap */
+	uint64_t tcpr_bound;   /* data connections bound (ConnectionBind) */
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;

@@ -32,6 +32,10 @@ static const struct turn_method methods[] = {
          turn_do_create_permission, NULL},
         {STUN_CHANNEL_BIND, SM_CHANNEL_BIND, &turn_cred_long_term, true, true, turn_do_channel_bind,
          NULL},
+        /* RFC 6062: TCP connections cannot survive a failover, nothing to hold. */
+        {STUN_CONNECT, SM_CONNECT, &turn_cred_long_term, true, false, turn_do_connect, NULL},
+        {STUN_CONNECTION_BIND, SM_CONNECTION_BIND, &turn_cred_long_term, false, false,
+         turn_do_connection_bind, NULL},
 };
 
 static const struct turn_method *method_row(uint16_t method)

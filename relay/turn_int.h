@@ -1,5 +1,6 @@
 /*
- * Inside the TURN core (turn.c, turn_auth.c, turn_alloc.c, turn_data.c):
+ * Inside the TURN core (turn.c, turn_auth.c, turn_alloc.c, turn_data.c,
+ * and tcp_relay.c for RFC 6062's requests):
  * one request being answered, the method table, and the credential kinds.
  * Nothing outside these files includes this header.
  */
@@ -74,6 +75,11 @@ void turn_do_allocate(struct req *q);
 void turn_do_refresh(struct req *q);
 void turn_do_create_permission(struct req *q);
 void turn_do_channel_bind(struct req *q);
+/* RFC 6062 (tcp_relay.c). */
+void turn_do_connect(struct req *q);
+void turn_do_connection_bind(struct req *q);
+/* XOR-PEER-ADDRESS checked for family and policy: 0 or an error code. */
+int turn_peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer);
 void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);
 void turn_chdata_input(struct worker *w, struct conn *c, const uint8_t *buf, size_t len);
 /* peer (on the relay's own IP) is another allocation's bound relayed port. */
