@@ -41,6 +41,7 @@ struct tcpr_conn {
 	struct worker *w;
 	uint32_t id;
 	enum tcpr_state state;
+	bool closing;      /* one side has closed: the other's output drains, then both go */
 	uint64_t deadline; /* connect or bind, ms */
 	struct tw_addr peer;
 	struct bufferevent *peer_bev, *client_bev;
@@ -170,15 +171,36 @@ static void pipe_write(struct bufferevent *bev, void *arg)
 	struct tcpr_conn *t = arg;
 	struct bufferevent *other = bev == t->client_bev ? t->peer_bev : t->client_bev;
 
+	if (t->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(t);
+		return;
+	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_enable(other, EV_READ);
 }
 
+/*
+ * One side closed: what it sent before its FIN still reaches the other
+ * side, then both close (a half-close is not kept open: RFC 6062 §5.5
+ * closes the pair).
+ */
 static void pipe_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		conn_free(arg);
+	struct tcpr_conn *t = arg;
+	struct bufferevent *other = bev == t->client_bev ? t->peer_bev : t->client_bev;
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	if (t->closing || (what & BEV_EVENT_ERROR))
+		return conn_free(t);
+	pipe_move(t, bev, other);
+	t->closing = true;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_disable(other, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
+		return conn_free(t);
+	bufferevent_setwatermark(other, EV_WRITE, 0, 0);
 }
 
 static void pipe_start(struct tcpr_conn *t)

@@ -387,7 +387,8 @@ void turn_do_channel_bind(struct req *q)
 	uint16_t num;
 	int code;
 
-	if (!ca || !pa || stun_attr_channel(q->m, ca, &num) < 0)
+	/* RFC 6062 §5: a TCP allocation has no channels. */
+	if (!ca || !pa || a->tcp || stun_attr_channel(q->m, ca, &num) < 0)
 		return turn_error(q, 400);
 	if (!(q->w->r->cfg.rfc5766_channels ? chan_valid_rfc5766(num) : chan_valid(num)))
 		return turn_error(q, 400);

@@ -133,8 +133,14 @@ def rfc6062_connect_bind_pipe(relay):
         d = bind_data(relay, cid)
         pipe_both_ways(d.sock, peer, 1 << 20)
         bind_data(relay, cid, expect=400)  # bound already
+        # The peer's last bytes before its FIN still reach the client.
+        tail = b"z" * (512 << 10)
+        peer.sendall(tail)
+        peer.close()
+        got = recv_exact(d.sock, len(tail))
+        t.check(got == tail, "client got %d of the peer's last %d bytes" % (len(got), len(tail)))
+        wait_closed(d.sock, "data connection after the peer closed")
         d.close()
-        wait_closed(peer, "peer after the data connection closed")
     finally:
         c.close()
         ls.close()
