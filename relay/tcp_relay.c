@@ -344,6 +344,24 @@ void turn_do_connection_bind(struct req *q)
 	q->c->tcpr_bind = t;
 }
 
+/*
+ * RFC 6062 §5.4: the client binds with the credentials (and the nonce) of
+ * its control connection, whose port differs from the data connection's;
+ * nonces cover the port. The nonce of the allocation's client is good for
+ * a ConnectionBind naming one of that allocation's unbound ids.
+ */
+const struct tw_addr *turn_connection_bind_nonce(struct req *q)
+{
+	const struct stun_attr *ca = stun_msg_find(q->m, STUN_A_CONNECTION_ID);
+	struct tcpr_conn *t;
+	uint32_t id;
+
+	if (!ca || stun_attr_u32(q->m, ca, &id) < 0)
+		return NULL;
+	t = tcp_relay_find(q->w, id);
+	return t && t->state == TCPR_UNBOUND ? &t->a->flow.key.client : NULL;
+}
+
 static void attempt_indicate(struct tcpr_conn *t)
 {
 	struct allocation *a = t->a;

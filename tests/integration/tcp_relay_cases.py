@@ -66,8 +66,13 @@ def connect(c, port, expect=None):
     return cid
 
 
-def bind_data(relay, cid, expect=None):
+def bind_data(relay, cid, expect=None, control=None):
+    """A data connection bound to cid. With control, it signs with the
+    control connection's nonce, as turnutils_uclient does (RFC 6062 §5.4),
+    instead of learning one of its own."""
     d = t.Client(relay, "tcp")
+    if control is not None:
+        d.realm, d.nonce, d.server_algs = control.realm, control.nonce, control.server_algs
     r = d.request(CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
     if expect is not None:
         t.expect_error(r, expect, "ConnectionBind")
@@ -130,7 +135,7 @@ def rfc6062_connect_bind_pipe(relay):
         t.check(frm[1] == c.relayed[0][1],
                 "peer connection from port %d, relayed port is %d" % (frm[1], c.relayed[0][1]))
         connect(c, ls.getsockname()[1], expect=446)
-        d = bind_data(relay, cid)
+        d = bind_data(relay, cid, control=c)
         pipe_both_ways(d.sock, peer, 1 << 20)
         bind_data(relay, cid, expect=400)  # bound already
         # The peer's last bytes before its FIN still reach the client.
@@ -160,6 +165,12 @@ def rfc6062_connect_refused_447(relay):
 @case("tcprelay")
 def rfc6062_bind_unknown_id(relay):
     bind_data(relay, struct.pack("!I", 0x5a5a5a5a), expect=400)
+    # Another connection's nonce is good only for an id of its allocation.
+    c = tcp_alloc(relay)
+    try:
+        bind_data(relay, struct.pack("!I", 0x5a5a5a5a), expect=438, control=c)
+    finally:
+        c.close()
 
 
 @case("tcprelay")
