@@ -191,6 +191,12 @@ const char *stun_method_name(uint16_t method)
 		return "CreatePermission";
 	case STUN_CHANNEL_BIND:
 		return "ChannelBind";
+	case STUN_CONNECT:
+		return "Connect";
+	case STUN_CONNECTION_BIND:
+		return "ConnectionBind";
+	case STUN_CONNECTION_ATTEMPT:
+		return "ConnectionAttempt";
 	default:
 		return "unknown";
 	}
@@ -243,6 +249,8 @@ static const char *attr_name(uint16_t type)
 		return "XOR-MAPPED-ADDRESS";
 	case STUN_A_RESERVATION_TOKEN:
 		return "RESERVATION-TOKEN";
+	case STUN_A_CONNECTION_ID:
+		return "CONNECTION-ID";
 	case STUN_A_PRIORITY:
 		return "PRIORITY";
 	case STUN_A_USE_CANDIDATE:
@@ -318,6 +326,10 @@ const char *stun_error_reason(int code)
 		return "Unsupported Transport Protocol";
 	case 443:
 		return "Peer Address Family Mismatch";
+	case 446: /* RFC 6062 §6.3 */
+		return "Connection Already Exists";
+	case 447:
+		return "Connection Timeout or Failure";
 	case 486:
 		return "Allocation Quota Reached";
 	case 487:

@@ -26,6 +26,10 @@
 #define STUN_DATA              0x007
 #define STUN_CREATE_PERMISSION 0x008
 #define STUN_CHANNEL_BIND      0x009
+/* RFC 6062 §6.1: TCP relay allocations. */
+#define STUN_CONNECT            0x00a
+#define STUN_CONNECTION_BIND    0x00b
+#define STUN_CONNECTION_ATTEMPT 0x00c
 
 /* Classes. */
 #define STUN_REQUEST    0
@@ -58,6 +62,7 @@
 #define STUN_A_USERHASH                 0x001E
 #define STUN_A_XOR_MAPPED_ADDRESS       0x0020
 #define STUN_A_RESERVATION_TOKEN        0x0022
+#define STUN_A_CONNECTION_ID            0x002a /* RFC 6062 §6.2.1 */
 #define STUN_A_PRIORITY                 0x0024
 #define STUN_A_USE_CANDIDATE            0x0025
 #define STUN_A_PADDING                  0x0026 /* RFC 5780 §7.6 */

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "relay/alloc.h"
+#include "relay/tcp_relay.h"
 #include "relay/auth.h"
 #include "relay/flowconv.h"
 #include "common/log.h"
@@ -215,6 +216,7 @@ static void alloc_close(struct flow *f)
 		table_unlink(w->allocs, a);
 		a->in_table = false;
 	}
+	tcp_relay_close_all(a);
 	for (unsigned i = 0; i < a->n_rs; i++) {
 		if (a->rs[i].h.fd < 0)
 			continue;
@@ -288,6 +290,7 @@ static void alloc_sweep(struct flow *f, uint64_t now)
 		alloc_delete(a);
 		return;
 	}
+	tcp_relay_sweep(a, now);
 	sweep_one(w, a, now);
 }
 

@@ -23,6 +23,7 @@
 #define ALLOC_MAX_CHANS  64
 
 struct allocation;
+struct tcpr_conn;
 
 struct perm {
 	struct tw_addr ip; /* port is 0: permissions are per IP (§9) */
@@ -53,6 +54,8 @@ struct allocation {
 	bool claimed;  /* holds its registry entry */
 	bool in_table; /* in the worker's hash */
 	bool dont_fragment;
+	bool tcp;               /* RFC 6062: rs[0] listens, peers over TCP */
+	struct tcpr_conn *tcpr; /* its peer connections (relay/tcp_relay.c) */
 	uint64_t expires;
 	uint8_t alloc_tid[STUN_TID_LEN]; /* for retransmitted Allocates (§7.2) */
 	uint64_t reservation;            /* token handed out with this allocation, 0 = none */

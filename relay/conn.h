@@ -23,6 +23,7 @@
 struct conn;
 struct worker;
 struct allocation;
+struct tcpr_conn;
 
 /* Where an answer sent later goes (sync before answer, decision 5). */
 struct conn_return {
@@ -75,6 +76,9 @@ struct conn {
 	bool authed;          /* a request passed long-term authentication on it
 	                       * (set by the TURN core; transports loosen caps) */
 	bool binding_only;    /* an RFC 5780 alternate socket: no TURN on it */
+	/* RFC 6062 ConnectionBind answered: the transport stops framing and
+	 * hands its byte stream to this TCP relay connection (tcp_relay.h). */
+	struct tcpr_conn *tcpr_bind;
 };
 
 /* The transport whose allocation keys carry this STUN_PROTO_* number, or NULL. */

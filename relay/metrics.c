@@ -176,6 +176,24 @@ static void write_ws(struct evbuffer *b, struct relay *r)
 		       SUM(r, ws_errors[i]));
 }
 
+/* RFC 6062 TCP relay allocations (docs/operations.md, "TCP relay"). */
+static void write_tcp_relay(struct evbuffer *b, struct relay *r)
+{
+	counter(b, "twist_tcp_relay_connections", "Open RFC 6062 peer connections.", "gauge",
+	        SUM(r, tcpr_conns));
+	family(b, "twist_tcp_relay_bytes_total", "counter",
+	       "Bytes piped between RFC 6062 data connections and peers, by direction.");
+	sample(b, "twist_tcp_relay_bytes_total", "dir", "to_peer", SUM(r, tcpr_bytes_to_peer));
+	sample(b, "twist_tcp_relay_bytes_total", "dir", "to_client", SUM(r, tcpr_bytes_to_client));
+	family(b, "twist_tcp_relay_events_total", "counter",
+	       "RFC 6062 connection events: bound, connect failed (447), expired unbound, "
+	       "refused peers.");
+	sample(b, "twist_tcp_relay_events_total", "event", "bound", SUM(r, tcpr_bound));
+	sample(b, "twist_tcp_relay_events_total", "event", "connect_failed", SUM(r, tcpr_failed));
+	sample(b, "twist_tcp_relay_events_total", "event", "expired", SUM(r, tcpr_expired));
+	sample(b, "twist_tcp_relay_events_total", "event", "refused", SUM(r, tcpr_refused));
+}
+
 static void write_import(struct evbuffer *b, struct relay *r)
 {
 	family(b, "twist_sync_import_refused_total", "counter",
@@ -269,6 +287,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	write_guard(b, r);
 	write_tcp(b, r);
 	write_ws(b, r);
+	write_tcp_relay(b, r);
 	write_stun_compat(b, r);
 	write_traffic(b, r);
 	write_reasons(b, r);

@@ -141,11 +141,35 @@ static int rand_below(struct ports *p, uint32_t n, uint32_t *out)
 	return 0;
 }
 
-static int sock_bind(const struct tw_addr *ip, uint16_t port)
+/*
+ * RFC 6062 §5.1: a TCP relayed address listens, and the relay's own
+ * connections to peers leave from it too, so every socket on it shares
+ * the port (SO_REUSEPORT; only the listener takes connections).
+ */
+static int stream_bind(const struct tw_addr *ip, uint16_t port)
 {
 	struct tw_addr a = *ip;
-	int fd = netaddr_socket(ip, SOCK_DGRAM), rcvbuf = RELAY_RCVBUF;
+	int fd = netaddr_socket(ip, SOCK_STREAM), one = 1;
 
+	if (fd < 0)
+		return fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return netaddr_close_err(fd);
+	a.port = port;
+	fd = netaddr_bind(fd, &a, true);
+	if (fd >= 0 && listen(fd, 16) < 0)
+		return netaddr_close_err(fd);
+	return fd;
+}
+
+static int sock_bind(const struct tw_addr *ip, uint16_t port, bool stream)
+{
+	struct tw_addr a = *ip;
+	int fd, rcvbuf = RELAY_RCVBUF;
+
+	if (stream)
+		return stream_bind(ip, port);
+	fd = netaddr_socket(ip, SOCK_DGRAM);
 	if (fd < 0)
 		return fd;
 	/* The kernel's 208 KiB default is ~25 ms of a busy flow: too little to ride
@@ -181,16 +205,16 @@ static bool port_free(struct ports *p, int f, unsigned port, bool reserve)
  * either taken (the bitmap is told, so the port is not tried again); or -errno.
  */
 static int bind_pair(struct ports *p, const struct tw_addr *ip, unsigned port, bool reserve,
-                     int *fd, int *fd2)
+                     bool stream, int *fd, int *fd2)
 {
 	int f = fam_idx(ip);
 
-	*fd = sock_bind(ip, (uint16_t)port);
+	*fd = sock_bind(ip, (uint16_t)port, stream);
 	if (*fd == -EADDRINUSE)
 		set_used(p, f, port, true);
 	if (*fd < 0 || !reserve)
 		return *fd < 0 ? *fd : 0;
-	*fd2 = sock_bind(ip, (uint16_t)(port + 1));
+	*fd2 = sock_bind(ip, (uint16_t)(port + 1), false);
 	if (*fd2 >= 0)
 		return 0;
 	close(*fd);
@@ -205,8 +229,8 @@ static int bind_pair(struct ports *p, const struct tw_addr *ip, unsigned port, b
  * (§3.3.1) so that an almost-full range still yields its last ports.
  * Returns the port with its socket(s) bound, -EADDRNOTAVAIL, or -errno.
  */
-static int pick(struct ports *p, const struct tw_addr *ip, bool even, bool reserve, int *fd,
-                int *fd2)
+static int pick(struct ports *p, const struct tw_addr *ip, bool even, bool reserve, bool stream,
+                int *fd, int *fd2)
 {
 	struct span s = span_of(p, even, reserve);
 	int f = fam_idx(ip), rc;
@@ -225,7 +249,7 @@ static int pick(struct ports *p, const struct tw_addr *ip, bool even, bool reser
 		port = s.first + s.step * k;
 		if (!port_free(p, f, port, reserve))
 			continue;
-		rc = bind_pair(p, ip, port, reserve, fd, fd2);
+		rc = bind_pair(p, ip, port, reserve, stream, fd, fd2);
 		if (rc == 0)
 			return (int)port;
 		if (rc != -EADDRINUSE)
@@ -277,7 +301,7 @@ int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserv
 			goto bad;
 		held = true;
 	}
-	port = pick(p, ip, even, reserve, &fd, &fd2);
+	port = pick(p, ip, even, reserve, false, &fd, &fd2);
 	if (port < 0) {
 		rc = port;
 		goto bad;
@@ -303,6 +327,21 @@ bad:
 	return rc;
 }
 
+int ports_open_stream(struct ports *p, const struct tw_addr *ip, struct tw_addr *bound)
+{
+	int fd = -1, fd2 = -1, port;
+
+	pthread_mutex_lock(&p->lock);
+	port = pick(p, ip, false, false, true, &fd, &fd2);
+	if (port >= 0) {
+		set_used(p, fam_idx(ip), (unsigned)port, true);
+		*bound = *ip;
+		bound->port = (uint16_t)port;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return port < 0 ? port : fd;
+}
+
 int ports_bind(struct ports *p, const struct tw_addr *bound)
 {
 	int f = fam_idx(bound), fd;
@@ -312,7 +351,7 @@ int ports_bind(struct ports *p, const struct tw_addr *bound)
 		fd = -EADDRINUSE;
 		goto done;
 	}
-	fd = sock_bind(bound, bound->port);
+	fd = sock_bind(bound, bound->port, false);
 	if (fd >= 0)
 		set_used(p, f, bound->port, true);
 done:

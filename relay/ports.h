@@ -35,6 +35,11 @@ void ports_free(struct ports *p);
  */
 int ports_open(struct ports *p, const struct tw_addr *ip, bool even, bool reserve, const char *user,
                uint64_t *token, struct tw_addr *bound, uint64_t now_ms);
+/*
+ * RFC 6062 §5.1: a listening TCP socket on ip with a free port of the
+ * same pool (its number is then taken for UDP too); the fd or -errno.
+ */
+int ports_open_stream(struct ports *p, const struct tw_addr *ip, struct tw_addr *bound);
 /* Binds exactly bound (a replicated relayed address); -EADDRINUSE if taken. */
 int ports_bind(struct ports *p, const struct tw_addr *bound);
 /* The socket held for token, now the caller's; -ENOENT if unknown or expired. */

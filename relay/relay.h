@@ -124,6 +124,7 @@ struct worker {
 	struct flow *flows;         /* every published flow (relay/flow.h) */
 	struct flow *dead;          /* closed this pass, freed by worker_reap */
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
+	struct tcpr_conn *tcpr;     /* RFC 6062 peer connections, by CONNECTION-ID */
 	struct tcp_worker *tcpw;    /* accept back-off and the spare descriptor (tcp_accept.c) */
 	struct sync_worker *sw;     /* replication state; NULL without HA */
 	uint64_t now_ms;            /* monotonic, refreshed at each callback */

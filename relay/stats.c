@@ -83,6 +83,10 @@ const char *stats_method_name(enum stats_method m)
 		return "CreatePermission";
 	case SM_CHANNEL_BIND:
 		return "ChannelBind";
+	case SM_CONNECT:
+		return "Connect";
+	case SM_CONNECTION_BIND:
+		return "ConnectionBind";
 	case SM__COUNT:
 		break;
 	}

@@ -96,6 +96,8 @@ enum stats_method {
 	SM_DATA,
 	SM_CREATE_PERMISSION,
 	SM_CHANNEL_BIND,
+	SM_CONNECT,
+	SM_CONNECTION_BIND,
 	SM__COUNT,
 };
 
@@ -128,6 +130,13 @@ struct stats {
 	uint64_t ws_pings;                 /* pings answered */
 	uint64_t tls_conns_accepted;       /* of the stream connections, those on tls listeners */
 	uint64_t tls_handshakes[TLSHS__COUNT];
+	/* RFC 6062 TCP relay (relay/tcp_relay.c) */
+	int64_t tcpr_conns; /* gauge: peer connections open */
+	uint64_t tcpr_bytes_to_peer, tcpr_bytes_to_client;
+	uint64_t tcpr_failed;  /* Connects answered 447 */
+	uint64_t tcpr_expired; /* ids never bound within 30 s */
+	uint64_t tcpr_refused; /* peers without a permission, or over the cap */
+	uint64_t tcpr_bound;   /* data connections bound (ConnectionBind) */
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;

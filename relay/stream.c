@@ -57,6 +57,8 @@ int stream_input(struct stream *s, struct conn *c, struct evbuffer *in)
 		evbuffer_drain(in, (size_t)flen);
 		s->had_frame = true;
 		s->frame_since_ms = 0;
+		if (c->tcpr_bind)
+			return 0; /* what follows is the peer's, not frames */
 	}
 	if (have == 0)
 		s->frame_since_ms = 0;

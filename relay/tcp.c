@@ -17,6 +17,7 @@
 #include "relay/stream.h"
 #include "relay/tcp.h"
 #include "relay/tls.h"
+#include "relay/tcp_relay.h"
 #include "relay/ws.h"
 
 #define IDLE_NO_ALLOC_S 60 /* a connection with no allocation may idle this long */
@@ -282,6 +283,31 @@ static int sniff(struct tcp_conn *tc, struct evbuffer *in)
 	return 0;
 }
 
+int tcp_conn_bindable(const struct conn *c)
+{
+	const struct tcp_conn *tc = (const struct tcp_conn *)c;
+
+	return c->ops == &tcp_ops && !tc->ws ? 0 : -EOPNOTSUPP;
+}
+
+/*
+ * RFC 6062 §5.4: after ConnectionBind's answer the connection is a data
+ * connection: the relay reads no more frames from it, its bufferevent
+ * (with the answer queued and any bytes behind it) goes to the peer pipe.
+ */
+static void handoff(struct tcp_conn *tc)
+{
+	struct bufferevent *bev = tc->bev;
+
+	set_notsent(tc, 0);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	tc->bev = NULL;
+	STAT_INC(&tc->c.w->st, tcpr_bound);
+	tcp_relay_take(tc->c.tcpr_bind, bev);
+	conn_free(tc);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
@@ -301,6 +327,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		rc = stream_input(&tc->st, &tc->c, bufferevent_get_input(bev));
 		if (rc < 0)
 			return tcp_conn_close(tc, (enum conn_close) - rc);
+		if (tc->c.tcpr_bind)
+			return handoff(tc);
 	}
 	if (tc->c.authed && !tc->counted_authed)
 		authenticated(tc);

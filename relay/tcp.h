@@ -54,6 +54,8 @@ void tcp_conn_close(struct tcp_conn *tc, enum conn_close why);
  */
 int tcp_conn_out(struct conn *c, const void *pre, size_t plen, const void *pkt, size_t len,
                  size_t pad);
+/* 0 if c can become an RFC 6062 data connection (plain TCP), or -EOPNOTSUPP. */
+int tcp_conn_bindable(const struct conn *c);
 struct conn *tcp_conn_attach(struct conn *c, struct allocation *a);
 void tcp_conn_detach(struct conn *c);
 

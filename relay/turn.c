@@ -23,15 +23,20 @@ static void indication_keepalive(struct worker *w, struct conn *c, const struct 
 }
 
 static const struct turn_method methods[] = {
-        {STUN_BINDING, SM_BINDING, NULL, false, false, turn_do_binding, indication_keepalive},
-        {STUN_ALLOCATE, SM_ALLOCATE, &turn_cred_long_term, false, true, turn_do_allocate, NULL},
-        {STUN_REFRESH, SM_REFRESH, &turn_cred_long_term, true, true, turn_do_refresh, NULL},
-        {STUN_SEND, SM_SEND, NULL, false, false, NULL, turn_do_send},
-        {STUN_DATA, SM_DATA, NULL, false, false, NULL, NULL},
-        {STUN_CREATE_PERMISSION, SM_CREATE_PERMISSION, &turn_cred_long_term, true, true,
-         turn_do_create_permission, NULL},
-        {STUN_CHANNEL_BIND, SM_CHANNEL_BIND, &turn_cred_long_term, true, true, turn_do_channel_bind,
+        {STUN_BINDING, SM_BINDING, NULL, false, false, turn_do_binding, indication_keepalive, NULL},
+        {STUN_ALLOCATE, SM_ALLOCATE, &turn_cred_long_term, false, true, turn_do_allocate, NULL,
          NULL},
+        {STUN_REFRESH, SM_REFRESH, &turn_cred_long_term, true, true, turn_do_refresh, NULL, NULL},
+        {STUN_SEND, SM_SEND, NULL, false, false, NULL, turn_do_send, NULL},
+        {STUN_DATA, SM_DATA, NULL, false, false, NULL, NULL, NULL},
+        {STUN_CREATE_PERMISSION, SM_CREATE_PERMISSION, &turn_cred_long_term, true, true,
+         turn_do_create_permission, NULL, NULL},
+        {STUN_CHANNEL_BIND, SM_CHANNEL_BIND, &turn_cred_long_term, true, true, turn_do_channel_bind,
+         NULL, NULL},
+        /* RFC 6062: TCP connections cannot survive a failover, nothing to hold. */
+        {STUN_CONNECT, SM_CONNECT, &turn_cred_long_term, true, false, turn_do_connect, NULL, NULL},
+        {STUN_CONNECTION_BIND, SM_CONNECTION_BIND, &turn_cred_long_term, false, false,
+         turn_do_connection_bind, NULL, turn_connection_bind_nonce},
 };
 
 static const struct turn_method *method_row(uint16_t method)
@@ -153,6 +158,8 @@ static void handle_request(struct req *q)
 		return;
 	}
 	if (row->cred) {
+		if (row->nonce_alt)
+			q->nonce_alt = row->nonce_alt(q);
 		if (row->cred->verify(q) < 0)
 			return;
 		q->c->authed = true;

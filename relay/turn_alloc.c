@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
+#include "relay/tcp_relay.h"
 #include "relay/turn.h"
 #include "relay/turn_int.h"
 
@@ -140,6 +141,37 @@ static int open_relay_socks(struct req *q, struct allocation *a, uint8_t fam, bo
 	return 0;
 }
 
+/*
+ * RFC 6062 §5.1: a TCP allocation, asked for over a stream control
+ * connection, has one relayed address that listens; no UDP socket, no
+ * EVEN-PORT, no reservation and one family.
+ */
+static int tcp_transport_ok(struct req *q)
+{
+	const struct stun_msg *m = q->m;
+
+	if (!q->c->ops->stream)
+		return 442;
+	if (stun_msg_find(m, STUN_A_EVEN_PORT) || stun_msg_find(m, STUN_A_RESERVATION_TOKEN) ||
+	    stun_msg_find(m, STUN_A_ADDITIONAL_ADDRESS_FAMILY))
+		return 400;
+	return 0;
+}
+
+static int open_relay_stream(struct req *q, struct allocation *a, uint8_t fam)
+{
+	struct relay *r = q->w->r;
+	struct tw_addr bound;
+	int fd;
+
+	fd = ports_open_stream(r->ports, &r->relay_addr[fam == TW_AF_INET6], &bound);
+	if (fd < 0)
+		return 508;
+	alloc_relay_add(a, fd, &bound);
+	a->tcp = true;
+	return 0;
+}
+
 void turn_do_allocate(struct req *q)
 {
 	const struct stun_msg *m = q->m;
@@ -165,7 +197,9 @@ void turn_do_allocate(struct req *q)
 	rt = stun_msg_find(m, STUN_A_REQUESTED_TRANSPORT);
 	if (!rt || stun_attr_transport(m, rt, &proto) < 0)
 		return turn_error(q, 400);
-	if (proto != STUN_PROTO_UDP)
+	if (proto == STUN_PROTO_TCP && (code = tcp_transport_ok(q)) != 0)
+		return turn_error(q, code);
+	if (proto != STUN_PROTO_UDP && proto != STUN_PROTO_TCP)
 		return turn_error(q, 442);
 	if (stun_msg_find(m, STUN_A_RESERVATION_TOKEN) &&
 	    (stun_msg_find(m, STUN_A_EVEN_PORT) ||
@@ -197,12 +231,16 @@ void turn_do_allocate(struct req *q)
 	}
 	if (tfd >= 0)
 		alloc_relay_add(a, tfd, &tbound);
-	else if ((code = open_relay_socks(q, a, fam, dual, &v6_failed)) != 0)
+	else if (proto == STUN_PROTO_TCP)
+		code = open_relay_stream(q, a, fam);
+	else
+		code = open_relay_socks(q, a, fam, dual, &v6_failed);
+	if (code)
 		goto bad;
 	a->dont_fragment = stun_msg_find(m, STUN_A_DONT_FRAGMENT) != NULL;
 	memcpy(a->alloc_tid, m->tid, STUN_TID_LEN);
 	a->expires = w->now_ms + (uint64_t)lifetime * 1000;
-	rc = alloc_relay_watch(a, turn_relay_readable);
+	rc = alloc_relay_watch(a, a->tcp ? tcp_relay_readable : turn_relay_readable);
 	if (rc == -EOPNOTSUPP) {
 		/* RFC 8656 §7.2: DONT-FRAGMENT that cannot be honoured is unknown. */
 		uint16_t df = STUN_A_DONT_FRAGMENT;
@@ -308,6 +346,11 @@ static int peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr 
 	return 0;
 }
 
+int turn_peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer)
+{
+	return peer_check(q, pa, peer, true);
+}
+
 void turn_do_create_permission(struct req *q)
 {
 	const struct stun_msg *m = q->m;
@@ -344,7 +387,8 @@ void turn_do_channel_bind(struct req *q)
 	uint16_t num;
 	int code;
 
-	if (!ca || !pa || stun_attr_channel(q->m, ca, &num) < 0)
+	/* RFC 6062 §5: a TCP allocation has no channels. */
+	if (!ca || !pa || a->tcp || stun_attr_channel(q->m, ca, &num) < 0)
 		return turn_error(q, 400);
 	if (!(q->w->r->cfg.rfc5766_channels ? chan_valid_rfc5766(num) : chan_valid(num)))
 		return turn_error(q, 400);

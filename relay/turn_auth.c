@@ -152,7 +152,9 @@ static int long_term_verify(struct req *q)
 	if (r->cfg.backoff_after && guard_check(r->guard, src, NULL, q->w->now_ms) != GUARD_CHECK)
 		return refuse(q, AUTHF_BACKOFF);
 	if (auth_nonce_check(au, src, stun_attr_val(m, na), na->len, relay_wall_s()) !=
-	    AUTH_NONCE_OK)
+	            AUTH_NONCE_OK &&
+	    (!q->nonce_alt || auth_nonce_check(au, q->nonce_alt, stun_attr_val(m, na), na->len,
+	                                       relay_wall_s()) != AUTH_NONCE_OK))
 		return refuse(q, AUTHF_NONCE);
 	if (ra->len != strlen(realm) || memcmp(stun_attr_val(m, ra), realm, ra->len) != 0)
 		return refuse(q, AUTHF_UNKNOWN_USER);

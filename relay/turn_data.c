@@ -59,6 +59,8 @@ void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m)
 
 	if (!c->a)
 		return worker_drop(w, DROP_NO_ALLOCATION, &c->client);
+	if (c->a->tcp) /* RFC 6062 §5: data goes over data connections */
+		return worker_drop(w, DROP_UNEXPECTED, &c->client);
 	if (!pa || !da || stun_attr_xaddr(m, pa, &peer) < 0)
 		return worker_drop(w, DROP_MALFORMED, &c->client);
 	to_peer(w, c, &peer, stun_attr_val(m, da), da->len);

@@ -1,5 +1,6 @@
 /*
- * Inside the TURN core (turn.c, turn_auth.c, turn_alloc.c, turn_data.c):
+ * Inside the TURN core (turn.c, turn_auth.c, turn_alloc.c, turn_data.c,
+ * and tcp_relay.c for RFC 6062's requests):
  * one request being answered, the method table, and the credential kinds.
  * Nothing outside these files includes this header.
  */
@@ -31,6 +32,9 @@ struct req {
 	uint8_t cls;        /* of the response being built */
 	unsigned change;    /* STUN_CHANGE_* bits: the answer leaves from that socket */
 	uint16_t resp_port; /* RESPONSE-PORT: the answer goes to the client's IP there */
+	/* A second address whose nonces are good here too (set from the row's
+	 * nonce_alt); NULL: only the client's own. */
+	const struct tw_addr *nonce_alt;
 };
 
 /*
@@ -55,6 +59,8 @@ struct turn_method {
 	bool hold;                    /* success waits for the standby (decision 5) */
 	void (*request)(struct req *q);
 	void (*indication)(struct worker *w, struct conn *c, const struct stun_msg *m);
+	/* Optional: another client address whose nonce the request may carry. */
+	const struct tw_addr *(*nonce_alt)(struct req *q);
 };
 
 /* Responses (turn.c). */
@@ -74,6 +80,12 @@ void turn_do_allocate(struct req *q);
 void turn_do_refresh(struct req *q);
 void turn_do_create_permission(struct req *q);
 void turn_do_channel_bind(struct req *q);
+/* RFC 6062 (tcp_relay.c). */
+void turn_do_connect(struct req *q);
+void turn_do_connection_bind(struct req *q);
+const struct tw_addr *turn_connection_bind_nonce(struct req *q);
+/* XOR-PEER-ADDRESS checked for family and policy: 0 or an error code. */
+int turn_peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer);
 void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);
 void turn_chdata_input(struct worker *w, struct conn *c, const uint8_t *buf, size_t len);
 /* peer (on the relay's own IP) is another allocation's bound relayed port. */

@@ -43,7 +43,24 @@ SESSION = [
     rec(1, method(0x004, attr(0x000D, b"\x00\x00\x02\x58"))), # Refresh 600
     rec(1, method(0x004, attr(0x000D, b"\x00\x00\x00\x00"))), # Refresh 0
 ]
+TCP = attr(0x0019, bytes([6, 0, 0, 0]))
+CID = attr(0x002A, b"\x12\x34\x56\x78")
+# RFC 6062 on a stream connection: TCP Allocate, Connect (its answer waits
+# for the event loop, which the harness does not run), a second Connect
+# (446), ConnectionBind with an unknown id, a ConnectionAttempt
+# indication the relay never takes from a client, then delete.
+TCP_SESSION = [
+    rec(1, method(0x003, TCP)),
+    rec(1, method(0x00A, PEER)),
+    rec(1, method(0x00A, PEER)),
+    rec(1, method(0x00B, CID)),
+    rec(3, method(0x00C, CID + PEER)),
+    rec(1, method(0x009, attr(0x000C, b"\x40\x00\x00\x00") + PEER)),
+    rec(1, method(0x004, attr(0x000D, b"\x00\x00\x00\x00"))),
+]
 SEEDS = {
+    "tcp-relay": b"\x01" + b"".join(TCP_SESSION),
+    "tcp-relay-dgram": b"\x00" + rec(1, method(0x003, TCP)) + rec(1, method(0x00B, CID)),
     "session-dgram": b"\x00" + b"".join(SESSION),
     "session-stream": b"\x01" + b"".join(SESSION),
     "binding": b"\x00" + rec(2, method(0x001)) + rec(3, method(0x001)),

@@ -2659,6 +2659,9 @@ register(tcp_hostile)
 # Binding compatibility (CHANGE-REQUEST, RFC 5780, classic RFC 3489): the same.
 import stun_compat  # noqa: E402
 register(stun_compat)
+# RFC 6062 TCP relay allocations: the same.
+import tcp_relay_cases  # noqa: E402
+register(tcp_relay_cases)
 
 
 def main():

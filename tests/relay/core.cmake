@@ -10,3 +10,5 @@ twist_unit(test_turn SOURCES test_turn.c LIBS relay_harness)
 twist_unit(test_binding SOURCES test_binding.c LIBS relay_harness)
 # relay/stream.c and relay/connlimit.c through the same fake transport.
 twist_unit(test_stream SOURCES test_stream.c LIBS relay_harness)
+# RFC 6062 TCP relay allocations through the same fake transport.
+twist_unit(test_tcp_relay SOURCES test_tcp_relay.c LIBS relay_harness)

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,9 @@ void harness_reset(struct harness *h)
 	while (h->w->flows)
 		flow_free(h->w->flows);
 	worker_reap(h->w);
+	/* libevent closes a freed bufferevent's socket (RFC 6062 peer
+	 * connections) in a loop pass, as the worker's loop would. */
+	event_base_loop(h->w->base, EVLOOP_NONBLOCK);
 }
 
 void harness_fini(struct harness *h)
