@@ -91,8 +91,11 @@ static int check_listen(struct check *c)
 			return check_fail(c, "listen[%u]: no address", i);
 		if (l->addr.port == 0)
 			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
-		if (!l->udp && !l->tcp && !l->tls && !l->ws)
+		if (!l->udp && !l->tcp && !l->tls && !l->ws && !l->dtls)
 			return check_fail(c, "listen[%u]: no transports", i);
+		/* One UDP socket per port: no demultiplexing of STUN and DTLS (RFC 7983). */
+		if (l->udp && l->dtls)
+			return check_fail(c, "listen[%u]: udp and dtls need different ports", i);
 		/* One TCP socket per port: serving two of these on it needs the
 		 * first-byte and ALPN switch of docs/websocket.md §3, not built. */
 		if ((l->tcp + l->tls + l->ws) > 1)
@@ -106,7 +109,7 @@ static int check_listen(struct check *c)
 			/* tcp and tls are both TCP sockets: SO_REUSEPORT would
 			 * let them share a port and split its clients. */
 			if (tw_addr_eq(&l->addr, &o->addr) &&
-			    ((l->udp && o->udp) ||
+			    (((l->udp || l->dtls) && (o->udp || o->dtls)) ||
 			     ((l->tcp || l->tls || l->ws) && (o->tcp || o->tls || o->ws))))
 				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
 				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);

@@ -50,7 +50,7 @@ static void user_quota(void *arg, const char *user, unsigned *quota)
 static bool any_tls(const struct config *cfg)
 {
 	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (cfg->listen[i].tls)
+		if (cfg->listen[i].tls || cfg->listen[i].dtls)
 			return true;
 	return false;
 }
