@@ -30,6 +30,7 @@ struct guard;
 struct worker;
 struct tcp_conn;
 struct tcp_worker;
+struct dtls_worker;
 struct connlimit;
 struct flow;
 struct sync;
@@ -125,6 +126,7 @@ struct worker {
 	struct flow *dead;          /* closed this pass, freed by worker_reap */
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
 	struct tcp_worker *tcpw;    /* accept back-off and the spare descriptor (tcp_accept.c) */
+	struct dtls_worker *dtlsw;  /* dtls listeners and sessions (dtls.c); NULL without */
 	struct sync_worker *sw;     /* replication state; NULL without HA */
 	uint64_t now_ms;            /* monotonic, refreshed at each callback */
 	uint64_t log_last[DROP__COUNT];

@@ -128,6 +128,12 @@ struct stats {
 	uint64_t ws_pings;                 /* pings answered */
 	uint64_t tls_conns_accepted;       /* of the stream connections, those on tls listeners */
 	uint64_t tls_handshakes[TLSHS__COUNT];
+	/* TURN over DTLS (relay/dtls.c) */
+	uint64_t dtls_handshakes[TLSHS__COUNT];
+	uint64_t dtls_cookies; /* HelloVerifyRequests sent (no state kept) */
+	uint64_t dtls_garbage; /* datagrams from unknown sources that are no ClientHello */
+	uint64_t dtls_refused; /* cookie-verified clients refused by the caps */
+	int64_t dtls_sessions; /* gauge */
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;
