@@ -26,7 +26,8 @@ static void san_build(const struct config *cfg, char *san, size_t len)
 
 	snprintf(san, len, "IP:127.0.0.1,IP:::1,DNS:localhost");
 	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		if (!cfg->listen[i].tls || !san_worthy(&cfg->listen[i].addr))
+		if (!(cfg->listen[i].tls || cfg->listen[i].dtls) ||
+		    !san_worthy(&cfg->listen[i].addr))
 			continue;
 		tw_addr_fmt_ip(&cfg->listen[i].addr, ip, sizeof(ip));
 		if (strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0)
