@@ -27,14 +27,14 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 {
 	struct cfg_listen *l = base;
 	yaml_mark_t start = p->ev.start_mark;
-	bool udp = false, tcp = false, tls = false, ws = false, wss = false, *t;
+	bool udp = false, tcp = false, tls = false, ws = false, wss = false, dtls = false, *t;
 	char s[CFG_STR];
 	int rc;
 
 	if (yp_seq_begin(p, k->name) < 0)
 		return -1;
 	while ((rc = yp_seq_next(p)) == 0) {
-		if (yp_scalar_text(p, k->name, "udp, tcp, tls, ws or wss", s, sizeof(s)) < 0)
+		if (yp_scalar_text(p, k->name, "udp, tcp, tls, ws, wss or dtls", s, sizeof(s)) < 0)
 			return -1;
 		if (strcmp(s, "udp") == 0)
 			t = &udp;
@@ -46,9 +46,11 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 			t = &ws;
 		else if (strcmp(s, "wss") == 0)
 			t = &wss;
+		else if (strcmp(s, "dtls") == 0)
+			t = &dtls;
 		else
 			return yp_fail(p, p->ev.start_mark,
-			               "unknown transport '%s' (expected udp, tcp, tls, ws or wss)",
+			               "unknown transport '%s' (expected udp, tcp, tls, ws, wss or dtls)",
 			               s);
 		if (*t)
 			return yp_fail(p, p->ev.start_mark, "duplicate transport '%s'", s);
@@ -56,13 +58,14 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 	}
 	if (rc < 0)
 		return -1;
-	if (!udp && !tcp && !tls && !ws && !wss)
+	if (!udp && !tcp && !tls && !ws && !wss && !dtls)
 		return yp_fail(p, start, "'transports' is empty");
 	l->udp = udp;
 	l->tcp = tcp;
 	l->tls = tls;
 	l->ws = ws;
 	l->wss = wss;
+	l->dtls = dtls;
 	return 0;
 }
 

@@ -28,12 +28,13 @@ struct cfg_listen {
 	bool ws;  /* TURN over WebSocket (relay/ws.h) on this TCP port */
 	bool tls; /* TURN over TLS (RFC 8656 §3.2); the tls: section */
 	bool wss; /* TURN over WebSocket over TLS; the tls: and websocket: sections */
+	bool dtls; /* TURN over DTLS (RFC 7350) on this UDP port; the tls: section */
 };
 
 /* The listener needs the TLS context (relay/tls.h). */
 static inline bool cfg_listen_tls(const struct cfg_listen *l)
 {
-	return l->tls || l->wss;
+	return l->tls || l->wss || l->dtls;
 }
 
 /* The listener has a TCP socket. */

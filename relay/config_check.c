@@ -103,8 +103,11 @@ static int check_listen(struct check *c)
 			return check_fail(c, "listen[%u]: no address", i);
 		if (l->addr.port == 0)
 			return check_fail(c, "listen[%u]: port 0 is not allowed", i);
-		if (!l->udp && !cfg_listen_stream(l))
+		if (!l->udp && !l->dtls && !cfg_listen_stream(l))
 			return check_fail(c, "listen[%u]: no transports", i);
+		/* One UDP socket per port: no demultiplexing of STUN and DTLS (RFC 7983). */
+		if (l->udp && l->dtls)
+			return check_fail(c, "listen[%u]: udp and dtls need different ports", i);
 		if (!stream_mix_ok(l))
 			return check_fail(c,
 			                  "listen[%u]: one port serves one of tcp, tls, ws, wss, "
@@ -119,7 +122,8 @@ static int check_listen(struct check *c)
 			/* tcp and tls are both TCP sockets: SO_REUSEPORT would
 			 * let them share a port and split its clients. */
 			if (tw_addr_eq(&l->addr, &o->addr) &&
-			    ((l->udp && o->udp) || (cfg_listen_stream(l) && cfg_listen_stream(o))))
+			    (((l->udp || l->dtls) && (o->udp || o->dtls)) ||
+			     (cfg_listen_stream(l) && cfg_listen_stream(o))))
 				return check_fail(c, "listen[%u]: %s is also listen[%u]", i,
 				                  tw_addr_fmt(&l->addr, buf, sizeof(buf)), j);
 		}

@@ -117,6 +117,25 @@ static void write_stun_compat(struct evbuffer *b, struct relay *r)
 	        SUM(r, classic_bindings));
 }
 
+/* TURN over DTLS (docs/operations.md, "DTLS"). */
+static void write_dtls(struct evbuffer *b, struct relay *r)
+{
+	counter(b, "twist_dtls_sessions", "Open DTLS client sessions (past the cookie).", "gauge",
+	        SUM(r, dtls_sessions));
+	counter(b, "twist_dtls_cookies_total", "DTLS HelloVerifyRequests sent.", "counter",
+	        SUM(r, dtls_cookies));
+	counter(b, "twist_dtls_garbage_total",
+	        "Datagrams on dtls ports from unknown sources that were no ClientHello.", "counter",
+	        SUM(r, dtls_garbage));
+	counter(b, "twist_dtls_refused_total", "DTLS clients refused by the connection caps.",
+	        "counter", SUM(r, dtls_refused));
+	family(b, "twist_dtls_handshakes_total", "counter",
+	       "DTLS handshakes past the cookie, by how they ended.");
+	for (int i = 0; i < TLSHS__COUNT; i++)
+		sample(b, "twist_dtls_handshakes_total", "result",
+		       stats_tls_hs_name((enum tls_hs)i), SUM(r, dtls_handshakes[i]));
+}
+
 /* docs/operations.md, "Hostile clients: TCP": one reason per limit. */
 static void write_tcp(struct evbuffer *b, struct relay *r)
 {
@@ -145,6 +164,7 @@ static void write_tcp(struct evbuffer *b, struct relay *r)
 	for (int i = 0; i < TLSHS__COUNT; i++)
 		sample(b, "twist_tls_handshakes_total", "result", stats_tls_hs_name((enum tls_hs)i),
 		       SUM(r, tls_handshakes[i]));
+	write_dtls(b, r);
 }
 
 /*

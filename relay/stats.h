@@ -137,6 +137,12 @@ struct stats {
 	uint64_t tcpr_expired; /* ids never bound within 30 s */
 	uint64_t tcpr_refused; /* peers without a permission, or over the cap */
 	uint64_t tcpr_bound;   /* data connections bound (ConnectionBind) */
+	/* TURN over DTLS (relay/dtls.c) */
+	uint64_t dtls_handshakes[TLSHS__COUNT];
+	uint64_t dtls_cookies; /* HelloVerifyRequests sent (no state kept) */
+	uint64_t dtls_garbage; /* datagrams from unknown sources that are no ClientHello */
+	uint64_t dtls_refused; /* cookie-verified clients refused by the caps */
+	int64_t dtls_sessions; /* gauge */
 	/* replication */
 	uint64_t sync_exported, sync_imported, sync_import_failed, sync_tcp_skipped;
 	uint64_t sync_send_again, sync_deletes_lost;

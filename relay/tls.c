@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,8 +26,10 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_server {
-	pthread_mutex_t mu; /* guards ctx: workers take it at accept, SIGHUP swaps it */
+	pthread_mutex_t mu; /* guards both: workers take them at accept, SIGHUP swaps them */
 	SSL_CTX *ctx;
+	SSL_CTX *dtls;                    /* DTLS (relay/dtls.c): the same certificate and suites */
+	void (*dtls_setup)(SSL_CTX *ctx); /* dtls.c's cookie callbacks, set on each new one */
 };
 
 /* The first OpenSSL error queued, as text, and the queue emptied. */
@@ -81,9 +84,14 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static int ctx_settings(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
+static int ctx_settings(SSL_CTX *ctx, const struct config *cfg, bool dgram, char *err,
+                        size_t errlen)
 {
 	int min = strcmp(cfg->tls_min_version, "1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
+
+	/* DTLS 1.3 is not in OpenSSL 3.0: 1.2 is both the floor and the top. */
+	if (dgram)
+		min = DTLS1_2_VERSION;
 	const char *ciphers = cfg->tls_ciphers[0] ? cfg->tls_ciphers : TLS12_CIPHERS;
 
 	/* Below the minimum OpenSSL answers with a protocol_version alert. */
@@ -142,17 +150,37 @@ static int ctx_selfsigned(SSL_CTX *ctx, const struct config *cfg, char *err, siz
 	return rc;
 }
 
-static SSL_CTX *ctx_new(const struct config *cfg, char *err, size_t errlen)
+/* The DTLS context serves the TLS one's throwaway certificate, not one of its own. */
+static int ctx_copy_cert(SSL_CTX *ctx, SSL_CTX *from, char *err, size_t errlen)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	X509 *crt = SSL_CTX_get0_certificate(from);
+	EVP_PKEY *key = SSL_CTX_get0_privatekey(from);
+
+	if (crt && key && SSL_CTX_use_certificate(ctx, crt) == 1 &&
+	    SSL_CTX_use_PrivateKey(ctx, key) == 1)
+		return 0;
+	ssl_err(err, errlen, "dtls: self-signed certificate refused", NULL);
+	return -1;
+}
+
+/* tls_ctx: the stream context whose self-signed certificate DTLS shares. */
+static SSL_CTX *ctx_new(const struct config *cfg, SSL_CTX *tls_ctx, char *err, size_t errlen)
+{
+	bool dgram = tls_ctx != NULL;
+	SSL_CTX *ctx = SSL_CTX_new(dgram ? DTLS_server_method() : TLS_server_method());
+	int rc;
 
 	if (!ctx) {
 		ssl_err(err, errlen, "tls: no context", NULL);
 		return NULL;
 	}
-	if (ctx_settings(ctx, cfg, err, errlen) < 0 ||
-	    (cfg->tls_cert[0] ? ctx_load(ctx, cfg, err, errlen)
-	                      : ctx_selfsigned(ctx, cfg, err, errlen)) < 0) {
+	rc = ctx_settings(ctx, cfg, dgram, err, errlen);
+	if (rc == 0 && cfg->tls_cert[0])
+		rc = ctx_load(ctx, cfg, err, errlen);
+	else if (rc == 0)
+		rc = dgram ? ctx_copy_cert(ctx, tls_ctx, err, errlen)
+		           : ctx_selfsigned(ctx, cfg, err, errlen);
+	if (rc < 0) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -167,8 +195,11 @@ struct tls_server *tls_server_new(const struct config *cfg, char *err, size_t er
 		snprintf(err, errlen, "tls: out of memory");
 		return NULL;
 	}
-	t->ctx = ctx_new(cfg, err, errlen);
-	if (!t->ctx) {
+	t->ctx = ctx_new(cfg, NULL, err, errlen);
+	if (t->ctx)
+		t->dtls = ctx_new(cfg, t->ctx, err, errlen);
+	if (!t->ctx || !t->dtls) {
+		SSL_CTX_free(t->ctx);
 		free(t);
 		return NULL;
 	}
@@ -184,28 +215,58 @@ void tls_server_free(struct tls_server *t)
 	if (!t)
 		return;
 	SSL_CTX_free(t->ctx);
+	SSL_CTX_free(t->dtls);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
 
 int tls_server_reload(struct tls_server *t, const struct config *cfg, char *err, size_t errlen)
 {
-	SSL_CTX *ctx, *old;
+	SSL_CTX *ctx, *dtls, *old, *old_dtls;
 
 	/* A throwaway certificate is kept: clients may have pinned it. */
 	if (!cfg->tls_cert[0]) {
 		err[0] = '\0';
 		return 0;
 	}
-	ctx = ctx_new(cfg, err, errlen);
+	ctx = ctx_new(cfg, NULL, err, errlen);
 	if (!ctx)
 		return -1;
+	dtls = ctx_new(cfg, ctx, err, errlen);
+	if (!dtls) {
+		SSL_CTX_free(ctx);
+		return -1;
+	}
 	pthread_mutex_lock(&t->mu);
+	if (t->dtls_setup)
+		t->dtls_setup(dtls);
 	old = t->ctx;
+	old_dtls = t->dtls;
 	t->ctx = ctx;
+	t->dtls = dtls;
 	pthread_mutex_unlock(&t->mu);
 	SSL_CTX_free(old); /* live connections hold their own reference */
+	SSL_CTX_free(old_dtls);
 	return 0;
+}
+
+void tls_server_dtls_setup(struct tls_server *t, void (*setup)(SSL_CTX *ctx))
+{
+	pthread_mutex_lock(&t->mu);
+	if (!t->dtls_setup)
+		setup(t->dtls);
+	t->dtls_setup = setup;
+	pthread_mutex_unlock(&t->mu);
+}
+
+SSL *tls_server_dtls_new(struct tls_server *t)
+{
+	SSL *ssl;
+
+	pthread_mutex_lock(&t->mu);
+	ssl = SSL_new(t->dtls);
+	pthread_mutex_unlock(&t->mu);
+	return ssl;
 }
 
 struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd,
@@ -245,23 +306,26 @@ enum tls_alpn tls_bev_alpn(struct bufferevent *bev)
 	return TLS_ALPN_NONE;
 }
 
+enum tls_hs tls_error_reason(unsigned long e, enum tls_hs why)
+{
+	switch (ERR_GET_REASON(e)) {
+	/* Not SSL_R_WRONG_VERSION_NUMBER: that is a record that is not
+	 * TLS at all (a plain STUN client on this port), "other". */
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+		return TLSHS_VERSION;
+	case SSL_R_NO_SHARED_CIPHER:
+		return TLSHS_NO_CIPHER;
+	}
+	return why;
+}
+
 enum tls_hs tls_bev_failure(struct bufferevent *bev)
 {
 	enum tls_hs why = TLSHS_OTHER;
 	unsigned long e;
 
-	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
-		switch (ERR_GET_REASON(e)) {
-		/* Not SSL_R_WRONG_VERSION_NUMBER: that is a record that is not
-		 * TLS at all (a plain STUN client on this port), "other". */
-		case SSL_R_UNSUPPORTED_PROTOCOL:
-		case SSL_R_VERSION_TOO_LOW:
-			why = TLSHS_VERSION;
-			break;
-		case SSL_R_NO_SHARED_CIPHER:
-			why = TLSHS_NO_CIPHER;
-			break;
-		}
-	}
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		why = tls_error_reason(e, why);
 	return why;
 }

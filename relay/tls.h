@@ -19,6 +19,8 @@
 
 struct tls_server;
 struct bufferevent;
+struct ssl_st;
+struct ssl_ctx_st;
 struct event_base;
 
 /* RFC 7443: the ALPN protocol ID of TURN over TLS. */
@@ -55,5 +57,16 @@ struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, i
 enum tls_alpn tls_bev_alpn(struct bufferevent *bev);
 /* Why the handshake on bev failed, after a BEV_EVENT_ERROR. */
 enum tls_hs tls_bev_failure(struct bufferevent *bev);
+/* What OpenSSL error e says of a failed handshake; why if nothing more. */
+enum tls_hs tls_error_reason(unsigned long e, enum tls_hs why);
+
+/*
+ * DTLS (relay/dtls.c): a context with the same certificate and suites,
+ * DTLS 1.2 only, swapped with the TLS one on SIGHUP. setup (the cookie
+ * callbacks) is applied to it now and to every context a reload builds.
+ */
+void tls_server_dtls_setup(struct tls_server *t, void (*setup)(struct ssl_ctx_st *ctx));
+/* A server-side DTLS session object; NULL when out of memory. Thread-safe. */
+struct ssl_st *tls_server_dtls_new(struct tls_server *t);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "relay/alloc.h"
 #include "relay/dataplane.h"
+#include "relay/dtls.h"
 #include "relay/flow.h"
 #include "common/log.h"
 #include "relay/ports.h"
@@ -33,6 +34,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	w->now_ms = relay_now_ms();
 	flow_sweep_all(w);
+	dtls_sweep(w);
 	if (w->id == 0)
 		ports_reap(w->r->ports, w->now_ms);
 }
@@ -62,6 +64,11 @@ static int open_listeners(struct worker *w)
 				        strerror(-rc));
 				return rc;
 			}
+		}
+		if (l->dtls && (rc = dtls_listen(w, &l->addr)) < 0) {
+			log_err("dtls listen on %s: %s", tw_addr_fmt(&l->addr, a, sizeof(a)),
+			        strerror(-rc));
+			return rc;
 		}
 		if (cfg_listen_stream(l)) {
 			rc = tcp_listen(w, &l->addr, tcp_listen_kind(l));
@@ -149,6 +156,7 @@ void worker_free(struct worker *w)
 		return;
 	if (w->base)
 		tcp_close_all(w);
+	dtls_close_all(w);
 	/* Quiet: a relay that stops must not delete its flows on the standby. */
 	while (w->flows)
 		flow_free(w->flows);

@@ -322,8 +322,8 @@ static const struct load_case load_cases[] = {
         {"listen:\n  - 127.0.0.1\n", 0, 2, 5, "expected a mapping for 'listen', got '127.0.0.1'"},
         {"listen: {address: 127.0.0.1}\n", 0, 1, 9, "expected a list for 'listen', got a mapping"},
         {"listen:\n", 0, 1, 8, "got null (write [] for an empty list)"},
-        {"listen:\n  - address: \"::1\"\n    transports: [udp, dtls]\n", 0, 3, 23,
-         "unknown transport 'dtls' (expected udp, tcp, tls, ws or wss)"},
+        {"listen:\n  - address: \"::1\"\n    transports: [udp, dtls2]\n", 0, 3, 23,
+         "unknown transport 'dtls2' (expected udp, tcp, tls, ws, wss or dtls)"},
         {"tls:\n  certificate: a.pem\n", 0, 2, 3, "unknown key 'certificate' in 'tls'"},
         {"listen:\n  - address: \"::1\"\n    transports: [udp, udp]\n", 0, 3, 23,
          "duplicate transport 'udp'"},
@@ -434,6 +434,11 @@ static const struct check_case check_cases[] = {
          "listen[1]: 127.0.0.1:3478 is also listen[0]"},
         {"listen: [{address: 127.0.0.1, transports: [tcp]}, {address: 127.0.0.1, transports: "
          "[tls]}]\n" R U,
+         "listen[1]: 127.0.0.1:3478 is also listen[0]"},
+        {"listen: [{address: 127.0.0.1, transports: [udp, dtls]}]\n" R U,
+         "listen[0]: udp and dtls need different ports"},
+        {"listen: [{address: 127.0.0.1, transports: [udp]}, {address: 127.0.0.1, transports: "
+         "[dtls]}]\n" R U,
          "listen[1]: 127.0.0.1:3478 is also listen[0]"},
         {L R U "tls: {cert: a.pem}\n", "tls.cert and tls.key go together"},
         {L R U "tls: {key: a.key}\n", "tls.cert and tls.key go together"},
