@@ -8,9 +8,10 @@ throwaway self-signed certificate) and a ws listener, its limits.tcp_* caps
 set so a flood hits them:
 
  1. 2,000 TLS connections from 20 sources that never finish a handshake:
-    half silent, half stopping inside a ClientHello.
+    half silent, half sending the start of a ClientHello.
  2. While those are held, 2,000 WebSocket connections from 20 other
-    sources: a quarter stop in the middle of their HTTP request (slowloris),
+    sources: a quarter send half their HTTP request, then a byte every 2 s
+    (slowloris; a TLS ClientHello is trickled the same way),
     a quarter are upgraded and silent, a quarter are upgraded and send one
     unauthenticated Binding, a quarter send garbage after the upgrade.
  3. Every one of the 4,000 must be refused at accept (per-source
@@ -105,6 +106,7 @@ class Conn:
         self.state = "connecting"
         self.rx = b""
         self.closed = False
+        self.rest = b""  # trickled a byte at a time, never all of it
 
 
 def ws_request():
@@ -129,15 +131,27 @@ GARBAGE = b"\xff\xff" + bytes(range(64))
 
 
 def first_bytes(kind):
-    """What a connection of kind sends once connected (before any upgrade)."""
+    """What a connection of kind sends once connected (before any upgrade),
+    and what it trickles later (slowloris; the last bytes never)."""
     if kind == "tls_hello":
-        return PARTIAL_HELLO
+        return PARTIAL_HELLO, b"\x5a" * 200
     if kind == "ws_half":
         req = ws_request()
-        return req[:len(req) // 2]
+        return req[:len(req) // 2], req[len(req) // 2:-4]
     if kind.startswith("ws_"):
-        return ws_request()
-    return b""
+        return ws_request(), b""
+    return b"", b""
+
+
+def trickle(conns):
+    """One more byte on every slowloris connection still open."""
+    for c in conns:
+        if c.rest and not c.closed and c.state == "open":
+            try:
+                c.sock.send(c.rest[:1])
+                c.rest = c.rest[1:]
+            except OSError:
+                pass
 
 
 def open_flood(port, base, kinds, sel, legit):
@@ -171,7 +185,7 @@ def open_flood(port, base, kinds, sel, legit):
                 continue
             c.state = "open"
             sel.modify(c.sock, selectors.EVENT_READ, c)
-            data = first_bytes(c.kind)
+            data, c.rest = first_bytes(c.kind)
             try:
                 if data:
                     c.sock.send(data)
@@ -344,6 +358,7 @@ def flood(relay, legit, rss0):
         peak = max(peak, rss_kib(relay))
         if time.monotonic() - last_rt >= 2.0:  # a pace, not a check
             legit.round_trip("while the flood is held")
+            trickle(every)
             last_rt = time.monotonic()
     still = [c for c in every if not c.closed]
     tc.check(not still, "%d connections still open after %.0f s (kinds %s)"
