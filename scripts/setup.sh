@@ -39,7 +39,7 @@ PKGS=(
 	prometheus openssl
 	dpkg-dev lintian debootstrap mandoc groff-base man-db
 	nftables stun-client golang-go golang-github-pion-stun-dev
-	python3-websockets
+	python3-websockets libnss3-tools
 )
 # Installed for a tool only (turnutils_*, keepalived in the labs, promtool):
 # their services never run.
