@@ -5,7 +5,7 @@
 # how to read them.
 #
 #   compare.sh [--quick] [--rounds N] [--out DIR] [--servers "twist coturn bare"]
-#              [--uclient] [--twist BIN] [--turnload BIN] [--barefwd BIN]
+#              [--uclient] [--tls] [--twist BIN] [--turnload BIN] [--barefwd BIN]
 #              [--base BIN] ...
 #
 # --base BIN adds "base", another twist-relay build run exactly like twist
@@ -20,6 +20,13 @@
 #   setup    --setup-n authenticated set-ups (TURN only)
 #   uclient  with --uclient: coturn's turnutils_uclient against turnutils_peer
 #            (TURN only), server CPU read from /proc
+#   tls      with --tls: turnutils_uclient -t -S (TURN over TLS, UDP relayed;
+#            turnload has no TLS) against twist's and coturn's TLS listeners
+#            on --tls-port, with a certificate made here: --tls-clients
+#            clients (-c: one allocation each) with one message each (TLS
+#            set-ups per second and per
+#            relay CPU-second), then -c --uclient-args (relayed packets per
+#            relay CPU-second over TLS)
 # and stop it. The next round starts with the next server, so slow drifts of a
 # shared machine do not always hit the same one.
 #
@@ -56,6 +63,9 @@ SETUP_WINDOW=64
 UCLIENT=0
 UCLIENT_ARGS="-m 40 -n 1500 -l 120 -z 2"
 UCLIENT_VARIANTS="channel send" # -c, and -c -s (Send indications)
+TLS=0
+TLS_PORT=3582
+TLS_CLIENTS=200
 PLOTS=1
 QUICK=0
 NETNS=${TWIST_BENCH_NETNS:-auto}
@@ -86,6 +96,9 @@ Options (defaults in brackets):
   --setup-window N     set-ups in flight [$SETUP_WINDOW]
   --uclient            also run turnutils_uclient
   --uclient-args "..." [$UCLIENT_ARGS]
+  --tls                also TURN over TLS with turnutils_uclient -t -S
+  --tls-port PORT      [$TLS_PORT]
+  --tls-clients N      TLS set-ups per set-up run [$TLS_CLIENTS]
   --no-plots           skip gnuplot
   --netns auto|1|0     private network namespace [auto]
   --quick              smoke test: tiny, one round, checks the tools work
@@ -112,6 +125,9 @@ while [ $# -gt 0 ]; do
 	--setup-window) SETUP_WINDOW=$2; shift ;;
 	--uclient) UCLIENT=1 ;;
 	--uclient-args) UCLIENT_ARGS=$2; shift ;;
+	--tls) TLS=1 ;;
+	--tls-port) TLS_PORT=$2; shift ;;
+	--tls-clients) TLS_CLIENTS=$2; shift ;;
 	--no-plots) PLOTS=0 ;;
 	--netns) NETNS=$2; shift ;;
 	--quick)
@@ -119,6 +135,7 @@ while [ $# -gt 0 ]; do
 		QUICK=1 ROUNDS=1 RATE=5000 DURATION=0.3 WARMUP=0.1 DRAIN=0.2
 		STEPS="5000 20000" STEP_DURATION=0.3 ALLOCS=4 SETUP_N=100 SETUP_WINDOW=16
 		UCLIENT=1 UCLIENT_ARGS="-m 4 -n 50 -l 120 -z 5" UCLIENT_VARIANTS=send STOP_AFTER=9
+		TLS_CLIENTS=10
 		;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "compare.sh: unknown option '$1' (--help)" >&2; exit 2 ;;
@@ -162,7 +179,11 @@ for s in $SERVERS; do
 	esac
 done
 [ -x "$TURNLOAD" ] || fail "turnload '$TURNLOAD' not found (or --turnload BIN)"
-[ $UCLIENT = 1 ] && { need turnutils_uclient coturn; need turnutils_peer coturn; }
+if [ $UCLIENT = 1 ] || [ $TLS = 1 ]; then
+	need turnutils_uclient coturn
+	need turnutils_peer coturn
+fi
+[ $TLS = 1 ] && need openssl openssl
 [ $PLOTS = 1 ] && need gnuplot gnuplot-nox
 
 [ -n "$OUT" ] || OUT=$PWD/bench-results-$(date +%Y%m%d-%H%M%S)
@@ -185,15 +206,17 @@ start_bg() { # LOG CMD...: sets LAST_PID
 trap stop_all_exit EXIT
 trap 'fail "interrupted"' INT TERM
 
-wait_udp() { # PORT PID: until something listens on udp 127.0.0.1:PORT
+wait_listen() { # -u|-t PORT PID: until something listens on PORT
 	local i
 	for ((i = 0; i < 150; i++)); do
-		ss -H -u -l -n "sport = :$1" 2>/dev/null | grep -q . && return 0
-		running "$2" || return 1
+		ss -H "$1" -l -n "sport = :$2" 2>/dev/null | grep -q . && return 0
+		running "$3" || return 1
 		sleep 0.1
 	done
 	return 1
 }
+wait_udp() { wait_listen -u "$@"; }
+wait_tcp() { wait_listen -t "$@"; }
 
 port_free() {
 	! ss -H -u -l -n "sport = :$1" 2>/dev/null | grep -q . ||
@@ -206,9 +229,9 @@ server_start() { # NAME ROUND: sets SRV_PID
 	case $name in
 	twist | base)
 		cat >"$dir/twist.yaml" <<EOF
-listen: [{ address: 127.0.0.1, port: $PORT, transports: [udp] }]
+listen: [{ address: 127.0.0.1, port: $PORT, transports: [udp] }$TWIST_TLS_LISTEN]
 relay: { addresses: [127.0.0.1], port_min: 20000, port_max: 65000 }
-workers: 1
+workers: 1$TWIST_TLS_KEYS
 auth: { realm: twist.local, users: [{ name: demo, password: demo }], unauth_rate: 100000, unauth_burst: 100000 }
 peers: { allow_loopback: true, allow_self: true }
 metrics: { enabled: true, listen: "127.0.0.1:$METRICS_PORT" }
@@ -234,7 +257,7 @@ EOF
 			--listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$PORT" \
 			--min-port 20000 --max-port 65000 --relay-threads 1 \
 			--realm twist.local --lt-cred-mech --user demo:demo \
-			--allow-loopback-peers --no-cli --no-tls --no-dtls --no-tcp --no-rfc5780 \
+			--allow-loopback-peers --no-cli "${COTURN_TLS[@]}" --no-dtls --no-tcp --no-rfc5780 \
 			--log-file "$cdir/turnserver.log" --simple-log --no-stdout-log \
 			--pidfile "$cdir/turnserver.pid" --db "$cdir/turndb"
 		;;
@@ -248,6 +271,9 @@ EOF
 	SRV_NAME=$name
 	wait_udp "$([ "$name" = bare ] && echo "$FWD_PORT" || echo "$PORT")" "$SRV_PID" ||
 		fail "$name did not start (log in $dir)"
+	if [ $TLS = 1 ] && [ "$name" != bare ]; then
+		wait_tcp "$TLS_PORT" "$SRV_PID" || fail "$name: no TLS listener on $TLS_PORT (log in $dir)"
+	fi
 	log "$name started, pid $SRV_PID"
 }
 
@@ -382,6 +408,36 @@ proc_cpu() { # PID: utime+stime in seconds
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
+# tls_uclient SERVER ROUND KIND ARGS...: one turnutils_uclient -t -S run on
+# the TLS port; a line of tls.csv. uclient offers TLS 1.0 to 1.3 and retries
+# a refused version, against both servers alike. "Total connect time" is
+# its own figure, whole seconds, for all clients' TLS + Allocate +
+# permission/channel; relay CPU is read from /proc around the whole run.
+tls_uclient() {
+	local srv=$1 round=$2 kind=$3 ulog rc c0 c1 sent recv conn cpu status
+	shift 3
+	ulog=$OUT/logs/uclient-tls-$srv-$kind-r$round.log
+	c0=$(proc_cpu "$SRV_PID")
+	timeout -k 5 300 turnutils_uclient -t -S "$@" -u demo -w demo \
+		-p "$TLS_PORT" -e 127.0.0.1 -r "$UPEER_PORT" 127.0.0.1 </dev/null >"$ulog" 2>&1
+	rc=$?
+	c1=$(proc_cpu "$SRV_PID")
+	read -r sent recv < <(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1 \2/p' "$ulog" | tail -n 1)
+	conn=$(sed -n 's/.*Total connect time is \([0-9]*\).*/\1/p' "$ulog" | tail -n 1)
+	status=ok
+	[ $rc -eq 0 ] && [ -n "${sent:-}" ] || status="failed: exit $rc"
+	cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
+	echo "$srv,$round,$kind,${sent:-},${recv:-},${conn:-},$cpu,$status" >>"$OUT/tls.csv"
+	log "$srv tls $kind: $status, sent ${sent:-?} recv ${recv:-?}, connect ${conn:-?} s, relay CPU $cpu s"
+}
+
+test_tls() { # SERVER ROUND
+	[ "$1" = bare ] && return
+	tls_uclient "$1" "$2" setup -c -m "$TLS_CLIENTS" -n 1 -l 120 -z 5
+	# shellcheck disable=SC2086 # word splitting of the arguments is wanted
+	tls_uclient "$1" "$2" data -c $UCLIENT_ARGS
+}
+
 # ---- the runs ----
 RELAY_NOTES=()
 echo "server,round,data,target_pps,offered_pps,delivered_pps,loss,rtt_p50_us,rtt_p99_us,rtt_max_us,relayed_per_cpu_s,relay_cpu_s,gen_cpu_frac,kdrops_other,misrouted" >"$OUT/fixed.csv"
@@ -389,6 +445,22 @@ echo "server,round,target_pps,offered_pps,delivered_pps,loss,rtt_p50_us,rtt_p99_
 echo "server,round,max_lossless_pps" >"$OUT/maxrate.csv"
 echo "server,round,allocs,ok,failed,setups_per_s,txn_per_s,cpu_ms_per_setup,setup_p50_ms,setup_p99_ms" >"$OUT/setup.csv"
 echo "server,round,variant,sent,recv,lost_pct,rtt_ms,relay_cpu_s,relayed_per_cpu_s,status" >"$OUT/uclient.csv"
+echo "server,round,kind,sent,recv,connect_s,relay_cpu_s,status" >"$OUT/tls.csv"
+
+# TLS: one throwaway certificate for both servers (uclient does not verify).
+TWIST_TLS_LISTEN="" TWIST_TLS_KEYS="" COTURN_TLS=(--no-tls)
+if [ $TLS = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=twist bench" -addext "subjectAltName=IP:127.0.0.1" \
+		-keyout "$OUT/logs/tls.key" -out "$OUT/logs/tls.pem" >"$OUT/logs/openssl.log" 2>&1 ||
+		fail "openssl could not make the TLS certificate (see $OUT/logs/openssl.log)"
+	TWIST_TLS_LISTEN=", { address: 127.0.0.1, port: $TLS_PORT, transports: [tls] }"
+	# Every uclient connection comes from 127.0.0.1: lift the per-source
+	# TCP caps (64, 8 before authentication) as unauth_rate is lifted.
+	TWIST_TLS_KEYS=$'\n'"tls: { cert: \"$OUT/logs/tls.pem\", key: \"$OUT/logs/tls.key\" }"
+	TWIST_TLS_KEYS+=$'\n'"limits: { tcp_per_source: 10000, tcp_unauth_per_source: 10000 }"
+	COTURN_TLS=(--tls-listening-port "$TLS_PORT" --cert "$OUT/logs/tls.pem" --pkey "$OUT/logs/tls.key")
+fi
 
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -396,10 +468,10 @@ echo "server,round,variant,sent,recv,lost_pct,rtt_ms,relay_cpu_s,relayed_per_cpu
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "twist: $TWIST"
 	echo "coturn: $(turnserver --version 2>/dev/null | head -n 1)"
-	echo "settings: rounds=$ROUNDS rate=$RATE duration=$DURATION steps='$STEPS' step_duration=$STEP_DURATION loss_max=$LOSS_MAX allocs=$ALLOCS size=$SIZE setup_n=$SETUP_N window=$SETUP_WINDOW uclient=$UCLIENT ($UCLIENT_ARGS)"
+	echo "settings: tls=$TLS tls_clients=$TLS_CLIENTS rounds=$ROUNDS rate=$RATE duration=$DURATION steps='$STEPS' step_duration=$STEP_DURATION loss_max=$LOSS_MAX allocs=$ALLOCS size=$SIZE setup_n=$SETUP_N window=$SETUP_WINDOW uclient=$UCLIENT ($UCLIENT_ARGS)"
 } >"$OUT/env.txt"
 
-if [ $UCLIENT = 1 ]; then
+if [ $UCLIENT = 1 ] || [ $TLS = 1 ]; then
 	port_free "$UPEER_PORT"
 	start_bg "$OUT/logs/turnutils_peer.log" turnutils_peer -p "$UPEER_PORT" -L 127.0.0.1
 	UPEER_PID=$LAST_PID
@@ -418,6 +490,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		test_steps "$srv" "$round"
 		test_setup "$srv" "$round"
 		[ $UCLIENT = 1 ] && test_uclient "$srv" "$round"
+		[ $TLS = 1 ] && test_tls "$srv" "$round"
 		server_stop
 	done
 done
@@ -464,6 +537,11 @@ for s in $SERVERS; do
 	M[$s.uc_rtt]=$(med "$OUT/uclient.csv" "$s" 7 3 channel)
 	M[$s.ucs_cpu]=$(med "$OUT/uclient.csv" "$s" 9 3 send)
 	M[$s.ucs_rtt]=$(med "$OUT/uclient.csv" "$s" 7 3 send)
+	# TLS, runs that went through only (status ok): per run, then medians.
+	M[$s.tls_setup]=$(awk -F, -v s="$s" '$1 == s && $3 == "setup" && $8 == "ok" && $6 > 0 { print $4 / $6 }' "$OUT/tls.csv" | median)
+	M[$s.tls_setup_cpu]=$(awk -F, -v s="$s" '$1 == s && $3 == "setup" && $8 == "ok" && $7 > 0 { print $4 / $7 }' "$OUT/tls.csv" | median)
+	M[$s.tls_cpu]=$(awk -F, -v s="$s" '$1 == s && $3 == "data" && $8 == "ok" && $7 > 0 { print ($4 + $5) / $7 }' "$OUT/tls.csv" | median)
+	M[$s.tls_loss]=$(awk -F, -v s="$s" '$1 == s && $3 == "data" && $8 == "ok" && $4 > 0 { print ($4 - $5) / $4 }' "$OUT/tls.csv" | median)
 done
 
 row() { # LABEL KEY: one table row
@@ -489,6 +567,12 @@ row() { # LABEL KEY: one table row
 		row "uclient channels: mean round trip, ms" uc_rtt
 		row "uclient Send: relayed pkt per CPU-second" ucs_cpu
 		row "uclient Send: mean round trip, ms" ucs_rtt
+	fi
+	if [ $TLS = 1 ]; then
+		row "TLS: set-ups per second (uclient -t -S, $TLS_CLIENTS clients; whole-second clock)" tls_setup
+		row "TLS: set-ups per relay CPU-second" tls_setup_cpu
+		row "TLS: relayed pkt (sent + received) per relay CPU-second (uclient -t -S -c $UCLIENT_ARGS)" tls_cpu
+		row "TLS: loss in that run (fraction)" tls_loss
 	fi
 	if has base; then
 		echo
@@ -527,6 +611,11 @@ if [ $UCLIENT = 1 ]; then
 	echo "uclient runs (status per run; $OUT/uclient.csv):"
 	awk -F, 'NR > 1 { printf "  %s r%s %-7s %s\n", $1, $2, $3, $10 }' "$OUT/uclient.csv"
 fi
+if [ $TLS = 1 ]; then
+	echo
+	echo "TLS runs (status per run; $OUT/tls.csv):"
+	awk -F, 'NR > 1 { printf "  %s r%s %-7s %s\n", $1, $2, $3, $8 }' "$OUT/tls.csv"
+fi
 for n in ${RELAY_NOTES[@]+"${RELAY_NOTES[@]}"}; do warn "$n"; done
 [ $TL_FAILS -eq 0 ] || warn "$TL_FAILS turnload runs reported failure (grep 'exit=1' $OUT/raw.txt)"
 
@@ -550,6 +639,8 @@ if [ $QUICK = 1 ]; then
 			[ -n "${M[$s.setup]}" ] || fail "no set-up rate for $s"
 			[ $UCLIENT = 1 ] && [ -z "${M[$s.ucs_cpu]}" ] &&
 				fail "turnutils_uclient (Send indications) did not complete against $s"
+			[ $TLS = 1 ] && [ -z "${M[$s.tls_cpu]}" ] &&
+				fail "turnutils_uclient over TLS did not complete against $s"
 		fi
 		d=$(col "$OUT/fixed.csv" "$s" 6 3 channel | head -n 1)
 		le "${d:-0}" 0 && fail "nothing was delivered through $s"

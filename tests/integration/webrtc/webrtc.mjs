@@ -6,7 +6,11 @@
 // arrives, in order, and getStats() shows a relay/relay candidate pair on both
 // sides using the requested client transport.
 //
-// Usage: node webrtc.mjs --port 3478 [--host 127.0.0.1] [--transport udp|tcp]
+// --transport tls means turns:HOST:PORT?transport=tcp (TURN over TLS). The
+// certificate is checked as Chromium checks any: the caller makes its CA
+// trusted (an NSS database under $HOME/.pki/nssdb), never switches checks off.
+//
+// Usage: node webrtc.mjs --port 3478 [--host 127.0.0.1] [--transport udp|tcp|tls]
 //                        [--user demo] [--password demo] [--count 200]
 //                        [--timeout 60]
 // Exit status: 0 all delivered, 1 test failure, 2 usage or environment error.
@@ -40,8 +44,8 @@ try {
 } catch (e) {
 	usage(e.message);
 }
-if (!['udp', 'tcp'].includes(opts.transport))
-	usage(`--transport must be udp or tcp, not '${opts.transport}'`);
+if (!['udp', 'tcp', 'tls'].includes(opts.transport))
+	usage(`--transport must be udp, tcp or tls, not '${opts.transport}'`);
 const count = Number(opts.count);
 const timeoutSec = Number(opts.timeout);
 if (!Number.isInteger(count) || count < 1 || count > 100000) usage('--count must be 1..100000');
@@ -60,7 +64,10 @@ try {
 }
 
 const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-const turnUrl = `turn:${hostInUrl}:${opts.port}?transport=${opts.transport}`;
+// RFC 7065: TLS is the turns: scheme over transport=tcp.
+const turnUrl = opts.transport === 'tls'
+	? `turns:${hostInUrl}:${opts.port}?transport=tcp`
+	: `turn:${hostInUrl}:${opts.port}?transport=${opts.transport}`;
 
 // Why each flag:
 //  --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
@@ -129,6 +136,10 @@ async function pageTest(cfg) {
 	};
 	const flushA = wire('a', a, b);
 	const flushB = wire('b', b, a);
+	// Gathering over with no relay candidate (a refused certificate, say):
+	// nothing can open, so stop waiting now rather than at openMs.
+	const noCandidates = () => ['a', 'b'].some((n) => out.candidates[n].length === 0 &&
+		(n === 'a' ? a : b).iceGatheringState === 'complete');
 
 	const received = [];
 	let rx = null;
@@ -146,7 +157,9 @@ async function pageTest(cfg) {
 		await flushB();
 
 		await until('the data channel to open (ICE through the relay)',
-			() => tx.readyState === 'open' && rx && rx.readyState === 'open', cfg.openMs);
+			() => (tx.readyState === 'open' && rx && rx.readyState === 'open') || noCandidates(), cfg.openMs);
+		if (noCandidates())
+			throw new Error('ICE gathering completed without a relay candidate');
 
 		const sent = [];
 		for (let i = 0; i < cfg.count; i++) {
