@@ -136,20 +136,32 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	config_clear(&cfg);
 }
 
+/* "udp+tls+dtls": what one listen entry serves, for the start-up log. */
+static const char *listen_transports(const struct cfg_listen *l, char *out, size_t len)
+{
+	const struct {
+		bool on;
+		const char *name;
+	} t[] = {{l->udp, "udp"}, {l->tcp, "tcp"}, {l->tls, "tls"},
+	         {l->ws, "ws"},   {l->wss, "wss"}, {l->dtls, "dtls"}};
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].on && n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%s", n ? "+" : "", t[i].name);
+	return out;
+}
+
 static void log_startup(const struct relay *r)
 {
 	const struct config *cfg = &r->cfg;
-	char a[TW_ADDR_STRLEN];
+	char a[TW_ADDR_STRLEN], t[32];
 
 	log_info("twist-relay %s, config %s, %u workers", TWIST_VERSION, cfg->source, r->n_workers);
 	for (unsigned i = 0; i < cfg->n_listen; i++)
-		log_info("listening on %s (%s%s%s)",
-		         tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
-		         cfg->listen[i].udp ? "udp" : "",
-		         cfg->listen[i].udp && cfg_listen_stream(&cfg->listen[i]) ? "+" : "",
-		         cfg_listen_stream(&cfg->listen[i])
-		                 ? stream_kind_name(tcp_listen_kind(&cfg->listen[i]))
-		                 : "");
+		log_info("listening on %s (%s)", tw_addr_fmt(&cfg->listen[i].addr, a, sizeof(a)),
+		         listen_transports(&cfg->listen[i], t, sizeof(t)));
 	for (int f = 0; f < 2; f++)
 		if (r->relay_addr[f].family)
 			log_info("relay address %s, ports %u-%u",
