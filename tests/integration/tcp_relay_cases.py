@@ -3,18 +3,24 @@ RFC 6062 TCP relay allocations against the real twist-relay: Allocate with
 REQUESTED-TRANSPORT TCP (only over a stream control connection), Connect
 (success with CONNECTION-ID, 446 for a second one to the same peer, 447
 for a closed port), ConnectionBind (unknown id, then a byte pipe both
-ways), the passive side (ConnectionAttempt for a peer with a permission)
-and deleting the allocation closing the peer's connection. Cases for
-turn_conformance.py, which imports this module and registers it: its
-encoder, Relay and Client are used.
+ways), the passive side (ConnectionAttempt for a peer with a permission),
+deleting the allocation closing the peer's connection, and backpressure
+both ways (a side that does not read holds the other back, memory stays
+bounded, every byte arrives). Cases for turn_conformance.py, which imports
+this module and registers it: its encoder, Relay and Client are used.
 
 One worker: a data connection is looked up on the worker that accepted
 it (docs/operations.md, "TCP relay").
 """
 
+import hashlib
+import os
+import select
 import socket
 import struct
 import time
+
+from tcp_hostile import relay_rss_kib as rss_kib
 
 t = None        # the turn_conformance module, set by its register()
 _CASES = []
@@ -24,7 +30,9 @@ CONNECTION_BIND = 0x00B
 CONNECTION_ATTEMPT = 0x00C
 A_CONNECTION_ID = 0x002A
 
-INSTANCES = [("tcprelay", dict(workers=1))]
+# tcpbp: the backpressure cases, with a small ASan quarantine (see there).
+INSTANCES = [("tcprelay", dict(workers=1)),
+             ("tcpbp", dict(workers=1, env=dict(ASAN_OPTIONS="quarantine_size_mb=1")))]
 
 
 def case(instance):
@@ -32,6 +40,10 @@ def case(instance):
         _CASES.append((instance, f))
         return f
     return deco
+
+
+def set_rcvbuf(s, n):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, n)
 
 
 def listener():
@@ -66,11 +78,18 @@ def connect(c, port, expect=None):
     return cid
 
 
-def bind_data(relay, cid, expect=None, control=None):
+def bind_data(relay, cid, expect=None, control=None, rcvbuf=None):
     """A data connection bound to cid. With control, it signs with the
     control connection's nonce, as turnutils_uclient does (RFC 6062 §5.4),
-    instead of learning one of its own."""
+    instead of learning one of its own. rcvbuf is set before connecting,
+    so that the window is small from the start."""
     d = t.Client(relay, "tcp")
+    if rcvbuf is not None:
+        d.sock.close()
+        d.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        set_rcvbuf(d.sock, rcvbuf)
+        d.sock.settimeout(t.RESP_TIMEOUT)
+        d.sock.connect(relay.addr)
     if control is not None:
         d.realm, d.nonce, d.server_algs = control.realm, control.nonce, control.server_algs
     r = d.request(CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
@@ -208,3 +227,133 @@ def rfc6062_metrics(relay):
             "twist_tcp_relay_bytes_total{dir=to_peer} below what was piped")
     t.check(t.mval(snap, "twist_tcp_relay_events_total", event="connect_failed") >= 1,
             "no connect_failed counted")
+
+
+# ---- backpressure: one side floods, the other does not read ----------------
+#
+# The relay holds at most TCPR_HIGH (256 KiB) of output for one side, plus
+# the one read (16 KiB, libevent's default) that crossed it, before it stops
+# reading the other side; the rest waits in kernel socket buffers, which are
+# not the relay's RSS, and the sender's send() gets EAGAIN. The instance
+# runs with a 1 MiB ASan quarantine (plus ASan's 1 MiB per thread), so that
+# freed buffers are reused as in a release build instead of staying
+# resident. The RSS bound is then HELD + QUARANTINE + 2 MiB for the
+# allocator's own growth, about 4.3 MiB; without the pause the relay reads
+# all of FLOOD (64 MiB) into memory.
+
+FLOOD = 64 << 20
+HELD = (256 + 16) << 10
+QUARANTINE = 2 << 20
+SLACK = 2 << 20
+RSS_BOUND_KIB = (HELD + QUARANTINE + SLACK) >> 10
+STALL_POLLS = 3       # consecutive unwritable polls that mean "blocked"
+STALL_POLL_S = 0.5
+FLOOD_S = 60.0        # each phase's wait, whatever the machine's load
+CHUNK = 256 << 10
+
+
+def flood_until_blocked(relay, src, blob, rss0):
+    """Sends blob on non-blocking src until its send buffer stays full
+    through STALL_POLLS polls. Returns (bytes sent, peak RSS growth in KiB,
+    whether it blocked)."""
+    view = memoryview(blob)
+    sent, stalls, peak = 0, 0, 0
+    deadline = time.monotonic() + FLOOD_S
+    src.setblocking(False)
+    while sent < len(blob) and stalls < STALL_POLLS and time.monotonic() < deadline:
+        try:
+            sent += src.send(view[sent:sent + CHUNK])
+            stalls = 0
+            continue
+        except BlockingIOError:
+            pass
+        peak = max(peak, rss_kib(relay) - rss0)
+        _, w, _ = select.select([], [src], [], STALL_POLL_S)
+        stalls = 0 if w else stalls + 1
+    peak = max(peak, rss_kib(relay) - rss0)
+    return sent, peak, stalls >= STALL_POLLS
+
+
+def drain(relay, src, dst, blob, sent, rss0):
+    """The rest of blob from src while dst reads everything. Returns (bytes
+    read, their sha256, peak RSS growth in KiB)."""
+    view, h, got, peak = memoryview(blob), hashlib.sha256(), 0, 0
+    set_rcvbuf(dst, 1 << 20)  # the rest at full speed, not 4 KiB at a time
+    dst.setblocking(False)
+    deadline = time.monotonic() + FLOOD_S
+    for i in range(4 * len(blob) // 4096):
+        if got >= len(blob) or time.monotonic() >= deadline:
+            break
+        if i % 64 == 0:
+            peak = max(peak, rss_kib(relay) - rss0)
+        r, w, _ = select.select([dst], [src] if sent < len(blob) else [], [], 1.0)
+        if w:
+            try:
+                sent += src.send(view[sent:sent + CHUNK])
+            except BlockingIOError:
+                pass
+        if r:
+            chunk = dst.recv(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            got += len(chunk)
+    return got, h.hexdigest(), peak
+
+
+def backpressure(relay, src, dst, what):
+    """src floods FLOOD bytes towards dst, which reads nothing at first,
+    then everything."""
+    blob = os.urandom(FLOOD)
+    rss0 = rss_kib(relay)
+    sent, grew, blocked = flood_until_blocked(relay, src, blob, rss0)
+    print("     %s: %d KiB sent before the sender blocked, relay RSS +%d KiB (bound %d KiB)"
+          % (what, sent >> 10, grew, RSS_BOUND_KIB), flush=True)
+    t.check(grew < RSS_BOUND_KIB, "%s: relay RSS grew by %d KiB with the reader stalled (bound %d KiB)"
+            % (what, grew, RSS_BOUND_KIB))
+    t.check(blocked and sent < len(blob),
+            "%s: the sender was never held back (%d of %d bytes sent)" % (what, sent, len(blob)))
+    got, digest, grew = drain(relay, src, dst, blob, sent, rss0)
+    print("     %s: reader got %d KiB, relay RSS +%d KiB at most meanwhile" % (what, got >> 10, grew),
+          flush=True)
+    t.check(got == len(blob) and digest == hashlib.sha256(blob).hexdigest(),
+            "%s: reader got %d of %d bytes%s" % (what, got, len(blob),
+                                                 " (changed or reordered)" if got == len(blob) else ""))
+    t.check(grew < RSS_BOUND_KIB, "%s: relay RSS grew by %d KiB while the reader drained (bound %d KiB)"
+            % (what, grew, RSS_BOUND_KIB))
+
+
+def pipe_pair(relay, ls, rcvbuf=None):
+    """A control connection, its data connection and the peer's socket."""
+    c = tcp_alloc(relay)
+    cid = connect(c, ls.getsockname()[1])
+    peer, _ = ls.accept()
+    d = bind_data(relay, cid, control=c, rcvbuf=rcvbuf)
+    return c, d, peer
+
+
+@case("tcpbp")
+def rfc6062_backpressure_to_client(relay):
+    ls = listener()
+    c, d, peer = pipe_pair(relay, ls, rcvbuf=4096)
+    try:
+        backpressure(relay, peer, d.sock, "peer -> client")
+    finally:
+        peer.close()
+        d.close()
+        c.close()
+        ls.close()
+
+
+@case("tcpbp")
+def rfc6062_backpressure_to_peer(relay):
+    ls = listener()
+    set_rcvbuf(ls, 4096)  # accepted sockets inherit it, before the window opens
+    c, d, peer = pipe_pair(relay, ls)
+    try:
+        backpressure(relay, d.sock, peer, "client -> peer")
+    finally:
+        peer.close()
+        d.close()
+        c.close()
+        ls.close()
