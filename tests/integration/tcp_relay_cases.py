@@ -8,8 +8,9 @@ and deleting the allocation closing the peer's connection. Cases for
 turn_conformance.py, which imports this module and registers it: its
 encoder, Relay and Client are used.
 
-One worker: a data connection is looked up on the worker that accepted
-it (docs/operations.md, "TCP relay").
+Each case runs on relays with 2 and 4 workers: the kernel spreads the
+data connections over the workers' listeners, so most ConnectionBinds are
+read by a worker that does not own the id and move to the one that does.
 """
 
 import socket
@@ -24,12 +25,13 @@ CONNECTION_BIND = 0x00B
 CONNECTION_ATTEMPT = 0x00C
 A_CONNECTION_ID = 0x002A
 
-INSTANCES = [("tcprelay", dict(workers=1))]
+INSTANCES = [("tcprelay", dict(workers=2)), ("tcprelay4", dict(workers=4))]
 
 
 def case(instance):
     def deco(f):
         _CASES.append((instance, f))
+        _CASES.append((instance + "4", f))
         return f
     return deco
 
