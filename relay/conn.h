@@ -79,6 +79,10 @@ struct conn {
 	/* RFC 6062 ConnectionBind answered: the transport stops framing and
 	 * hands its byte stream to this TCP relay connection (tcp_relay.h). */
 	struct tcpr_conn *tcpr_bind;
+	/* A ConnectionBind whose id another worker owns: that worker's index
+	 * + 1; the transport hands the connection over, the request unread. */
+	unsigned tcpr_owner;
+	bool tcpr_moved; /* handed over once already: never again */
 };
 
 /* The transport whose allocation keys carry this STUN_PROTO_* number, or NULL. */

@@ -206,9 +206,10 @@ static void write_tcp_relay(struct evbuffer *b, struct relay *r)
 	sample(b, "twist_tcp_relay_bytes_total", "dir", "to_peer", SUM(r, tcpr_bytes_to_peer));
 	sample(b, "twist_tcp_relay_bytes_total", "dir", "to_client", SUM(r, tcpr_bytes_to_client));
 	family(b, "twist_tcp_relay_events_total", "counter",
-	       "RFC 6062 connection events: bound, connect failed (447), expired unbound, "
-	       "refused peers.");
+	       "RFC 6062 connection events: bound, handed over to the id's worker, "
+	       "connect failed (447), expired unbound, refused peers.");
 	sample(b, "twist_tcp_relay_events_total", "event", "bound", SUM(r, tcpr_bound));
+	sample(b, "twist_tcp_relay_events_total", "event", "handed_over", SUM(r, tcpr_handed_over));
 	sample(b, "twist_tcp_relay_events_total", "event", "connect_failed", SUM(r, tcpr_failed));
 	sample(b, "twist_tcp_relay_events_total", "event", "expired", SUM(r, tcpr_expired));
 	sample(b, "twist_tcp_relay_events_total", "event", "refused", SUM(r, tcpr_refused));

@@ -127,6 +127,7 @@ struct worker {
 	struct tcp_conn *tcp_conns; /* all client connections, for shutdown */
 	struct tcpr_conn *tcpr;     /* RFC 6062 peer connections, by CONNECTION-ID */
 	struct tcp_worker *tcpw;    /* accept back-off and the spare descriptor (tcp_accept.c) */
+	struct tcp_inbox *tcpin;    /* data connections handed over (tcp_handover.c) */
 	struct dtls_worker *dtlsw;  /* dtls listeners and sessions (dtls.c); NULL without */
 	struct sync_worker *sw;     /* replication state; NULL without HA */
 	uint64_t now_ms;            /* monotonic, refreshed at each callback */

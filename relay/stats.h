@@ -133,10 +133,11 @@ struct stats {
 	/* RFC 6062 TCP relay (relay/tcp_relay.c) */
 	int64_t tcpr_conns; /* gauge: peer connections open */
 	uint64_t tcpr_bytes_to_peer, tcpr_bytes_to_client;
-	uint64_t tcpr_failed;  /* Connects answered 447 */
-	uint64_t tcpr_expired; /* ids never bound within 30 s */
-	uint64_t tcpr_refused; /* peers without a permission, or over the cap */
-	uint64_t tcpr_bound;   /* data connections bound (ConnectionBind) */
+	uint64_t tcpr_failed;      /* Connects answered 447 */
+	uint64_t tcpr_expired;     /* ids never bound within 30 s */
+	uint64_t tcpr_refused;     /* peers without a permission, or over the cap */
+	uint64_t tcpr_bound;       /* data connections bound (ConnectionBind) */
+	uint64_t tcpr_handed_over; /* data connections moved to the id's worker */
 	/* TURN over DTLS (relay/dtls.c) */
 	uint64_t dtls_handshakes[TLSHS__COUNT];
 	uint64_t dtls_cookies; /* HelloVerifyRequests sent (no state kept) */

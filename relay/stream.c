@@ -54,6 +54,8 @@ int stream_input(struct stream *s, struct conn *c, struct evbuffer *in)
 		if (have < (size_t)flen)
 			break;
 		turn_client_input(c->w, c, evbuffer_pullup(in, flen), (size_t)flen);
+		if (c->tcpr_owner)
+			return 0; /* the owner of its id reads this frame again */
 		evbuffer_drain(in, (size_t)flen);
 		s->had_frame = true;
 		s->frame_since_ms = 0;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -17,6 +18,7 @@
 #include "relay/stream.h"
 #include "relay/tcp.h"
 #include "relay/tls.h"
+#include "relay/tcp_handover.h"
 #include "relay/tcp_relay.h"
 #include "relay/ws.h"
 
@@ -45,6 +47,7 @@ struct tcp_conn {
 	bool handshaking;    /* TLS: the handshake has not completed yet */
 	bool tls;            /* reads through a TLS bufferevent */
 	bool undecided;      /* shared port: TURN or WebSocket not known yet */
+	bool moved;          /* handed to another worker: connlimit's count went along */
 	struct tcp_conn *next, *prev;
 };
 
@@ -77,7 +80,8 @@ static void conn_free(struct tcp_conn *tc)
 		w->tcp_conns = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
-	connlimit_put(w->r->conns, &tc->c.client, tc->counted_authed);
+	if (!tc->moved)
+		connlimit_put(w->r->conns, &tc->c.client, tc->counted_authed);
 	if (tc->deadline)
 		event_free(tc->deadline);
 	if (tc->bev)
@@ -308,6 +312,45 @@ static void handoff(struct tcp_conn *tc)
 	conn_free(tc);
 }
 
+/*
+ * RFC 6062 §5.4 across workers: the ConnectionBind (still unread) names
+ * an id another worker owns. The socket leaves this worker's loop without
+ * being closed; what was read and what is still to be written travel with
+ * it, and the owner reads the request as if it had accepted the socket.
+ */
+static void hand_over(struct tcp_conn *tc)
+{
+	struct worker *w = tc->c.w, *to = w->r->workers[tc->c.tcpr_owner - 1];
+	struct evbuffer *in = bufferevent_get_input(tc->bev),
+	                *out = bufferevent_get_output(tc->bev);
+	size_t ilen = evbuffer_get_length(in), olen = evbuffer_get_length(out);
+	struct tcp_handover *h = malloc(sizeof(*h) + ilen + olen);
+
+	if (!h)
+		return tcp_conn_close(tc, CLOSE_PEER);
+	evbuffer_copyout(in, h->data, ilen);
+	evbuffer_copyout(out, h->data + ilen, olen);
+	h->in_len = ilen;
+	h->out_len = olen;
+	/* A second descriptor for the socket: the bufferevent closes its own
+	 * when freed here (whatever it was told), the owner gets this one. */
+	h->fd = fcntl(bufferevent_getfd(tc->bev), F_DUPFD_CLOEXEC, 0);
+	if (h->fd < 0) {
+		free(h);
+		return tcp_conn_close(tc, CLOSE_PEER);
+	}
+	h->client = tc->c.client;
+	h->counted_authed = tc->counted_authed;
+	/* Out of this loop's epoll set now, while the first descriptor is
+	 * still open: the set keys on it, and the socket outlives its close. */
+	bufferevent_disable(tc->bev, EV_READ | EV_WRITE);
+	tc->moved = true;
+	STAT_INC(&w->st, tcpr_handed_over);
+	log_debug("worker %u: data connection fd %d to worker %u", w->id, h->fd, to->id);
+	conn_free(tc);
+	tcp_handover_post(to, h);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
@@ -329,6 +372,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return tcp_conn_close(tc, (enum conn_close) - rc);
 		if (tc->c.tcpr_bind)
 			return handoff(tc);
+		if (tc->c.tcpr_owner)
+			return hand_over(tc);
 	}
 	if (tc->c.authed && !tc->counted_authed)
 		authenticated(tc);
@@ -418,12 +463,13 @@ static struct bufferevent *bev_new(struct worker *w, int fd, enum stream_kind ki
 	return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 }
 
-int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind)
+/* A connection on fd, on w's loop; NULL (fd closed) if it cannot be had. */
+static struct tcp_conn *conn_new(struct worker *w, int fd, const struct tw_addr *client,
+                                 enum stream_kind kind)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
 	struct tcp_conn *tc;
-	enum conn_close why;
 	int one = 1;
 
 	tc = calloc(1, sizeof(*tc));
@@ -449,17 +495,12 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum s
 	if (w->tcp_conns)
 		w->tcp_conns->prev = tc;
 	w->tcp_conns = tc;
-	STAT_INC(&w->st, tcp_conns_accepted);
-	if (tc->tls)
-		STAT_INC(&w->st, tls_conns_accepted);
 	STAT_ADD(&w->st, tcp_conns, 1);
 	stream_init(&tc->st, w->now_ms);
 	set_notsent(tc, NOTSENT_UNAUTH);
 	bufferevent_setcb(tc->bev, read_cb, write_cb, event_cb, tc);
 	set_idle_timeout(tc, true);
-	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
-	deadline_arm(tc, &why);
-	return 0;
+	return tc;
 bad:
 	if (tc) {
 		if (tc->deadline)
@@ -471,8 +512,56 @@ bad:
 	free(tc);
 	if (fd >= 0)
 		evutil_closesocket(fd);
-	connlimit_put(w->r->conns, client, false);
-	return -1;
+	return NULL;
+}
+
+int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind)
+{
+	struct tcp_conn *tc = conn_new(w, fd, client, kind);
+	enum conn_close why;
+
+	if (!tc) {
+		connlimit_put(w->r->conns, client, false);
+		return -1;
+	}
+	STAT_INC(&w->st, tcp_conns_accepted);
+	if (tc->tls)
+		STAT_INC(&w->st, tls_conns_accepted);
+	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
+	deadline_arm(tc, &why);
+	return 0;
+}
+
+/* A socket bufferevent's input takes bytes at its end only while it reads. */
+static int input_add(struct bufferevent *bev, const void *buf, size_t len)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int rc;
+
+	evbuffer_unfreeze(in, 0);
+	rc = evbuffer_add(in, buf, len);
+	evbuffer_freeze(in, 0);
+	return rc;
+}
+
+void tcp_conn_adopt(struct worker *w, const struct tcp_handover *h)
+{
+	struct tcp_conn *tc = conn_new(w, h->fd, &h->client, STREAM_TCP);
+
+	if (!tc) {
+		connlimit_put(w->r->conns, &h->client, h->counted_authed);
+		return;
+	}
+	tc->counted_authed = h->counted_authed;
+	tc->c.tcpr_moved = true;
+	log_debug("worker %u: adopted fd %d, %zu bytes to read, %zu to write", w->id, h->fd,
+	          h->in_len, h->out_len);
+	if (input_add(tc->bev, h->data, h->in_len) < 0 ||
+	    evbuffer_add(bufferevent_get_output(tc->bev), h->data + h->in_len, h->out_len) < 0)
+		return tcp_conn_close(tc, CLOSE_PEER);
+	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
+	/* The ConnectionBind is already here: read it now, not on the next bytes. */
+	read_cb(tc->bev, tc);
 }
 
 void tcp_close_all(struct worker *w)

@@ -44,6 +44,9 @@ const struct conn_ops *tcp_conn_ops(void);
 
 /* tcp_accept.c hands over an accepted socket that connlimit counted; 0 or -1. */
 int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind);
+/* A plain TCP client connection another worker handed over (tcp_handover.h). */
+struct tcp_handover;
+void tcp_conn_adopt(struct worker *w, const struct tcp_handover *h);
 /* Frees a connection as the relay closes it, counting why. */
 void tcp_conn_close(struct tcp_conn *tc, enum conn_close why);
 

@@ -6,9 +6,10 @@
  * their allocation (deleting it closes them) and never replicate: a TCP
  * connection cannot survive a failover (DESIGN decision 8).
  *
- * ConnectionBind is looked up in the worker's own list: a data
- * connection accepted by another worker does not find the id (see
- * docs/operations.md, "TCP relay").
+ * An id names its worker (id mod the number of workers): a ConnectionBind
+ * read by another worker moves its data connection to the owner
+ * (tcp_handover.h), which authenticates and answers it there, with the
+ * allocation's nonce and key at hand.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -100,6 +101,33 @@ static void conn_free(struct tcpr_conn *t)
 	free(t);
 }
 
+static unsigned id_owner(const struct relay *r, uint32_t id)
+{
+	return r->n_workers > 1 ? id % r->n_workers : 0;
+}
+
+/*
+ * A random id (§5.2: another client cannot guess one to bind) that names
+ * w: its remainder by the number of workers is w's index. 0 or -errno.
+ */
+static int id_pick(struct worker *w, uint32_t *id)
+{
+	uint32_t n = w->r->n_workers, base;
+
+	for (;;) {
+		if (getrandom(id, sizeof(*id), 0) != sizeof(*id))
+			return -EIO;
+		if (n <= 1)
+			return 0;
+		base = *id - *id % n;
+		/* The last, partial run of n ids may not hold w's. */
+		if (UINT32_MAX - base >= w->id) {
+			*id = base + w->id;
+			return 0;
+		}
+	}
+}
+
 static struct tcpr_conn *conn_new(struct allocation *a, const struct tw_addr *peer)
 {
 	struct worker *w = a->flow.w;
@@ -113,9 +141,8 @@ static struct tcpr_conn *conn_new(struct allocation *a, const struct tw_addr *pe
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	/* A random id: another client cannot guess one to bind (§5.2). */
 	do {
-		if (getrandom(&t->id, sizeof(t->id), 0) != sizeof(t->id)) {
+		if (id_pick(w, &t->id) < 0) {
 			free(t);
 			return NULL;
 		}
@@ -342,6 +369,24 @@ void turn_do_connection_bind(struct req *q)
 	turn_ok(q);
 	/* The transport hands its bufferevent over once this frame is done. */
 	q->c->tcpr_bind = t;
+}
+
+bool tcp_relay_elsewhere(struct req *q)
+{
+	const struct stun_attr *ca = stun_msg_find(q->m, STUN_A_CONNECTION_ID);
+	struct conn *c = q->c;
+	unsigned owner;
+	uint32_t id;
+
+	/* What cannot move is refused here, as turn_do_connection_bind would. */
+	if (!ca || stun_attr_u32(q->m, ca, &id) < 0 || c->a || !c->ops->stream || c->tcpr_bind ||
+	    c->tcpr_moved || tcp_conn_bindable(c) < 0)
+		return false;
+	owner = id_owner(q->w->r, id);
+	if (owner == q->w->id)
+		return false;
+	c->tcpr_owner = owner + 1;
+	return true;
 }
 
 /*

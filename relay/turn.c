@@ -261,6 +261,9 @@ static void handle_stun(struct worker *w, struct conn *c, const uint8_t *buf, si
 	}
 	if (m.classic && classic_admit(w, &q) < 0)
 		return;
+	/* RFC 6062: another worker owns the id; it reads the request again. */
+	if (m.cls == STUN_REQUEST && m.method == STUN_CONNECTION_BIND && tcp_relay_elsewhere(&q))
+		return;
 	row = method_row(m.method);
 	q.row = row;
 	STAT_INC(&w->st, requests[row ? row->stat : SM_OTHER]);

@@ -84,6 +84,9 @@ void turn_do_channel_bind(struct req *q);
 void turn_do_connect(struct req *q);
 void turn_do_connection_bind(struct req *q);
 const struct tw_addr *turn_connection_bind_nonce(struct req *q);
+/* A ConnectionBind naming an id of another worker, on a connection that
+ * can move there: marks it (conn.tcpr_owner) and says true. */
+bool tcp_relay_elsewhere(struct req *q);
 /* XOR-PEER-ADDRESS checked for family and policy: 0 or an error code. */
 int turn_peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer);
 void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);

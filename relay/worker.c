@@ -12,6 +12,7 @@
 #include "relay/ports.h"
 #include "relay/sync.h"
 #include "relay/tcp.h"
+#include "relay/tcp_handover.h"
 #include "relay/udp.h"
 #include "relay/worker.h"
 
@@ -104,7 +105,8 @@ struct worker *worker_new(struct relay *r, unsigned id)
 	w->tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
 	if (!w->tick || event_add(w->tick, &one_s) < 0)
 		goto bad;
-	if (dp_open(w) < 0 || sync_worker_init(w) < 0 || open_listeners(w) < 0)
+	if (dp_open(w) < 0 || sync_worker_init(w) < 0 || tcp_handover_init(w) < 0 ||
+	    open_listeners(w) < 0)
 		goto bad;
 	return w;
 bad:
@@ -156,6 +158,7 @@ void worker_free(struct worker *w)
 		return;
 	if (w->base)
 		tcp_close_all(w);
+	tcp_handover_fini(w);
 	dtls_close_all(w);
 	/* Quiet: a relay that stops must not delete its flows on the standby. */
 	while (w->flows)

@@ -9,8 +9,9 @@ both ways (a side that does not read holds the other back, memory stays
 bounded, every byte arrives). Cases for turn_conformance.py, which imports
 this module and registers it: its encoder, Relay and Client are used.
 
-One worker: a data connection is looked up on the worker that accepted
-it (docs/operations.md, "TCP relay").
+Each case runs on relays with 2 and 4 workers: the kernel spreads the
+data connections over the workers' listeners, so most ConnectionBinds are
+read by a worker that does not own the id and move to the one that does.
 """
 
 import hashlib
@@ -30,14 +31,19 @@ CONNECTION_BIND = 0x00B
 CONNECTION_ATTEMPT = 0x00C
 A_CONNECTION_ID = 0x002A
 
-# tcpbp: the backpressure cases, with a small ASan quarantine (see there).
-INSTANCES = [("tcprelay", dict(workers=1)),
+# tcprelay, tcprelay4: every case but backpressure with 2 and 4 workers
+# (data connections move to their allocation's worker). tcpbp: the
+# backpressure cases, with a small ASan quarantine (see there).
+INSTANCES = [("tcprelay", dict(workers=2)), ("tcprelay4", dict(workers=4)),
              ("tcpbp", dict(workers=1, env=dict(ASAN_OPTIONS="quarantine_size_mb=1")))]
 
 
 def case(instance):
+    """tcprelay cases run on tcprelay4 as well."""
     def deco(f):
         _CASES.append((instance, f))
+        if instance == "tcprelay":
+            _CASES.append(("tcprelay4", f))
         return f
     return deco
 

@@ -8,8 +8,10 @@
 # Pass = uclient exits 0, sent == received == CLIENTS*MESSAGES, 0 lost,
 # bytes counted in twist_tcp_relay_bytes_total, and a clean relay exit.
 #
-# Port 3632 (metrics 9652) in a private network namespace (lib.sh), one
-# worker (docs/operations.md, "TCP relay").
+# Port 3632 (metrics 9652) in a private network namespace (lib.sh), with
+# TWIST_UCLIENT_WORKERS workers (2 unless set): most data connections are
+# accepted by a worker that does not own their CONNECTION-ID and are handed
+# over, counted in twist_tcp_relay_events_total{event="handed_over"}.
 #
 #   tcp_relay_uclient.sh RELAY_BINARY
 set -uo pipefail
@@ -23,6 +25,7 @@ TW_PORT=3632
 TW_METRICS_PORT=9652
 CLIENTS=${TWIST_UCLIENT_CLIENTS:-10}
 MESSAGES=${TWIST_UCLIENT_MESSAGES:-200}
+WORKERS=${TWIST_UCLIENT_WORKERS:-2}
 [ -x "$BIN" ] || tw_fail "twist-relay binary '$BIN' not found (build first)"
 tw_need turnutils_uclient coturn
 tw_need timeout coreutils
@@ -38,7 +41,7 @@ cat >"$TW_TMP/relay.yaml" <<YAML
 listen:
   - { address: 127.0.0.1, port: $TW_PORT, transports: [udp, tcp] }
 relay: { addresses: [127.0.0.1], port_min: 49152, port_max: 65535 }
-workers: 1
+workers: $WORKERS
 auth: { realm: $TW_REALM, users: [{ name: $TW_USER, password: $TW_PASS }] }
 peers: { allow_loopback: true, allow_self: true }
 limits: { tcp_per_source: 1000, tcp_unauth_per_source: 1000 }
@@ -66,8 +69,15 @@ tw_log "$why"
 metrics=$(curl -sf "http://127.0.0.1:$TW_METRICS_PORT/metrics") || tw_fail "no /metrics"
 bytes=$(sed -n 's/^twist_tcp_relay_bytes_total{dir="to_peer"} \([0-9]*\)$/\1/p' <<<"$metrics")
 bound=$(sed -n 's/^twist_tcp_relay_events_total{event="bound"} \([0-9]*\)$/\1/p' <<<"$metrics")
-tw_log "twist_tcp_relay_bytes_total{dir=to_peer} ${bytes:-none}, bound ${bound:-none}"
+moved=$(sed -n 's/^twist_tcp_relay_events_total{event="handed_over"} \([0-9]*\)$/\1/p' <<<"$metrics")
+tw_log "twist_tcp_relay_bytes_total{dir=to_peer} ${bytes:-none}, bound ${bound:-none}, handed over ${moved:-none} ($WORKERS workers)"
 [ "${bytes:-0}" -gt 0 ] || tw_fail "no bytes counted in twist_tcp_relay_bytes_total"
 [ "${bound:-0}" -ge "$CLIENTS" ] || tw_fail "only ${bound:-0} data connections bound, expected $CLIENTS"
+# With W workers each of the 2*CLIENTS data connections stays put with
+# probability 1/W: none moving at all (2^-20 for the defaults) means the
+# handover path was not taken.
+if [ "$WORKERS" -gt 1 ]; then
+	[ "${moved:-0}" -gt 0 ] || tw_fail "no data connection handed over with $WORKERS workers"
+fi
 tw_stop_relay
 tw_pass "uclient -T: $expected messages over RFC 6062 connections, none lost"
