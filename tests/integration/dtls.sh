@@ -39,17 +39,7 @@ tw_tmpdir
 T=$TW_TMP
 
 # --- certificates: a test CA and two server certificates it signs ---
-ossl() { openssl "$@" >>"$T/openssl.log" 2>&1 || tw_fail "openssl $1 failed (see $T/openssl.log)"; }
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=twist test CA" -keyout "$T/ca.key" -out "$T/ca.pem"
-server_cert() { # NAME CN
-	ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
-		-keyout "$T/$1.key" -out "$T/$1.csr"
-	ossl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-		-days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n') -out "$T/$1.pem"
-}
-server_cert one "twist test one"
-server_cert two "twist test two"
+tw_test_ca "$T" one two
 
 # config FILE [CERT KEY]: the dtls listener, plus TLS keys when given.
 config() {
@@ -116,7 +106,7 @@ ok=$(metric twist_dtls_handshakes_total 'result="ok"') || tw_fail "no handshake 
 s_client verify -dtls1_2 -CAfile "$T/ca.pem" -verify_return_error -verify_ip 127.0.0.1
 [ $S_RC -eq 0 ] || tw_fail "s_client -dtls1_2 failed: $(tail -n3 "$T/s_client-verify.out")"
 grep -q "Verify return code: 0 (ok)" "$T/s_client-verify.out" || tw_fail "certificate not verified"
-grep -q "subject=CN = twist test one" "$T/s_client-verify.out" || tw_fail "not certificate one"
+grep -q "subject=CN = twist $TW_NAME one" "$T/s_client-verify.out" || tw_fail "not certificate one"
 tw_log "DTLS 1.2: verified against the test CA (ok=$ok)"
 
 v0=$(metric twist_dtls_handshakes_total 'result="version"') || tw_fail "no version counter"
@@ -233,10 +223,10 @@ cp "$T/two.key" "$T/live.key"
 kill -HUP "$TW_RELAY_PID"
 for ((i = 0; i < 50; i++)); do
 	s_client hup -dtls1_2 -CAfile "$T/ca.pem"
-	grep -q "subject=CN = twist test two" "$T/s_client-hup.out" && break
+	grep -q "subject=CN = twist $TW_NAME two" "$T/s_client-hup.out" && break
 	sleep 0.2
 done
-grep -q "subject=CN = twist test two" "$T/s_client-hup.out" ||
+grep -q "subject=CN = twist $TW_NAME two" "$T/s_client-hup.out" ||
 	tw_fail "after SIGHUP new DTLS sessions do not see certificate two"
 tw_log "SIGHUP: certificate two served over DTLS"
 tw_stop_relay

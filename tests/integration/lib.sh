@@ -82,17 +82,21 @@ tw_need() {
 		tw_fail "'$1' not found: apt-get install $2 (scripts/setup.sh installs everything the tests need)"
 }
 
-# tw_test_ca DIR: a test CA (DIR/ca.pem) and a server certificate it signs
-# for 127.0.0.1 and localhost (DIR/server.pem, DIR/server.key).
+# tw_test_ca DIR [NAME...]: a test CA (DIR/ca.pem) and, for each NAME
+# (default: server), a server certificate it signs for 127.0.0.1 and
+# localhost (DIR/NAME.pem, DIR/NAME.key).
 tw_test_ca() {
-	local d=$1
+	local d=$1 n
+	shift
 	_tw_ossl() { openssl "$@" >>"$d/openssl.log" 2>&1 || tw_fail "openssl $1 failed (see $d/openssl.log)"; }
 	_tw_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 		-subj "/CN=twist $TW_NAME test CA" -keyout "$d/ca.key" -out "$d/ca.pem"
-	_tw_ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=twist $TW_NAME" \
-		-keyout "$d/server.key" -out "$d/server.csr"
-	_tw_ossl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-		-days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n') -out "$d/server.pem"
+	for n in "${@:-server}"; do
+		_tw_ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=twist $TW_NAME $n" \
+			-keyout "$d/$n.key" -out "$d/$n.csr"
+		_tw_ossl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n') -out "$d/$n.pem"
+	done
 }
 
 tw_tmpdir() {

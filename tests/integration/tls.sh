@@ -42,17 +42,7 @@ tw_tmpdir
 T=$TW_TMP
 
 # --- certificates: a test CA and two server certificates it signs ---
-ossl() { openssl "$@" >>"$T/openssl.log" 2>&1 || tw_fail "openssl $1 failed (see $T/openssl.log)"; }
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-subj "/CN=twist test CA" -keyout "$T/ca.key" -out "$T/ca.pem"
-server_cert() { # NAME CN
-	ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
-		-keyout "$T/$1.key" -out "$T/$1.csr"
-	ossl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-		-days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n') -out "$T/$1.pem"
-}
-server_cert one "twist test one"
-server_cert two "twist test two"
+tw_test_ca "$T" one two
 
 # config FILE [CERT KEY]: the tls listener, plus TLS keys when given.
 config() {
@@ -148,7 +138,7 @@ s_client alpn -alpn stun.turn -CAfile "$T/ca.pem" -verify_return_error -verify_i
 [ $S_RC -eq 0 ] || tw_fail "s_client -alpn stun.turn failed: $(tail -n3 "$T/s_client-alpn.out")"
 grep -q "^ALPN protocol: stun.turn" "$T/s_client-alpn.out" || tw_fail "stun.turn not negotiated"
 grep -q "Verify return code: 0 (ok)" "$T/s_client-alpn.out" || tw_fail "certificate not verified"
-grep -q "subject=CN = twist test one" "$T/s_client-alpn.out" || tw_fail "not certificate one"
+grep -q "subject=CN = twist $TW_NAME one" "$T/s_client-alpn.out" || tw_fail "not certificate one"
 s_client alpnh2 -alpn h2
 grep -q "No ALPN negotiated" "$T/s_client-alpnh2.out" ||
 	tw_fail "ALPN without stun.turn: expected the handshake to go on without ALPN"
@@ -192,7 +182,7 @@ wait_subject() {
 cp "$T/two.pem" "$T/live.pem"
 cp "$T/two.key" "$T/live.key"
 kill -HUP "$TW_RELAY_PID"
-wait_subject "twist test two"
+wait_subject "twist $TW_NAME two"
 echo "not a certificate" >"$T/live.pem"
 kill -HUP "$TW_RELAY_PID"
 for ((i = 0; i < 50; i++)); do
@@ -200,7 +190,7 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.2
 done
 grep -q "keeping the running certificate" "$T/relay.log" || tw_fail "broken certificate: nothing logged"
-wait_subject "twist test two"
+wait_subject "twist $TW_NAME two"
 tw_log "SIGHUP: certificate two served; a broken file kept it"
 tw_stop_relay
 
