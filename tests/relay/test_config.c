@@ -66,13 +66,27 @@ static void test_default(void **state)
 	                 0);
 	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.source, "<embedded>");
-	assert_int_equal(cfg.n_listen, 2);
+	/* udp+tcp on 3478, tls+dtls on 5349 (both families), ws 8080, wss 8443. */
+	assert_int_equal(cfg.n_listen, 6);
 	addr_expect(&cfg.listen[0].addr, "127.0.0.1:3478");
 	addr_expect(&cfg.listen[1].addr, "[::1]:3478");
-	for (unsigned i = 0; i < cfg.n_listen; i++) {
+	for (unsigned i = 0; i < 2; i++) {
 		assert_true(cfg.listen[i].udp);
 		assert_true(cfg.listen[i].tcp);
 	}
+	addr_expect(&cfg.listen[2].addr, "127.0.0.1:5349");
+	addr_expect(&cfg.listen[3].addr, "[::1]:5349");
+	for (unsigned i = 2; i < 4; i++) {
+		assert_true(cfg.listen[i].tls);
+		assert_true(cfg.listen[i].dtls);
+		assert_false(cfg.listen[i].udp || cfg.listen[i].tcp);
+	}
+	addr_expect(&cfg.listen[4].addr, "127.0.0.1:8080");
+	assert_true(cfg.listen[4].ws && !cfg.listen[4].tcp);
+	addr_expect(&cfg.listen[5].addr, "127.0.0.1:8443");
+	assert_true(cfg.listen[5].wss && !cfg.listen[5].tls);
+	/* No tls: section: the throwaway self-signed certificate. */
+	assert_string_equal(cfg.tls_cert, "");
 	assert_int_equal(cfg.n_relay, 2);
 	addr_expect(&cfg.relay[0], "127.0.0.1:0");
 	addr_expect(&cfg.relay[1], "[::1]:0");
