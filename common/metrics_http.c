@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/accept_pause.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 
@@ -15,6 +16,7 @@ struct metrics_route {
 
 struct metrics_http {
 	struct evhttp *http;
+	struct accept_pause *pause;
 	size_t n;
 	struct metrics_route routes[];
 };
@@ -41,7 +43,8 @@ struct metrics_http *metrics_http_start(struct event_base *base, const char *ip,
                                         const struct metrics_http_page *pages, size_t n, void *arg)
 {
 	struct metrics_http *h = calloc(1, sizeof(*h) + n * sizeof(h->routes[0]));
-	char where[80];
+	struct evhttp_bound_socket *bound;
+	char where[80], what[96];
 
 	if (!h)
 		return NULL;
@@ -58,10 +61,14 @@ struct metrics_http *metrics_http_start(struct event_base *base, const char *ip,
 		if (evhttp_set_cb(h->http, pages[i].path, page_cb, &h->routes[i]) != 0)
 			goto bad;
 	}
-	if (evhttp_bind_socket(h->http, ip, port) < 0) {
+	if (!(bound = evhttp_bind_socket_with_handle(h->http, ip, port))) {
 		log_err("metrics: cannot listen on %s", where);
 		goto bad;
 	}
+	snprintf(what, sizeof(what), "metrics %s", where);
+	if (!(h->pause = accept_pause_attach(evhttp_bound_socket_get_listener(bound), what, NULL,
+	                                     NULL)))
+		goto bad;
 	log_info("metrics on http://%s/metrics", where);
 	return h;
 bad:
@@ -73,6 +80,7 @@ void metrics_http_stop(struct metrics_http *h)
 {
 	if (!h)
 		return;
+	accept_pause_free(h->pause); /* before the listener it watches */
 	if (h->http)
 		evhttp_free(h->http);
 	free(h);

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "common/accept_pause.h"
 #include "common/log.h"
 #include "relay/auth.h"
 #include "relay/control.h"
@@ -41,6 +42,7 @@ struct ctl_conn {
 struct control {
 	struct relay *r;
 	struct evconnlistener *lis;
+	struct accept_pause *pause; /* out of descriptors: pause, log once per 10 s */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ctl_conn *conns;
 	unsigned n_conns;
@@ -283,6 +285,7 @@ struct control *control_new(struct relay *r, struct event_base *base, const char
 {
 	struct control *c = calloc(1, sizeof(*c));
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char what[sizeof(sun.sun_path) + 16];
 	mode_t old;
 	int rc;
 
@@ -310,6 +313,11 @@ struct control *control_new(struct relay *r, struct event_base *base, const char
 		log_err("control.socket %s: %s", path, strerror(errno));
 		goto bad;
 	}
+	snprintf(what, sizeof(what), "control socket %s", path);
+	if (!(c->pause = accept_pause_attach(c->lis, what, NULL, NULL))) {
+		evconnlistener_free(c->lis);
+		goto bad;
+	}
 	strcpy(c->path, path);
 	log_info("control socket %s", path);
 	return c;
@@ -324,6 +332,7 @@ void control_free(struct control *c)
 		return;
 	while (c->conns)
 		conn_free(c->conns);
+	accept_pause_free(c->pause);
 	evconnlistener_free(c->lis);
 	unlink(c->path);
 	free(c);

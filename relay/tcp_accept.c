@@ -3,37 +3,32 @@
  * checked before anything is allocated for a connection, and what happens
  * when the process runs out of descriptors.
  *
- * Out of descriptors, a listener stays readable and every accept() fails
- * at once: left alone, libevent's evconnlistener retries in a busy loop
- * and logs each failure. Instead the worker stops accepting for
- * NOFILE_PAUSE_MS, and, so that the waiting client is told rather than
- * left in the backlog, gives up a spare descriptor it holds for this,
- * accepts, closes at once and takes the spare again (the nginx and
- * libuv practice). Logged once per NOFILE_LOG_MS, counted every time.
+ * Out of descriptors, a listener pauses (common/accept_pause.h), and, so
+ * that the waiting client is told rather than left in the backlog, the
+ * worker gives up a spare descriptor it holds for this, accepts, closes at
+ * once and takes the spare again (the nginx and libuv practice). Counted
+ * every time.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/accept_pause.h"
 #include "common/log.h"
 #include "relay/connlimit.h"
 #include "relay/netaddr.h"
 #include "relay/tcp.h"
 
-#define NOFILE_PAUSE_MS 100
-#define NOFILE_LOG_MS   10000
-
 struct tcp_worker {
-	int spare;            /* /dev/null, given up to accept when out of descriptors */
-	struct event *resume; /* re-enables the listeners after a pause */
-	bool paused;
-	uint64_t log_last;
+	int spare; /* /dev/null, given up to accept when out of descriptors */
+	struct accept_pause *pause[CFG_MAX_LISTEN];
 	uint64_t refuse_log[REFUSE__COUNT];
 };
 
@@ -107,6 +102,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 	(void)salen;
 	w->now_ms = relay_now_ms();
+	if (w->tcpw->spare < 0)
+		w->tcpw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (netaddr_from_sa(sa, &client) < 0) {
 		evutil_closesocket(fd);
 		return;
@@ -119,28 +116,6 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	tcp_conn_open(w, fd, &client, listener_kind(w, l));
-}
-
-static void set_listening(struct worker *w, bool on)
-{
-	for (unsigned i = 0; i < w->n_tcp; i++) {
-		if (on)
-			evconnlistener_enable(w->tcp[i]);
-		else
-			evconnlistener_disable(w->tcp[i]);
-	}
-}
-
-static void resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-
-	(void)fd;
-	(void)what;
-	if (w->tcpw->spare < 0)
-		w->tcpw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	w->tcpw->paused = false;
-	set_listening(w, true);
 }
 
 /* Frees a descriptor for one accept() and refuses that client cleanly. */
@@ -160,25 +135,14 @@ static void refuse_on_spare(struct worker *w, int lfd)
 	tw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void accept_error_cb(struct evconnlistener *l, void *arg)
+static void accept_error(struct evconnlistener *l, int err, void *arg)
 {
 	struct worker *w = arg;
-	struct tcp_worker *tw = w->tcpw;
-	int e = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = {0, NOFILE_PAUSE_MS * 1000};
 
 	w->now_ms = relay_now_ms();
-	if (e == EMFILE || e == ENFILE)
+	if (err == EMFILE || err == ENFILE)
 		refuse_on_spare(w, evconnlistener_get_fd(l));
-	if (log_ratelimit(&tw->log_last, w->now_ms, NOFILE_LOG_MS))
-		log_warn("worker %u: accept: %s; pausing accepts for %d ms (logged once per %d s)",
-		         w->id, strerror(e), NOFILE_PAUSE_MS, NOFILE_LOG_MS / 1000);
-	if (tw->paused)
-		return;
-	tw->paused = true;
 	STAT_INC(&w->st, tcp_accept_paused);
-	set_listening(w, false);
-	evtimer_add(tw->resume, &tv);
 }
 
 static struct tcp_worker *tcp_worker_get(struct worker *w)
@@ -191,12 +155,7 @@ static struct tcp_worker *tcp_worker_get(struct worker *w)
 	if (!tw)
 		return NULL;
 	tw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	tw->resume = evtimer_new(w->base, resume_cb, w);
-	if (tw->spare < 0 || !tw->resume) {
-		if (tw->spare >= 0)
-			close(tw->spare);
-		if (tw->resume)
-			event_free(tw->resume);
+	if (tw->spare < 0) {
 		free(tw);
 		return NULL;
 	}
@@ -221,6 +180,7 @@ static int listen_socket(const struct tw_addr *addr)
 int tcp_listen(struct worker *w, const struct tw_addr *addr, enum stream_kind kind)
 {
 	struct evconnlistener *l;
+	char a[TW_ADDR_STRLEN], what[32 + TW_ADDR_STRLEN];
 	int fd;
 
 	if (w->n_tcp >= CFG_MAX_LISTEN)
@@ -235,7 +195,13 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr, enum stream_kind ki
 		close(fd);
 		return -EADDRNOTAVAIL;
 	}
-	evconnlistener_set_error_cb(l, accept_error_cb);
+	snprintf(what, sizeof(what), "worker %u: %s %s", w->id, stream_kind_name(kind),
+	         tw_addr_fmt(addr, a, sizeof(a)));
+	w->tcpw->pause[w->n_tcp] = accept_pause_attach(l, what, accept_error, w);
+	if (!w->tcpw->pause[w->n_tcp]) {
+		evconnlistener_free(l);
+		return -ENOMEM;
+	}
 	w->tcp_addr[w->n_tcp] = *addr;
 	w->tcp_kind[w->n_tcp] = (uint8_t)kind;
 	w->tcp[w->n_tcp++] = l;
@@ -244,13 +210,14 @@ int tcp_listen(struct worker *w, const struct tw_addr *addr, enum stream_kind ki
 
 void tcp_listen_close_all(struct worker *w)
 {
-	for (unsigned i = 0; i < w->n_tcp; i++)
+	for (unsigned i = 0; i < w->n_tcp; i++) {
+		accept_pause_free(w->tcpw->pause[i]);
 		evconnlistener_free(w->tcp[i]);
+	}
 	w->n_tcp = 0;
 	if (w->tcpw) {
 		if (w->tcpw->spare >= 0)
 			close(w->tcpw->spare);
-		event_free(w->tcpw->resume);
 		free(w->tcpw);
 		w->tcpw = NULL;
 	}
