@@ -19,6 +19,7 @@ struct connlimit {
 	struct connlimit_caps caps;
 	uint8_t hkey[SIPHASH_KEY_LEN]; /* keyed: sources cannot be chosen to collide */
 	unsigned total;
+	unsigned peak; /* the most open since connlimit_shrunk last said yes */
 	uint32_t mask;
 	struct src **b;
 };
@@ -106,7 +107,8 @@ enum connlimit_verdict connlimit_take(struct connlimit *l, const struct tw_addr 
 	if (v == CONNLIMIT_OK) {
 		s->conns++;
 		s->unauth++;
-		l->total++;
+		if (++l->total > l->peak)
+			l->peak = l->total;
 	}
 	pthread_mutex_unlock(&l->mu);
 	return v;
@@ -161,4 +163,16 @@ void connlimit_get(struct connlimit *l, const struct tw_addr *src, unsigned *con
 	*conns = s ? s->conns : 0;
 	*unauth = s ? s->unauth : 0;
 	pthread_mutex_unlock(&l->mu);
+}
+
+bool connlimit_shrunk(struct connlimit *l, unsigned by)
+{
+	bool yes;
+
+	pthread_mutex_lock(&l->mu);
+	yes = l->peak >= l->total + by;
+	if (yes)
+		l->peak = l->total;
+	pthread_mutex_unlock(&l->mu);
+	return yes;
 }

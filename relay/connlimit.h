@@ -45,5 +45,11 @@ void connlimit_put(struct connlimit *l, const struct tw_addr *src, bool authed);
 /* What is counted for src's source now (tests, logs). */
 void connlimit_get(struct connlimit *l, const struct tw_addr *src, unsigned *conns,
                    unsigned *unauth);
+/*
+ * True once the open connections have fallen by `by` or more below their
+ * peak since the last true: the relay then gives freed memory back
+ * (malloc_trim), which glibc would otherwise keep after a flood.
+ */
+bool connlimit_shrunk(struct connlimit *l, unsigned by);
 
 #endif

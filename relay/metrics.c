@@ -154,6 +154,9 @@ static void write_tcp(struct evbuffer *b, struct relay *r)
 	counter(b, "twist_tcp_accept_paused_total",
 	        "Times a worker stopped accepting TCP for a while (out of descriptors).", "counter",
 	        SUM(r, tcp_accept_paused));
+	counter(b, "twist_malloc_trims_total",
+	        "Times freed memory went back to the system after many connections closed.",
+	        "counter", SUM(r, malloc_trims));
 	family(b, "twist_stream_accepted_total", "counter",
 	       "Stream client connections accepted, by transport.");
 	sample(b, "twist_stream_accepted_total", "transport", "tcp",

@@ -121,6 +121,7 @@ struct stats {
 	uint64_t tcp_refused[REFUSE__COUNT];
 	uint64_t tcp_read_paused;   /* reading stopped: the client does not read its answers */
 	uint64_t tcp_accept_paused; /* accepting stopped: out of descriptors, or another error */
+	uint64_t malloc_trims;      /* freed memory given back after connections closed */
 	/* TURN over WebSocket (relay/ws.c); its connections count as tcp_* too */
 	uint64_t ws_upgraded;              /* handshakes accepted */
 	int64_t ws_conns;                  /* gauge: upgraded connections open */

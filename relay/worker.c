@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "relay/alloc.h"
+#include "relay/connlimit.h"
 #include "relay/dataplane.h"
 #include "relay/dtls.h"
 #include "relay/flow.h"
@@ -27,6 +29,9 @@ void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *f
 	}
 }
 
+/* Connections closed since their peak before freed memory goes back. */
+#define TRIM_AFTER_CLOSED 256
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -36,8 +41,15 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	w->now_ms = relay_now_ms();
 	flow_sweep_all(w);
 	dtls_sweep(w);
-	if (w->id == 0)
-		ports_reap(w->r->ports, w->now_ms);
+	if (w->id != 0)
+		return;
+	ports_reap(w->r->ports, w->now_ms);
+	/* After a flood of connections glibc keeps the freed memory in its
+	 * arenas (one per worker); give it back once the flood is over. */
+	if (w->r->conns && connlimit_shrunk(w->r->conns, TRIM_AFTER_CLOSED)) {
+		malloc_trim(0);
+		STAT_INC(&w->st, malloc_trims);
+	}
 }
 
 static int open_listeners(struct worker *w)

@@ -234,6 +234,32 @@ static void test_connlimit_sources(void **state)
 	connlimit_free(NULL);
 }
 
+/* connlimit_shrunk: says yes once per fall of `by` below the peak. */
+static void test_connlimit_shrunk(void **state)
+{
+	struct connlimit_caps caps = {.total = 100, .per_source = 100, .unauth = 100};
+	struct connlimit *l = connlimit_new(&caps, 1);
+	struct tw_addr a = {.family = TW_AF_INET, .ip = {192, 0, 2, 1}};
+
+	(void)state;
+	assert_non_null(l);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(connlimit_take(l, &a), CONNLIMIT_OK);
+	assert_false(connlimit_shrunk(l, 4)); /* at the peak */
+	for (int i = 0; i < 3; i++)
+		connlimit_put(l, &a, false);
+	assert_false(connlimit_shrunk(l, 4)); /* 3 below */
+	connlimit_put(l, &a, false);
+	assert_true(connlimit_shrunk(l, 4)); /* 4 below: yes, and the peak is now 6 */
+	assert_false(connlimit_shrunk(l, 4));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(connlimit_take(l, &a), CONNLIMIT_OK); /* 8, a new peak */
+	for (int i = 0; i < 4; i++)
+		connlimit_put(l, &a, false);
+	assert_true(connlimit_shrunk(l, 4));
+	connlimit_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +270,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_bad_frame, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_misdirected, setup, teardown),
 	        cmocka_unit_test(test_connlimit_sources),
+	        cmocka_unit_test(test_connlimit_shrunk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
