@@ -7,6 +7,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,7 +86,7 @@ static void conn_free(struct tcp_conn *tc)
 	if (tc->deadline)
 		event_free(tc->deadline);
 	if (tc->bev)
-		bufferevent_free(tc->bev);
+		tls_bev_free(tc->bev);
 	ws_conn_free(tc->ws, w);
 	STAT_ADD(&w->st, tcp_conns, -1);
 	free(tc);
@@ -291,7 +292,7 @@ int tcp_conn_bindable(const struct conn *c)
 {
 	const struct tcp_conn *tc = (const struct tcp_conn *)c;
 
-	return c->ops == &tcp_ops && !tc->ws ? 0 : -EOPNOTSUPP;
+	return (c->ops == &tcp_ops || c->ops == &tls_ops) && !tc->ws ? 0 : -EOPNOTSUPP;
 }
 
 /*
@@ -332,18 +333,26 @@ static void hand_over(struct tcp_conn *tc)
 	evbuffer_copyout(out, h->data + ilen, olen);
 	h->in_len = ilen;
 	h->out_len = olen;
-	/* A second descriptor for the socket: the bufferevent closes its own
-	 * when freed here (whatever it was told), the owner gets this one. */
-	h->fd = fcntl(bufferevent_getfd(tc->bev), F_DUPFD_CLOEXEC, 0);
-	if (h->fd < 0) {
-		free(h);
-		return tcp_conn_close(tc, CLOSE_PEER);
+	h->ssl = NULL;
+	if (tc->tls) {
+		/* The session goes along (docs/architecture.md, RFC 6062): the
+		 * bufferevent is freed here without touching it or the socket. */
+		h->ssl = tls_bev_release(tc->bev, &h->fd);
+		tc->bev = NULL;
+	} else {
+		/* A second descriptor for the socket: the bufferevent closes its own
+		 * when freed here (whatever it was told), the owner gets this one. */
+		h->fd = fcntl(bufferevent_getfd(tc->bev), F_DUPFD_CLOEXEC, 0);
+		if (h->fd < 0) {
+			free(h);
+			return tcp_conn_close(tc, CLOSE_PEER);
+		}
+		/* Out of this loop's epoll set now, while the first descriptor is
+		 * still open: the set keys on it, and the socket outlives its close. */
+		bufferevent_disable(tc->bev, EV_READ | EV_WRITE);
 	}
 	h->client = tc->c.client;
 	h->counted_authed = tc->counted_authed;
-	/* Out of this loop's epoll set now, while the first descriptor is
-	 * still open: the set keys on it, and the socket outlives its close. */
-	bufferevent_disable(tc->bev, EV_READ | EV_WRITE);
 	tc->moved = true;
 	STAT_INC(&w->st, tcpr_handed_over);
 	log_debug("worker %u: data connection fd %d to worker %u", w->id, h->fd, to->id);
@@ -456,16 +465,22 @@ static bool kind_tls(enum stream_kind kind)
 	return kind == STREAM_TLS || kind == STREAM_WSS || kind == STREAM_TLS_WSS;
 }
 
-static struct bufferevent *bev_new(struct worker *w, int fd, enum stream_kind kind)
+static struct bufferevent *bev_new(struct worker *w, int fd, enum stream_kind kind,
+                                   struct ssl_st *ssl)
 {
+	if (ssl)
+		return tls_bev_adopt(w->base, fd, ssl);
 	if (kind_tls(kind))
 		return tls_bev_new(w->r->tls, w->base, fd, kind_alpn(kind));
 	return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 }
 
-/* A connection on fd, on w's loop; NULL (fd closed) if it cannot be had. */
+/*
+ * A connection on fd, on w's loop; NULL (fd closed) if it cannot be had.
+ * ssl: an established session another worker handed over with fd, or NULL.
+ */
 static struct tcp_conn *conn_new(struct worker *w, int fd, const struct tw_addr *client,
-                                 enum stream_kind kind)
+                                 enum stream_kind kind, struct ssl_st *ssl)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -481,9 +496,10 @@ static struct tcp_conn *conn_new(struct worker *w, int fd, const struct tw_addr 
 	tc->c.ops = tc->tls ? &tls_ops : &tcp_ops; /* until a WebSocket is known */
 	tc->c.w = w;
 	tc->c.client = *client;
-	tc->handshaking = tc->tls;
+	tc->handshaking = tc->tls && !ssl;
 	tc->undecided = kind == STREAM_TCP_WS || kind == STREAM_TLS_WSS;
-	tc->bev = bev_new(w, fd, kind);
+	tc->bev = bev_new(w, fd, kind, ssl);
+	ssl = NULL; /* the bufferevent's, or freed */
 	tc->deadline = evtimer_new(w->base, deadline_cb, tc);
 	if (!tc->bev || !tc->deadline ||
 	    ((kind == STREAM_WS || kind == STREAM_WSS) && become_ws(tc) < 0)) {
@@ -502,11 +518,12 @@ static struct tcp_conn *conn_new(struct worker *w, int fd, const struct tw_addr 
 	set_idle_timeout(tc, true);
 	return tc;
 bad:
+	SSL_free(ssl); /* not yet the bufferevent's */
 	if (tc) {
 		if (tc->deadline)
 			event_free(tc->deadline);
 		if (tc->bev)
-			bufferevent_free(tc->bev);
+			tls_bev_free(tc->bev);
 		ws_conn_free(tc->ws, w);
 	}
 	free(tc);
@@ -517,7 +534,7 @@ bad:
 
 int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind)
 {
-	struct tcp_conn *tc = conn_new(w, fd, client, kind);
+	struct tcp_conn *tc = conn_new(w, fd, client, kind, NULL);
 	enum conn_close why;
 
 	if (!tc) {
@@ -532,12 +549,18 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum s
 	return 0;
 }
 
-/* A socket bufferevent's input takes bytes at its end only while it reads. */
-static int input_add(struct bufferevent *bev, const void *buf, size_t len)
+/*
+ * A socket bufferevent's input takes bytes at its end only while it reads
+ * (libevent freezes it otherwise); a TLS one's is never frozen, and must
+ * not be left so.
+ */
+static int input_add(struct tcp_conn *tc, const void *buf, size_t len)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = bufferevent_get_input(tc->bev);
 	int rc;
 
+	if (tc->tls)
+		return evbuffer_add(in, buf, len);
 	evbuffer_unfreeze(in, 0);
 	rc = evbuffer_add(in, buf, len);
 	evbuffer_freeze(in, 0);
@@ -546,7 +569,8 @@ static int input_add(struct bufferevent *bev, const void *buf, size_t len)
 
 void tcp_conn_adopt(struct worker *w, const struct tcp_handover *h)
 {
-	struct tcp_conn *tc = conn_new(w, h->fd, &h->client, STREAM_TCP);
+	struct tcp_conn *tc =
+	        conn_new(w, h->fd, &h->client, h->ssl ? STREAM_TLS : STREAM_TCP, h->ssl);
 
 	if (!tc) {
 		connlimit_put(w->r->conns, &h->client, h->counted_authed);
@@ -556,7 +580,7 @@ void tcp_conn_adopt(struct worker *w, const struct tcp_handover *h)
 	tc->c.tcpr_moved = true;
 	log_debug("worker %u: adopted fd %d, %zu bytes to read, %zu to write", w->id, h->fd,
 	          h->in_len, h->out_len);
-	if (input_add(tc->bev, h->data, h->in_len) < 0 ||
+	if (input_add(tc, h->data, h->in_len) < 0 ||
 	    evbuffer_add(bufferevent_get_output(tc->bev), h->data + h->in_len, h->out_len) < 0)
 		return tcp_conn_close(tc, CLOSE_PEER);
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);

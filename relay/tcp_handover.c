@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ void tcp_handover_fini(struct worker *w)
 	for (h = take_all(ib); h; h = next) {
 		next = h->next;
 		close(h->fd);
+		SSL_free(h->ssl);
 		connlimit_put(w->r->conns, &h->client, h->counted_authed);
 		free(h);
 	}

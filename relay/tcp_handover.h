@@ -12,11 +12,13 @@
 
 #include "relay/netaddr.h"
 
+struct ssl_st;
 struct worker;
 
 struct tcp_handover {
 	struct tcp_handover *next;
 	int fd;
+	struct ssl_st *ssl; /* TLS: the established session; in and out are plaintext */
 	struct tw_addr client;
 	bool counted_authed; /* connlimit's count of it moves along */
 	size_t in_len;       /* unread input (the ConnectionBind first), then */

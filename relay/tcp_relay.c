@@ -28,6 +28,7 @@
 #include "relay/policy.h"
 #include "relay/tcp.h"
 #include "relay/tcp_relay.h"
+#include "relay/tls.h"
 #include "relay/turn_int.h"
 
 #define TCPR_BIND_MS    30000       /* RFC 6062 §5.3: an unbound id lives 30 s */
@@ -96,7 +97,7 @@ static void conn_free(struct tcpr_conn *t)
 	if (t->peer_bev)
 		bufferevent_free(t->peer_bev);
 	if (t->client_bev)
-		bufferevent_free(t->client_bev);
+		tls_bev_free(t->client_bev); /* TLS or plain (RFC 6062 §4.3) */
 	STAT_ADD(&t->w->st, tcpr_conns, -1);
 	free(t);
 }
@@ -359,13 +360,16 @@ void turn_do_connection_bind(struct req *q)
 	if (!ca || stun_attr_u32(q->m, ca, &id) < 0 || q->c->a || !q->c->ops->stream ||
 	    q->c->tcpr_bind)
 		return turn_error(q, 400);
+	if (tcp_conn_bindable(q->c) < 0)
+		return turn_error_why(q, 400, "Data connection over WebSocket not supported");
 	t = tcp_relay_find(q->w, id);
 	if (!t || t->state != TCPR_UNBOUND)
 		return turn_error(q, 400);
 	if (strcmp(t->a->user, q->user) != 0)
 		return turn_error(q, 441);
-	if (tcp_conn_bindable(q->c) < 0)
-		return turn_error(q, 400);
+	/* §4.3: the data connection uses the control connection's transport. */
+	if (t->a->conn && q->c->ops != t->a->conn->ops)
+		return turn_error_why(q, 400, "Data connection transport differs from control");
 	turn_ok(q);
 	/* The transport hands its bufferevent over once this frame is done. */
 	q->c->tcpr_bind = t;

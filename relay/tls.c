@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -269,10 +271,30 @@ SSL *tls_server_dtls_new(struct tls_server *t)
 	return ssl;
 }
 
+/*
+ * The bufferevent does not own the session or the socket (no
+ * BEV_OPT_CLOSE_ON_FREE): libevent finalizes a freed bufferevent later in
+ * its loop, and a session handed to another worker (tls_bev_release) must
+ * not be touched by this one after the handover. tls_bev_free() frees both.
+ */
+static struct bufferevent *bev_over(struct event_base *base, int fd, SSL *ssl,
+                                    enum bufferevent_ssl_state state)
+{
+	struct bufferevent *bev;
+
+	bev = bufferevent_openssl_socket_new(base, fd, ssl, state, 0);
+	if (!bev) {
+		SSL_free(ssl); /* libevent 2.1 leaves it to the caller on failure */
+		return NULL;
+	}
+	/* A client that closes without close_notify has still closed (EOF). */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
 struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd,
                                 unsigned alpn)
 {
-	struct bufferevent *bev;
 	SSL *ssl;
 
 	pthread_mutex_lock(&t->mu);
@@ -281,14 +303,35 @@ struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, i
 	if (!ssl)
 		return NULL;
 	SSL_set_app_data(ssl, (void *)(uintptr_t)alpn);
-	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev)
-		return NULL; /* out of memory: who frees ssl here differs between libevent
-		              * versions, so it may leak rather than be freed twice */
-	/* A client that closes without close_notify has still closed (EOF). */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	return bev_over(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING);
+}
+
+struct ssl_st *tls_bev_release(struct bufferevent *bev, int *fd)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	*fd = bufferevent_getfd(bev);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	bufferevent_free(bev);
+	return ssl;
+}
+
+struct bufferevent *tls_bev_adopt(struct event_base *base, int fd, struct ssl_st *ssl)
+{
+	return bev_over(base, fd, ssl, BUFFEREVENT_SSL_OPEN);
+}
+
+void tls_bev_free(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	int fd = bufferevent_getfd(bev);
+
+	bufferevent_free(bev);
+	if (!ssl)
+		return; /* a plain socket bufferevent: it closed its own */
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
 }
 
 enum tls_alpn tls_bev_alpn(struct bufferevent *bev)

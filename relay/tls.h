@@ -47,12 +47,24 @@ enum tls_alpn {
 };
 
 /*
- * A server-side TLS bufferevent over the accepted socket fd, closing it on
- * free, that selects from `alpn` (a set of enum tls_alpn); NULL on failure
- * (fd is then still the caller's). Thread-safe.
+ * A server-side TLS bufferevent over the accepted socket fd (freed with
+ * tls_bev_free, which closes it), that selects from `alpn` (a set of enum tls_alpn); NULL on
+ * failure (fd is then still the caller's). Thread-safe.
  */
 struct bufferevent *tls_bev_new(struct tls_server *t, struct event_base *base, int fd,
                                 unsigned alpn);
+/*
+ * Frees a bufferevent tls_bev_new or tls_bev_adopt made, its session and
+ * its socket; or any other socket bufferevent (it closes its own socket).
+ */
+void tls_bev_free(struct bufferevent *bev);
+/*
+ * Frees bev but keeps its established session and socket (into *fd) for
+ * another worker's loop: tls_bev_adopt there, or SSL_free and close.
+ */
+struct ssl_st *tls_bev_release(struct bufferevent *bev, int *fd);
+/* A bufferevent over fd continuing a released session; NULL (ssl freed, fd still the caller's). */
+struct bufferevent *tls_bev_adopt(struct event_base *base, int fd, struct ssl_st *ssl);
 /* The protocol selected by ALPN on bev, once its handshake is done. */
 enum tls_alpn tls_bev_alpn(struct bufferevent *bev);
 /* Why the handshake on bev failed, after a BEV_EVENT_ERROR. */

@@ -101,15 +101,20 @@ void turn_count_error(struct worker *w, int code)
 		STAT_INC(&w->st, errors[code / 100 - 3][code % 100]);
 }
 
-void turn_error(struct req *q, int code)
+void turn_error_why(struct req *q, int code, const char *reason)
 {
 	uint8_t buf[RESP_MAX];
 	struct stun_wr wr;
 
 	turn_count_error(q->w, code);
 	turn_resp_begin(q, &wr, buf, STUN_ERROR);
-	stun_wr_error(&wr, STUN_A_ERROR_CODE, code, NULL);
+	stun_wr_error(&wr, STUN_A_ERROR_CODE, code, reason);
 	turn_resp_send(q, &wr);
+}
+
+void turn_error(struct req *q, int code)
+{
+	turn_error_why(q, code, NULL);
 }
 
 void turn_ok(struct req *q)

@@ -67,6 +67,8 @@ struct turn_method {
 void turn_resp_begin(struct req *q, struct stun_wr *wr, uint8_t *buf, uint8_t cls);
 void turn_resp_send(struct req *q, struct stun_wr *wr);
 void turn_error(struct req *q, int code);
+/* With a reason phrase of our own instead of the code's usual one. */
+void turn_error_why(struct req *q, int code, const char *reason);
 void turn_ok(struct req *q);
 void turn_count_error(struct worker *w, int code);
 /* 420 naming these comprehension-required attributes (RFC 8489 §14.13). */

@@ -12,12 +12,18 @@ this module and registers it: its encoder, Relay and Client are used.
 Each case runs on relays with 2 and 4 workers: the kernel spreads the
 data connections over the workers' listeners, so most ConnectionBinds are
 read by a worker that does not own the id and move to the one that does.
+
+The pipe, passive and backpressure cases run again over TLS (tlsrelay,
+tlsrelay4, tlsbp): TLS control and data connections (RFC 6062 §4.3), whose
+data connections move between workers with their TLS session; a data
+connection of another transport than its control connection gets 400.
 """
 
 import hashlib
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -34,18 +40,61 @@ A_CONNECTION_ID = 0x002A
 # tcprelay, tcprelay4: every case but backpressure with 2 and 4 workers
 # (data connections move to their allocation's worker). tcpbp: the
 # backpressure cases, with a small ASan quarantine (see there).
+BP_ENV = dict(ASAN_OPTIONS="quarantine_size_mb=1")
 INSTANCES = [("tcprelay", dict(workers=2)), ("tcprelay4", dict(workers=4)),
-             ("tcpbp", dict(workers=1, env=dict(ASAN_OPTIONS="quarantine_size_mb=1")))]
+             ("tcpbp", dict(workers=1, env=BP_ENV)),
+             ("tlsrelay", dict(workers=2, streams=("tls",))),
+             ("tlsrelay4", dict(workers=4, streams=("tls",))),
+             ("tlsbp", dict(workers=2, env=BP_ENV, streams=("tls",)))]
+FOUR = {"tcprelay": "tcprelay4", "tlsrelay": "tlsrelay4"}
 
 
 def case(instance):
-    """tcprelay cases run on tcprelay4 as well."""
+    """tcprelay (tlsrelay) cases run on tcprelay4 (tlsrelay4) as well."""
     def deco(f):
         _CASES.append((instance, f))
-        if instance == "tcprelay":
-            _CASES.append(("tcprelay4", f))
+        if instance in FOUR:
+            _CASES.append((FOUR[instance], f))
         return f
     return deco
+
+
+def kind_case(instance, tls_instance):
+    """A case f(relay, kind) over plain TCP on instance and over TLS on
+    tls_instance, registered under two names."""
+    def deco(f):
+        for inst, kind in ((instance, "tcp"), (tls_instance, "tls")):
+            g = (lambda k: lambda relay: f(relay, k))(kind)
+            g.__name__ = "%s_%s" % (f.__name__, kind)
+            case(inst)(g)
+        return f
+    return deco
+
+
+def tls_wrap(raw):
+    """The relay's generated certificate is self-signed: not verified here
+    (tls.sh checks it against a CA); what is tested is the RFC 6062 path."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["stun.turn"])
+    return ctx.wrap_socket(raw)
+
+
+def stream_client(relay, kind, rcvbuf=None):
+    """A Client over a stream connection of this kind ("tcp" or "tls")."""
+    c = t.Client(relay, "tcp")
+    if kind == "tcp" and rcvbuf is None:
+        return c
+    c.sock.close()
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        set_rcvbuf(raw, rcvbuf)  # before connecting: the window is small from the start
+    raw.settimeout(t.RESP_TIMEOUT)
+    port = relay.port if kind == "tcp" else relay.stream_port[kind]
+    raw.connect(("127.0.0.1", port))
+    c.sock = tls_wrap(raw) if kind == "tls" else raw
+    return c
 
 
 def set_rcvbuf(s, n):
@@ -67,8 +116,8 @@ def closed_port():
     return s, s.getsockname()[1]
 
 
-def tcp_alloc(relay):
-    c = t.Client(relay, "tcp")
+def tcp_alloc(relay, kind="tcp"):
+    c = stream_client(relay, kind)
     c.allocate_ok(transport=t.PROTO_TCP)
     return c
 
@@ -84,23 +133,21 @@ def connect(c, port, expect=None):
     return cid
 
 
-def bind_data(relay, cid, expect=None, control=None, rcvbuf=None):
-    """A data connection bound to cid. With control, it signs with the
-    control connection's nonce, as turnutils_uclient does (RFC 6062 §5.4),
-    instead of learning one of its own. rcvbuf is set before connecting,
-    so that the window is small from the start."""
-    d = t.Client(relay, "tcp")
-    if rcvbuf is not None:
-        d.sock.close()
-        d.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        set_rcvbuf(d.sock, rcvbuf)
-        d.sock.settimeout(t.RESP_TIMEOUT)
-        d.sock.connect(relay.addr)
+def bind_data(relay, cid, expect=None, control=None, rcvbuf=None, kind="tcp", reason=None):
+    """A data connection of this kind bound to cid. With control, it signs
+    with the control connection's nonce, as turnutils_uclient does (RFC
+    6062 §5.4), instead of learning one of its own. rcvbuf is set before
+    connecting, so that the window is small from the start. reason: a
+    word the error's reason phrase must hold."""
+    d = stream_client(relay, kind, rcvbuf)
     if control is not None:
         d.realm, d.nonce, d.server_algs = control.realm, control.nonce, control.server_algs
     r = d.request(CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
     if expect is not None:
         t.expect_error(r, expect, "ConnectionBind")
+        if reason is not None:
+            phrase = r.get(t.A_ERROR_CODE)[4:].decode(errors="replace")
+            t.check(reason in phrase, "ConnectionBind refused with %r, not naming %r" % (phrase, reason))
         d.close()
         return None
     t.expect_success(r, "ConnectionBind")
@@ -150,19 +197,19 @@ def rfc6062_allocate_needs_stream(relay):
         c.close()
 
 
-@case("tcprelay")
-def rfc6062_connect_bind_pipe(relay):
+@kind_case("tcprelay", "tlsrelay")
+def rfc6062_connect_bind_pipe(relay, kind):
     ls = listener()
-    c = tcp_alloc(relay)
+    c = tcp_alloc(relay, kind)
     try:
         cid = connect(c, ls.getsockname()[1])
         peer, frm = ls.accept()
         t.check(frm[1] == c.relayed[0][1],
                 "peer connection from port %d, relayed port is %d" % (frm[1], c.relayed[0][1]))
         connect(c, ls.getsockname()[1], expect=446)
-        d = bind_data(relay, cid, control=c)
+        d = bind_data(relay, cid, control=c, kind=kind)
         pipe_both_ways(d.sock, peer, 1 << 20)
-        bind_data(relay, cid, expect=400)  # bound already
+        bind_data(relay, cid, expect=400, kind=kind)  # bound already
         # The peer's last bytes before its FIN still reach the client.
         tail = b"z" * (512 << 10)
         peer.sendall(tail)
@@ -198,9 +245,9 @@ def rfc6062_bind_unknown_id(relay):
         c.close()
 
 
-@case("tcprelay")
-def rfc6062_passive_attempt(relay):
-    c = tcp_alloc(relay)
+@kind_case("tcprelay", "tlsrelay")
+def rfc6062_passive_attempt(relay, kind):
+    c = tcp_alloc(relay, kind)
     try:
         c.permit("127.0.0.1")
         peer = socket.create_connection(c.relayed[0], timeout=t.RESP_TIMEOUT)
@@ -216,7 +263,7 @@ def rfc6062_passive_attempt(relay):
         t.check(p.xaddrs(t.A_XOR_PEER_ADDRESS) == [tuple(peer.getsockname()[:2])],
                 "ConnectionAttempt names %s, peer is %s"
                 % (p.xaddrs(t.A_XOR_PEER_ADDRESS), peer.getsockname()))
-        d = bind_data(relay, p.get(A_CONNECTION_ID))
+        d = bind_data(relay, p.get(A_CONNECTION_ID), kind=kind)
         pipe_both_ways(d.sock, peer, 64 << 10)
         c.delete()
         wait_closed(peer, "peer connection after the allocation was deleted")
@@ -271,8 +318,8 @@ def flood_until_blocked(relay, src, blob, rss0):
             sent += src.send(view[sent:sent + CHUNK])
             stalls = 0
             continue
-        except BlockingIOError:
-            pass
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            pass  # TLS: the same bytes are offered again, as OpenSSL wants
         peak = max(peak, rss_kib(relay) - rss0)
         _, w, _ = select.select([], [src], [], STALL_POLL_S)
         stalls = 0 if w else stalls + 1
@@ -296,10 +343,13 @@ def drain(relay, src, dst, blob, sent, rss0):
         if w:
             try:
                 sent += src.send(view[sent:sent + CHUNK])
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 pass
-        if r:
-            chunk = dst.recv(1 << 20)
+        if r or (isinstance(dst, ssl.SSLSocket) and dst.pending()):
+            try:
+                chunk = dst.recv(1 << 20)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue  # a TLS record not complete yet
             if not chunk:
                 break
             h.update(chunk)
@@ -329,19 +379,19 @@ def backpressure(relay, src, dst, what):
             % (what, grew, RSS_BOUND_KIB))
 
 
-def pipe_pair(relay, ls, rcvbuf=None):
+def pipe_pair(relay, ls, rcvbuf=None, kind="tcp"):
     """A control connection, its data connection and the peer's socket."""
-    c = tcp_alloc(relay)
+    c = tcp_alloc(relay, kind)
     cid = connect(c, ls.getsockname()[1])
     peer, _ = ls.accept()
-    d = bind_data(relay, cid, control=c, rcvbuf=rcvbuf)
+    d = bind_data(relay, cid, control=c, rcvbuf=rcvbuf, kind=kind)
     return c, d, peer
 
 
-@case("tcpbp")
-def rfc6062_backpressure_to_client(relay):
+@kind_case("tcpbp", "tlsbp")
+def rfc6062_backpressure_to_client(relay, kind):
     ls = listener()
-    c, d, peer = pipe_pair(relay, ls, rcvbuf=4096)
+    c, d, peer = pipe_pair(relay, ls, rcvbuf=4096, kind=kind)
     try:
         backpressure(relay, peer, d.sock, "peer -> client")
     finally:
@@ -351,11 +401,11 @@ def rfc6062_backpressure_to_client(relay):
         ls.close()
 
 
-@case("tcpbp")
-def rfc6062_backpressure_to_peer(relay):
+@kind_case("tcpbp", "tlsbp")
+def rfc6062_backpressure_to_peer(relay, kind):
     ls = listener()
     set_rcvbuf(ls, 4096)  # accepted sockets inherit it, before the window opens
-    c, d, peer = pipe_pair(relay, ls)
+    c, d, peer = pipe_pair(relay, ls, kind=kind)
     try:
         backpressure(relay, d.sock, peer, "client -> peer")
     finally:
@@ -363,3 +413,51 @@ def rfc6062_backpressure_to_peer(relay):
         d.close()
         c.close()
         ls.close()
+
+
+@case("tlsrelay")
+def rfc6062_bind_other_transport_400(relay):
+    """RFC 6062 §4.3: the data connection uses the control connection's
+    transport; either way round, another one is refused with 400."""
+    ls = listener()
+    for control, data in (("tls", "tcp"), ("tcp", "tls")):
+        c = tcp_alloc(relay, control)
+        try:
+            cid = connect(c, ls.getsockname()[1])
+            peer, _ = ls.accept()
+            bind_data(relay, cid, expect=400, control=c, kind=data, reason="transport")
+            # Still unbound: the right transport binds it.
+            d = bind_data(relay, cid, control=c, kind=control)
+            pipe_both_ways(d.sock, peer, 64 << 10)
+            d.close()
+            peer.close()
+        finally:
+            c.close()
+    ls.close()
+
+
+@case("tlsrelay")
+def rfc6062_tls_binds_cross_workers(relay):
+    """TLS data connections read by a worker that does not own their id
+    move there with their TLS session and still pipe. With W workers a
+    connection stays put with probability 1/W: 16 that all stay put
+    (2^-16 with 2 workers) mean the handover path was not taken."""
+    def moved():
+        return t.mval(relay.metrics(), "twist_tcp_relay_events_total", event="handed_over") or 0
+    before = moved()
+    ls = listener()
+    c = tcp_alloc(relay, "tls")
+    try:
+        for i in range(16):
+            cid = connect(c, ls.getsockname()[1])
+            peer, _ = ls.accept()
+            d = bind_data(relay, cid, control=c, kind="tls")
+            pipe_both_ways(d.sock, peer, 4096)
+            d.close()
+            wait_closed(peer, "peer after data connection %d closed" % i)
+            peer.close()
+    finally:
+        c.close()
+        ls.close()
+    t.check(moved() > before, "no TLS data connection handed over in 16 binds (%d workers)"
+            % relay.workers)

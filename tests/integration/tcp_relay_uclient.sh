@@ -13,16 +13,35 @@
 # accepted by a worker that does not own their CONNECTION-ID and are handed
 # over, counted in twist_tcp_relay_events_total{event="handed_over"}.
 #
-#   tcp_relay_uclient.sh RELAY_BINARY
+# With MODE tls (uclient -T -S): the control and data connections are
+# TLS (RFC 6062 §4.3), on port 3633 (metrics 9653) of its own namespace;
+# TLS data connections move between workers with their TLS session.
+#
+#   tcp_relay_uclient.sh RELAY_BINARY [tcp|tls]
 set -uo pipefail
+MODE=${2:-tcp}
 # shellcheck disable=SC2034 # read by lib.sh
-TW_NAME=tcp_relay_uclient
+TW_NAME=tcp_relay_uclient$([ "$MODE" = tls ] && echo _tls)
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 BIN=${1:-}
 TW_PORT=3632
 TW_METRICS_PORT=9652
+UC_PORT=$TW_PORT
+UC_TLS=()
+TLS_LISTEN=
+case $MODE in
+tcp) ;;
+tls)
+	TW_PORT=3634
+	TW_METRICS_PORT=9653
+	UC_PORT=3633
+	UC_TLS=(-S)
+	TLS_LISTEN="  - { address: 127.0.0.1, port: $UC_PORT, transports: [tls] }"
+	;;
+*) tw_fail "mode '$MODE': tcp or tls" ;;
+esac
 CLIENTS=${TWIST_UCLIENT_CLIENTS:-10}
 MESSAGES=${TWIST_UCLIENT_MESSAGES:-200}
 WORKERS=${TWIST_UCLIENT_WORKERS:-2}
@@ -35,11 +54,13 @@ tw_trap
 tw_tmpdir
 
 tw_port_free tcp 127.0.0.1 "$TW_PORT"
+[ "$MODE" = tls ] && tw_port_free tcp 127.0.0.1 "$UC_PORT"
 # Every data connection is a new TCP connection from 127.0.0.1, before it
 # authenticates: the per-source caps are raised for them.
 cat >"$TW_TMP/relay.yaml" <<YAML
 listen:
   - { address: 127.0.0.1, port: $TW_PORT, transports: [udp, tcp] }
+$TLS_LISTEN
 relay: { addresses: [127.0.0.1], port_min: 49152, port_max: 65535 }
 workers: $WORKERS
 auth: { realm: $TW_REALM, users: [{ name: $TW_USER, password: $TW_PASS }] }
@@ -49,7 +70,7 @@ metrics: { enabled: true, listen: "127.0.0.1:$TW_METRICS_PORT" }
 YAML
 tw_start twist-relay "$TW_TMP/relay.log" "$BIN" --config "$TW_TMP/relay.yaml"
 TW_RELAY_PID=$TW_LAST_PID
-tw_wait_port tcp 127.0.0.1 "$TW_PORT" "$TW_RELAY_PID" 30
+tw_wait_port tcp 127.0.0.1 "$UC_PORT" "$TW_RELAY_PID" 30
 tw_wait_http "http://127.0.0.1:$TW_METRICS_PORT/health" "$TW_RELAY_PID" 30
 
 # -m N makes N sessions in pairs (N even), each sending MESSAGES.
@@ -57,8 +78,8 @@ tw_wait_http "http://127.0.0.1:$TW_METRICS_PORT/health" "$TW_RELAY_PID" 30
 expected=$((CLIENTS * MESSAGES))
 ulog=$TW_TMP/uclient.log
 TW_EXTRA_LOGS="${TW_EXTRA_LOGS:-} $ulog"
-cmd=(turnutils_uclient -T -m "$CLIENTS" -n "$MESSAGES" -u "$TW_USER" -w "$TW_PASS"
-	-p "$TW_PORT" 127.0.0.1)
+cmd=(turnutils_uclient -T "${UC_TLS[@]}" -m "$CLIENTS" -n "$MESSAGES" -u "$TW_USER"
+	-w "$TW_PASS" -p "$UC_PORT" 127.0.0.1)
 tw_log "running (at most 120s): ${cmd[*]}"
 timeout -k 5 120 "${cmd[@]}" </dev/null >"$ulog" 2>&1
 rc=$?
@@ -80,4 +101,4 @@ if [ "$WORKERS" -gt 1 ]; then
 	[ "${moved:-0}" -gt 0 ] || tw_fail "no data connection handed over with $WORKERS workers"
 fi
 tw_stop_relay
-tw_pass "uclient -T: $expected messages over RFC 6062 connections, none lost"
+tw_pass "uclient -T over $MODE: $expected messages over RFC 6062 connections, none lost"

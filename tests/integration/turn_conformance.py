@@ -436,8 +436,12 @@ class Relay:
                  allow_self=True, metrics_ip="127.0.0.1", user_quota=0, max_allocations=100000, unauth_rate=1000000,
                  unauth_burst=1000000, sha256=True, nonce_lifetime=600, backoff_after=0,
                  backoff_ms=60000, tcp_limits=None, nofile=None, env=None, workers=0,
-                 rest_secret="", extra=""):
+                 rest_secret="", extra="", streams=()):
         self.binary = binary
+        # More stream listeners ("tls", "ws", "wss"), each on a port of its
+        # own: self.stream_port[kind]. TLS uses the generated certificate.
+        self.streams = tuple(streams)
+        self.stream_port = {}
         # More YAML after the generated config: a string, or fn(relay) -> string.
         self.extra = extra
         self.workers = workers
@@ -470,10 +474,12 @@ class Relay:
     def config_text(self):
         addrs = ", ".join('"%s"' % a for a in self.relay_addrs)
         tcp = "".join(", %s: %d" % kv for kv in sorted(self.tcp_limits.items()))
+        streams = "".join("  - {{ address: 127.0.0.1, port: {}, transports: [{}] }}\n"
+                          .format(self.stream_port[k], k) for k in self.streams)
         return f"""\
 listen:
   - {{ address: 127.0.0.1, port: {self.port}, transports: [udp, tcp] }}
-relay: {{ addresses: [{addrs}], port_min: {self.port_min}, port_max: {self.port_max} }}
+{streams}relay: {{ addresses: [{addrs}], port_min: {self.port_min}, port_max: {self.port_max} }}
 workers: {self.workers}
 auth:
   realm: twist.local
@@ -496,6 +502,7 @@ log: {{ level: debug }}
         self.starts += 1
         self.port = free_port(True)
         self.metrics_port = free_port(False)
+        self.stream_port = {k: free_port(False) for k in self.streams}
         self.port_min, self.port_max = relay_port_range()
         tag = "%s-%d" % (self.name, self.starts)
         self.cfg_path = os.path.join(self.tmpdir, tag + ".yaml")
