@@ -292,24 +292,31 @@ int tcp_conn_bindable(const struct conn *c)
 {
 	const struct tcp_conn *tc = (const struct tcp_conn *)c;
 
-	return (c->ops == &tcp_ops || c->ops == &tls_ops) && !tc->ws ? 0 : -EOPNOTSUPP;
+	if (c->ops == &tcp_ops || c->ops == &tls_ops)
+		return tc->ws ? -EOPNOTSUPP : 0;
+	if (c->ops == ws_conn_ops(false) || c->ops == ws_conn_ops(true))
+		return tc->ws && ws_conn_open(tc->ws) ? 0 : -EOPNOTSUPP;
+	return -EOPNOTSUPP;
 }
 
 /*
  * RFC 6062 §5.4: after ConnectionBind's answer the connection is a data
  * connection: the relay reads no more frames from it, its bufferevent
- * (with the answer queued and any bytes behind it) goes to the peer pipe.
+ * (with the answer queued and any bytes behind it) goes to the peer pipe,
+ * and a WebSocket's framing state with it.
  */
 static void handoff(struct tcp_conn *tc)
 {
 	struct bufferevent *bev = tc->bev;
+	struct ws_conn *ws = tc->ws;
 
 	set_notsent(tc, 0);
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	tc->bev = NULL;
+	tc->ws = NULL;
 	STAT_INC(&tc->c.w->st, tcpr_bound);
-	tcp_relay_take(tc->c.tcpr_bind, bev);
+	tcp_relay_take(tc->c.tcpr_bind, bev, ws);
 	conn_free(tc);
 }
 
@@ -353,6 +360,10 @@ static void hand_over(struct tcp_conn *tc)
 	}
 	h->client = tc->c.client;
 	h->counted_authed = tc->counted_authed;
+	/* A WebSocket's framing state goes along: the request waits in it. */
+	h->ws = tc->ws;
+	tc->ws = NULL;
+	ws_conn_move(h->ws, w, NULL);
 	tc->moved = true;
 	STAT_INC(&w->st, tcpr_handed_over);
 	log_debug("worker %u: data connection fd %d to worker %u", w->id, h->fd, to->id);
@@ -379,11 +390,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		rc = stream_input(&tc->st, &tc->c, bufferevent_get_input(bev));
 		if (rc < 0)
 			return tcp_conn_close(tc, (enum conn_close) - rc);
-		if (tc->c.tcpr_bind)
-			return handoff(tc);
-		if (tc->c.tcpr_owner)
-			return hand_over(tc);
 	}
+	if (tc->c.tcpr_bind)
+		return handoff(tc);
+	if (tc->c.tcpr_owner)
+		return hand_over(tc);
 	if (tc->c.authed && !tc->counted_authed)
 		authenticated(tc);
 	if (deadline_arm(tc, &why))
@@ -574,10 +585,17 @@ void tcp_conn_adopt(struct worker *w, const struct tcp_handover *h)
 
 	if (!tc) {
 		connlimit_put(w->r->conns, &h->client, h->counted_authed);
+		ws_conn_move(h->ws, NULL, w); /* counted here to be uncounted by the free */
+		ws_conn_free(h->ws, w);
 		return;
 	}
 	tc->counted_authed = h->counted_authed;
 	tc->c.tcpr_moved = true;
+	if (h->ws) {
+		tc->ws = h->ws;
+		tc->c.ops = ws_conn_ops(tc->tls);
+		ws_conn_move(tc->ws, NULL, w);
+	}
 	log_debug("worker %u: adopted fd %d, %zu bytes to read, %zu to write", w->id, h->fd,
 	          h->in_len, h->out_len);
 	if (input_add(tc, h->data, h->in_len) < 0 ||

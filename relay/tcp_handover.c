@@ -14,6 +14,7 @@
 #include "relay/relay.h"
 #include "relay/tcp.h"
 #include "relay/tcp_handover.h"
+#include "relay/ws.h"
 
 struct tcp_inbox {
 	pthread_mutex_t lock;
@@ -70,6 +71,8 @@ void tcp_handover_fini(struct worker *w)
 		next = h->next;
 		close(h->fd);
 		SSL_free(h->ssl);
+		ws_conn_move(h->ws, NULL, w); /* counted here to be uncounted by the free */
+		ws_conn_free(h->ws, w);
 		connlimit_put(w->r->conns, &h->client, h->counted_authed);
 		free(h);
 	}

@@ -14,11 +14,13 @@
 
 struct ssl_st;
 struct worker;
+struct ws_conn;
 
 struct tcp_handover {
 	struct tcp_handover *next;
 	int fd;
 	struct ssl_st *ssl; /* TLS: the established session; in and out are plaintext */
+	struct ws_conn *ws; /* ws/wss: the framing state, holding the unread request */
 	struct tw_addr client;
 	bool counted_authed; /* connlimit's count of it moves along */
 	size_t in_len;       /* unread input (the ConnectionBind first), then */

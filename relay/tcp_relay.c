@@ -30,6 +30,7 @@
 #include "relay/tcp_relay.h"
 #include "relay/tls.h"
 #include "relay/turn_int.h"
+#include "relay/ws.h"
 
 #define TCPR_BIND_MS    30000       /* RFC 6062 §5.3: an unbound id lives 30 s */
 #define TCPR_CONNECT_MS 30000       /* §5.2: then 447 */
@@ -43,10 +44,12 @@ struct tcpr_conn {
 	struct worker *w;
 	uint32_t id;
 	enum tcpr_state state;
-	bool closing;      /* one side has closed: the other's output drains, then both go */
-	uint64_t deadline; /* connect or bind, ms */
+	bool closing; /* one side has closed: outputs drain (below), then both go */
+	bool drain_client, drain_peer; /* while closing: whose output must still be written */
+	uint64_t deadline;             /* connect or bind, ms */
 	struct tw_addr peer;
 	struct bufferevent *peer_bev, *client_bev;
+	struct ws_conn *ws;            /* a ws/wss data connection: the client side is framed */
 	struct tcpr_conn *next, *prev; /* the worker's list */
 	struct tcpr_conn *anext;       /* the allocation's list */
 	/* The Connect being answered once the connection is up or has failed. */
@@ -98,6 +101,7 @@ static void conn_free(struct tcpr_conn *t)
 		bufferevent_free(t->peer_bev);
 	if (t->client_bev)
 		tls_bev_free(t->client_bev); /* TLS or plain (RFC 6062 §4.3) */
+	ws_conn_free(t->ws, t->w);
 	STAT_ADD(&t->w->st, tcpr_conns, -1);
 	free(t);
 }
@@ -169,28 +173,75 @@ struct tcpr_conn *tcp_relay_find(struct worker *w, uint32_t id)
 	return NULL;
 }
 
+/*
+ * One side's input to the other's output: as it is, or through the
+ * WebSocket framing of a ws data connection (relay/ws.c). 0, or a close
+ * reason as a negative number (the client's close frame, or bad framing).
+ */
+static int pipe_copy(struct tcpr_conn *t, struct bufferevent *from, struct evbuffer *in,
+                     struct evbuffer *out)
+{
+	if (!t->ws)
+		return evbuffer_add_buffer(out, in);
+	if (from == t->client_bev)
+		return ws_conn_pipe_in(t->ws, t->w, in, out, bufferevent_get_output(t->client_bev));
+	return ws_conn_pipe_out(in, out);
+}
+
 /* Moves what one side read to the other, pausing it past TCPR_HIGH. */
-static void pipe_move(struct tcpr_conn *t, struct bufferevent *from, struct bufferevent *to)
+static int pipe_move(struct tcpr_conn *t, struct bufferevent *from, struct bufferevent *to)
 {
 	struct evbuffer *in = bufferevent_get_input(from), *out = bufferevent_get_output(to);
-	size_t len = evbuffer_get_length(in);
+	size_t before = evbuffer_get_length(out);
+	int rc = pipe_copy(t, from, in, out);
+	size_t len = evbuffer_get_length(out) - before;
 
 	if (from == t->client_bev)
 		STAT_ADD(&t->w->st, tcpr_bytes_to_peer, len);
 	else
 		STAT_ADD(&t->w->st, tcpr_bytes_to_client, len);
-	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= TCPR_HIGH) {
 		bufferevent_disable(from, EV_READ);
 		bufferevent_setwatermark(to, EV_WRITE, TCPR_HIGH / 2, 0);
 	}
+	return rc;
+}
+
+static bool out_empty(struct bufferevent *bev)
+{
+	return evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+}
+
+/* Closing: done once every output that must drain has. */
+static void pipe_linger(struct tcpr_conn *t)
+{
+	if ((!t->drain_client || out_empty(t->client_bev)) &&
+	    (!t->drain_peer || out_empty(t->peer_bev)))
+		return conn_free(t);
+	bufferevent_disable(t->client_bev, EV_READ);
+	bufferevent_disable(t->peer_bev, EV_READ);
+	bufferevent_setwatermark(t->client_bev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(t->peer_bev, EV_WRITE, 0, 0);
+}
+
+/*
+ * The ws client closed or broke the framing: what it sent before reaches
+ * the peer, its close frame (the echo, or the error's code) reaches it,
+ * then both close.
+ */
+static void pipe_ws_closed(struct tcpr_conn *t)
+{
+	t->closing = true;
+	t->drain_client = t->drain_peer = true;
+	pipe_linger(t);
 }
 
 static void pipe_read(struct bufferevent *bev, void *arg)
 {
 	struct tcpr_conn *t = arg;
 
-	pipe_move(t, bev, bev == t->client_bev ? t->peer_bev : t->client_bev);
+	if (pipe_move(t, bev, bev == t->client_bev ? t->peer_bev : t->client_bev) < 0)
+		pipe_ws_closed(t);
 }
 
 /* The output drained below the low mark: the other side may read again. */
@@ -199,11 +250,8 @@ static void pipe_write(struct bufferevent *bev, void *arg)
 	struct tcpr_conn *t = arg;
 	struct bufferevent *other = bev == t->client_bev ? t->peer_bev : t->client_bev;
 
-	if (t->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_free(t);
-		return;
-	}
+	if (t->closing)
+		return pipe_linger(t);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_enable(other, EV_READ);
 }
@@ -222,13 +270,13 @@ static void pipe_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (t->closing || (what & BEV_EVENT_ERROR))
 		return conn_free(t);
-	pipe_move(t, bev, other);
+	pipe_move(t, bev, other); /* a close frame among them closes all the same */
+	if (t->ws && bev == t->peer_bev)
+		ws_conn_pipe_end(bufferevent_get_output(other));
 	t->closing = true;
-	bufferevent_disable(bev, EV_READ);
-	bufferevent_disable(other, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(other)) == 0)
-		return conn_free(t);
-	bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+	t->drain_client = other == t->client_bev;
+	t->drain_peer = other == t->peer_bev;
+	pipe_linger(t);
 }
 
 static void pipe_start(struct tcpr_conn *t)
@@ -239,13 +287,15 @@ static void pipe_start(struct tcpr_conn *t)
 	bufferevent_enable(t->peer_bev, EV_READ | EV_WRITE);
 	bufferevent_enable(t->client_bev, EV_READ | EV_WRITE);
 	/* Bytes the client sent right behind ConnectionBind are already read. */
-	if (evbuffer_get_length(bufferevent_get_input(t->client_bev)))
-		pipe_move(t, t->client_bev, t->peer_bev);
+	if ((t->ws || evbuffer_get_length(bufferevent_get_input(t->client_bev))) &&
+	    pipe_move(t, t->client_bev, t->peer_bev) < 0)
+		pipe_ws_closed(t);
 }
 
-void tcp_relay_take(struct tcpr_conn *t, struct bufferevent *bev)
+void tcp_relay_take(struct tcpr_conn *t, struct bufferevent *bev, struct ws_conn *ws)
 {
 	t->client_bev = bev;
+	t->ws = ws;
 	pipe_start(t);
 }
 
@@ -361,7 +411,7 @@ void turn_do_connection_bind(struct req *q)
 	    q->c->tcpr_bind)
 		return turn_error(q, 400);
 	if (tcp_conn_bindable(q->c) < 0)
-		return turn_error_why(q, 400, "Data connection over WebSocket not supported");
+		return turn_error_why(q, 400, "Not a data connection transport");
 	t = tcp_relay_find(q->w, id);
 	if (!t || t->state != TCPR_UNBOUND)
 		return turn_error(q, 400);

@@ -146,6 +146,12 @@ static bool pad_unpadded_tail(struct evbuffer *s)
 	return evbuffer_add(s, zeros, 4 - n % 4) == 0;
 }
 
+/* A ConnectionBind was read (RFC 6062): what follows is not TURN frames. */
+static bool binding(const struct conn *c)
+{
+	return c->tcpr_bind || c->tcpr_owner;
+}
+
 static int data(struct ws_conn *ws, struct conn *c, struct stream *st, const struct ws_event *ev)
 {
 	int rc;
@@ -153,7 +159,7 @@ static int data(struct ws_conn *ws, struct conn *c, struct stream *st, const str
 	if (evbuffer_add(ws->stream, ev->data, ev->len) < 0)
 		return -CLOSE_WS_ERROR;
 	rc = stream_input(st, c, ws->stream);
-	if (rc == 0 && pad_unpadded_tail(ws->stream))
+	if (rc == 0 && !binding(c) && pad_unpadded_tail(ws->stream))
 		rc = stream_input(st, c, ws->stream);
 	return rc;
 }
@@ -173,46 +179,58 @@ static enum ws_err err_slot(uint16_t code)
 	return WS_ERR_OTHER;
 }
 
-/* A close frame carrying code; 1005 ("none") is an empty close. */
-static void send_close(struct conn *c, uint16_t code)
+/* A close frame carrying code into out; 1005 ("none") is an empty close. */
+static long close_frame(uint8_t out[WS_HDR_MAX + 2], uint16_t code)
 {
-	uint8_t out[WS_HDR_MAX + 2];
+	if (code == WS_CLOSE_NO_STATUS)
+		return ws_frame_write(out, WS_HDR_MAX + 2, WS_OP_CLOSE, NULL, 0);
+	return ws_close_write(out, WS_HDR_MAX + 2, code, NULL);
+}
+
+typedef int (*ws_out_fn)(void *arg, const uint8_t *buf, size_t len);
+
+/*
+ * Ping, close and error: the same rules on control and data connections.
+ * Pongs are best effort: a client that does not read its output gets none.
+ */
+static int control(struct worker *w, const struct ws_event *ev, ws_out_fn out, void *arg)
+{
+	uint8_t f[WS_HDR_MAX + WS_CTRL_MAX];
 	long n;
 
-	if (code == WS_CLOSE_NO_STATUS)
-		n = ws_frame_write(out, sizeof(out), WS_OP_CLOSE, NULL, 0);
-	else
-		n = ws_close_write(out, sizeof(out), code, NULL);
-	if (n > 0)
-		tcp_conn_out(c, NULL, 0, out, (size_t)n, 0);
+	switch (ev->kind) {
+	case WS_EV_PING:
+		n = ws_frame_write(f, sizeof(f), WS_OP_PONG, ev->data, ev->len);
+		if (n > 0 && out(arg, f, (size_t)n) == 0)
+			STAT_INC(&w->st, ws_pings);
+		return 0;
+	case WS_EV_CLOSE:
+	case WS_EV_ERROR:
+		n = close_frame(f, ev->code); /* RFC 6455 §5.5.1: echo, then close */
+		if (n > 0)
+			out(arg, f, (size_t)n);
+		if (ev->kind == WS_EV_CLOSE)
+			return -CLOSE_WS_CLOSED;
+		STAT_INC(&w->st, ws_errors[err_slot(ev->code)]);
+		return -CLOSE_WS_ERROR;
+	case WS_EV_NONE:
+	case WS_EV_PONG:
+	case WS_EV_DATA:
+		break;
+	}
+	return 0;
+}
+
+static int conn_out(void *arg, const uint8_t *buf, size_t len)
+{
+	return tcp_conn_out(arg, NULL, 0, buf, len, 0);
 }
 
 static int event(struct ws_conn *ws, struct conn *c, struct stream *st, const struct ws_event *ev)
 {
-	uint8_t out[WS_HDR_MAX + WS_CTRL_MAX];
-	long n;
-
-	switch (ev->kind) {
-	case WS_EV_NONE:
-	case WS_EV_PONG:
-		return 0;
-	case WS_EV_DATA:
+	if (ev->kind == WS_EV_DATA)
 		return data(ws, c, st, ev);
-	case WS_EV_PING:
-		/* Best effort: a client that does not read its output gets no pong. */
-		n = ws_frame_write(out, sizeof(out), WS_OP_PONG, ev->data, ev->len);
-		if (n > 0 && tcp_conn_out(c, NULL, 0, out, (size_t)n, 0) == 0)
-			STAT_INC(&c->w->st, ws_pings);
-		return 0;
-	case WS_EV_CLOSE:
-		send_close(c, ev->code); /* RFC 6455 §5.5.1: echo, then close */
-		return -CLOSE_WS_CLOSED;
-	case WS_EV_ERROR:
-		STAT_INC(&c->w->st, ws_errors[err_slot(ev->code)]);
-		send_close(c, ev->code);
-		return -CLOSE_WS_ERROR;
-	}
-	return 0;
+	return control(c->w, ev, conn_out, c);
 }
 
 /* A WebSocket frame or a TURN frame is unfinished. */
@@ -229,15 +247,20 @@ static bool busy(const struct ws_conn *ws)
  * authenticate hold WS_MSG_UNAUTH each, not max_message. Between events
  * only: a message being reassembled keeps its bytes.
  */
-static void grow(struct ws_conn *ws, const struct conn *c)
+static void grow_to(struct ws_conn *ws, size_t max)
 {
-	size_t max = c->w->r->cfg.ws_max_message;
 	uint8_t *p;
 
-	if (!c->authed || ws->cap >= max || !(p = realloc(ws->msg, max)))
+	if (ws->cap >= max || !(p = realloc(ws->msg, max)))
 		return; /* out of memory: the small buffer still works */
 	ws->msg = ws->rx.msg = p;
 	ws->cap = ws->rx.cap = max;
+}
+
+static void grow(struct ws_conn *ws, const struct conn *c)
+{
+	if (c->authed)
+		grow_to(ws, c->w->r->cfg.ws_max_message);
 }
 
 static int frames(struct ws_conn *ws, struct conn *c, struct stream *st, struct evbuffer *in)
@@ -256,6 +279,8 @@ static int frames(struct ws_conn *ws, struct conn *c, struct stream *st, struct 
 		rc = event(ws, c, st, &ev);
 		if (rc < 0)
 			return rc;
+		if (binding(c))
+			return 0; /* the rest is for the data connection's pipe */
 		if (used == 0 && ev.kind == WS_EV_NONE)
 			break;
 	}
@@ -279,7 +304,105 @@ int ws_conn_input(struct ws_conn *ws, struct conn *c, struct stream *st, struct 
 		if (rc <= 0)
 			return rc;
 	}
+	/* A ConnectionBind handed over by another worker waits unframed here. */
+	if (evbuffer_get_length(ws->stream)) {
+		rc = stream_input(st, c, ws->stream);
+		if (rc < 0 || binding(c))
+			return rc;
+	}
 	return frames(ws, c, st, in);
+}
+
+bool ws_conn_open(const struct ws_conn *ws)
+{
+	return ws->msg != NULL;
+}
+
+void ws_conn_move(struct ws_conn *ws, struct worker *from, struct worker *to)
+{
+	if (!ws)
+		return;
+	if (from)
+		STAT_ADD(&from->st, ws_conns, -1);
+	if (to)
+		STAT_ADD(&to->st, ws_conns, 1);
+}
+
+/*
+ * A bound data connection's control frames go straight to its output,
+ * but no pong is queued behind WS_PIPE_CTRL_MAX of unsent bytes (over
+ * the pipe's own cap, so a close frame always is).
+ */
+#define WS_PIPE_CTRL_MAX (1 << 20)
+
+static int pipe_out(void *arg, const uint8_t *buf, size_t len)
+{
+	struct evbuffer *b = arg;
+
+	if (evbuffer_get_length(b) >= WS_PIPE_CTRL_MAX)
+		return -ENOBUFS;
+	return evbuffer_add(b, buf, len);
+}
+
+/* Binary payloads are the peer's bytes; control frames keep their rules. */
+static int pipe_event(struct worker *w, const struct ws_event *ev, struct evbuffer *to_peer,
+                      struct evbuffer *to_client)
+{
+	if (ev->kind == WS_EV_DATA)
+		return evbuffer_add(to_peer, ev->data, ev->len) < 0 ? -CLOSE_WS_ERROR : 0;
+	return control(w, ev, pipe_out, to_client);
+}
+
+int ws_conn_pipe_in(struct ws_conn *ws, struct worker *w, struct evbuffer *in,
+                    struct evbuffer *to_peer, struct evbuffer *to_client)
+{
+	struct evbuffer_iovec v;
+	struct ws_event ev;
+	size_t used;
+	int rc;
+
+	/* Bytes that came in the ConnectionBind's own message, behind it. */
+	if (evbuffer_get_length(ws->stream) && evbuffer_add_buffer(to_peer, ws->stream) < 0)
+		return -CLOSE_WS_ERROR;
+	grow_to(ws, w->r->cfg.ws_max_message); /* bound: authenticated */
+	while (evbuffer_get_length(in) && !ws_rx_done(&ws->rx)) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		used = ws_rx_next(&ws->rx, v.iov_base, v.iov_len, &ev);
+		evbuffer_drain(in, used);
+		rc = pipe_event(w, &ev, to_peer, to_client);
+		if (rc < 0)
+			return rc;
+		if (used == 0 && ev.kind == WS_EV_NONE)
+			break;
+	}
+	return 0;
+}
+
+void ws_conn_pipe_end(struct evbuffer *to_client)
+{
+	uint8_t out[WS_HDR_MAX + 2];
+	long n = close_frame(out, WS_CLOSE_NORMAL);
+
+	if (n > 0)
+		evbuffer_add(to_client, out, (size_t)n);
+}
+
+int ws_conn_pipe_out(struct evbuffer *from_peer, struct evbuffer *to_client)
+{
+	size_t len = evbuffer_get_length(from_peer);
+	uint8_t hdr[WS_HDR_MAX];
+	int n;
+
+	if (!len)
+		return 0;
+	n = ws_frame_hdr_write(hdr, sizeof(hdr), WS_OP_BINARY, len);
+	if (n < 0)
+		return n;
+	if (evbuffer_add(to_client, hdr, (size_t)n) < 0 ||
+	    evbuffer_add_buffer(to_client, from_peer) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 /* draft-chenxin §5: each STUN or ChannelData message is one binary message. */

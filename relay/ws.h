@@ -34,4 +34,24 @@ void ws_conn_free(struct ws_conn *ws, struct worker *w);
  */
 int ws_conn_input(struct ws_conn *ws, struct conn *c, struct stream *st, struct evbuffer *in);
 
+/* The opening handshake has been accepted: frames follow. */
+bool ws_conn_open(const struct ws_conn *ws);
+/* The connection changes workers (RFC 6062 hand-over): its gauge follows. */
+void ws_conn_move(struct ws_conn *ws, struct worker *from, struct worker *to);
+
+/*
+ * RFC 6062 over WebSocket (docs/websocket.md §1): a bound data connection.
+ * pipe_in unwraps the client's frames from `in`: binary payloads (and
+ * any bytes behind the ConnectionBind) go to to_peer; a pong, or the
+ * close frame that ends it, to to_client. 0, or a close reason as a
+ * negative number once the pipe must close (counted like a control
+ * connection's). pipe_out wraps all of from_peer as one binary message
+ * to to_client; 0 or -errno.
+ */
+int ws_conn_pipe_in(struct ws_conn *ws, struct worker *w, struct evbuffer *in,
+                    struct evbuffer *to_peer, struct evbuffer *to_client);
+int ws_conn_pipe_out(struct evbuffer *from_peer, struct evbuffer *to_client);
+/* The peer closed: a close frame (1000) follows its last bytes. */
+void ws_conn_pipe_end(struct evbuffer *to_client);
+
 #endif
