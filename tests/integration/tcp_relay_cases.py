@@ -17,6 +17,12 @@ The pipe, passive and backpressure cases run again over TLS (tlsrelay,
 tlsrelay4, tlsbp): TLS control and data connections (RFC 6062 §4.3), whose
 data connections move between workers with their TLS session; a data
 connection of another transport than its control connection gets 400.
+
+They run over WebSocket too (wsrelay, wsrelay4, wsbp; wssrelay, wssrelay4,
+wssbp): ws (wss) control and data connections, the data connection's
+bytes carried as binary messages both ways (ws_sock.py), moving between
+workers with their framing state (and TLS session). A bound ws data
+connection that sends a text or an unmasked frame is closed and counted.
 """
 
 import hashlib
@@ -27,6 +33,7 @@ import ssl
 import struct
 import time
 
+import ws_sock
 from tcp_hostile import relay_rss_kib as rss_kib
 
 t = None        # the turn_conformance module, set by its register()
@@ -46,7 +53,12 @@ INSTANCES = [("tcprelay", dict(workers=2)), ("tcprelay4", dict(workers=4)),
              ("tlsrelay", dict(workers=2, streams=("tls",))),
              ("tlsrelay4", dict(workers=4, streams=("tls",))),
              ("tlsbp", dict(workers=2, env=BP_ENV, streams=("tls",)))]
-FOUR = {"tcprelay": "tcprelay4", "tlsrelay": "tlsrelay4"}
+for _k in ("ws", "wss"):
+    INSTANCES += [("%srelay" % _k, dict(workers=2, streams=(_k,))),
+                  ("%srelay4" % _k, dict(workers=4, streams=(_k,))),
+                  ("%sbp" % _k, dict(workers=2, env=BP_ENV, streams=(_k,)))]
+FOUR = {"tcprelay": "tcprelay4", "tlsrelay": "tlsrelay4", "wsrelay": "wsrelay4",
+        "wssrelay": "wssrelay4"}
 
 
 def case(instance):
@@ -60,10 +72,14 @@ def case(instance):
 
 
 def kind_case(instance, tls_instance):
-    """A case f(relay, kind) over plain TCP on instance and over TLS on
-    tls_instance, registered under two names."""
+    """A case f(relay, kind) over plain TCP on instance, over TLS on
+    tls_instance and over ws and wss on their instances (wsrelay for
+    tcprelay, wsbp for tcpbp), registered under four names."""
+    ws = instance.replace("tcp", "ws")
+    wss = instance.replace("tcp", "wss")
+
     def deco(f):
-        for inst, kind in ((instance, "tcp"), (tls_instance, "tls")):
+        for inst, kind in ((instance, "tcp"), (tls_instance, "tls"), (ws, "ws"), (wss, "wss")):
             g = (lambda k: lambda relay: f(relay, k))(kind)
             g.__name__ = "%s_%s" % (f.__name__, kind)
             case(inst)(g)
@@ -71,18 +87,18 @@ def kind_case(instance, tls_instance):
     return deco
 
 
-def tls_wrap(raw):
+def tls_wrap(raw, alpn="stun.turn"):
     """The relay's generated certificate is self-signed: not verified here
     (tls.sh checks it against a CA); what is tested is the RFC 6062 path."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["stun.turn"])
+    ctx.set_alpn_protocols([alpn])
     return ctx.wrap_socket(raw)
 
 
 def stream_client(relay, kind, rcvbuf=None):
-    """A Client over a stream connection of this kind ("tcp" or "tls")."""
+    """A Client over a stream connection of this kind ("tcp", "tls", "ws" or "wss")."""
     c = t.Client(relay, "tcp")
     if kind == "tcp" and rcvbuf is None:
         return c
@@ -93,7 +109,12 @@ def stream_client(relay, kind, rcvbuf=None):
     raw.settimeout(t.RESP_TIMEOUT)
     port = relay.port if kind == "tcp" else relay.stream_port[kind]
     raw.connect(("127.0.0.1", port))
-    c.sock = tls_wrap(raw) if kind == "tls" else raw
+    if kind in ("tls", "wss"):
+        raw = tls_wrap(raw, "stun.turn" if kind == "tls" else "http/1.1")
+    if kind in ("ws", "wss"):
+        ws_sock.upgrade(raw)
+        raw = ws_sock.WsSock(raw)
+    c.sock = raw
     return c
 
 
@@ -345,11 +366,11 @@ def drain(relay, src, dst, blob, sent, rss0):
                 sent += src.send(view[sent:sent + CHUNK])
             except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 pass
-        if r or (isinstance(dst, ssl.SSLSocket) and dst.pending()):
+        if r or (hasattr(dst, "pending") and dst.pending()):
             try:
                 chunk = dst.recv(1 << 20)
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                continue  # a TLS record not complete yet
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                continue  # a TLS record or a WebSocket frame not complete yet
             if not chunk:
                 break
             h.update(chunk)
@@ -415,12 +436,17 @@ def rfc6062_backpressure_to_peer(relay, kind):
         ls.close()
 
 
-@case("tlsrelay")
-def rfc6062_bind_other_transport_400(relay):
+def stream_kind(relay):
+    """The extra listener's kind of a tls, ws or wss instance."""
+    return relay.streams[0]
+
+
+def other_transport_400(relay):
     """RFC 6062 §4.3: the data connection uses the control connection's
     transport; either way round, another one is refused with 400."""
     ls = listener()
-    for control, data in (("tls", "tcp"), ("tcp", "tls")):
+    k = stream_kind(relay)
+    for control, data in ((k, "tcp"), ("tcp", k)):
         c = tcp_alloc(relay, control)
         try:
             cid = connect(c, ls.getsockname()[1])
@@ -436,22 +462,23 @@ def rfc6062_bind_other_transport_400(relay):
     ls.close()
 
 
-@case("tlsrelay")
-def rfc6062_tls_binds_cross_workers(relay):
-    """TLS data connections read by a worker that does not own their id
-    move there with their TLS session and still pipe. With W workers a
-    connection stays put with probability 1/W: 16 that all stay put
-    (2^-16 with 2 workers) mean the handover path was not taken."""
+def binds_cross_workers(relay):
+    """TLS (ws, wss) data connections read by a worker that does not own
+    their id move there with their TLS session (framing state) and still
+    pipe. With W workers a connection stays put with probability 1/W: 16
+    that all stay put (2^-16 with 2 workers) mean the handover path was
+    not taken."""
     def moved():
         return t.mval(relay.metrics(), "twist_tcp_relay_events_total", event="handed_over") or 0
     before = moved()
     ls = listener()
-    c = tcp_alloc(relay, "tls")
+    k = stream_kind(relay)
+    c = tcp_alloc(relay, k)
     try:
         for i in range(16):
             cid = connect(c, ls.getsockname()[1])
             peer, _ = ls.accept()
-            d = bind_data(relay, cid, control=c, kind="tls")
+            d = bind_data(relay, cid, control=c, kind=k)
             pipe_both_ways(d.sock, peer, 4096)
             d.close()
             wait_closed(peer, "peer after data connection %d closed" % i)
@@ -459,5 +486,81 @@ def rfc6062_tls_binds_cross_workers(relay):
     finally:
         c.close()
         ls.close()
-    t.check(moved() > before, "no TLS data connection handed over in 16 binds (%d workers)"
-            % relay.workers)
+    t.check(moved() > before, "no %s data connection handed over in 16 binds (%d workers)"
+            % (k, relay.workers))
+
+
+for _inst in ("tlsrelay", "wsrelay", "wssrelay"):
+    for _f in (other_transport_400, binds_cross_workers):
+        _g = (lambda f: lambda relay: f(relay))(_f)
+        _g.__name__ = "rfc6062_%s_%s" % (_inst[:-5], _f.__name__)
+        case(_inst)(_g)
+
+
+def ws_errors(relay, code):
+    return t.mval(relay.metrics(), "twist_ws_errors_total", code=code) or 0
+
+
+def bad_frame_closes(relay, raw_frame, close, label):
+    """A bound ws data connection that sends raw_frame is closed with the
+    close code `close`, counted under label; what it sent before still
+    reaches the peer, and the peer's connection closes too."""
+    k = stream_kind(relay)
+    before = ws_errors(relay, label)
+    ls = listener()
+    c, d, peer = pipe_pair(relay, ls, kind=k)
+    try:
+        pipe_both_ways(d.sock, peer, 4096)
+        d.sock.send_frame(ws_sock.frame(2, b"last words") + raw_frame)
+        got = recv_exact(peer, 10)
+        t.check(got == b"last words", "peer got %r before the bad frame" % got)
+        wait_closed(d.sock, "ws data connection after a bad frame")
+        t.check(d.sock.close_code == close, "closed with %r, not %d" % (d.sock.close_code, close))
+        wait_closed(peer, "peer connection after its data connection failed")
+        for _ in range(50):  # bounded: the counter is read, not awaited forever
+            if ws_errors(relay, label) > before:
+                break
+            time.sleep(0.1)
+        t.check(ws_errors(relay, label) > before, "twist_ws_errors_total{code=%s} not counted" % label)
+    finally:
+        peer.close()
+        d.close()
+        c.close()
+        ls.close()
+
+
+def ws_text_frame_closes(relay):
+    bad_frame_closes(relay, ws_sock.frame(1, b"text"), 1003, "1003")
+
+
+def ws_unmasked_frame_closes(relay):
+    bad_frame_closes(relay, ws_sock.frame(2, b"unmasked", mask=False), 1002, "1002")
+
+
+def ws_ping_and_close(relay):
+    """Pings on a bound data connection get pongs; a close frame is echoed
+    and closes the pipe, the peer's connection with it."""
+    ls = listener()
+    c, d, peer = pipe_pair(relay, ls, kind=stream_kind(relay))
+    try:
+        d.sock.send_frame(ws_sock.frame(9, b"hi"))
+        peer.sendall(b"after the ping")
+        got = recv_exact(d.sock, 14)
+        t.check(got == b"after the ping", "client got %r" % got)
+        t.check(10 in d.sock.ops, "no pong on the data connection (opcodes %r)" % d.sock.ops)
+        d.sock.send_frame(ws_sock.frame(8, struct.pack("!H", 1000)))
+        wait_closed(d.sock, "ws data connection after its close frame")
+        t.check(d.sock.close_code == 1000, "close echoed with %r" % d.sock.close_code)
+        wait_closed(peer, "peer connection after the client's close frame")
+    finally:
+        peer.close()
+        d.close()
+        c.close()
+        ls.close()
+
+
+for _inst in ("wsrelay", "wssrelay"):
+    for _f in (ws_text_frame_closes, ws_unmasked_frame_closes, ws_ping_and_close):
+        _g = (lambda f: lambda relay: f(relay))(_f)
+        _g.__name__ = "rfc6062_%s_%s" % (_inst[:-5], _f.__name__)
+        case(_inst)(_g)
