@@ -60,7 +60,7 @@ static const char *const drop_names[TWD__COUNT] = {
         [TWD_BAD] = "bad_datagram",      [TWD_NOT_LATCHED] = "not_latched",
         [TWD_WRONG_PEER] = "wrong_peer", [TWD_MALFORMED] = "malformed",
         [TWD_NO_FLOW] = "no_flow",       [TWD_TUN_WRITE] = "tun_write",
-        [TWD_SEND] = "send_error",
+        [TWD_SEND] = "send_error",       [TWD_PROTO] = "other_protocol",
 };
 
 const char *twist_drop_name(enum twist_drop d)
@@ -553,8 +553,12 @@ static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 	struct tw_port *p;
 	ssize_t n = -1;
 
-	if (twist_ip_parse(pkt, len, &ip) < 0)
+	n = twist_ip_parse(pkt, len, &ip);
+	if (n == -EPROTONOSUPPORT)
+		return drop(tp, TWD_PROTO);
+	if (n < 0)
 		return drop(tp, TWD_MALFORMED);
+	n = -1;
 	pthread_mutex_lock(&tp->mu);
 	p = tw_addr_ip_eq(&ip.dst, &tp->relay[ip.dst.family == TW_AF_INET6])
 	            ? port_of(tp, ip.dst.port)
