@@ -326,8 +326,8 @@ static int encap_send(struct twist_flow *f, const void *buf, size_t len)
 	memcpy(seg, hdr, sizeof(hdr));
 	memcpy(seg + TWIST_UDP_HDR, buf, len);
 	/* Interworking: no pseudo-header spans two families; IPv4 allows 0. */
-	if (f->c.local.family == f->relayed.family)
-		twist_l4_csum_set(&f->c.local, &f->relayed, STUN_PROTO_UDP, seg, n);
+	if (f->server.family == f->relayed.family)
+		twist_l4_csum_set(&f->server, &f->relayed, STUN_PROTO_UDP, seg, n);
 	return send(f->h.fd, seg, n, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
@@ -448,6 +448,10 @@ static int connect_client(struct twist_flow *f)
 	sl = netaddr_to_sa(&f->c.client, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		return netaddr_close_err(fd);
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    netaddr_from_sa((struct sockaddr *)&ss, &f->server) < 0)
+		f->server = f->c.local;
 	f->h.fd = fd;
 	f->h.readable = client_readable;
 	return dp_watch(f->flow.w, &f->h);

@@ -66,6 +66,8 @@ struct twist_flow {
 	struct twist_plane *tp;
 	struct twist_flow *pnext; /* the other flows on the same relayed port */
 	struct tw_addr relayed;   /* relayed IP and port */
+	struct tw_addr server;    /* the STUN address the client talks to (a wildcard
+	                           * listener's c.local is 0.0.0.0): encapsulated answers */
 	struct tw_addr peer;      /* connect: from the start; listen: once latched */
 	struct tw_addr want;      /* listen: only this peer; family 0 = any */
 	uint8_t type, proto, ka;

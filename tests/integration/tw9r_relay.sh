@@ -26,6 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 tw_need ip iproute2
 tw_need nft nftables
 tw_need python3 python3
+tw_need promtool prometheus
+tw_need curl curl
 [ -c /dev/net/tun ] || tw_fail "/dev/net/tun is missing (the tun module)"
 
 SUF=$$
@@ -167,6 +169,14 @@ ip netns exec "$CLI" python3 "$HERE/tw9r_relay.py" "$CLI" "$RLY" "$PEER" ||
 rst=$(ip netns exec "$RLY" nft list counter inet tw9r_rst rsts | awk '/packets/ {print $2}')
 [ "$rst" = 0 ] || tw_fail "$rst TCP RSTs passed the relay namespace"
 tw_log "RSTs seen in the relay namespace: $rst"
+
+# The TWIST metric families (only on a relay with twist.enabled) pass promtool.
+ip netns exec "$RLY" curl -sf http://127.0.0.1:9751/metrics >"$TW_TMP/a.prom" || tw_fail "no /metrics from relay A"
+grep -q '^twist_twist_flows{type="connect",proto="udp"} 0$' "$TW_TMP/a.prom" ||
+	tw_fail "twist_twist_flows not back to 0: $(grep twist_twist_flows "$TW_TMP/a.prom")"
+out=$(promtool check metrics <"$TW_TMP/a.prom" 2>&1) || tw_fail "promtool: $out"
+[ -z "$out" ] || tw_fail "promtool complains: $out"
+tw_log "promtool check metrics: clean ($(grep -c '^twist_twist_' "$TW_TMP/a.prom") twist_twist_ samples)"
 
 # Forwarding off: the relay refuses to start, and says why.
 ip netns exec "$RLY" sysctl -qw net.ipv4.ip_forward=0
