@@ -436,6 +436,25 @@ def listen_udp_latch_and_cookie():
 
 
 @case
+def listen_restricted_peer():
+    # XOR-PEER-ADDRESS with port 0 on a listen: only that IP, from any port.
+    f = Flow()
+    ok(f.allocate(LISTEN, UDP, (PEER, 0)), "listen UDP for one peer IP")
+    rip, rport = f.relayed
+    other, good = peer_udp(PEER2, 7201), peer_udp(PEER, 7202)
+    other.sendto(b"not you", (rip, rport))
+    check(f.recv(QUIET) is None, "a peer other than the named one reached the flow")
+    good.sendto(b"you", (rip, rport))
+    d = f.recv()
+    check(d is not None and d[8:] == b"you" and struct.unpack("!H", d[:2])[0] == 7202,
+          "the named peer did not reach the flow: %r" % d)
+    ok(f.refresh(0), "Refresh 0")
+    f.close()
+    other.close()
+    good.close()
+
+
+@case
 def listen_tcp():
     f = Flow()
     ok(f.allocate(LISTEN, TCP), "listen TCP")
