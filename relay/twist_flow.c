@@ -507,6 +507,12 @@ uint32_t twist_flow_left_s(const struct twist_flow *f, uint64_t now_ms)
 	return f->expires > now_ms ? (uint32_t)((f->expires - now_ms) / 1000) : 0;
 }
 
+void twist_flow_release(struct twist_flow *f)
+{
+	if (f->in_plane)
+		plane_unlink(f->tp, f);
+}
+
 void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms)
 {
 	f->expires = expires_ms;

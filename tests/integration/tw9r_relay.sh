@@ -191,6 +191,16 @@ out=$(promtool check metrics <"$TW_TMP/a.prom" 2>&1) || tw_fail "promtool: $out"
 [ -z "$out" ] || tw_fail "promtool complains: $out"
 tw_log "promtool check metrics: clean ($(grep -c '^twist_twist_' "$TW_TMP/a.prom") twist_twist_ samples)"
 
+# SIGHUP with another twist section: kept as it runs, and the log says so.
+sed -i 's/idle_timeout: 60/idle_timeout: 61/' "$TW_TMP/a.yaml"
+kill -HUP "$PID_A"
+for i in $(seq 1 100); do
+	grep -q 'twist section changes only on a restart' "$TW_TMP/relay-a.log" && break
+	sleep 0.1
+done
+grep -q 'twist section changes only on a restart' "$TW_TMP/relay-a.log" ||
+	tw_fail "no warning for a changed twist section on SIGHUP"
+
 # Forwarding off: the relay refuses to start, and says why.
 ip netns exec "$RLY" sysctl -qw net.ipv4.ip_forward=0
 sed -e 's/tw9rb/tw9rc/; s/3479/3477/; s/9752/9753/; s/203.0.113.201/203.0.113.202/' "$TW_TMP/b.yaml" >"$TW_TMP/c.yaml"
