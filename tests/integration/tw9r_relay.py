@@ -597,6 +597,8 @@ def keepalive_and_expiry():
             check(d is not None and struct.unpack("!HH", d[:4]) == (3479, rport),
                   "encapsulated Binding: answer %r" % d)
             check(Parsed(d[8:]).cls == SUCCESS, "encapsulated Binding not a success")
+            check(l4_csum("203.0.113.10", rip, UDP, d[:6] + b"\0\0" + d[8:]) ==
+                  struct.unpack("!H", d[6:8])[0], "encapsulated answer's checksum")
         else:
             f.send_seg(b"\xff")
         time.sleep(1.0)
@@ -630,6 +632,30 @@ def keepalive_and_expiry():
     ok(r, "encapsulated Refresh 0")
     check(gauge(RELAY_B) == 0, "encapsulated Refresh 0 did not delete")
     h.close()
+
+
+@case
+def armed_cap_on_one_port():
+    # Last: afterwards B's one port stays held for 30 s by the cookie.
+    # 486: at most 8 armed listen flows wait on one port (cookies share B's one port).
+    armed = [Flow(RELAY_B)]
+    ok(armed[0].allocate(LISTEN, UDP), "B: listen")
+    for i in range(7):
+        g = Flow(RELAY_B)
+        ok(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, armed[0].cookie)]), "B: armed %d" % (i + 2))
+        armed.append(g)
+    g = Flow(RELAY_B)
+    err(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, armed[0].cookie)]), 486, "B: ninth armed flow")
+    err(g.allocate(CONNECT, UDP, (PEER, 7)), 508, "B: the port is held by the listen flows")
+    for x in armed:
+        ok(x.refresh(0), "B: Refresh 0")
+        x.close()
+    # The cookie outlives its flows by 30 s, and keeps the port meanwhile.
+    err(g.allocate(CONNECT, UDP, (PEER, 7)), 508, "B: the port is held for the cookie")
+    ok(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, armed[0].cookie)]),
+       "B: the cookie re-arms the port after its last flow ended")
+    ok(g.refresh(0), "B: Refresh 0")
+    g.close()
 
 
 def main():

@@ -10,7 +10,8 @@
 # an IPv4 client reaches an IPv6 peer).
 # Relay A listens on 203.0.113.10:3478 with relayed TWIST address
 # 203.0.113.200 (TUN tw9ra); relay B on :3479 with 203.0.113.201 (TUN
-# tw9rb), one relayed port and idle_timeout 3 s, for expiry and 508.
+# tw9rb), one relayed port, idle_timeout 3 s and no per-user cap, for
+# expiry, 508 and the armed flows' cap on one port.
 # tw9r_relay.py (the test's own STUN encoder, sockets placed in each
 # namespace with setns) runs the cases; an nft counter in the relay
 # namespace counts TCP RSTs that pass it, which must stay 0.
@@ -100,7 +101,7 @@ table inet tw9r_rst {
 }
 NFT
 
-relay_conf() { # NAME PORT METRICS RELAYED TUN PORTS IDLE TURN_PORT_BASE [RELAYED6]
+relay_conf() { # NAME PORT METRICS RELAYED TUN PORTS IDLE TURN_PORT_BASE MAX_FLOWS [RELAYED6]
 	cat >"$TW_TMP/$1.yaml" <<YAML
 listen:
   - address: 203.0.113.10
@@ -131,15 +132,15 @@ log:
 twist:
   enabled: true
   relay_ipv4: $4
-${9:+  relay_ipv6: $9}
+${10:+  relay_ipv6: ${10}}
   ports: $6
   tun: $5
   idle_timeout: $7
-  max_flows_per_user: 6
+  max_flows_per_user: $9
 YAML
 }
-relay_conf a 3478 9751 203.0.113.200 tw9ra 50000-50999 60 40 2001:db8:4::200
-relay_conf b 3479 9752 203.0.113.201 tw9rb 60000-60000 3 41
+relay_conf a 3478 9751 203.0.113.200 tw9ra 50000-50999 60 40 6 2001:db8:4::200
+relay_conf b 3479 9752 203.0.113.201 tw9rb 60000-60000 3 41 0
 for r in a b; do
 	"$BIN" --check-config "$TW_TMP/$r.yaml" >"$TW_TMP/check-$r.log" 2>&1 ||
 		tw_fail "config $r refused: $(cat "$TW_TMP/check-$r.log")"
