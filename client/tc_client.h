@@ -131,6 +131,8 @@ const char *tc_state_name(enum tc_state s);
 void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len);
 void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len);
 void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len);
+/* A connect flow was refused: an RST for the application's queued SYN. */
+void tc_data_refuse(struct tc_flow *f);
 /* A listen flow learned its peer: it joins the table and a new flow is armed. */
 int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer);
 

@@ -128,6 +128,7 @@ static void flow_fail(struct tc_flow *f)
 	struct tc_listener *l = f->listener;
 
 	f->c->st.flows_failed++;
+	tc_data_refuse(f);
 	tc_queue_clear(&f->q);
 	change_state(f, TC_FAILED);
 	f->reap_ms = clock_mono_ms() + TC_FAILED_HOLD;

@@ -45,10 +45,10 @@ static void fuzz_in(const uint8_t *p, size_t n, uint8_t sel)
 {
 	static uint8_t out[TC_MAX_PKT + TC_IP6_HDR];
 	struct tc_map m = {
-		.local = ip(sel & 1 ? "2001:db8:1::2" : "192.0.2.2", 40000),
-		.remote = ip(sel & 1 ? "64:ff9b::c633:6402" : "198.51.100.2", 80),
-		.relayed = ip("203.0.113.200", 50000),
-		.peer = ip("198.51.100.2", 80),
+	        .local = ip(sel & 1 ? "2001:db8:1::2" : "192.0.2.2", 40000),
+	        .remote = ip(sel & 1 ? "64:ff9b::c633:6402" : "198.51.100.2", 80),
+	        .relayed = ip("203.0.113.200", 50000),
+	        .peer = ip("198.51.100.2", 80),
 	};
 	uint8_t proto = sel & 2 ? STUN_PROTO_TCP : STUN_PROTO_UDP;
 
@@ -77,7 +77,8 @@ static void fuzz_out(const uint8_t *p, size_t n)
 		m.relayed = ip(m.peer.family == TW_AF_INET ? "203.0.113.200" : "2001:db8:4::200",
 		               50000);
 		if (pi.proto == STUN_PROTO_TCP)
-			tc_mss_clamp(seg, pi.seg_len, tc_mss_for(1400, m.local.family, m.peer.family));
+			tc_mss_clamp(seg, pi.seg_len,
+			             tc_mss_for(1400, m.local.family, m.peer.family));
 		tc_pkt_out(&m, pi.proto, seg, pi.seg_len);
 	}
 	free(copy);

@@ -10,8 +10,10 @@
 # The client namespace has no route to the peer network but its TUN, so
 # every byte to the peer crossed TWIST. Cases (argument):
 #   connect   curl downloads a file from python3 http.server (SHA-256 must
-#             match, the server logs the relayed address); 100 UDP datagrams
-#             echoed by socat, one 5-tuple; SIGTERM removes the TUN.
+#             match, the server logs the relayed address) and its flow is
+#             closed after FIN both ways; 100 UDP datagrams echoed by socat,
+#             one 5-tuple; a peer the relay refuses (403) makes curl's
+#             connect fail at once (the shim's RST); SIGTERM removes the TUN.
 #   interwork --nat64 64:ff9b::/96 (IPv6 app, IPv4 server) and --map
 #             192.0.2.66=2001:db8:3::2 (IPv4 app, IPv6-only server).
 #   listen    --listen tcp:8000: two curls from the peer to the printed
@@ -179,20 +181,29 @@ start_http() {
 }
 
 case_connect() {
-	local want got n
+	local want got n rc i
 	mkdir -p "$TW_TMP/www"
 	head -c 8000000 /dev/urandom >"$TW_TMP/www/blob" || tw_fail "test file"
 	want=$(sha256sum <"$TW_TMP/www/blob" | cut -d' ' -f1)
 	start_http $NS_P $PEER 8080 "$TW_TMP/www" http4
 	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_P socat -T 30 \
 		UDP4-RECVFROM:7,bind=$PEER,fork PIPE
-	start_client client --user demo --password demo --route 198.51.100.0/28 ||
-		tw_fail "twist-client exited at start-up"
+	start_client client --user demo --password demo --route 198.51.100.0/28 \
+		--route 10.99.0.0/16 || tw_fail "twist-client exited at start-up"
 	got=$(nsx $NS_C curl -fsS --max-time 120 "http://$PEER:8080/blob" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || tw_fail "curl through TWIST: SHA-256 $got, want $want"
 	tw_log "curl: 8000000 bytes through TWIST, SHA-256 matches"
 	grep -q "^$TWIST4 .*GET /blob" "$TW_TMP/http4.log" ||
 		tw_fail "the peer did not see the download from the relayed address $TWIST4"
+	# FIN both ways, then the grace (5 s): the flow ends with a Refresh of 0.
+	for ((i = 0; i < 30; i++)); do
+		kill -USR1 "$CLIENT_PID"
+		sleep 1
+		grep -q "status: flows 0 (created 1 failed 0 closed 1)" "$CLIENT_LOG" && break
+	done
+	grep -q "status: flows 0 (created 1 failed 0 closed 1)" "$CLIENT_LOG" ||
+		tw_fail "the TCP flow was not closed after the download"
+	tw_log "the download's flow closed after FIN both ways"
 	n=$(nsx $NS_C python3 - "$PEER" <<-'EOF'
 		import socket, sys
 		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -212,11 +223,17 @@ case_connect() {
 	)
 	[ "$n" = 100 ] || tw_fail "UDP echo through TWIST: $n of 100 datagrams came back"
 	tw_log "UDP: 100 of 100 datagrams echoed"
+	# 10.99.0.1 is private (RFC 1918): the relay answers 403, and the shim
+	# answers the SYN with an RST, so curl sees "connection refused" (7).
+	nsx $NS_C curl -sS -o /dev/null --max-time 60 "http://10.99.0.1:8080/"
+	rc=$?
+	[ $rc -eq 7 ] || tw_fail "a refused flow: curl exit $rc, want 7 (connection refused)"
+	tw_log "a peer the relay refuses: the application's connect() fails at once (RST)"
 	kill -USR1 "$CLIENT_PID"
 	sleep 0.5
 	grep -q "status: flows" "$CLIENT_LOG" || tw_fail "no status dump on SIGUSR1"
 	stop_client
-	tw_pass "curl (8 MB, SHA-256) and 100 UDP datagrams through twist-client and twist-relay"
+	tw_pass "curl (8 MB, SHA-256), 100 UDP datagrams, a refused peer through twist-client"
 }
 
 case_interwork() {
