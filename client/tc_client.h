@@ -87,7 +87,9 @@ struct tc_flow {
 	bool in_txn;
 	unsigned tries, rto_ms, auth_tries;
 	/* Timers, driven by the client's one-second tick (monotonic ms). */
-	uint64_t last_tx_ms, last_rx_ms, refresh_ms, reap_ms;
+	uint64_t last_tx_ms;   /* anything sent: keepalives are due after a silence */
+	uint64_t last_data_ms; /* a segment either way: the idle timeout */
+	uint64_t refresh_ms, reap_ms;
 	struct twist_encap encap;
 	bool fin_out, fin_in, rst;
 };

@@ -93,6 +93,7 @@ void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len)
 	}
 	tc_flow_tcp_track(f, seg, len, true);
 	if (tc_flow_send(f, seg, len) == 0) {
+		f->last_data_ms = f->last_tx_ms;
 		c->st.pkts_out++;
 		c->st.bytes_out += len;
 	}
@@ -112,6 +113,7 @@ void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len)
 		c->st.drops[TC_DROP_SEND]++;
 		return;
 	}
+	f->last_data_ms = clock_mono_ms();
 	c->st.pkts_in++;
 	c->st.bytes_in += len;
 }
@@ -143,7 +145,7 @@ int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer)
 		return -ENOSPC;
 	}
 	f->latched = true;
-	f->last_rx_ms = clock_mono_ms();
+	f->last_data_ms = clock_mono_ms();
 	log_info("flow %u: listen %u latched peer %s", f->id, l->spec.port,
 	         tw_addr_fmt(peer, a, sizeof(a)));
 	if (l->armed == f) {

@@ -12,7 +12,7 @@
 #   connect   curl downloads a file from python3 http.server (SHA-256 must
 #             match, the server logs the relayed address) and its flow is
 #             closed after FIN both ways; 100 UDP datagrams echoed by socat,
-#             one 5-tuple; a peer the relay refuses (403) makes curl's
+#             one 5-tuple, closed after --udp-idle; a peer the relay refuses (403) makes curl's
 #             connect fail at once (the shim's RST); SIGTERM removes the TUN.
 #   interwork --nat64 64:ff9b::/96 (IPv6 app, IPv4 server) and --map
 #             192.0.2.66=2001:db8:3::2 (IPv4 app, IPv6-only server).
@@ -189,7 +189,7 @@ case_connect() {
 	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_P socat -T 30 \
 		UDP4-RECVFROM:7,bind=$PEER,fork PIPE
 	start_client client --user demo --password demo --route 198.51.100.0/28 \
-		--route 10.99.0.0/16 || tw_fail "twist-client exited at start-up"
+		--route 10.99.0.0/16 --udp-idle 5 || tw_fail "twist-client exited at start-up"
 	got=$(nsx $NS_C curl -fsS --max-time 120 "http://$PEER:8080/blob" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || tw_fail "curl through TWIST: SHA-256 $got, want $want"
 	tw_log "curl: 8000000 bytes through TWIST, SHA-256 matches"
@@ -223,6 +223,15 @@ case_connect() {
 	)
 	[ "$n" = 100 ] || tw_fail "UDP echo through TWIST: $n of 100 datagrams came back"
 	tw_log "UDP: 100 of 100 datagrams echoed"
+	# --udp-idle 5: keepalives do not count, so the quiet flow ends.
+	for ((i = 0; i < 30; i++)); do
+		kill -USR1 "$CLIENT_PID"
+		sleep 1
+		grep -q "status: flows 0 (created 2 failed 0 closed 2)" "$CLIENT_LOG" && break
+	done
+	grep -q "status: flows 0 (created 2 failed 0 closed 2)" "$CLIENT_LOG" ||
+		tw_fail "the UDP flow did not end after --udp-idle 5"
+	tw_log "the idle UDP flow closed"
 	# 10.99.0.1 is private (RFC 1918): the relay answers 403, and the shim
 	# answers the SYN with an RST, so curl sees "connection refused" (7).
 	nsx $NS_C curl -sS -o /dev/null --max-time 60 "http://10.99.0.1:8080/"
