@@ -169,6 +169,17 @@ wait_exit() {
 	wait "$pid" 2>/dev/null
 }
 
+# wait_status TEXT: until a SIGUSR1 status dump says "status: TEXT" (30 tries).
+wait_status() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		kill -USR1 "$CLIENT_PID"
+		sleep 1
+		grep -qF "status: $1" "$CLIENT_LOG" && return 0
+	done
+	return 1
+}
+
 start_http() {
 	local ns=$1 addr=$2 port=$3 dir=$4 name=$5 i
 	tw_start "$name" "$TW_TMP/$name.log" ip netns exec "$ns" python3 -u -m http.server \
@@ -181,7 +192,7 @@ start_http() {
 }
 
 case_connect() {
-	local want got n rc i
+	local want got n rc
 	mkdir -p "$TW_TMP/www"
 	head -c 8000000 /dev/urandom >"$TW_TMP/www/blob" || tw_fail "test file"
 	want=$(sha256sum <"$TW_TMP/www/blob" | cut -d' ' -f1)
@@ -196,12 +207,7 @@ case_connect() {
 	grep -q "^$TWIST4 .*GET /blob" "$TW_TMP/http4.log" ||
 		tw_fail "the peer did not see the download from the relayed address $TWIST4"
 	# FIN both ways, then the grace (5 s): the flow ends with a Refresh of 0.
-	for ((i = 0; i < 30; i++)); do
-		kill -USR1 "$CLIENT_PID"
-		sleep 1
-		grep -q "status: flows 0 (created 1 failed 0 closed 1)" "$CLIENT_LOG" && break
-	done
-	grep -q "status: flows 0 (created 1 failed 0 closed 1)" "$CLIENT_LOG" ||
+	wait_status "flows 0 (created 1 failed 0 closed 1)" ||
 		tw_fail "the TCP flow was not closed after the download"
 	tw_log "the download's flow closed after FIN both ways"
 	n=$(nsx $NS_C python3 - "$PEER" <<-'EOF'
@@ -224,12 +230,7 @@ case_connect() {
 	[ "$n" = 100 ] || tw_fail "UDP echo through TWIST: $n of 100 datagrams came back"
 	tw_log "UDP: 100 of 100 datagrams echoed"
 	# --udp-idle 5: keepalives do not count, so the quiet flow ends.
-	for ((i = 0; i < 30; i++)); do
-		kill -USR1 "$CLIENT_PID"
-		sleep 1
-		grep -q "status: flows 0 (created 2 failed 0 closed 2)" "$CLIENT_LOG" && break
-	done
-	grep -q "status: flows 0 (created 2 failed 0 closed 2)" "$CLIENT_LOG" ||
+	wait_status "flows 0 (created 2 failed 0 closed 2)" ||
 		tw_fail "the UDP flow did not end after --udp-idle 5"
 	tw_log "the idle UDP flow closed"
 	# 10.99.0.1 is private (RFC 1918): the relay answers 403, and the shim
