@@ -60,7 +60,7 @@ static const char *const drop_names[TWD__COUNT] = {
         [TWD_BAD] = "bad_datagram",      [TWD_NOT_LATCHED] = "not_latched",
         [TWD_WRONG_PEER] = "wrong_peer", [TWD_MALFORMED] = "malformed",
         [TWD_NO_FLOW] = "no_flow",       [TWD_TUN_WRITE] = "tun_write",
-        [TWD_SEND] = "send_error",
+        [TWD_SEND] = "send_error",       [TWD_PROTO] = "other_protocol",
 };
 
 const char *twist_drop_name(enum twist_drop d)
@@ -326,8 +326,8 @@ static int encap_send(struct twist_flow *f, const void *buf, size_t len)
 	memcpy(seg, hdr, sizeof(hdr));
 	memcpy(seg + TWIST_UDP_HDR, buf, len);
 	/* Interworking: no pseudo-header spans two families; IPv4 allows 0. */
-	if (f->c.local.family == f->relayed.family)
-		twist_l4_csum_set(&f->c.local, &f->relayed, STUN_PROTO_UDP, seg, n);
+	if (f->server.family == f->relayed.family)
+		twist_l4_csum_set(&f->server, &f->relayed, STUN_PROTO_UDP, seg, n);
 	return send(f->h.fd, seg, n, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
@@ -448,6 +448,10 @@ static int connect_client(struct twist_flow *f)
 	sl = netaddr_to_sa(&f->c.client, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		return netaddr_close_err(fd);
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    netaddr_from_sa((struct sockaddr *)&ss, &f->server) < 0)
+		f->server = f->c.local;
 	f->h.fd = fd;
 	f->h.readable = client_readable;
 	return dp_watch(f->flow.w, &f->h);
@@ -553,8 +557,12 @@ static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 	struct tw_port *p;
 	ssize_t n = -1;
 
-	if (twist_ip_parse(pkt, len, &ip) < 0)
+	n = twist_ip_parse(pkt, len, &ip);
+	if (n == -EPROTONOSUPPORT)
+		return drop(tp, TWD_PROTO);
+	if (n < 0)
 		return drop(tp, TWD_MALFORMED);
+	n = -1;
 	pthread_mutex_lock(&tp->mu);
 	p = tw_addr_ip_eq(&ip.dst, &tp->relay[ip.dst.family == TW_AF_INET6])
 	            ? port_of(tp, ip.dst.port)
