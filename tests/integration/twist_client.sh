@@ -153,8 +153,11 @@ stop_client() {
 	if ip -n $NS_C link show $TUNC >/dev/null 2>&1; then
 		tw_fail "$TUNC still exists after SIGTERM"
 	fi
-	if ip -n $NS_C route show | grep -q "$TUNC"; then
+	if ip -n $NS_C route show table all | grep -q "$TUNC"; then
 		tw_fail "routes into $TUNC remain after SIGTERM"
+	fi
+	if ip -n $NS_C rule show | grep -q "lookup 29815"; then
+		tw_fail "the listen flows' source rule remains after SIGTERM"
 	fi
 }
 
