@@ -17,7 +17,9 @@
 #   interwork --nat64 64:ff9b::/96 (IPv6 app, IPv4 server) and --map
 #             192.0.2.66=2001:db8:3::2 (IPv4 app, IPv6-only server).
 #   listen    --listen tcp:8000: two curls from the peer to the printed
-#             relayed address reach a server in the client namespace.
+#             relayed address reach a server in the client namespace, and
+#             the flow is re-armed each time; --listen udp:7000: 20
+#             datagrams echoed by socat behind the client.
 #   errors    a wrong password, and coturn's turnserver (no TWIST: 420),
 #             each make twist-client exit non-zero with a clear message.
 #
@@ -272,12 +274,16 @@ case_interwork() {
 }
 
 case_listen() {
-	local line addr i got
+	local line addr uaddr i got
 	mkdir -p "$TW_TMP/www"
 	echo "served from behind twist-client" >"$TW_TMP/www/hello"
 	start_http $NS_C 0.0.0.0 8000 "$TW_TMP/www" http-client
-	start_client client --user demo --password demo --listen tcp:8000 ||
+	start_client client --user demo --password demo --listen tcp:8000 --listen udp:7000 ||
 		tw_fail "twist-client exited at start-up"
+	# Bound to the TUN's address: a wildcard UDP socket's answers would
+	# miss the source rule (twist-client(8), Listen).
+	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_C socat -T 30 \
+		UDP4-RECVFROM:7000,bind=192.0.2.2,fork PIPE
 	for ((i = 0; i < 100; i++)); do
 		line=$(grep -m1 '^listen tcp:8000 relayed ' "$CLIENT_LOG")
 		[ -n "$line" ] && break
@@ -293,8 +299,30 @@ case_listen() {
 	done
 	[ "$(grep -c '^listen tcp:8000 relayed ' "$CLIENT_LOG")" -ge 3 ] ||
 		tw_fail "the listen flow was not re-armed after each connection"
+	line=$(grep -m1 '^listen udp:7000 relayed ' "$CLIENT_LOG")
+	[ -n "$line" ] || tw_fail "no 'listen udp:7000 relayed ADDR' line"
+	uaddr=${line##* }
+	got=$(nsx $NS_P python3 - "${uaddr%:*}" "${uaddr##*:}" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		s.settimeout(3)
+		s.connect((sys.argv[1], int(sys.argv[2])))
+		ok = 0
+		for i in range(20):
+		    msg = b"listen %d" % i
+		    s.send(msg)
+		    try:
+		        if s.recv(2048) == msg:
+		            ok += 1
+		    except socket.timeout:
+		        pass
+		print(ok)
+	EOF
+	)
+	[ "$got" = 20 ] || tw_fail "UDP listen: $got of 20 datagrams echoed from behind the client"
+	tw_log "UDP listen: 20 of 20 datagrams echoed at $uaddr"
 	stop_client
-	tw_pass "listen: two peers' curls reached the server behind twist-client at $addr"
+	tw_pass "listen: two curls to $addr and a UDP echo at $uaddr reached servers behind twist-client"
 }
 
 case_errors() {
