@@ -185,6 +185,27 @@ wait_status() {
 	return 1
 }
 
+# udp_echo NS HOST PORT COUNT: sends COUNT datagrams from NS, one at a time,
+# and prints how many came back unchanged (3 s for each).
+udp_echo() {
+	nsx "$1" python3 - "$2" "$3" "$4" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		s.settimeout(3)
+		s.connect((sys.argv[1], int(sys.argv[2])))
+		ok = 0
+		for i in range(int(sys.argv[3])):
+		    msg = b"twist-client %d " % i + bytes(200)
+		    s.send(msg)
+		    try:
+		        if s.recv(2048) == msg:
+		            ok += 1
+		    except socket.timeout:
+		        pass
+		print(ok)
+	EOF
+}
+
 start_http() {
 	local ns=$1 addr=$2 port=$3 dir=$4 name=$5 i
 	tw_start "$name" "$TW_TMP/$name.log" ip netns exec "$ns" python3 -u -m http.server \
@@ -215,23 +236,7 @@ case_connect() {
 	wait_status "flows 0 (created 1 failed 0 closed 1)" ||
 		tw_fail "the TCP flow was not closed after the download"
 	tw_log "the download's flow closed after FIN both ways"
-	n=$(nsx $NS_C python3 - "$PEER" <<-'EOF'
-		import socket, sys
-		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-		s.settimeout(3)
-		s.connect((sys.argv[1], 7))
-		ok = 0
-		for i in range(100):
-		    msg = b"twist-client %d " % i + bytes(200)
-		    s.send(msg)
-		    try:
-		        if s.recv(2048) == msg:
-		            ok += 1
-		    except socket.timeout:
-		        pass
-		print(ok)
-	EOF
-	)
+	n=$(udp_echo $NS_C $PEER 7 100)
 	[ "$n" = 100 ] || tw_fail "UDP echo through TWIST: $n of 100 datagrams came back"
 	tw_log "UDP: 100 of 100 datagrams echoed"
 	# --udp-idle 5: keepalives do not count, so the quiet flow ends.
@@ -302,23 +307,7 @@ case_listen() {
 	line=$(grep -m1 '^listen udp:7000 relayed ' "$CLIENT_LOG")
 	[ -n "$line" ] || tw_fail "no 'listen udp:7000 relayed ADDR' line"
 	uaddr=${line##* }
-	got=$(nsx $NS_P python3 - "${uaddr%:*}" "${uaddr##*:}" <<-'EOF'
-		import socket, sys
-		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-		s.settimeout(3)
-		s.connect((sys.argv[1], int(sys.argv[2])))
-		ok = 0
-		for i in range(20):
-		    msg = b"listen %d" % i
-		    s.send(msg)
-		    try:
-		        if s.recv(2048) == msg:
-		            ok += 1
-		    except socket.timeout:
-		        pass
-		print(ok)
-	EOF
-	)
+	got=$(udp_echo $NS_P "${uaddr%:*}" "${uaddr##*:}" 20)
 	[ "$got" = 20 ] || tw_fail "UDP listen: $got of 20 datagrams echoed from behind the client"
 	tw_log "UDP listen: 20 of 20 datagrams echoed at $uaddr"
 	stop_client
