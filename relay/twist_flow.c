@@ -585,7 +585,9 @@ static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 	ssize_t n = -1;
 
 	n = twist_ip_parse(pkt, len, &ip);
-	if (n == -EPROTONOSUPPORT)
+	/* IPv6 with extension headers first (MLD's hop-by-hop) is not ours either. */
+	if (n == -EPROTONOSUPPORT || (n < 0 && len >= 40 && pkt[0] >> 4 == 6 &&
+	                              pkt[6] != STUN_PROTO_UDP && pkt[6] != STUN_PROTO_TCP))
 		return drop(tp, TWD_PROTO);
 	if (n < 0)
 		return drop(tp, TWD_MALFORMED);

@@ -3,8 +3,11 @@
 # network namespaces of its own:
 #
 #   tw9r-cli-PID  203.0.113.2/28 ---- 203.0.113.10/28  tw9r-rly-PID  198.51.100.1/28 ---- 198.51.100.2/28  tw9r-peer-PID
-#   (the client)                      (twist-relay x2, forwarding on)                      (UDP echo on :7)
+#   (the client)                      (twist-relay x2,   2001:db8:3::1/64   2001:db8:3::2/64  (UDP echo on :7,
+#                                      forwarding on)                       198.51.100.3/28    v4 and v6)
 #
+# Relay A also has the relayed IPv6 address 2001:db8:4::200 (interworking:
+# an IPv4 client reaches an IPv6 peer).
 # Relay A listens on 203.0.113.10:3478 with relayed TWIST address
 # 203.0.113.200 (TUN tw9ra); relay B on :3479 with 203.0.113.201 (TUN
 # tw9rb), one relayed port and idle_timeout 3 s, for expiry and 508.
@@ -80,9 +83,13 @@ ip -n "$RLY" link set tw9rr0 up
 ip -n "$RLY" link set tw9rr1 up
 ip -n "$PEER" addr add 198.51.100.2/28 dev tw9rp
 ip -n "$PEER" addr add 198.51.100.3/28 dev tw9rp
+ip -n "$RLY" addr add 2001:db8:3::1/64 dev tw9rr1 nodad
+ip -n "$PEER" addr add 2001:db8:3::2/64 dev tw9rp nodad
 ip -n "$PEER" link set tw9rp up
 ip -n "$PEER" route add default via 198.51.100.1
+ip -n "$PEER" -6 route add default via 2001:db8:3::1
 ip netns exec "$RLY" sysctl -qw net.ipv4.ip_forward=1 || tw_fail "cannot turn forwarding on in $RLY"
+ip netns exec "$RLY" sysctl -qw net.ipv6.conf.all.forwarding=1 || tw_fail "cannot turn IPv6 forwarding on in $RLY"
 # RSTs that pass the relay's namespace, whoever sent them: the relay must
 # never answer a peer's segment, nor make the peer answer with one.
 ip netns exec "$RLY" nft -f - <<NFT || tw_fail "nft table in $RLY"
@@ -93,7 +100,7 @@ table inet tw9r_rst {
 }
 NFT
 
-relay_conf() { # NAME PORT METRICS RELAYED TUN PORTS IDLE TURN_PORT_BASE
+relay_conf() { # NAME PORT METRICS RELAYED TUN PORTS IDLE TURN_PORT_BASE [RELAYED6]
 	cat >"$TW_TMP/$1.yaml" <<YAML
 listen:
   - address: 203.0.113.10
@@ -111,7 +118,7 @@ auth:
     - {name: other, password: other}
     - {name: quota, password: quota}
 peers:
-  allow: [198.51.100.0/24]
+  allow: [198.51.100.0/24, "2001:db8:3::/64"]
 limits:
   default_lifetime: 600
 metrics:
@@ -124,13 +131,14 @@ log:
 twist:
   enabled: true
   relay_ipv4: $4
+${9:+  relay_ipv6: $9}
   ports: $6
   tun: $5
   idle_timeout: $7
   max_flows_per_user: 6
 YAML
 }
-relay_conf a 3478 9751 203.0.113.200 tw9ra 50000-50999 60 40
+relay_conf a 3478 9751 203.0.113.200 tw9ra 50000-50999 60 40 2001:db8:4::200
 relay_conf b 3479 9752 203.0.113.201 tw9rb 60000-60000 3 41
 for r in a b; do
 	"$BIN" --check-config "$TW_TMP/$r.yaml" >"$TW_TMP/check-$r.log" 2>&1 ||
@@ -142,15 +150,18 @@ tw_start relay-b "$TW_TMP/relay-b.log" ip netns exec "$RLY" "$BIN" -c "$TW_TMP/b
 PID_B=$TW_LAST_PID
 # One process answers every datagram: socat's fork-per-datagram echo fell
 # behind on a loaded machine (a child per datagram), which is not the relay's loss.
-tw_start echo "$TW_TMP/echo.log" ip netns exec "$PEER" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ECHO='
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-s.bind(("198.51.100.2", 7))
+s.bind((sys.argv[1], 7))
 while True:
     d, a = s.recvfrom(65536)
     s.sendto(d, a)
 '
+tw_start echo "$TW_TMP/echo.log" ip netns exec "$PEER" python3 -c "$ECHO" 198.51.100.2
+tw_start echo6 "$TW_TMP/echo6.log" ip netns exec "$PEER" python3 -c "$ECHO" 2001:db8:3::2
 for i in $(seq 1 200); do
 	if grep -q ready "$TW_TMP/relay-a.log" && grep -q ready "$TW_TMP/relay-b.log"; then
 		break
@@ -162,6 +173,8 @@ done
 grep -q ready "$TW_TMP/relay-a.log" || tw_fail "relay A not ready after 20 s"
 routes=$(ip -n "$RLY" route show)
 grep -q '203.0.113.200 dev tw9ra' <<<"$routes" || tw_fail "no route for 203.0.113.200 into tw9ra: $routes"
+routes=$(ip -n "$RLY" -6 route show)
+grep -q '2001:db8:4::200 dev tw9ra' <<<"$routes" || tw_fail "no route for 2001:db8:4::200 into tw9ra: $routes"
 
 ip netns exec "$CLI" python3 "$HERE/tw9r_relay.py" "$CLI" "$RLY" "$PEER" ||
 	tw_fail "tw9r_relay.py failed"
