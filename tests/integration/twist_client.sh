@@ -19,7 +19,8 @@
 #   listen    --listen tcp:8000: two curls from the peer to the printed
 #             relayed address reach a server in the client namespace, and
 #             the flow is re-armed each time; --listen udp:7000: 20
-#             datagrams echoed by socat behind the client.
+#             datagrams echoed by socat behind the client; after 35 s of
+#             silence (relay idle_timeout 25 s) keepalives kept the armed flow.
 #   errors    a wrong password, and coturn's turnserver (no TWIST: 420),
 #             each make twist-client exit non-zero with a clear message.
 #
@@ -117,6 +118,7 @@ start_relay() {
 		  relay_ipv4: $TWIST4
 		  relay_ipv6: "2001:db8:4::200"
 		  tun: tw9ct0
+		  idle_timeout: 25
 	EOF
 	tw_start twist-relay "$TW_TMP/relay.log" ip netns exec $NS_R "$RELAY" --config "$TW_TMP/relay.yaml"
 	RELAY_PID=$TW_LAST_PID
@@ -310,6 +312,15 @@ case_listen() {
 	got=$(udp_echo $NS_P "${uaddr%:*}" "${uaddr##*:}" 20)
 	[ "$got" = 20 ] || tw_fail "UDP listen: $got of 20 datagrams echoed from behind the client"
 	tw_log "UDP listen: 20 of 20 datagrams echoed at $uaddr"
+	# The armed TCP flow says nothing for 35 s: the relay's idle_timeout is
+	# 25 s, so only the keepalives (after 20 s of silence) keep it.
+	sleep 35
+	got=$(nsx $NS_P curl -fsS --max-time 20 "http://$addr/hello") ||
+		tw_fail "after 35 s idle, curl to $addr failed: the armed flow expired"
+	kill -USR1 "$CLIENT_PID"
+	sleep 0.5
+	grep -Eq "status: .* keepalives [1-9]" "$CLIENT_LOG" || tw_fail "no keepalive counted"
+	tw_log "an armed flow idle for 35 s (relay idle_timeout 25 s) still served: keepalives"
 	stop_client
 	tw_pass "listen: two curls to $addr and a UDP echo at $uaddr reached servers behind twist-client"
 }
