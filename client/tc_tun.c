@@ -40,6 +40,7 @@ static int nl_talk(struct tc_tun *t, struct nlmsghdr *nlh)
 int tc_tun_open(struct tc_tun *t, const char *name)
 {
 	struct ifreq ifr;
+	int err;
 
 	memset(t, 0, sizeof(*t));
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -57,9 +58,8 @@ int tc_tun_open(struct tc_tun *t, const char *name)
 		goto bad;
 	t->seq = (uint32_t)time(NULL);
 	return 0;
-bad:;
-	int err = -errno;
-
+bad:
+	err = errno ? -errno : -EIO;
 	tc_tun_close(t);
 	return err;
 }

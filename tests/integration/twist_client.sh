@@ -21,8 +21,9 @@
 #             the flow is re-armed each time; --listen udp:7000: 20
 #             datagrams echoed by socat behind the client; after 35 s of
 #             silence (relay idle_timeout 25 s) keepalives kept the armed flow.
-#   errors    a wrong password, and coturn's turnserver (no TWIST: 420),
-#             each make twist-client exit non-zero with a clear message.
+#   errors    a wrong password, coturn's turnserver (no TWIST: 420) and a
+#             missing CAP_NET_ADMIN each make twist-client exit non-zero
+#             with a clear message.
 #
 #   twist_client.sh PATH/TO/twist-relay PATH/TO/twist-client CASE
 set -u
@@ -47,6 +48,7 @@ tw_need curl curl
 tw_need socat socat
 tw_need python3 python3
 tw_need sha256sum coreutils
+tw_need setpriv util-linux
 [ "$(id -u)" -eq 0 ] || tw_fail "needs root (network namespaces, TUN devices)"
 [ -x "$RELAY" ] || tw_fail "twist-relay '$RELAY' not built"
 [ -x "$CLIENT" ] || tw_fail "twist-client '$CLIENT' not built"
@@ -326,7 +328,7 @@ case_listen() {
 }
 
 case_errors() {
-	local rc
+	local rc out i
 	start_client badpass --user demo --password wrong --listen tcp:8000
 	wait_exit "$CLIENT_PID" 60
 	rc=$?
@@ -355,7 +357,15 @@ case_errors() {
 	grep -q "does not support TWIST" "$CLIENT_LOG" || tw_fail "coturn: no clear message"
 	ip -n $NS_C link show $TUNC >/dev/null 2>&1 && tw_fail "coturn: $TUNC left behind"
 	tw_log "coturn: exit $rc, '$(grep -m1 -o 'does not support TWIST.*' "$CLIENT_LOG")'"
-	tw_pass "wrong password and a server without TWIST (coturn) end twist-client non-zero"
+	# Without CAP_NET_ADMIN (dropped from the bounding set): it says so, exit 1.
+	out=$(nsx $NS_C setpriv --bounding-set=-net_admin -- "$CLIENT" --server $SRV \
+		--user demo --password demo --route 198.51.100.0/28 --tun $TUNC 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] || tw_fail "without CAP_NET_ADMIN: exit $rc, want 1 ($out)"
+	grep -q "needs root or CAP_NET_ADMIN" <<<"$out" ||
+		tw_fail "without CAP_NET_ADMIN: no clear message ($out)"
+	tw_log "without CAP_NET_ADMIN: exit 1, '${out##*error }'"
+	tw_pass "wrong password, a server without TWIST (coturn) and no CAP_NET_ADMIN end twist-client non-zero"
 }
 
 tw_tmpdir
