@@ -15,7 +15,8 @@
 #             one 5-tuple, closed after --udp-idle; a peer the relay refuses (403) makes curl's
 #             connect fail at once (the shim's RST); SIGTERM removes the TUN.
 #   interwork --nat64 64:ff9b::/96 (IPv6 app, IPv4 server) and --map
-#             192.0.2.66=2001:db8:3::2 (IPv4 app, IPv6-only server).
+#             192.0.2.66=2001:db8:3::2 (IPv4 app, IPv6-only server), with
+#             the client talking to the relay over IPv6.
 #   listen    --listen tcp:8000: two curls from the peer to the printed
 #             relayed address reach a server in the client namespace, and
 #             the flow is re-armed each time; --listen udp:7000: 20
@@ -110,6 +111,7 @@ start_relay() {
 	cat >"$TW_TMP/relay.yaml" <<-EOF
 		listen:
 		  - { address: $SRV, port: 3478, transports: [udp] }
+		  - { address: "2001:db8:2::10", port: 3478, transports: [udp] }
 		relay: { addresses: [$SRV] }
 		workers: 1
 		auth: { realm: twist.test, users: [{ name: demo, password: demo }] }
@@ -267,8 +269,10 @@ case_interwork() {
 	want=$(sha256sum <"$TW_TMP/www/blob" | cut -d' ' -f1)
 	start_http $NS_P $PEER 8080 "$TW_TMP/www" http4
 	start_http $NS_P $PEER6 8081 "$TW_TMP/www" http6
+	# The client reaches the relay over IPv6 here (the later --server wins).
 	start_client client --user demo --password demo --nat64 64:ff9b::/96 \
-		--map 192.0.2.66=$PEER6 || tw_fail "twist-client exited at start-up"
+		--map 192.0.2.66=$PEER6 --server "[2001:db8:2::10]:3478" ||
+		tw_fail "twist-client exited at start-up"
 	got=$(nsx $NS_C curl -fsS --max-time 60 -g "http://[64:ff9b::$PEER]:8080/blob" |
 		sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || tw_fail "--nat64: SHA-256 $got, want $want"
