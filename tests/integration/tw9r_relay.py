@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from turn_conformance import (  # noqa: E402
-    A_ERROR_CODE, A_LIFETIME, A_NONCE, A_REALM, A_REQUESTED_ADDRESS_FAMILY,
-    A_XOR_PEER_ADDRESS, A_XOR_RELAYED_ADDRESS, ALLOCATE, BINDING, ERROR, FAM_V4, FAM_V6,
+    A_DATA, A_ERROR_CODE, A_LIFETIME, A_NONCE, A_REALM, A_REQUESTED_ADDRESS_FAMILY,
+    A_XOR_PEER_ADDRESS, A_XOR_RELAYED_ADDRESS, ALLOCATE, BINDING, DATA, ERROR, FAM_V4, FAM_V6,
     INDICATION, REFRESH, REQUEST, SUCCESS, Auth, Fail, Msg, Parsed, check, family_attr,
     requested_transport, u32)
 
@@ -223,6 +223,20 @@ class Flow:
 
     def send_seg(self, seg):
         self.sock.send(seg)
+
+    def recv_peer(self, timeout=WAIT):
+        """A peer's segment: (segment, peer) from a Data indication (a listen
+        flow before the client's first segment, twist-protocol.md §6), or
+        (segment, None) bare; (None, None) on timeout."""
+        d = self.recv(timeout)
+        if d is None:
+            return None, None
+        if d[0] < 0x40 and len(d) >= 20 and d[4:8] == struct.pack("!I", 0x2112A442):
+            m = Parsed(d)
+            check(m.method == DATA and m.cls == INDICATION, "not a Data indication: %s" %
+                  m.describe())
+            return m.get(A_DATA), m.xaddrs(A_XOR_PEER_ADDRESS)[0]
+        return d, None
 
 
 def ok(r, what):
@@ -466,7 +480,7 @@ def listen_restricted_peer():
     other.sendto(b"not you", (rip, rport))
     check(f.recv(QUIET) is None, "a peer other than the named one reached the flow")
     good.sendto(b"you", (rip, rport))
-    d = f.recv()
+    d, _ = f.recv_peer()
     check(d is not None and d[8:] == b"you" and struct.unpack("!H", d[:2])[0] == 7202,
           "the named peer did not reach the flow: %r" % d)
     ok(f.refresh(0), "Refresh 0")
