@@ -45,16 +45,10 @@ lab_down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 }
+# Processes first (by PID), then the namespaces, then lib.sh's report.
 lab_cleanup() {
-	local rc=$?
-	# Processes first (tw_cleanup stops them by PID), namespaces after.
+	local rc=$? i
 	trap - EXIT
-	(exit $rc)
-	tw_cleanup_and_lab $rc
-}
-tw_cleanup_and_lab() {
-	local rc=$1
-	set +e
 	for ((i = ${#TW_PIDS[@]} - 1; i >= 0; i--)); do
 		[ -n "${TW_PIDS[$i]}" ] || continue
 		tw_stop "${TW_PIDS[$i]}" || true
@@ -62,7 +56,7 @@ tw_cleanup_and_lab() {
 		TW_PIDS[i]=""
 	done
 	lab_down
-	(exit $rc)
+	(exit "$rc")
 	tw_cleanup
 }
 trap lab_cleanup EXIT
