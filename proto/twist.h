@@ -67,12 +67,23 @@
 #define TWIST_TCP_HDR_MIN 20
 
 struct twist_encap {
-	uint8_t mode;         /* TWIST_ENCAP_* */
-	uint8_t keepalive;    /* TWIST_KA_* */
-	uint16_t interval_s;  /* keepalive interval the client should use */
+	uint8_t mode;        /* TWIST_ENCAP_* */
+	uint8_t keepalive;   /* TWIST_KA_* */
+	uint16_t interval_s; /* keepalive interval the client should use */
 };
 
-/* Attribute values. Parsers return 0, or -EBADMSG when malformed. */
+/*
+ * The STUN codec lists TWIST attributes among m->unknown, which is what a
+ * server with TWIST off answers 420 with (§2). A server with TWIST on calls
+ * this after stun_msg_parse(): it takes them out of m->unknown and returns
+ * how many it took.
+ */
+int twist_unknown_drop(struct stun_msg *m);
+
+/*
+ * Attribute values. Parsers return 0, or -EBADMSG when malformed, which
+ * includes a REQUESTED-TYPE, ENCAP-TYPE mode or keepalive we do not know.
+ */
 int twist_attr_caps(const struct stun_msg *m, const struct stun_attr *a, uint32_t *caps);
 int twist_attr_type(const struct stun_msg *m, const struct stun_attr *a, uint8_t *type);
 int twist_attr_encap(const struct stun_msg *m, const struct stun_attr *a, struct twist_encap *e);
@@ -88,17 +99,21 @@ void twist_wr_cookie(struct stun_wr *w, const uint8_t cookie[TWIST_COOKIE_LEN]);
  * "Demultiplexing"), given the flow's relayed port and the server's STUN port.
  */
 enum twist_kind {
-	TWIST_PKT_KEEPALIVE, /* exactly one byte 0xFF */
-	TWIST_PKT_STUN,      /* a raw STUN message (first byte 0x00-0x3F) */
-	TWIST_PKT_STUN_ENCAP,/* inner UDP header to the STUN port, STUN behind it */
-	TWIST_PKT_SEGMENT,   /* an encapsulated segment for the peer */
-	TWIST_PKT_BAD,       /* none of these: a counted drop */
+	TWIST_PKT_KEEPALIVE,  /* exactly one byte 0xFF */
+	TWIST_PKT_STUN,       /* a raw STUN message (first byte 0x00-0x3F) */
+	TWIST_PKT_STUN_ENCAP, /* inner UDP header to the STUN port, STUN behind it */
+	TWIST_PKT_SEGMENT,    /* an encapsulated segment for the peer */
+	TWIST_PKT_BAD,        /* none of these: a counted drop */
 };
 
 /*
  * Client to relay. relay_port is the flow's relayed port (the inner source
  * port), stun_port the server's (3478). proto is STUN_PROTO_UDP or _TCP.
  * For TWIST_PKT_STUN_ENCAP, *inner_off is where the STUN message starts.
+ * A stun_port of 0 turns case 3 off: a flow whose peer port is the STUN
+ * port (another host's STUN server) cannot tell encapsulated STUN from a
+ * segment for its peer by ports alone, so all of it goes to the peer.
+ * TWIST_PKT_SEGMENT implies that twist_seg_parse() accepts the datagram.
  */
 enum twist_kind twist_classify(const uint8_t *p, size_t len, uint8_t proto, uint16_t relay_port,
                                uint16_t stun_port, size_t *inner_off);

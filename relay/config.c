@@ -49,9 +49,10 @@ static int value_transports(struct yp *p, const struct key *k, void *base)
 		else if (strcmp(s, "dtls") == 0)
 			t = &dtls;
 		else
-			return yp_fail(p, p->ev.start_mark,
-			               "unknown transport '%s' (expected udp, tcp, tls, ws, wss or dtls)",
-			               s);
+			return yp_fail(
+			        p, p->ev.start_mark,
+			        "unknown transport '%s' (expected udp, tcp, tls, ws, wss or dtls)",
+			        s);
 		if (*t)
 			return yp_fail(p, p->ev.start_mark, "duplicate transport '%s'", s);
 		*t = true;
@@ -261,6 +262,43 @@ static int value_log_level(struct yp *p, const struct key *k, void *base)
 	               "unknown log level '%s' (expected error, warn, info or debug)", s);
 }
 
+/* twist.ports: "first-last" or a single port. */
+static int value_twist_ports(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	unsigned long lo, hi;
+	char s[32], *end;
+
+	if (yp_scalar_text(p, k->name, "a port range like 49152-65535", s, sizeof(s)) < 0)
+		return -1;
+	errno = 0;
+	lo = strtoul(s, &end, 10);
+	hi = lo;
+	if (end != s && *end == '-')
+		hi = strtoul(end + 1, &end, 10);
+	if (errno || end == s || *end != '\0' || lo == 0 || hi > UINT16_MAX || lo > hi)
+		return yp_fail(p, p->ev.start_mark,
+		               "'%s' is not a port range (want first-last, e.g. 49152-65535)", s);
+	cfg->twist_port_min = (uint16_t)lo;
+	cfg->twist_port_max = (uint16_t)hi;
+	return 0;
+}
+
+static int value_twist_tun(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	char s[CFG_STR];
+
+	if (yp_scalar_text(p, k->name, "a device name", s, sizeof(s)) < 0)
+		return -1;
+	if (s[0] == '\0' || strlen(s) >= CFG_TUN_NAME || strpbrk(s, "/ \t:"))
+		return yp_fail(p, p->ev.start_mark,
+		               "'%s' is not a device name (1-%d characters, no '/', ':' or blank)",
+		               s, CFG_TUN_NAME - 1);
+	snprintf(cfg->twist_tun, sizeof(cfg->twist_tun), "%s", s);
+	return 0;
+}
+
 /* Brace-less, so that each table row stays on one line. */
 #define CFG_UINT(k, f)       CFG_FIELD(k, yp_value_uint, struct config, f, 0, UINT_MAX)
 #define CFG_BOOL(k, f)       CFG_FIELD(k, yp_value_bool, struct config, f, 0, 0)
@@ -356,6 +394,16 @@ static const struct key tls_keys[] = {
         {CFG_STRING("min_version", tls_min_version)},
 };
 
+static const struct key twist_keys[] = {
+        {CFG_BOOL("enabled", twist_enabled)},
+        {CFG_FIELD("relay_ipv4", yp_value_ip, struct config, twist_relay4, 0, 0)},
+        {CFG_FIELD("relay_ipv6", yp_value_ip, struct config, twist_relay6, 0, 0)},
+        {CFG_LIST("ports", value_twist_ports)},
+        {CFG_LIST("tun", value_twist_tun)},
+        {CFG_UINT("idle_timeout", twist_idle_timeout)},
+        {CFG_UINT("max_flows_per_user", twist_max_flows_per_user)},
+};
+
 static const struct key control_keys[] = {
         {CFG_STRING("socket", control_socket)},
 };
@@ -368,7 +416,7 @@ static const struct key root_keys[] = {
         {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
         {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
         {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("websocket", websocket_keys)},
-        {CFG_SECTION("tls", tls_keys)},
+        {CFG_SECTION("tls", tls_keys)},         {CFG_SECTION("twist", twist_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -497,6 +545,11 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->ha_ipc_dir, sizeof(cfg->ha_ipc_dir), "/run/twist");
 	snprintf(cfg->tls_min_version, sizeof(cfg->tls_min_version), "1.2");
 	cfg->ha_sync_deadline_ms = 5;
+	cfg->twist_port_min = 49152;
+	cfg->twist_port_max = 65535;
+	snprintf(cfg->twist_tun, sizeof(cfg->twist_tun), "twist0");
+	cfg->twist_idle_timeout = 60;
+	cfg->twist_max_flows_per_user = 64;
 }
 
 void config_clear(struct config *cfg)

@@ -20,6 +20,7 @@
 #define CFG_MAX_WS_ORIGINS 32
 #define CFG_MAX_DOC        (1024 * 1024) /* bytes of YAML, checked before parsing */
 #define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
+#define CFG_TUN_NAME       16 /* IFNAMSIZ */
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -132,6 +133,14 @@ struct config {
 	enum log_level log_level; /* default info */
 	bool log_syslog;
 	char software[CFG_STR]; /* SOFTWARE attribute; "" = none */
+
+	/* twist: TWIST flows (docs/twist-protocol.md), off by default */
+	bool twist_enabled;
+	struct tw_addr twist_relay4, twist_relay6; /* family 0 = that family not served */
+	uint16_t twist_port_min, twist_port_max;   /* default 49152..65535, never below 16384 */
+	char twist_tun[CFG_TUN_NAME];              /* default "twist0" */
+	unsigned twist_idle_timeout;               /* s, default 60 */
+	unsigned twist_max_flows_per_user;         /* default 64; 0 = unlimited */
 };
 
 /* The embedded default (README "quick start"): a YAML document. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/twist.h"
 #include "relay/config.h"
 
 #define MAX_WORKERS    1024
@@ -490,6 +491,34 @@ static int check_websocket(struct check *c)
 	return 0;
 }
 
+/* twist: each relayed address of its own family, ports where STUN cannot start. */
+static int check_twist(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	const struct tw_addr *a4 = &cfg->twist_relay4, *a6 = &cfg->twist_relay6;
+
+	if (cfg->twist_port_min < TWIST_MIN_RELAY_PORT)
+		return check_fail(
+		        c,
+		        "twist.ports starts at %u; TWIST relayed ports must be %d or more "
+		        "(a segment's first byte must not look like STUN)",
+		        cfg->twist_port_min, TWIST_MIN_RELAY_PORT);
+	if (a4->family && a4->family != TW_AF_INET)
+		return check_fail(c, "twist.relay_ipv4 is not an IPv4 address");
+	if (a6->family && a6->family != TW_AF_INET6)
+		return check_fail(c, "twist.relay_ipv6 is not an IPv6 address");
+	if ((a4->family && (addr_is_unspecified(a4) || addr_is_multicast(a4))) ||
+	    (a6->family && (addr_is_unspecified(a6) || addr_is_multicast(a6))))
+		return check_fail(c, "twist.relay_ipv4/relay_ipv6 must be unicast addresses");
+	if (!cfg->twist_enabled)
+		return 0;
+	if (!a4->family && !a6->family)
+		return check_fail(c, "twist.enabled needs twist.relay_ipv4 or twist.relay_ipv6");
+	if (cfg->twist_idle_timeout == 0)
+		return check_fail(c, "twist.idle_timeout must be at least 1 (seconds)");
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -499,7 +528,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
 	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0 ||
-	    check_tls(&c) < 0)
+	    check_tls(&c) < 0 || check_twist(&c) < 0)
 		return -1;
 	return 0;
 }

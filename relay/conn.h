@@ -24,6 +24,7 @@ struct conn;
 struct worker;
 struct allocation;
 struct tcpr_conn;
+struct twist_flow;
 
 /* Where an answer sent later goes (sync before answer, decision 5). */
 struct conn_return {
@@ -83,6 +84,8 @@ struct conn {
 	 * + 1; the transport hands the connection over, the request unread. */
 	unsigned tcpr_owner;
 	bool tcpr_moved; /* handed over once already: never again */
+	/* The TWIST flow whose client 5-tuple this is (relay/twist_flow.h). */
+	struct twist_flow *tw;
 };
 
 /* The transport whose allocation keys carry this STUN_PROTO_* number, or NULL. */

@@ -10,6 +10,7 @@
 #include "relay/guard.h"
 #include "relay/import_check.h"
 #include "relay/metrics.h"
+#include "relay/twist_flow.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
 #include "relay/sync.h"
@@ -284,6 +285,40 @@ static void write_guard(struct evbuffer *b, struct relay *r)
 	        gs.users);
 }
 
+/* Samples with two labels (twist_twist_flows{type,proto}). */
+static void write_twist(struct evbuffer *b, struct relay *r)
+{
+	static const char *const types[2] = {"connect", "listen"}, *const protos[2] = {"udp",
+	                                                                               "tcp"};
+	static const char *const dirs[2] = {"to_peer", "to_client"};
+	struct twist_stats st;
+	char code[8];
+
+	twist_plane_stats(r->twist, &st);
+	family(b, "twist_twist_flows", "gauge", "Live TWIST flows by type and protocol.");
+	for (unsigned t = 0; t < 2; t++)
+		for (unsigned p = 0; p < 2; p++)
+			evbuffer_add_printf(b, "twist_twist_flows{type=\"%s\",proto=\"%s\"} %lld\n",
+			                    types[t], protos[p], (long long)st.flows[t][p]);
+	family(b, "twist_twist_packets_total", "counter", "TWIST segments relayed, by direction.");
+	for (unsigned d = 0; d < 2; d++)
+		sample(b, "twist_twist_packets_total", "dir", dirs[d], st.pkts[d]);
+	family(b, "twist_twist_bytes_total", "counter",
+	       "TWIST segment bytes relayed (without IP header), by direction.");
+	for (unsigned d = 0; d < 2; d++)
+		sample(b, "twist_twist_bytes_total", "dir", dirs[d], st.bytes[d]);
+	family(b, "twist_twist_dropped_total", "counter", "TWIST packets dropped, by reason.");
+	for (unsigned i = 0; i < TWD__COUNT; i++)
+		sample(b, "twist_twist_dropped_total", "reason",
+		       twist_drop_name((enum twist_drop)i), st.drops[i]);
+	family(b, "twist_twist_allocate_errors_total", "counter",
+	       "TWIST Allocate requests answered with an error, by code.");
+	for (unsigned i = 0; i < TWIST_ERR_CODES; i++) {
+		snprintf(code, sizeof(code), "%d", twist_err_codes[i]);
+		sample(b, "twist_twist_allocate_errors_total", "code", code, st.errors[i]);
+	}
+}
+
 static int metrics_page(struct evbuffer *b, void *arg)
 {
 	struct relay *r = arg;
@@ -317,6 +352,8 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	write_reasons(b, r);
 	if (r->cfg.ha_enabled)
 		write_sync(b, r);
+	if (r->twist)
+		write_twist(b, r);
 	return 200;
 }
 

@@ -13,6 +13,7 @@
 #include "relay/registry.h"
 #include "common/log.h"
 #include "relay/tls.h"
+#include "relay/twist_flow.h"
 #include "relay/worker.h"
 
 #define RL_SLOTS (1u << 16) /* 512 KiB of buckets, one table for all workers */
@@ -70,6 +71,25 @@ static int tls_start(struct relay *r)
 	return 0;
 }
 
+/* twist.enabled: the TUN, its routes, read on worker 0 (relay/twist_flow.h). */
+static int twist_start(struct relay *r)
+{
+	char err[512];
+
+	if (!r->cfg.twist_enabled)
+		return 0;
+	r->twist = twist_plane_new(&r->cfg, err, sizeof(err));
+	if (!r->twist) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	if (twist_plane_watch(r->twist, r->workers[0]) < 0)
+		return -ENOMEM;
+	log_info("twist: TWIST flows on %s, relayed ports %u-%u", r->cfg.twist_tun,
+	         r->cfg.twist_port_min, r->cfg.twist_port_max);
+	return 0;
+}
+
 int relay_init(struct relay *r)
 {
 	struct guard_params gp = GUARD_PARAMS_DEFAULT;
@@ -110,11 +130,13 @@ int relay_init(struct relay *r)
 		if (!r->workers[i])
 			return -EADDRNOTAVAIL;
 	}
-	return 0;
+	return twist_start(r);
 }
 
 void relay_fini(struct relay *r)
 {
+	/* Worker 0 stops reading the TUN before it goes; flows unlink as they close. */
+	twist_plane_unwatch(r->twist);
 	for (unsigned i = 0; r->workers && i < r->n_workers; i++)
 		worker_free(r->workers[i]);
 	free(r->workers);
@@ -124,6 +146,8 @@ void relay_fini(struct relay *r)
 	guard_free(r->guard);
 	connlimit_free(r->conns);
 	tls_server_free(r->tls);
+	twist_plane_free(r->twist);
+	r->twist = NULL;
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

@@ -36,6 +36,7 @@ struct flow;
 struct sync;
 struct sync_worker;
 struct userdb_loader;
+struct twist_plane;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -77,6 +78,7 @@ struct relay {
 	uint64_t sync_clamped;     /* lifetimes import_check clamped; atomic */
 	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
+	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
 };
 
 /*

@@ -107,6 +107,7 @@ void turn_error(struct req *q, int code)
 	struct stun_wr wr;
 
 	turn_count_error(q->w, code);
+	turn_twist_count_error(q, code);
 	turn_resp_begin(q, &wr, buf, STUN_ERROR);
 	stun_wr_error(&wr, STUN_A_ERROR_CODE, code, NULL);
 	turn_resp_send(q, &wr);
@@ -144,8 +145,10 @@ void turn_error_unknown(struct req *q, const uint16_t *types, size_t n)
 static void handle_request(struct req *q)
 {
 	const struct turn_method *row = q->row;
-	const struct stun_msg *m = q->m;
+	uint16_t unknown[STUN_MAX_UNKNOWN];
+	size_t nunknown;
 
+	turn_twist_mark(q);
 	if (!row || !row->request) {
 		if (turn_unauth_allowed(q))
 			turn_error(q, 400);
@@ -168,9 +171,13 @@ static void handle_request(struct req *q)
 			return turn_error(q, 441);
 		}
 	}
-	/* RFC 8489 §6.3.1: unknown comprehension-required attributes, after auth. */
-	if (m->nunknown)
-		return turn_error_unknown(q, m->unknown, m->nunknown);
+	/* RFC 8489 §6.3.1: unknown comprehension-required attributes, after
+	 * auth; TWIST's are known only with twist.enabled (the client's probe). */
+	nunknown = turn_twist_unknown(q, unknown);
+	if (nunknown)
+		return turn_error_unknown(q, unknown, nunknown);
+	if (turn_twist_request(q))
+		return;
 	if (row->needs_alloc && !q->c->a)
 		return turn_error(q, 437);
 	row->request(q);

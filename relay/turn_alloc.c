@@ -16,7 +16,7 @@
 #include "relay/turn_int.h"
 
 /* The lifetime to grant, in seconds; -1 when LIFETIME is malformed (400). */
-static long pick_lifetime(struct req *q)
+long turn_pick_lifetime(struct req *q)
 {
 	const struct config *cfg = &q->w->r->cfg;
 	const struct stun_attr *la = stun_msg_find(q->m, STUN_A_LIFETIME);
@@ -208,7 +208,7 @@ void turn_do_allocate(struct req *q)
 	code = allocate_families(q, &fam, &dual);
 	if (code)
 		return turn_error(q, code);
-	lifetime = pick_lifetime(q);
+	lifetime = turn_pick_lifetime(q);
 	if (lifetime < 0)
 		return turn_error(q, 400);
 	if (lifetime == 0)
@@ -291,7 +291,7 @@ void turn_do_refresh(struct req *q)
 		if (!alloc_relay_for(a, fam))
 			return turn_error(q, 443);
 	}
-	lifetime = pick_lifetime(q);
+	lifetime = turn_pick_lifetime(q);
 	if (lifetime < 0)
 		return turn_error(q, 400);
 	if (lifetime == 0) {
@@ -518,5 +518,6 @@ void turn_do_binding(struct req *q)
 		binding_padding(&wr, pad);
 	if (q->change)
 		STAT_INC(&q->w->st, binding_changed[q->change >> 1]);
+	turn_twist_binding(q, &wr);
 	turn_resp_send(q, &wr);
 }

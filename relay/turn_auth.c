@@ -29,6 +29,7 @@ static void challenge(struct req *q, int code)
 		return;
 	q->keylen = 0;
 	turn_count_error(q->w, code);
+	turn_twist_count_error(q, code);
 	nlen = auth_nonce_make(au, &q->c->client, relay_wall_s(), nonce);
 	turn_resp_begin(q, &wr, buf, STUN_ERROR);
 	stun_wr_error(&wr, STUN_A_ERROR_CODE, code, NULL);

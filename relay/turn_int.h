@@ -35,6 +35,7 @@ struct req {
 	/* A second address whose nonces are good here too (set from the row's
 	 * nonce_alt); NULL: only the client's own. */
 	const struct tw_addr *nonce_alt;
+	bool twist; /* a TWIST Allocate, or a request on a TWIST flow's 5-tuple */
 };
 
 /*
@@ -91,6 +92,19 @@ bool tcp_relay_elsewhere(struct req *q);
 int turn_peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *peer);
 void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);
 void turn_chdata_input(struct worker *w, struct conn *c, const uint8_t *buf, size_t len);
+/* The lifetime to grant in seconds (RFC 8656 §7.2); -1 when LIFETIME is malformed. */
+long turn_pick_lifetime(struct req *q);
+
+/* TWIST (turn_twist.c). The unknown attributes left once TWIST's are known. */
+size_t turn_twist_unknown(const struct req *q, uint16_t *out);
+/* Sets q->twist before authentication, so that its errors are counted as TWIST's. */
+void turn_twist_mark(struct req *q);
+/* Handles the request if it is TWIST's: true when answered. */
+bool turn_twist_request(struct req *q);
+/* TWIST-CAPS in a Binding success, when asked. */
+void turn_twist_binding(struct req *q, struct stun_wr *wr);
+void turn_twist_count_error(struct req *q, int code);
+
 /* peer (on the relay's own IP) is another allocation's bound relayed port. */
 bool turn_relayed_peer_ok(const struct allocation *a, const struct tw_addr *peer);
 

@@ -71,6 +71,14 @@ static void from_listener(struct worker *w, void *ctx, const struct tw_addr *src
 	turn_client_input(w, &uc.c, buf, len);
 }
 
+void udp_stray_input(struct worker *w, const struct tw_addr *local, const struct tw_addr *src,
+                     uint8_t *buf, size_t len)
+{
+	for (unsigned i = 0; i < w->n_udp; i++)
+		if (tw_addr_eq(&w->udp[i].addr, local))
+			return from_listener(w, &w->udp[i], src, buf, len);
+}
+
 static void listener_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;

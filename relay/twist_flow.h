@@ -1,0 +1,104 @@
+/*
+ * TWIST flows (docs/twist-protocol.md): one client UDP 5-tuple bound to one
+ * relayed port on twist.relay_ipv4/6 and one peer, relayed through the
+ * relay's TUN device (relay/twist_tun.h). A kind of struct flow (decision
+ * 11), not replicated (issue 10 does HA).
+ *
+ * Threads: a flow lives on the worker whose listener took its Allocate;
+ * the TUN is read on worker 0. The one thing both sides touch is the
+ * plane's port table (relayed port -> flows), under the plane's mutex:
+ * worker 0 finds a flow there and sends on the flow's connected client
+ * socket while holding it; a flow leaves the table before its socket is
+ * closed. docs/architecture.md "TWIST data path" says why.
+ */
+#ifndef TWIST_RELAY_TWIST_FLOW_H
+#define TWIST_RELAY_TWIST_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/stun.h"
+#include "proto/twist.h"
+#include "relay/conn.h"
+#include "relay/dataplane.h"
+#include "relay/flow.h"
+#include "relay/relay.h"
+
+struct twist_plane;
+
+enum twist_drop {
+	TWD_BAD,         /* client datagram of no known shape */
+	TWD_NOT_LATCHED, /* client segment for a listen flow with no peer yet */
+	TWD_WRONG_PEER,  /* client segment to another port than the flow's peer */
+	TWD_MALFORMED,   /* a TUN packet or a segment that does not parse */
+	TWD_NO_FLOW,     /* a peer packet no flow takes (not latched, not armed) */
+	TWD_TUN_WRITE,   /* the TUN refused a packet */
+	TWD_SEND,        /* the client socket refused a segment */
+	TWD__COUNT,
+};
+
+#define TWIST_ERR_CODES 10 /* 400 401 403 437 440 441 442 443 486 508 */
+
+struct twist_stats {
+	int64_t flows[2][2];        /* [connect, listen][udp, tcp] */
+	uint64_t pkts[2], bytes[2]; /* [to_peer, to_client] */
+	uint64_t drops[TWD__COUNT];
+	uint64_t errors[TWIST_ERR_CODES];
+};
+
+/* What a TWIST Allocate asks for, checked (relay/turn_twist.c). */
+struct twist_ask {
+	uint8_t type, proto, family, ka;
+	struct tw_addr peer; /* connect: the peer; listen: the only peer allowed, or family 0 */
+	bool has_cookie;
+	uint8_t cookie[TWIST_COOKIE_LEN];
+	const char *user;
+	uint64_t lifetime_s;
+	const uint8_t *tid;
+};
+
+struct twist_flow {
+	struct flow flow;   /* first */
+	struct conn c;      /* the client 5-tuple; c.tw points back here */
+	struct dp_handle h; /* the connected per-client socket */
+	struct twist_plane *tp;
+	struct twist_flow *pnext; /* the other flows on the same relayed port */
+	struct tw_addr relayed;   /* relayed IP and port */
+	struct tw_addr peer;      /* connect: from the start; listen: once latched */
+	struct tw_addr want;      /* listen: only this peer; family 0 = any */
+	uint8_t type, proto, ka;
+	int latched;        /* atomic: peer is valid */
+	bool in_plane;      /* linked in the port table, counted */
+	bool encap_reply;   /* the answer being sent goes back encapsulated */
+	uint64_t armed_seq; /* listen: oldest armed flow latches first */
+	uint64_t expires, last_client_ms;
+	uint8_t tid[STUN_TID_LEN];
+	uint8_t cookie[TWIST_COOKIE_LEN];
+	char user[CFG_STR];
+};
+
+/* NULL with err set: the TUN or its routes could not be set up. */
+struct twist_plane *twist_plane_new(const struct config *cfg, char *err, size_t errlen);
+/* Reads the TUN on w's loop (worker 0). */
+int twist_plane_watch(struct twist_plane *tp, struct worker *w);
+/* Stops reading (before the workers go); the device goes with twist_plane_free. */
+void twist_plane_unwatch(struct twist_plane *tp);
+void twist_plane_free(struct twist_plane *tp);
+void twist_plane_stats(struct twist_plane *tp, struct twist_stats *out);
+void twist_count_error(struct twist_plane *tp, int code);
+const char *twist_drop_name(enum twist_drop d);
+extern const int twist_err_codes[TWIST_ERR_CODES];
+
+/*
+ * A new flow for the client of c (a UDP listener's), published. Returns 0,
+ * or a STUN error code: 403 unknown cookie, 441 cookie of another user,
+ * 486 quota or armed flows, 508 no port or socket.
+ */
+int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_ask *ask,
+                   struct twist_flow **out);
+/* Lifetime left in seconds. */
+uint32_t twist_flow_left_s(const struct twist_flow *f, uint64_t now_ms);
+void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms);
+
+#endif

@@ -1,0 +1,169 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "relay/twist_tun.h"
+
+/* Without forwarding the kernel drops what we write to the TUN: say so. */
+static int forwarding_on(const char *path, const char *key, char *err, size_t errlen)
+{
+	char v = '0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &v, 1) != 1)
+			v = '0';
+		close(fd);
+	}
+	if (v == '1')
+		return 0;
+	snprintf(err, errlen,
+	         "twist: IP forwarding is off (%s = %c); TWIST needs it: sysctl -w %s=1", key, v,
+	         key);
+	return -EPERM;
+}
+
+static int tun_create(const char *name, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "twist: /dev/net/tun: %s", strerror(errno));
+		return -errno;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "twist: cannot create TUN device %s: %s%s", name, strerror(e),
+		         e == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Up, and its index for the routes. */
+static int link_up(const char *name, int *ifindex)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!rc && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	if (!rc && ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+		rc = -errno;
+	*ifindex = ifr.ifr_ifindex;
+	close(s);
+	return rc;
+}
+
+struct rt_req {
+	struct nlmsghdr nh;
+	struct rtmsg rt;
+	char attrs[64];
+};
+
+static void rt_attr(struct rt_req *q, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(q->nh.nlmsg_len));
+
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(a), data, len);
+	q->nh.nlmsg_len = NLMSG_ALIGN(q->nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* A host route for a into the device; the kernel's ack says how it went. */
+static int route_add(const struct tw_addr *a, int ifindex)
+{
+	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+	struct rt_req q;
+	char ack[512];
+	int s, rc = 0, oif = ifindex;
+	ssize_t n;
+	bool v6 = a->family == TW_AF_INET6;
+
+	memset(&q, 0, sizeof(q));
+	q.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	q.nh.nlmsg_type = RTM_NEWROUTE;
+	q.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	q.nh.nlmsg_seq = 1;
+	q.rt.rtm_family = v6 ? AF_INET6 : AF_INET;
+	q.rt.rtm_dst_len = v6 ? 128 : 32;
+	q.rt.rtm_table = RT_TABLE_MAIN;
+	q.rt.rtm_protocol = RTPROT_STATIC;
+	q.rt.rtm_scope = RT_SCOPE_LINK;
+	q.rt.rtm_type = RTN_UNICAST;
+	rt_attr(&q, RTA_DST, a->ip, v6 ? 16 : 4);
+	rt_attr(&q, RTA_OIF, &oif, sizeof(oif));
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return -errno;
+	if (sendto(s, &q, q.nh.nlmsg_len, 0, (struct sockaddr *)&nl, sizeof(nl)) < 0) {
+		rc = -errno;
+	} else if ((n = recv(s, ack, sizeof(ack), 0)) < (ssize_t)NLMSG_LENGTH(sizeof(int))) {
+		rc = n < 0 ? -errno : -EIO;
+	} else {
+		struct nlmsghdr *h = (struct nlmsghdr *)ack;
+
+		if (h->nlmsg_type == NLMSG_ERROR)
+			rc = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	}
+	close(s);
+	return rc;
+}
+
+int twist_tun_open(const char *name, const struct tw_addr *a4, const struct tw_addr *a6, char *err,
+                   size_t errlen)
+{
+	const struct tw_addr *addrs[2] = {a4, a6};
+	char ab[TW_ADDR_STRLEN];
+	int fd, ifindex = 0, rc;
+
+	if (a4->family &&
+	    forwarding_on("/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward", err, errlen) < 0)
+		return -EPERM;
+	if (a6->family && forwarding_on("/proc/sys/net/ipv6/conf/all/forwarding",
+	                                "net.ipv6.conf.all.forwarding", err, errlen) < 0)
+		return -EPERM;
+	fd = tun_create(name, err, errlen);
+	if (fd < 0)
+		return fd;
+	rc = link_up(name, &ifindex);
+	if (rc < 0) {
+		snprintf(err, errlen, "twist: cannot bring %s up: %s", name, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		if (!addrs[i]->family)
+			continue;
+		rc = route_add(addrs[i], ifindex);
+		if (rc < 0) {
+			snprintf(err, errlen, "twist: cannot route %s into %s: %s",
+			         tw_addr_fmt_ip(addrs[i], ab, sizeof(ab)), name, strerror(-rc));
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
