@@ -38,7 +38,7 @@ PKGS=(
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
 	prometheus openssl
 	dpkg-dev lintian debootstrap mandoc groff-base man-db
-	nftables stun-client golang-go golang-github-pion-stun-dev
+	nftables stun-client golang-go golang-github-pion-stun-dev libmnl-dev socat
 	python3-websockets libnss3-tools
 	unbound socat iperf3 dnsutils conntrack tcpdump
 )

@@ -1,0 +1,137 @@
+/*
+ * twist-client at run time: the shim's state and its flows. Only
+ * tc_flow.c, tc_data.c and twist_client.c do I/O.
+ *
+ * A flow is one TWIST flow: one UDP socket of its own toward the server
+ * (so one client 5-tuple per application connection, as the draft's
+ * requirement 4 wants), one Allocate, and then the segments of exactly one
+ * application 5-tuple.
+ */
+#ifndef TWIST_CLIENT_TC_CLIENT_H
+#define TWIST_CLIENT_TC_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "client/tc_conf.h"
+#include "client/tc_pkt.h"
+#include "client/tc_stun.h"
+#include "client/tc_table.h"
+#include "client/tc_tun.h"
+
+struct event;
+struct event_base;
+
+enum tc_state {
+	TC_ALLOCATING, /* Allocate sent, packets queued */
+	TC_ACTIVE,     /* segments flow */
+	TC_CLOSING,    /* Refresh with LIFETIME 0 sent */
+	TC_FAILED,     /* refused: its packets are dropped until it is reaped */
+};
+
+enum tc_drop {
+	TC_DROP_NOT_IP,       /* TUN: not a UDP/TCP packet we can parse */
+	TC_DROP_NOT_NEW,      /* TUN: TCP without a flow and not a SYN */
+	TC_DROP_QUEUE_FULL,   /* TUN: the Allocate is slow and the queue is full */
+	TC_DROP_FLOW_FAILED,  /* TUN: the flow's Allocate was refused */
+	TC_DROP_TABLE_FULL,   /* TUN: max-flows reached */
+	TC_DROP_SEND,         /* a send to the server failed */
+	TC_DROP_BAD_SEGMENT,  /* relay: not our ports, or a bad checksum */
+	TC_DROP_PEER_UNKNOWN, /* relay: a listen flow's segment before its peer is known */
+	TC_DROP_STUN,         /* relay: STUN that is no answer of ours */
+	TC_DROP_MAX,
+};
+
+struct tc_stats {
+	uint64_t flows_created, flows_failed, flows_closed;
+	uint64_t pkts_out, pkts_in, bytes_out, bytes_in;
+	uint64_t keepalives, refreshes;
+	uint64_t drops[TC_DROP_MAX];
+};
+
+struct tc_client;
+
+/* One --listen: the flow that waits for the next peer, and the port's cookie. */
+struct tc_listener {
+	struct tc_client *c;
+	struct tc_listen spec;
+	struct tc_flow *armed; /* NULL while none is armed */
+	bool has_cookie;
+	uint8_t cookie[TWIST_COOKIE_LEN];
+	uint64_t retry_ms; /* when to arm again after a failure */
+};
+
+struct tc_flow {
+	struct tc_node node; /* in c->table once its application 5-tuple is known */
+	TAILQ_ENTRY(tc_flow) link;
+	struct tc_client *c;
+	struct tc_listener *listener; /* NULL for connect */
+	unsigned id;
+	enum tc_state state;
+	uint8_t proto;
+	int fd;
+	struct event *ev_rd, *ev_rtx;
+	struct tc_map map;
+	bool latched; /* peer known (always for connect) */
+	bool dead;    /* to be freed once the callback that ended it returns */
+	struct tc_queue q;
+	/* The one outstanding transaction (Allocate or Refresh). */
+	uint8_t tid[STUN_TID_LEN];
+	uint8_t req[768];
+	size_t req_len;
+	uint16_t req_method;
+	uint32_t req_lifetime;
+	bool req_authed;
+	bool in_txn;
+	unsigned tries, rto_ms, auth_tries;
+	/* Timers, driven by the client's one-second tick (monotonic ms). */
+	uint64_t last_tx_ms, last_rx_ms, refresh_ms, reap_ms;
+	struct twist_encap encap;
+	bool fin_out, fin_in, rst;
+};
+
+TAILQ_HEAD(tc_flow_list, tc_flow);
+
+struct tc_client {
+	struct event_base *base;
+	const struct tc_conf *conf;
+	struct tc_tun tun;
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	struct tw_addr server_addr;
+	struct tc_cred cred;
+	struct tc_table table;
+	struct tc_flow_list flows;
+	size_t nflows;
+	unsigned next_id;
+	struct tc_listener listeners[TC_MAX_LISTEN];
+	size_t nlisteners;
+	struct tc_stats st;
+	int exit_code; /* set with a fatal answer (401 after credentials, 420) */
+};
+
+/* tc_flow.c: the control side of a flow. */
+struct tc_flow *tc_flow_connect(struct tc_client *c, const struct tc_key *k,
+                                const struct tw_addr *peer);
+struct tc_flow *tc_flow_listen(struct tc_client *c, struct tc_listener *l);
+void tc_flow_free(struct tc_flow *f);
+/* Keepalive, Refresh, idle and close timers. */
+void tc_flow_tick(struct tc_flow *f, uint64_t now_ms);
+/* The application's TCP ended (FIN both ways or RST): close after the grace. */
+void tc_flow_tcp_track(struct tc_flow *f, const uint8_t *seg, size_t len, bool out);
+/* Stops the loop with an exit code and a message (an answer that ends the program). */
+void tc_client_fatal(struct tc_client *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+int tc_flow_send(struct tc_flow *f, const uint8_t *p, size_t len);
+const char *tc_state_name(enum tc_state s);
+
+/* tc_data.c: the data path. */
+void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len);
+void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len);
+void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len);
+/* A listen flow learned its peer: it joins the table and a new flow is armed. */
+int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer);
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * The shim's data path: IP packets from the TUN become bare segments on
+ * their flow's socket, and the relay's segments become IP packets on the
+ * TUN again (docs/twist-protocol.md §4). Per-packet problems are counted,
+ * never logged one by one.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/tc_client.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "proto/twist.h"
+
+static uint8_t txbuf[TC_MAX_PKT + TC_IP6_HDR];
+
+static struct tc_flow *flow_of(struct tc_node *n)
+{
+	return n ? (struct tc_flow *)((char *)n - offsetof(struct tc_flow, node)) : NULL;
+}
+
+static uint16_t flow_mss(const struct tc_flow *f)
+{
+	return tc_mss_for(f->c->conf->mtu, f->map.local.family, f->map.peer.family);
+}
+
+static bool opens(const struct twist_ip *ip)
+{
+	if (ip->proto == STUN_PROTO_UDP)
+		return true;
+	/* Only a SYN without ACK starts a TCP connection (RFC 9293 §3.5). */
+	return ip->seg_len >= TC_TCP_HDR && (ip->seg[13] & 0x12) == 0x02;
+}
+
+void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len)
+{
+	struct twist_ip ip;
+	struct tc_key k;
+	struct tw_addr peer;
+	struct tc_flow *f;
+	uint8_t *seg;
+
+	if (twist_ip_parse(pkt, len, &ip) < 0) {
+		c->st.drops[TC_DROP_NOT_IP]++;
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	k.proto = ip.proto;
+	k.local = ip.src;
+	k.remote = ip.dst;
+	f = flow_of(tc_table_find(&c->table, &k));
+	if (!f) {
+		if (!opens(&ip)) {
+			c->st.drops[TC_DROP_NOT_NEW]++;
+			return;
+		}
+		tc_xlate_peer(&c->conf->xlate, &ip.dst, &peer);
+		f = tc_flow_connect(c, &k, &peer);
+		if (!f) {
+			c->st.drops[TC_DROP_TABLE_FULL]++;
+			return;
+		}
+	}
+	seg = pkt + (ip.seg - pkt);
+	switch (f->state) {
+	case TC_ALLOCATING:
+		if (tc_queue_push(&f->q, seg, ip.seg_len) < 0)
+			c->st.drops[TC_DROP_QUEUE_FULL]++;
+		return;
+	case TC_ACTIVE:
+		tc_data_to_relay(f, seg, ip.seg_len);
+		return;
+	case TC_CLOSING:
+	case TC_FAILED:
+		c->st.drops[TC_DROP_FLOW_FAILED]++;
+		return;
+	}
+}
+
+void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len)
+{
+	struct tc_client *c = f->c;
+
+	if (f->proto == STUN_PROTO_TCP && tc_mss_clamp(seg, len, flow_mss(f)) < 0) {
+		c->st.drops[TC_DROP_BAD_SEGMENT]++;
+		return;
+	}
+	if (tc_pkt_out(&f->map, f->proto, seg, len) < 0) {
+		c->st.drops[TC_DROP_BAD_SEGMENT]++;
+		return;
+	}
+	tc_flow_tcp_track(f, seg, len, true);
+	if (tc_flow_send(f, seg, len) == 0) {
+		c->st.pkts_out++;
+		c->st.bytes_out += len;
+	}
+}
+
+void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len)
+{
+	struct tc_client *c = f->c;
+	int n = tc_pkt_in(&f->map, f->proto, seg, len, flow_mss(f), txbuf, sizeof(txbuf));
+
+	if (n < 0) {
+		c->st.drops[TC_DROP_BAD_SEGMENT]++;
+		return;
+	}
+	tc_flow_tcp_track(f, seg, len, false);
+	if (write(c->tun.fd, txbuf, (size_t)n) < 0) {
+		c->st.drops[TC_DROP_SEND]++;
+		return;
+	}
+	c->st.pkts_in++;
+	c->st.bytes_in += len;
+}
+
+int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer)
+{
+	struct tc_client *c = f->c;
+	struct tc_listener *l = f->listener;
+	struct tc_flow *old;
+	char a[TW_ADDR_STRLEN];
+
+	if (peer->family != c->conf->tun_addr4.family || f->state != TC_ACTIVE) {
+		c->st.drops[TC_DROP_PEER_UNKNOWN]++;
+		return -EINVAL;
+	}
+	f->map.peer = *peer;
+	f->map.remote = *peer;
+	f->map.local = c->conf->tun_addr4;
+	f->map.local.port = l->spec.port;
+	f->node.key.proto = f->proto;
+	f->node.key.local = f->map.local;
+	f->node.key.remote = f->map.remote;
+	/* The same peer and port again: the old flow's connection is over. */
+	old = flow_of(tc_table_find(&c->table, &f->node.key));
+	if (old)
+		tc_table_del(&c->table, &old->node);
+	if (tc_table_add(&c->table, &f->node) < 0) {
+		c->st.drops[TC_DROP_TABLE_FULL]++;
+		return -ENOSPC;
+	}
+	f->latched = true;
+	f->last_rx_ms = clock_mono_ms();
+	log_info("flow %u: listen %u latched peer %s", f->id, l->spec.port,
+	         tw_addr_fmt(peer, a, sizeof(a)));
+	if (l->armed == f) {
+		l->armed = NULL;
+		tc_flow_listen(c, l);
+	}
+	return 0;
+}

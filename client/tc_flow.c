@@ -1,0 +1,522 @@
+/*
+ * A TWIST flow's control side: its socket, the Allocate (with the
+ * long-term credential retry of RFC 8489 §9.2), Refresh, keepalives and
+ * teardown. The data path is tc_data.c.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/tc_client.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define TC_RTO_MS      500  /* RFC 8489 §6.2.1 */
+#define TC_RTO_TRIES   7    /* RFC 8489 §6.2.1 Rc */
+#define TC_AUTH_TRIES  3    /* 401 then 438s before we give up */
+#define TC_LIFETIME    600  /* what we ask a Refresh for (RFC 8656 default) */
+#define TC_FAILED_HOLD 5000 /* a refused tuple's packets are dropped this long */
+#define TC_RETRY_MS    5000 /* a listen port is armed again after a failure */
+
+static uint8_t rxbuf[TC_MAX_PKT];
+
+const char *tc_state_name(enum tc_state s)
+{
+	switch (s) {
+	case TC_ALLOCATING:
+		return "allocating";
+	case TC_ACTIVE:
+		return "active";
+	case TC_CLOSING:
+		return "closing";
+	case TC_FAILED:
+		return "failed";
+	}
+	return "?";
+}
+
+static void change_state(struct tc_flow *f, enum tc_state s)
+{
+	log_debug("flow %u: %s -> %s", f->id, tc_state_name(f->state), tc_state_name(s));
+	f->state = s;
+}
+
+void tc_client_fatal(struct tc_client *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s", msg);
+	c->exit_code = 1;
+	event_base_loopexit(c->base, NULL);
+}
+
+int tc_flow_send(struct tc_flow *f, const uint8_t *p, size_t len)
+{
+	if (send(f->fd, p, len, 0) < 0) {
+		f->c->st.drops[TC_DROP_SEND]++;
+		return -errno;
+	}
+	f->last_tx_ms = clock_mono_ms();
+	return 0;
+}
+
+static void txn_send(struct tc_flow *f)
+{
+	struct timeval tv = {f->rto_ms / 1000, (f->rto_ms % 1000) * 1000};
+
+	tc_flow_send(f, f->req, f->req_len);
+	f->tries++;
+	evtimer_add(f->ev_rtx, &tv);
+}
+
+static void alloc_req(const struct tc_flow *f, struct tc_alloc_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->transport = f->proto;
+	r->keepalive = f->c->conf->keepalive;
+	if (f->listener) {
+		r->type = TWIST_TYPE_LISTEN;
+		r->family = TW_AF_INET; /* the TUN's IPv4 address receives */
+		r->has_cookie = f->listener->has_cookie;
+		memcpy(r->cookie, f->listener->cookie, TWIST_COOKIE_LEN);
+	} else {
+		r->type = TWIST_TYPE_CONNECT;
+		r->family = f->map.peer.family;
+		r->peer = f->map.peer;
+	}
+}
+
+/* A new transaction (new id, the current credentials) for method. */
+static int txn_start(struct tc_flow *f, uint16_t method, uint32_t lifetime)
+{
+	struct tc_client *c = f->c;
+	struct tc_alloc_req r;
+	int n;
+
+	if (RAND_bytes(f->tid, sizeof(f->tid)) != 1)
+		return -EIO;
+	if (method == STUN_ALLOCATE) {
+		alloc_req(f, &r);
+		n = tc_stun_allocate(f->req, sizeof(f->req), f->tid, &r, &c->cred);
+	} else {
+		n = tc_stun_refresh(f->req, sizeof(f->req), f->tid, lifetime, &c->cred);
+	}
+	if (n < 0)
+		return n;
+	f->req_len = (size_t)n;
+	f->req_method = method;
+	f->req_lifetime = lifetime;
+	f->req_authed = c->cred.have;
+	f->in_txn = true;
+	f->tries = 0;
+	f->rto_ms = TC_RTO_MS;
+	txn_send(f);
+	return 0;
+}
+
+static void flow_fail(struct tc_flow *f)
+{
+	struct tc_listener *l = f->listener;
+
+	f->c->st.flows_failed++;
+	tc_queue_clear(&f->q);
+	change_state(f, TC_FAILED);
+	f->reap_ms = clock_mono_ms() + TC_FAILED_HOLD;
+	if (l && l->armed == f) {
+		l->armed = NULL;
+		l->retry_ms = clock_mono_ms() + TC_RETRY_MS;
+	}
+}
+
+static void flow_close(struct tc_flow *f)
+{
+	tc_table_del(&f->c->table, &f->node);
+	tc_queue_clear(&f->q);
+	change_state(f, TC_CLOSING);
+	f->c->st.flows_closed++;
+	if (txn_start(f, STUN_REFRESH, 0) < 0)
+		f->dead = true;
+}
+
+static void on_rtx(evutil_socket_t fd, short what, void *arg)
+{
+	struct tc_flow *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (!f->in_txn)
+		return;
+	if (f->tries < TC_RTO_TRIES) {
+		f->rto_ms *= 2;
+		txn_send(f);
+		return;
+	}
+	f->in_txn = false;
+	log_warn("flow %u: no answer from the server to %s", f->id,
+	         stun_method_name(f->req_method));
+	if (f->state == TC_CLOSING)
+		tc_flow_free(f);
+	else
+		flow_fail(f);
+}
+
+static void print_listen(const struct tc_flow *f)
+{
+	char a[TW_ADDR_STRLEN];
+	const struct tc_listen *s = &f->listener->spec;
+
+	printf("listen %s:%u relayed %s\n", s->proto == STUN_PROTO_TCP ? "tcp" : "udp", s->port,
+	       tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
+	fflush(stdout);
+}
+
+static void flush_queue(struct tc_flow *f)
+{
+	struct tc_qpkt *e;
+
+	while ((e = tc_queue_pop(&f->q))) {
+		tc_data_to_relay(f, e->data, e->len);
+		free(e);
+	}
+}
+
+static void refresh_at(struct tc_flow *f, uint32_t lifetime)
+{
+	uint32_t early = lifetime > 120 ? 60 : lifetime / 2;
+
+	f->refresh_ms = clock_mono_ms() + (uint64_t)(lifetime - early) * 1000;
+}
+
+static void allocated(struct tc_flow *f, const struct tc_resp *r)
+{
+	char a[TW_ADDR_STRLEN];
+
+	if (!r->has_relayed || r->relayed.port < TWIST_MIN_RELAY_PORT) {
+		log_warn("flow %u: Allocate success without a usable XOR-RELAYED-ADDRESS", f->id);
+		flow_fail(f);
+		return;
+	}
+	f->map.relayed = r->relayed;
+	f->encap = r->has_encap ? r->encap
+	                        : (struct twist_encap){TWIST_ENCAP_TRANSPORT, TWIST_KA_NATT,
+	                                               TWIST_KEEPALIVE_S};
+	if (!f->encap.interval_s)
+		f->encap.interval_s = TWIST_KEEPALIVE_S;
+	refresh_at(f, r->has_lifetime ? r->lifetime : TC_LIFETIME);
+	change_state(f, TC_ACTIVE);
+	log_info("flow %u: relayed %s", f->id, tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
+	if (f->listener) {
+		if (r->has_cookie) {
+			f->listener->has_cookie = true;
+			memcpy(f->listener->cookie, r->cookie, TWIST_COOKIE_LEN);
+		}
+		print_listen(f);
+	}
+	flush_queue(f);
+}
+
+static void on_success(struct tc_flow *f, const struct tc_resp *r)
+{
+	if (f->req_method == STUN_ALLOCATE) {
+		allocated(f, r);
+	} else if (f->req_lifetime == 0) {
+		f->dead = true;
+	} else {
+		f->c->st.refreshes++;
+		refresh_at(f, r->has_lifetime ? r->lifetime : TC_LIFETIME);
+	}
+}
+
+static void fmt_unknown(const struct tc_resp *r, char *out, size_t cap)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < r->nunknown && off < cap; i++)
+		off += (size_t)snprintf(out + off, cap - off, " 0x%04x", r->unknown[i]);
+}
+
+/* Retries with fresh credentials: true when the request went out again. */
+static bool auth_retry(struct tc_flow *f, const struct tc_resp *r)
+{
+	struct tc_client *c = f->c;
+
+	if (!r->has_realm_nonce || ++f->auth_tries > TC_AUTH_TRIES)
+		return false;
+	if (tc_cred_set(&c->cred, r->realm, r->nonce) < 0)
+		return false;
+	return txn_start(f, f->req_method, f->req_lifetime) == 0;
+}
+
+static void on_error(struct tc_flow *f, const struct tc_resp *r)
+{
+	struct tc_client *c = f->c;
+	char unk[64];
+
+	if (r->code == 420) {
+		fmt_unknown(r, unk, sizeof(unk));
+		tc_client_fatal(c,
+		                "server %s does not support TWIST: it answered 420 (%s) to %s, "
+		                "unknown attributes:%s",
+		                c->conf->server, r->reason, stun_method_name(f->req_method), unk);
+		return;
+	}
+	if (r->code == 401 && f->req_authed) {
+		tc_client_fatal(c,
+		                "server %s refused the credentials of user '%s' (401 %s): "
+		                "wrong user name or password",
+		                c->conf->server, c->conf->user, r->reason);
+		return;
+	}
+	if ((r->code == 401 || r->code == 438) && auth_retry(f, r))
+		return;
+	log_warn("flow %u: %s refused: %d %s", f->id, stun_method_name(f->req_method), r->code,
+	         r->reason);
+	/* An expired cookie: the next listen flow asks for a new port. */
+	if (r->code == 403 && f->listener && f->req_method == STUN_ALLOCATE)
+		f->listener->has_cookie = false;
+	if (f->state == TC_CLOSING)
+		f->dead = true;
+	else
+		flow_fail(f);
+}
+
+/* An indication: the Data indication that names a listen flow's peer. */
+static void on_indication(struct tc_flow *f, const struct tc_resp *r)
+{
+	if (r->method != STUN_DATA || !r->has_peer || !r->data) {
+		f->c->st.drops[TC_DROP_STUN]++;
+		return;
+	}
+	if (f->listener && !f->latched && tc_data_latch(f, &r->peer) < 0)
+		return;
+	if (!tw_addr_eq(&r->peer, &f->map.peer)) {
+		f->c->st.drops[TC_DROP_STUN]++;
+		return;
+	}
+	tc_data_from_relay(f, r->data, r->data_len);
+}
+
+static void on_stun(struct tc_flow *f, const uint8_t *p, size_t len)
+{
+	struct tc_resp r;
+	const struct tc_cred *cred = f->req_authed ? &f->c->cred : NULL;
+	int ret = f->in_txn ? tc_stun_read(p, len, f->tid, cred, &r) : -ESRCH;
+
+	if (ret == -ESRCH && tc_stun_read(p, len, NULL, NULL, &r) == 0) {
+		on_indication(f, &r);
+		return;
+	}
+	if (ret < 0 || r.method != f->req_method) {
+		/* Binding answers to our keepalives land here too: not a drop. */
+		if (!(ret == -ESRCH && r.method == STUN_BINDING))
+			f->c->st.drops[TC_DROP_STUN]++;
+		return;
+	}
+	f->in_txn = false;
+	evtimer_del(f->ev_rtx);
+	if (r.cls == STUN_SUCCESS)
+		on_success(f, &r);
+	else
+		on_error(f, &r);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct tc_flow *f = arg;
+
+	(void)what;
+	for (int i = 0; i < 64 && !f->dead && !f->c->exit_code; i++) {
+		ssize_t n = recv(fd, rxbuf, sizeof(rxbuf), 0);
+
+		if (n < 0)
+			return; /* EAGAIN, or an ICMP error on the connected socket */
+		f->last_rx_ms = clock_mono_ms();
+		if (n == 1 && rxbuf[0] == TWIST_KEEPALIVE_BYTE)
+			continue;
+		if (rxbuf[0] < 0x40 && stun_is_msg(rxbuf, (size_t)n)) {
+			on_stun(f, rxbuf, (size_t)n);
+			continue;
+		}
+		if (f->state != TC_ACTIVE || !f->latched) {
+			f->c->st.drops[TC_DROP_PEER_UNKNOWN]++;
+			continue;
+		}
+		tc_data_from_relay(f, rxbuf, (size_t)n);
+	}
+	if (f->dead)
+		tc_flow_free(f);
+}
+
+static struct tc_flow *flow_new(struct tc_client *c, uint8_t proto)
+{
+	struct tc_flow *f;
+
+	if (c->nflows >= c->conf->max_flows)
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->c = c;
+	f->proto = proto;
+	f->id = ++c->next_id;
+	tc_queue_init(&f->q, TC_QUEUE_PKTS, TC_QUEUE_BYTES);
+	TAILQ_INSERT_TAIL(&c->flows, f, link);
+	c->nflows++;
+	f->fd = socket(c->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (f->fd < 0 || connect(f->fd, (struct sockaddr *)&c->server, c->server_len) < 0)
+		goto bad;
+	f->ev_rd = event_new(c->base, f->fd, EV_READ | EV_PERSIST, on_read, f);
+	f->ev_rtx = evtimer_new(c->base, on_rtx, f);
+	if (!f->ev_rd || !f->ev_rtx || event_add(f->ev_rd, NULL) < 0)
+		goto bad;
+	f->last_tx_ms = f->last_rx_ms = clock_mono_ms();
+	c->st.flows_created++;
+	return f;
+bad:
+	log_warn("flow %u: cannot open a socket to the server: %s", f->id, strerror(errno));
+	tc_flow_free(f);
+	return NULL;
+}
+
+struct tc_flow *tc_flow_connect(struct tc_client *c, const struct tc_key *k,
+                                const struct tw_addr *peer)
+{
+	struct tc_flow *f = flow_new(c, k->proto);
+
+	if (!f)
+		return NULL;
+	f->node.key = *k;
+	f->map.local = k->local;
+	f->map.remote = k->remote;
+	f->map.peer = *peer;
+	f->latched = true;
+	if (tc_table_add(&c->table, &f->node) < 0 || txn_start(f, STUN_ALLOCATE, 0) < 0) {
+		tc_flow_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+struct tc_flow *tc_flow_listen(struct tc_client *c, struct tc_listener *l)
+{
+	struct tc_flow *f = flow_new(c, l->spec.proto);
+
+	if (!f) {
+		l->retry_ms = clock_mono_ms() + TC_RETRY_MS;
+		return NULL;
+	}
+	f->listener = l;
+	l->armed = f;
+	if (txn_start(f, STUN_ALLOCATE, 0) < 0) {
+		tc_flow_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void tc_flow_free(struct tc_flow *f)
+{
+	struct tc_client *c;
+
+	if (!f)
+		return;
+	c = f->c;
+	if (f->listener && f->listener->armed == f) {
+		f->listener->armed = NULL;
+		f->listener->retry_ms = clock_mono_ms() + TC_RETRY_MS;
+	}
+	tc_table_del(&c->table, &f->node);
+	tc_queue_clear(&f->q);
+	if (f->ev_rd)
+		event_free(f->ev_rd);
+	if (f->ev_rtx)
+		event_free(f->ev_rtx);
+	if (f->fd >= 0)
+		close(f->fd);
+	TAILQ_REMOVE(&c->flows, f, link);
+	c->nflows--;
+	free(f);
+}
+
+static void keepalive(struct tc_flow *f)
+{
+	uint8_t buf[64], tid[STUN_TID_LEN];
+	uint8_t ka = TWIST_KEEPALIVE_BYTE;
+	int n;
+
+	f->c->st.keepalives++;
+	if (f->encap.keepalive != TWIST_KA_BINDING) {
+		tc_flow_send(f, &ka, 1);
+		return;
+	}
+	if (RAND_bytes(tid, sizeof(tid)) != 1)
+		return;
+	n = tc_stun_binding(buf, sizeof(buf), tid, 0);
+	if (n > 0)
+		tc_flow_send(f, buf, (size_t)n);
+}
+
+/* True when the application's side of f is done with it. */
+static bool finished(const struct tc_flow *f, uint64_t now)
+{
+	const struct tc_conf *conf = f->c->conf;
+	uint64_t last = f->last_tx_ms > f->last_rx_ms ? f->last_tx_ms : f->last_rx_ms;
+	unsigned idle = f->proto == STUN_PROTO_TCP ? conf->tcp_idle_s : conf->udp_idle_s;
+
+	if (!f->latched)
+		return false; /* an armed listen flow waits for its peer */
+	if (f->reap_ms && now >= f->reap_ms)
+		return true;
+	return now - last >= (uint64_t)idle * 1000;
+}
+
+void tc_flow_tick(struct tc_flow *f, uint64_t now)
+{
+	if (f->dead || (f->state == TC_FAILED && now >= f->reap_ms)) {
+		tc_flow_free(f);
+		return;
+	}
+	if (f->state != TC_ACTIVE)
+		return;
+	if (finished(f, now)) {
+		flow_close(f);
+		if (f->dead)
+			tc_flow_free(f);
+		return;
+	}
+	if (now - f->last_tx_ms >= (uint64_t)f->encap.interval_s * 1000)
+		keepalive(f);
+	if (now >= f->refresh_ms && !f->in_txn)
+		txn_start(f, STUN_REFRESH, TC_LIFETIME);
+}
+
+void tc_flow_tcp_track(struct tc_flow *f, const uint8_t *seg, size_t len, bool out)
+{
+	uint8_t flags;
+
+	if (f->proto != STUN_PROTO_TCP || len < TC_TCP_HDR)
+		return;
+	flags = seg[13];
+	if (flags & 0x04)
+		f->rst = true;
+	if (flags & 0x01) {
+		if (out)
+			f->fin_out = true;
+		else
+			f->fin_in = true;
+	}
+	/* RFC 9293 §3.6: after both FINs only the last ACK (and TIME-WAIT
+	 * retransmissions) remain; the grace period lets them through. */
+	if (!f->reap_ms && (f->rst || (f->fin_in && f->fin_out)))
+		f->reap_ms = clock_mono_ms() + (uint64_t)f->c->conf->tcp_grace_s * 1000;
+}

@@ -1,0 +1,38 @@
+/*
+ * The shim's TUN device (IFF_TUN, no packet information) and its addresses
+ * and routes, set through rtnetlink (libmnl). The device is not
+ * persistent: closing it removes it and, with it, its addresses and
+ * routes; tc_tun_close() deletes the routes first all the same, so that
+ * nothing routes into a device that is going away.
+ */
+#ifndef TWIST_CLIENT_TC_TUN_H
+#define TWIST_CLIENT_TC_TUN_H
+
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/addr.h"
+
+#define TC_MAX_ROUTES 64
+
+struct tc_tun {
+	int fd;
+	int ifindex;
+	char name[IFNAMSIZ];
+	struct mnl_socket *nl;
+	uint32_t seq;
+	size_t nroutes;
+	struct tw_cidr routes[TC_MAX_ROUTES];
+};
+
+/* Creates the device: 0, -EPERM without CAP_NET_ADMIN, other -errno. */
+int tc_tun_open(struct tc_tun *t, const char *name);
+/* MTU, up, and the host addresses (family 0: none of that family). */
+int tc_tun_setup(struct tc_tun *t, uint16_t mtu, const struct tw_addr *a4,
+                 const struct tw_addr *a6);
+/* A route for c into the device, with src as the preferred source. */
+int tc_tun_route_add(struct tc_tun *t, const struct tw_cidr *c, const struct tw_addr *src);
+void tc_tun_close(struct tc_tun *t);
+
+#endif
