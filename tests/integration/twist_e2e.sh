@@ -36,7 +36,7 @@ USER_=demo
 PASS=demo
 
 ALL_CASES="tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 dns_dig
-one_to_one client_sigterm listen_tcp listen_udp keepalive_outlives_idle
+keepalive_outlives_idle one_to_one client_sigterm listen_tcp listen_udp
 expiry_without_keepalive v6_to_v4_nat64 v4_to_v6_map wrong_password
 coturn_420 relay_clean_exit"
 FAILED=()
@@ -221,7 +221,7 @@ cases_connect() {
 	start_client connect "$CLIENT_NS" twc0 --server "$RELAY_IP:3478" \
 		--route "$TUN_PREFIX4" --route "$TUN_PREFIX6" || {
 		fail_all "$WHY" tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 \
-			dns_dig one_to_one client_sigterm
+			dns_dig keepalive_outlives_idle one_to_one client_sigterm
 		return
 	}
 	if wanted tcp_curl_100m || wanted tcp_peer_sees_relayed || wanted tcp_no_rst; then
@@ -266,6 +266,18 @@ cases_connect() {
 		res=$(nsx "$CLIENT_NS" dig +short +time=2 +tries=3 "@$PEER_IP" peer.twist.test A 2>&1)
 		[ "$res" = "$PEER_IP" ] && ok dns_dig "peer.twist.test A $res" ||
 			bad dns_dig "dig answered '$res'"
+	fi
+	if wanted keepalive_outlives_idle; then
+		# One UDP connect flow (a fixed source port: the same 5-tuple, so the
+		# same flow, before and after), then no application traffic for the
+		# idle timeout and more: only the client's keepalives can keep it.
+		res=$(timeout 60 ip netns exec "$CLIENT_NS" "$PY" "$DRIVER" udp-echo "$PEER_IP" 7 3 --sport 40017 --wait 2)
+		sleep $((IDLE + 10))
+		res="$res; then $(timeout 60 ip netns exec "$CLIENT_NS" "$PY" "$DRIVER" udp-echo "$PEER_IP" 7 3 \
+			--sport 40017 --wait 2)"
+		[ "$res" = "sent 3 received 3; then sent 3 received 3" ] &&
+			ok keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res" ||
+			bad keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res"
 	fi
 	wanted one_to_one && case_one_to_one
 	if wanted client_sigterm; then
@@ -322,7 +334,7 @@ cases_listen() {
 		socat -T 120 UDP4-LISTEN:7007,reuseaddr,fork PIPE
 	start_client listen "$CLIENT_NS" twc1 --server "$RELAY_IP:3478" \
 		--listen tcp:8000 --listen udp:7007 || {
-		fail_all "$WHY" listen_tcp listen_udp keepalive_outlives_idle expiry_without_keepalive
+		fail_all "$WHY" listen_tcp listen_udp expiry_without_keepalive
 		return
 	}
 	if wanted listen_tcp; then
@@ -349,7 +361,7 @@ cases_listen() {
 	fi
 	if ! read -r addr port < <(listen_line udp:7007); then
 		fail_all "no 'listen udp:7007 relayed ADDR:PORT' line on stdout within 20 s" \
-			listen_udp keepalive_outlives_idle expiry_without_keepalive
+			listen_udp expiry_without_keepalive
 		stop_client
 		return
 	fi
@@ -358,15 +370,6 @@ cases_listen() {
 	if wanted listen_udp; then
 		[ "$res" = "sent 20 received 20" ] && ok listen_udp "echo via $addr:$port: $res" ||
 			bad listen_udp "echo via $addr:$port: ${res:-no result}"
-	fi
-	if wanted keepalive_outlives_idle; then
-		# No application traffic for the idle timeout and then some: only
-		# the client's keepalives can keep the flow.
-		sleep $((IDLE + 10))
-		res=$(timeout 60 ip netns exec "$PEER_NS" "$PY" "$DRIVER" udp-echo "$addr" "$port" 5 --sport 40007 --wait 2)
-		[ "$res" = "sent 5 received 5" ] &&
-			ok keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res" ||
-			bad keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): ${res:-no result}"
 	fi
 	if wanted expiry_without_keepalive; then
 		# The client frozen: no keepalives. The peer alone keeps sending.
@@ -421,20 +424,30 @@ cases_interworking() {
 
 # client_must_refuse NAME PATTERN ARGS...: twist-client exits non-zero
 # within 30 s, its message matching PATTERN (extended, case-insensitive).
+# A client with routes only talks to the server at the first connection, so
+# one curl toward the peer pokes it.
 client_must_refuse() {
-	local name=$1 pat=$2 rc out
+	local name=$1 pat=$2 i pid out
 	shift 2
 	[ -x "$CLIENT" ] || { bad "$name" "twist-client '$CLIENT' not built"; return; }
-	out=$(timeout 30 ip netns exec "$CLIENT_NS" "$CLIENT" --tun twc3 "$@" 2>&1)
-	rc=$?
-	if [ $rc -eq 124 ]; then
-		bad "$name" "twist-client still running after 30 s"
-	elif [ $rc -eq 0 ]; then
+	tw_start "$name" "$TW_TMP/$name.log" ip netns exec "$CLIENT_NS" "$CLIENT" --tun twc3 "$@"
+	pid=$TW_LAST_PID
+	for ((i = 0; i < 300; i++)); do
+		tw_running "$pid" || break
+		[ $i = 10 ] && nsx "$CLIENT_NS" curl -s -o /dev/null -m 3 "http://$PEER_IP:8080/index.txt"
+		sleep 0.1
+	done
+	tw_stop "$pid"
+	tw_forget "$pid"
+	out=$(cat "$TW_TMP/$name.log")
+	if [ $i -ge 300 ]; then
+		bad "$name" "twist-client still running 30 s after a connection attempt"
+	elif [ "$TW_STOP_STATUS" = 0 ]; then
 		bad "$name" "twist-client exited 0: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 	elif echo "$out" | grep -Eqi "$pat"; then
-		ok "$name" "exit $rc: $(echo "$out" | grep -Ei "$pat" | head -n1)"
+		ok "$name" "exit $TW_STOP_STATUS: $(echo "$out" | grep -Ei "$pat" | head -n1)"
 	else
-		bad "$name" "exit $rc but no message matching /$pat/: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		bad "$name" "exit $TW_STOP_STATUS but no message matching /$pat/: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 	fi
 }
 
