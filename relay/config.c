@@ -295,7 +295,7 @@ static int value_twist_tun(struct yp *p, const struct key *k, void *base)
 		return yp_fail(p, p->ev.start_mark,
 		               "'%s' is not a device name (1-%d characters, no '/', ':' or blank)",
 		               s, CFG_TUN_NAME - 1);
-	snprintf(cfg->twist_tun, sizeof(cfg->twist_tun), "%s", s);
+	memcpy(cfg->twist_tun, s, strlen(s) + 1); /* fits: checked above */
 	return 0;
 }
 

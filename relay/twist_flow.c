@@ -60,7 +60,7 @@ static const char *const drop_names[TWD__COUNT] = {
         [TWD_BAD] = "bad_datagram",      [TWD_NOT_LATCHED] = "not_latched",
         [TWD_WRONG_PEER] = "wrong_peer", [TWD_MALFORMED] = "malformed",
         [TWD_NO_FLOW] = "no_flow",       [TWD_TUN_WRITE] = "tun_write",
-        [TWD_SEND] = "send_error",
+        [TWD_SEND] = "send_error",       [TWD_PROTO] = "other_protocol",
 };
 
 const char *twist_drop_name(enum twist_drop d)
@@ -326,8 +326,8 @@ static int encap_send(struct twist_flow *f, const void *buf, size_t len)
 	memcpy(seg, hdr, sizeof(hdr));
 	memcpy(seg + TWIST_UDP_HDR, buf, len);
 	/* Interworking: no pseudo-header spans two families; IPv4 allows 0. */
-	if (f->c.local.family == f->relayed.family)
-		twist_l4_csum_set(&f->c.local, &f->relayed, STUN_PROTO_UDP, seg, n);
+	if (f->server.family == f->relayed.family)
+		twist_l4_csum_set(&f->server, &f->relayed, STUN_PROTO_UDP, seg, n);
 	return send(f->h.fd, seg, n, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
@@ -448,6 +448,10 @@ static int connect_client(struct twist_flow *f)
 	sl = netaddr_to_sa(&f->c.client, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		return netaddr_close_err(fd);
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    netaddr_from_sa((struct sockaddr *)&ss, &f->server) < 0)
+		f->server = f->c.local;
 	f->h.fd = fd;
 	f->h.readable = client_readable;
 	return dp_watch(f->flow.w, &f->h);
@@ -510,6 +514,17 @@ void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms)
 
 /* ---- the TUN side (worker 0) ---- */
 
+/*
+ * A listen flow with XOR-PEER-ADDRESS takes only that peer: its IP, and its
+ * port unless 0 (a TCP peer connects from a port nobody knows in advance).
+ */
+static bool wanted(const struct twist_flow *f, const struct tw_addr *src)
+{
+	if (!f->want.family)
+		return true;
+	return tw_addr_ip_eq(&f->want, src) && (!f->want.port || f->want.port == src->port);
+}
+
 /* The flow that takes a peer packet: latched to that peer, else the oldest armed. */
 static struct twist_flow *match(struct tw_port *p, const struct twist_ip *ip, bool opens)
 {
@@ -523,7 +538,7 @@ static struct twist_flow *match(struct tw_port *p, const struct twist_ip *ip, bo
 				return f;
 			continue;
 		}
-		if (f->want.family && !tw_addr_eq(&f->want, &ip->src))
+		if (!wanted(f, &ip->src))
 			continue;
 		if (opens && (!armed || f->armed_seq < armed->armed_seq))
 			armed = f;
@@ -553,8 +568,14 @@ static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 	struct tw_port *p;
 	ssize_t n = -1;
 
-	if (twist_ip_parse(pkt, len, &ip) < 0)
+	n = twist_ip_parse(pkt, len, &ip);
+	/* IPv6 with extension headers first (MLD's hop-by-hop) is not ours either. */
+	if (n == -EPROTONOSUPPORT || (n < 0 && len >= 40 && pkt[0] >> 4 == 6 &&
+	                              pkt[6] != STUN_PROTO_UDP && pkt[6] != STUN_PROTO_TCP))
+		return drop(tp, TWD_PROTO);
+	if (n < 0)
 		return drop(tp, TWD_MALFORMED);
+	n = -1;
 	pthread_mutex_lock(&tp->mu);
 	p = tw_addr_ip_eq(&ip.dst, &tp->relay[ip.dst.family == TW_AF_INET6])
 	            ? port_of(tp, ip.dst.port)

@@ -32,6 +32,7 @@ enum twist_drop {
 	TWD_NOT_LATCHED, /* client segment for a listen flow with no peer yet */
 	TWD_WRONG_PEER,  /* client segment to another port than the flow's peer */
 	TWD_MALFORMED,   /* a TUN packet or a segment that does not parse */
+	TWD_PROTO,       /* a TUN packet neither UDP nor TCP (ICMP, IPv6 ND...) */
 	TWD_NO_FLOW,     /* a peer packet no flow takes (not latched, not armed) */
 	TWD_TUN_WRITE,   /* the TUN refused a packet */
 	TWD_SEND,        /* the client socket refused a segment */
@@ -65,6 +66,8 @@ struct twist_flow {
 	struct twist_plane *tp;
 	struct twist_flow *pnext; /* the other flows on the same relayed port */
 	struct tw_addr relayed;   /* relayed IP and port */
+	struct tw_addr server;    /* the STUN address the client talks to (a wildcard
+	                           * listener's c.local is 0.0.0.0): encapsulated answers */
 	struct tw_addr peer;      /* connect: from the start; listen: once latched */
 	struct tw_addr want;      /* listen: only this peer; family 0 = any */
 	uint8_t type, proto, ka;

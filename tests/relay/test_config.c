@@ -520,6 +520,13 @@ static const struct check_case check_cases[] = {
          "stun.rfc5780.other_port 50000 is inside the relay port range 49152..65535"},
         {L R U "stun: {rfc5780: {other_address: 127.0.0.2}}\n", "other_port"},
         {L R U "stun: {rfc5780: {other_port: 3479}}\n", "other_address"},
+        /* twist: relayed ports where STUN cannot start, an address per family. */
+        {L R U "twist: {ports: 16383-20000}\n", "twist.ports starts at 16383"},
+        {L R U "twist: {relay_ipv4: \"2001:db8::1\"}\n", "twist.relay_ipv4 is not an IPv4"},
+        {L R U "twist: {relay_ipv6: 192.0.2.1}\n", "twist.relay_ipv6 is not an IPv6"},
+        {L R U "twist: {enabled: true}\n", "twist.enabled needs twist.relay_ipv4"},
+        {L R U "twist: {enabled: true, relay_ipv4: 192.0.2.1, idle_timeout: 0}\n",
+         "twist.idle_timeout must be at least 1"},
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",
@@ -546,6 +553,53 @@ static void test_check_errors(void **state)
 }
 
 /* Boundaries that must still pass: a check that is off by one fails here. */
+/* twist: defaults, a full section, the one-port range, and the parse errors. */
+static void test_twist(void **state)
+{
+	static const struct load_case bad[] = {
+	        {"twist: {ports: 60000-50000}\n", 0, 1, 16, "not a port range"},
+	        {"twist: {ports: 70000}\n", 0, 1, 16, "not a port range"},
+	        {"twist: {ports: 5x}\n", 0, 1, 16, "not a port range"},
+	        {"twist: {tun: twist0123456789ab}\n", 0, 1, 14, "not a device name"},
+	        {"twist: {tun: \"a/b\"}\n", 0, 1, 14, "not a device name"},
+	};
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	load_ok(L R U, &cfg);
+	assert_false(cfg.twist_enabled);
+	assert_int_equal(cfg.twist_port_min, 49152);
+	assert_int_equal(cfg.twist_port_max, 65535);
+	assert_string_equal(cfg.twist_tun, "twist0");
+	assert_int_equal(cfg.twist_idle_timeout, 60);
+	assert_int_equal(cfg.twist_max_flows_per_user, 64);
+	config_clear(&cfg);
+	load_ok(L R U "twist: {enabled: true, relay_ipv4: 203.0.113.200, relay_ipv6: "
+	              "\"2001:db8:4::200\", ports: 16384-16385, tun: tw0, idle_timeout: 3, "
+	              "max_flows_per_user: 0}\n",
+	        &cfg);
+	assert_true(cfg.twist_enabled);
+	addr_expect(&cfg.twist_relay4, "203.0.113.200:0");
+	assert_int_equal(cfg.twist_port_min, 16384);
+	assert_int_equal(cfg.twist_port_max, 16385);
+	assert_string_equal(cfg.twist_tun, "tw0");
+	assert_int_equal(cfg.twist_idle_timeout, 3);
+	assert_int_equal(cfg.twist_max_flows_per_user, 0);
+	config_clear(&cfg);
+	load_ok(L R U "twist: {ports: 60000}\n", &cfg);
+	assert_int_equal(cfg.twist_port_min, 60000);
+	assert_int_equal(cfg.twist_port_max, 60000);
+	config_clear(&cfg);
+	for (size_t i = 0; i < nitems(bad); i++) {
+		if (config_load_string(bad[i].yaml, strlen(bad[i].yaml), "t.yaml", &cfg, err,
+		                       sizeof(err)) != -1 ||
+		    strstr(err, bad[i].msg) == NULL)
+			fail_msg("twist case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+		config_clear(&cfg);
+	}
+}
+
 static void test_check_limits_ok(void **state)
 {
 	static const char *const ok[] = {
@@ -811,19 +865,13 @@ static void test_err_buffers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_default),
-	        cmocka_unit_test(test_example),
-	        cmocka_unit_test(test_docs),
-	        cmocka_unit_test(test_values),
-	        cmocka_unit_test(test_load_errors),
-	        cmocka_unit_test(test_check_errors),
-	        cmocka_unit_test(test_check_limits_ok),
-	        cmocka_unit_test(test_check_struct),
-	        cmocka_unit_test(test_users_cap),
-	        cmocka_unit_test(test_list_caps),
-	        cmocka_unit_test(test_doc_cap),
-	        cmocka_unit_test(test_file),
-	        cmocka_unit_test(test_clear_twice),
+	        cmocka_unit_test(test_default),      cmocka_unit_test(test_example),
+	        cmocka_unit_test(test_docs),         cmocka_unit_test(test_values),
+	        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_check_errors),
+	        cmocka_unit_test(test_twist),        cmocka_unit_test(test_check_limits_ok),
+	        cmocka_unit_test(test_check_struct), cmocka_unit_test(test_users_cap),
+	        cmocka_unit_test(test_list_caps),    cmocka_unit_test(test_doc_cap),
+	        cmocka_unit_test(test_file),         cmocka_unit_test(test_clear_twice),
 	        cmocka_unit_test(test_err_buffers),
 	};
 
