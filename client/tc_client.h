@@ -87,7 +87,9 @@ struct tc_flow {
 	bool in_txn;
 	unsigned tries, rto_ms, auth_tries;
 	/* Timers, driven by the client's one-second tick (monotonic ms). */
-	uint64_t last_tx_ms, last_rx_ms, refresh_ms, reap_ms;
+	uint64_t last_tx_ms;   /* anything sent: keepalives are due after a silence */
+	uint64_t last_data_ms; /* a segment either way: the idle timeout */
+	uint64_t refresh_ms, reap_ms;
 	struct twist_encap encap;
 	bool fin_out, fin_in, rst;
 };
@@ -131,6 +133,8 @@ const char *tc_state_name(enum tc_state s);
 void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len);
 void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len);
 void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len);
+/* A connect flow was refused: an RST for the application's queued SYN. */
+void tc_data_refuse(struct tc_flow *f);
 /* A listen flow learned its peer: it joins the table and a new flow is armed. */
 int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer);
 

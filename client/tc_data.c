@@ -11,6 +11,7 @@
 #include "client/tc_client.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "proto/cursor.h"
 #include "proto/twist.h"
 
 static uint8_t txbuf[TC_MAX_PKT + TC_IP6_HDR];
@@ -92,6 +93,7 @@ void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len)
 	}
 	tc_flow_tcp_track(f, seg, len, true);
 	if (tc_flow_send(f, seg, len) == 0) {
+		f->last_data_ms = f->last_tx_ms;
 		c->st.pkts_out++;
 		c->st.bytes_out += len;
 	}
@@ -111,6 +113,7 @@ void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len)
 		c->st.drops[TC_DROP_SEND]++;
 		return;
 	}
+	f->last_data_ms = clock_mono_ms();
 	c->st.pkts_in++;
 	c->st.bytes_in += len;
 }
@@ -142,7 +145,7 @@ int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer)
 		return -ENOSPC;
 	}
 	f->latched = true;
-	f->last_rx_ms = clock_mono_ms();
+	f->last_data_ms = clock_mono_ms();
 	log_info("flow %u: listen %u latched peer %s", f->id, l->spec.port,
 	         tw_addr_fmt(peer, a, sizeof(a)));
 	if (l->armed == f) {
@@ -150,4 +153,38 @@ int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer)
 		tc_flow_listen(c, l);
 	}
 	return 0;
+}
+
+/*
+ * A refused connect flow: the application's SYN gets an RST back at once
+ * (RFC 9293 §3.10.7.1, as from a closed port), so connect() fails now
+ * instead of after its own retries. UDP gets nothing.
+ */
+void tc_data_refuse(struct tc_flow *f)
+{
+	const struct tc_qpkt *e = f->q.head;
+	uint8_t *rst = txbuf + TC_IP6_HDR;
+	uint32_t seq;
+	int hl;
+
+	if (f->listener || f->proto != STUN_PROTO_TCP || !e || e->len < TC_TCP_HDR ||
+	    (e->data[13] & 0x12) != 0x02)
+		return;
+	seq = (uint32_t)e->data[4] << 24 | (uint32_t)e->data[5] << 16 | (uint32_t)e->data[6] << 8 |
+	      e->data[7];
+	memset(rst, 0, TC_TCP_HDR);
+	put_u16(rst, f->map.remote.port);
+	put_u16(rst + 2, f->map.local.port);
+	put_u32(rst + 8, seq + 1);
+	rst[12] = 5 << 4;
+	rst[13] = 0x14; /* RST, ACK */
+	if (twist_l4_csum_set(&f->map.remote, &f->map.local, STUN_PROTO_TCP, rst, TC_TCP_HDR) < 0)
+		return;
+	hl = twist_ip_hdr(txbuf, TC_IP6_HDR, &f->map.remote, &f->map.local, STUN_PROTO_TCP,
+	                  TC_TCP_HDR);
+	if (hl < 0)
+		return;
+	memmove(txbuf + hl, rst, TC_TCP_HDR);
+	if (write(f->c->tun.fd, txbuf, (size_t)hl + TC_TCP_HDR) < 0)
+		f->c->st.drops[TC_DROP_SEND]++;
 }

@@ -128,6 +128,7 @@ static void flow_fail(struct tc_flow *f)
 	struct tc_listener *l = f->listener;
 
 	f->c->st.flows_failed++;
+	tc_data_refuse(f);
 	tc_queue_clear(&f->q);
 	change_state(f, TC_FAILED);
 	f->reap_ms = clock_mono_ms() + TC_FAILED_HOLD;
@@ -340,7 +341,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			return; /* EAGAIN, or an ICMP error on the connected socket */
-		f->last_rx_ms = clock_mono_ms();
 		if (n == 1 && rxbuf[0] == TWIST_KEEPALIVE_BYTE)
 			continue;
 		if (rxbuf[0] < 0x40 && stun_is_msg(rxbuf, (size_t)n)) {
@@ -379,7 +379,7 @@ static struct tc_flow *flow_new(struct tc_client *c, uint8_t proto)
 	f->ev_rtx = evtimer_new(c->base, on_rtx, f);
 	if (!f->ev_rd || !f->ev_rtx || event_add(f->ev_rd, NULL) < 0)
 		goto bad;
-	f->last_tx_ms = f->last_rx_ms = clock_mono_ms();
+	f->last_tx_ms = f->last_data_ms = clock_mono_ms();
 	c->st.flows_created++;
 	return f;
 bad:
@@ -470,7 +470,7 @@ static void keepalive(struct tc_flow *f)
 static bool finished(const struct tc_flow *f, uint64_t now)
 {
 	const struct tc_conf *conf = f->c->conf;
-	uint64_t last = f->last_tx_ms > f->last_rx_ms ? f->last_tx_ms : f->last_rx_ms;
+	uint64_t last = f->last_data_ms;
 	unsigned idle = f->proto == STUN_PROTO_TCP ? conf->tcp_idle_s : conf->udp_idle_s;
 
 	if (!f->latched)

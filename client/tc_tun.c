@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/fib_rules.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -113,7 +114,7 @@ int tc_tun_setup(struct tc_tun *t, uint16_t mtu, const struct tw_addr *a4, const
 }
 
 static int route_msg(struct tc_tun *t, uint16_t type, uint16_t flags, const struct tw_cidr *c,
-                     const struct tw_addr *src)
+                     const struct tw_addr *src, uint32_t table)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -125,11 +126,13 @@ static int route_msg(struct tc_tun *t, uint16_t type, uint16_t flags, const stru
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)nl_family(c->net.family);
 	rtm->rtm_dst_len = c->prefix;
-	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_table = RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = RTPROT_STATIC;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, alen, c->net.ip);
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	if (c->prefix)
+		mnl_attr_put(nlh, RTA_DST, alen, c->net.ip);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)t->ifindex);
 	if (src && src->family == c->net.family)
 		mnl_attr_put(nlh, RTA_PREFSRC, alen, src->ip);
@@ -142,16 +145,52 @@ int tc_tun_route_add(struct tc_tun *t, const struct tw_cidr *c, const struct tw_
 
 	if (t->nroutes >= TC_MAX_ROUTES)
 		return -ENOSPC;
-	ret = route_msg(t, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, c, src);
+	ret = route_msg(t, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, c, src, RT_TABLE_MAIN);
 	if (ret == 0)
 		t->routes[t->nroutes++] = *c;
 	return ret;
 }
 
+static int rule_msg(struct tc_tun *t, uint16_t type, uint16_t flags, const struct tw_addr *src)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+	size_t alen = tw_addr_iplen(src);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)nl_family(src->family);
+	frh->src_len = (uint8_t)(alen * 8);
+	frh->action = FR_ACT_TO_TBL;
+	mnl_attr_put(nlh, FRA_SRC, alen, src->ip);
+	mnl_attr_put_u32(nlh, FRA_TABLE, TC_TUN_TABLE);
+	return nl_talk(t, nlh);
+}
+
+int tc_tun_source_route(struct tc_tun *t, const struct tw_addr *src)
+{
+	struct tw_cidr all = {.net = {.family = src->family}, .prefix = 0};
+	int ret;
+
+	if (t->nrules >= 2)
+		return -ENOSPC;
+	ret = route_msg(t, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &all, src, TC_TUN_TABLE);
+	if (ret == 0)
+		ret = rule_msg(t, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, src);
+	if (ret == 0)
+		t->rules[t->nrules++] = *src;
+	return ret;
+}
+
 void tc_tun_close(struct tc_tun *t)
 {
+	for (size_t i = 0; t->nl && i < t->nrules; i++)
+		rule_msg(t, RTM_DELRULE, 0, &t->rules[i]);
+	t->nrules = 0;
 	for (size_t i = 0; t->nl && i < t->nroutes; i++)
-		route_msg(t, RTM_DELROUTE, 0, &t->routes[i], NULL);
+		route_msg(t, RTM_DELROUTE, 0, &t->routes[i], NULL, RT_TABLE_MAIN);
 	t->nroutes = 0;
 	if (t->nl)
 		mnl_socket_close(t->nl);

@@ -15,6 +15,8 @@
 #include "proto/addr.h"
 
 #define TC_MAX_ROUTES 64
+/* The routing table of --listen's replies ("tw"): a default route into the TUN. */
+#define TC_TUN_TABLE 0x7477
 
 struct tc_tun {
 	int fd;
@@ -24,6 +26,8 @@ struct tc_tun {
 	uint32_t seq;
 	size_t nroutes;
 	struct tw_cidr routes[TC_MAX_ROUTES];
+	size_t nrules;
+	struct tw_addr rules[2];
 };
 
 /* Creates the device: 0, -EPERM without CAP_NET_ADMIN, other -errno. */
@@ -33,6 +37,12 @@ int tc_tun_setup(struct tc_tun *t, uint16_t mtu, const struct tw_addr *a4,
                  const struct tw_addr *a6);
 /* A route for c into the device, with src as the preferred source. */
 int tc_tun_route_add(struct tc_tun *t, const struct tw_cidr *c, const struct tw_addr *src);
+/*
+ * Everything sent from src goes into the device: a rule "from src lookup
+ * TC_TUN_TABLE" and a default route there. A listen flow's local server
+ * answers peers anywhere, which no --route covers.
+ */
+int tc_tun_source_route(struct tc_tun *t, const struct tw_addr *src);
 void tc_tun_close(struct tc_tun *t);
 
 #endif

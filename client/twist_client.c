@@ -269,6 +269,10 @@ static int tun_up(struct tc_client *c)
 			return -EINVAL;
 	if (conf->xlate.nat64 && add_route(c, &conf->xlate.nat64_pfx) < 0)
 		return -EINVAL;
+	if (conf->nlisten && (ret = tc_tun_source_route(&c->tun, &conf->tun_addr4)) < 0) {
+		log_err("a source route for %s's listen flows: %s", c->tun.name, strerror(-ret));
+		return ret;
+	}
 	for (size_t i = 0; i < conf->xlate.nmap; i++) {
 		r.net = conf->xlate.map[i].local;
 		r.prefix = 32;

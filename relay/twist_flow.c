@@ -50,8 +50,9 @@ struct twist_plane {
 	unsigned max_per_user;
 	uint64_t idle_ms, seq;
 	uint8_t key[16];
-	struct twist_stats st; /* atomic */
-	uint8_t buf[TUN_BUF];  /* the reader's; one thread reads */
+	struct twist_stats st;     /* atomic */
+	uint8_t buf[TUN_BUF];      /* the reader's; one thread reads */
+	uint8_t ind[TUN_BUF + 64]; /* the reader's: a Data indication around a segment */
 };
 
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
@@ -386,6 +387,7 @@ static void to_peer(struct twist_flow *f, const uint8_t *seg, size_t len)
 	hl = twist_ip_hdr(hdr, sizeof(hdr), &f->relayed, &f->peer, f->proto, len);
 	if (hl < 0)
 		return drop(tp, TWD_MALFORMED);
+	__atomic_store_n(&f->client_spoke, 1, __ATOMIC_RELAXED);
 	iov[0] = (struct iovec){.iov_base = hdr, .iov_len = (size_t)hl};
 	iov[1] = (struct iovec){.iov_base = (void *)seg, .iov_len = len};
 	if (writev(tp->fd, iov, 2) < 0)
@@ -561,6 +563,31 @@ static bool opens_flow(const struct twist_ip *ip)
 	return ip->proto == STUN_PROTO_UDP || (s.syn && !s.ack);
 }
 
+/*
+ * A bare segment has no address, and a listen flow's client needs its
+ * peer's: so until the client has sent a segment, the peer's packets go as
+ * Data indications with XOR-PEER-ADDRESS (docs/twist-protocol.md §6).
+ */
+static ssize_t send_indication(struct twist_plane *tp, struct twist_flow *f,
+                               const struct twist_ip *ip)
+{
+	struct stun_wr w;
+	uint8_t tid[STUN_TID_LEN];
+	int n;
+
+	if (ip->seg_len > STUN_MAX_MSG - 64) /* the STUN length field must hold it */
+		return -1;
+	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid))
+		memset(tid, 0, sizeof(tid));
+	stun_wr_init(&w, tp->ind, sizeof(tp->ind), STUN_DATA, STUN_INDICATION, tid);
+	stun_wr_xaddr(&w, STUN_A_XOR_PEER_ADDRESS, &ip->src);
+	stun_wr_attr(&w, STUN_A_DATA, ip->seg, ip->seg_len);
+	n = stun_wr_finish(&w);
+	if (n < 0)
+		return -1;
+	return send(f->h.fd, tp->ind, (size_t)n, MSG_DONTWAIT);
+}
+
 static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 {
 	struct twist_ip ip;
@@ -581,7 +608,10 @@ static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 	            ? port_of(tp, ip.dst.port)
 	            : NULL;
 	f = p ? match(p, &ip, opens_flow(&ip)) : NULL;
-	if (f)
+	if (f && f->type == TWIST_TYPE_LISTEN &&
+	    !__atomic_load_n(&f->client_spoke, __ATOMIC_RELAXED))
+		n = send_indication(tp, f, &ip);
+	else if (f)
 		n = send(f->h.fd, ip.seg, ip.seg_len, MSG_DONTWAIT);
 	pthread_mutex_unlock(&tp->mu);
 	if (!f)

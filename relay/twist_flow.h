@@ -72,6 +72,7 @@ struct twist_flow {
 	struct tw_addr want;      /* listen: only this peer; family 0 = any */
 	uint8_t type, proto, ka;
 	int latched;        /* atomic: peer is valid */
+	int client_spoke;   /* atomic: listen: the client sent a segment, the peer's go bare */
 	bool in_plane;      /* linked in the port table, counted */
 	bool encap_reply;   /* the answer being sent goes back encapsulated */
 	uint64_t armed_seq; /* listen: oldest armed flow latches first */

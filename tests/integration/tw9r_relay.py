@@ -148,6 +148,25 @@ class Flow:
         except socket.timeout:
             return None
 
+    def recv_seg(self, timeout=WAIT):
+        """A segment from the peer. On a listen flow, until the client's first
+        segment, it comes in a Data indication naming the peer
+        (twist-protocol.md §6): unwrapped here, the peer kept in self.peer."""
+        d = self.recv(timeout)
+        if d is None or len(d) < 20 or d[0] >= 0x40 or d[:2] != b"\x00\x17":
+            return d
+        attrs, pos, end = {}, 20, 20 + struct.unpack("!H", d[2:4])[0]
+        while pos + 4 <= end:
+            t, n = struct.unpack("!HH", d[pos:pos + 4])
+            attrs[t] = d[pos + 4:pos + 4 + n]
+            pos += 4 + n + (-n % 4)
+        xpa = attrs.get(0x0012, b"")
+        check(len(xpa) == 8 and 0x0013 in attrs, "a Data indication without peer or data")
+        port = struct.unpack("!H", xpa[2:4])[0] ^ 0x2112
+        ip = bytes(a ^ b for a, b in zip(xpa[4:8], b"\x21\x12\xa4\x42"))
+        self.peer = (socket.inet_ntoa(ip), port)
+        return attrs[0x0013]
+
     def recv_stun(self, txid, timeout=WAIT):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -405,9 +424,11 @@ def listen_udp_latch_and_cookie():
     check(f.cookie is not None and len(f.cookie) == 8, "no TWIST-COOKIE")
     p1, p2 = peer_udp(PEER, 7101), peer_udp(PEER2, 7102)
     p1.sendto(b"first", (rip, rport))
-    d = f.recv()
+    d = f.recv_seg()
     check(d is not None and d[8:] == b"first" and struct.unpack("!HH", d[:4]) == (7101, rport),
           "listen: client got %r" % d)
+    check(getattr(f, "peer", None) == (PEER, 7101), "listen: the Data indication named %r"
+          % (getattr(f, "peer", None),))
     f.send_seg(udp_seg(rip, rport, PEER, 7101, b"back"))
     check(p1.recvfrom(100) == (b"back", (rip, rport)), "latched peer did not get the answer")
     before = metric(RELAY_A, 'twist_twist_dropped_total{reason="no_flow"}')
@@ -420,7 +441,7 @@ def listen_udp_latch_and_cookie():
     ok(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, f.cookie)]), "re-arm with the cookie")
     check(g.relayed == (rip, rport), "cookie gave %s, want %s" % (g.relayed, (rip, rport)))
     p2.sendto(b"third", (rip, rport))
-    d = g.recv()
+    d = g.recv_seg()
     check(d is not None and d[8:] == b"third", "re-armed flow got %r" % d)
     check(f.recv(QUIET) is None, "the first flow got the second peer's datagram")
     h = Flow(user=("other", "other"))
@@ -472,7 +493,7 @@ def listen_tcp():
             return s
         return in_ns(NS["peer"], mk)
     a = conn_from(PEER)
-    d = f.recv()
+    d = f.recv_seg()
     check(d is not None, "listen TCP: no SYN")
     t = tcp_parse(d)
     check(t["flags"] & (SYN | ACK) == SYN and t["dport"] == rport, "listen TCP: not a SYN")
@@ -493,7 +514,7 @@ def listen_tcp():
     check(d is None, "a second peer's segment reached the latched flow: %r" % d)
     g = Flow()
     ok(g.allocate(LISTEN, TCP, extra=[(A_COOKIE, f.cookie)]), "re-arm listen TCP")
-    d = g.recv(WAIT)   # the peer's SYN retransmission (about 1 s later)
+    d = g.recv_seg(WAIT)   # the peer's SYN retransmission (about 1 s later)
     check(d is not None and tcp_parse(d)["flags"] & SYN, "the re-armed flow got no SYN")
     a.close()
     b.close()

@@ -10,12 +10,16 @@
 # The client namespace has no route to the peer network but its TUN, so
 # every byte to the peer crossed TWIST. Cases (argument):
 #   connect   curl downloads a file from python3 http.server (SHA-256 must
-#             match, the server logs the relayed address); 100 UDP datagrams
-#             echoed by socat, one 5-tuple; SIGTERM removes the TUN.
+#             match, the server logs the relayed address) and its flow is
+#             closed after FIN both ways; 100 UDP datagrams echoed by socat,
+#             one 5-tuple, closed after --udp-idle; a peer the relay refuses (403) makes curl's
+#             connect fail at once (the shim's RST); SIGTERM removes the TUN.
 #   interwork --nat64 64:ff9b::/96 (IPv6 app, IPv4 server) and --map
 #             192.0.2.66=2001:db8:3::2 (IPv4 app, IPv6-only server).
 #   listen    --listen tcp:8000: two curls from the peer to the printed
-#             relayed address reach a server in the client namespace.
+#             relayed address reach a server in the client namespace, and
+#             the flow is re-armed each time; --listen udp:7000: 20
+#             datagrams echoed by socat behind the client.
 #   errors    a wrong password, and coturn's turnserver (no TWIST: 420),
 #             each make twist-client exit non-zero with a clear message.
 #
@@ -151,8 +155,11 @@ stop_client() {
 	if ip -n $NS_C link show $TUNC >/dev/null 2>&1; then
 		tw_fail "$TUNC still exists after SIGTERM"
 	fi
-	if ip -n $NS_C route show | grep -q "$TUNC"; then
+	if ip -n $NS_C route show table all | grep -q "$TUNC"; then
 		tw_fail "routes into $TUNC remain after SIGTERM"
+	fi
+	if ip -n $NS_C rule show | grep -q "lookup 29815"; then
+		tw_fail "the listen flows' source rule remains after SIGTERM"
 	fi
 }
 
@@ -167,6 +174,38 @@ wait_exit() {
 	wait "$pid" 2>/dev/null
 }
 
+# wait_status TEXT: until a SIGUSR1 status dump says "status: TEXT" (30 tries).
+wait_status() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		kill -USR1 "$CLIENT_PID"
+		sleep 1
+		grep -qF "status: $1" "$CLIENT_LOG" && return 0
+	done
+	return 1
+}
+
+# udp_echo NS HOST PORT COUNT: sends COUNT datagrams from NS, one at a time,
+# and prints how many came back unchanged (3 s for each).
+udp_echo() {
+	nsx "$1" python3 - "$2" "$3" "$4" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		s.settimeout(3)
+		s.connect((sys.argv[1], int(sys.argv[2])))
+		ok = 0
+		for i in range(int(sys.argv[3])):
+		    msg = b"twist-client %d " % i + bytes(200)
+		    s.send(msg)
+		    try:
+		        if s.recv(2048) == msg:
+		            ok += 1
+		    except socket.timeout:
+		        pass
+		print(ok)
+	EOF
+}
+
 start_http() {
 	local ns=$1 addr=$2 port=$3 dir=$4 name=$5 i
 	tw_start "$name" "$TW_TMP/$name.log" ip netns exec "$ns" python3 -u -m http.server \
@@ -179,44 +218,42 @@ start_http() {
 }
 
 case_connect() {
-	local want got n
+	local want got n rc
 	mkdir -p "$TW_TMP/www"
 	head -c 8000000 /dev/urandom >"$TW_TMP/www/blob" || tw_fail "test file"
 	want=$(sha256sum <"$TW_TMP/www/blob" | cut -d' ' -f1)
 	start_http $NS_P $PEER 8080 "$TW_TMP/www" http4
 	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_P socat -T 30 \
 		UDP4-RECVFROM:7,bind=$PEER,fork PIPE
-	start_client client --user demo --password demo --route 198.51.100.0/28 ||
-		tw_fail "twist-client exited at start-up"
+	start_client client --user demo --password demo --route 198.51.100.0/28 \
+		--route 10.99.0.0/16 --udp-idle 5 || tw_fail "twist-client exited at start-up"
 	got=$(nsx $NS_C curl -fsS --max-time 120 "http://$PEER:8080/blob" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || tw_fail "curl through TWIST: SHA-256 $got, want $want"
 	tw_log "curl: 8000000 bytes through TWIST, SHA-256 matches"
 	grep -q "^$TWIST4 .*GET /blob" "$TW_TMP/http4.log" ||
 		tw_fail "the peer did not see the download from the relayed address $TWIST4"
-	n=$(nsx $NS_C python3 - "$PEER" <<-'EOF'
-		import socket, sys
-		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-		s.settimeout(3)
-		s.connect((sys.argv[1], 7))
-		ok = 0
-		for i in range(100):
-		    msg = b"twist-client %d " % i + bytes(200)
-		    s.send(msg)
-		    try:
-		        if s.recv(2048) == msg:
-		            ok += 1
-		    except socket.timeout:
-		        pass
-		print(ok)
-	EOF
-	)
+	# FIN both ways, then the grace (5 s): the flow ends with a Refresh of 0.
+	wait_status "flows 0 (created 1 failed 0 closed 1)" ||
+		tw_fail "the TCP flow was not closed after the download"
+	tw_log "the download's flow closed after FIN both ways"
+	n=$(udp_echo $NS_C $PEER 7 100)
 	[ "$n" = 100 ] || tw_fail "UDP echo through TWIST: $n of 100 datagrams came back"
 	tw_log "UDP: 100 of 100 datagrams echoed"
+	# --udp-idle 5: keepalives do not count, so the quiet flow ends.
+	wait_status "flows 0 (created 2 failed 0 closed 2)" ||
+		tw_fail "the UDP flow did not end after --udp-idle 5"
+	tw_log "the idle UDP flow closed"
+	# 10.99.0.1 is private (RFC 1918): the relay answers 403, and the shim
+	# answers the SYN with an RST, so curl sees "connection refused" (7).
+	nsx $NS_C curl -sS -o /dev/null --max-time 60 "http://10.99.0.1:8080/"
+	rc=$?
+	[ $rc -eq 7 ] || tw_fail "a refused flow: curl exit $rc, want 7 (connection refused)"
+	tw_log "a peer the relay refuses: the application's connect() fails at once (RST)"
 	kill -USR1 "$CLIENT_PID"
 	sleep 0.5
 	grep -q "status: flows" "$CLIENT_LOG" || tw_fail "no status dump on SIGUSR1"
 	stop_client
-	tw_pass "curl (8 MB, SHA-256) and 100 UDP datagrams through twist-client and twist-relay"
+	tw_pass "curl (8 MB, SHA-256), 100 UDP datagrams, a refused peer through twist-client"
 }
 
 case_interwork() {
@@ -242,12 +279,16 @@ case_interwork() {
 }
 
 case_listen() {
-	local line addr i got
+	local line addr uaddr i got
 	mkdir -p "$TW_TMP/www"
 	echo "served from behind twist-client" >"$TW_TMP/www/hello"
 	start_http $NS_C 0.0.0.0 8000 "$TW_TMP/www" http-client
-	start_client client --user demo --password demo --listen tcp:8000 ||
+	start_client client --user demo --password demo --listen tcp:8000 --listen udp:7000 ||
 		tw_fail "twist-client exited at start-up"
+	# Bound to the TUN's address: a wildcard UDP socket's answers would
+	# miss the source rule (twist-client(8), Listen).
+	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_C socat -T 30 \
+		UDP4-RECVFROM:7000,bind=192.0.2.2,fork PIPE
 	for ((i = 0; i < 100; i++)); do
 		line=$(grep -m1 '^listen tcp:8000 relayed ' "$CLIENT_LOG")
 		[ -n "$line" ] && break
@@ -263,8 +304,14 @@ case_listen() {
 	done
 	[ "$(grep -c '^listen tcp:8000 relayed ' "$CLIENT_LOG")" -ge 3 ] ||
 		tw_fail "the listen flow was not re-armed after each connection"
+	line=$(grep -m1 '^listen udp:7000 relayed ' "$CLIENT_LOG")
+	[ -n "$line" ] || tw_fail "no 'listen udp:7000 relayed ADDR' line"
+	uaddr=${line##* }
+	got=$(udp_echo $NS_P "${uaddr%:*}" "${uaddr##*:}" 20)
+	[ "$got" = 20 ] || tw_fail "UDP listen: $got of 20 datagrams echoed from behind the client"
+	tw_log "UDP listen: 20 of 20 datagrams echoed at $uaddr"
 	stop_client
-	tw_pass "listen: two peers' curls reached the server behind twist-client at $addr"
+	tw_pass "listen: two curls to $addr and a UDP echo at $uaddr reached servers behind twist-client"
 }
 
 case_errors() {
