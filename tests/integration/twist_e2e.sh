@@ -324,19 +324,22 @@ case_one_to_one() {
 # ---- listen, keepalive, expiry ----
 
 cases_listen() {
-	local addr port want r1 r2 res flows0 flows1
+	local addr port want r1 r2 res flows0 flows1 tun4
 	mkdir -p "$TW_TMP/lwww"
 	head -c 1048576 /dev/urandom >"$TW_TMP/lwww/l.bin"
 	want=$(sha256sum <"$TW_TMP/lwww/l.bin" | cut -d' ' -f1)
 	tw_start client-http "$TW_TMP/client-http.log" ip netns exec "$CLIENT_NS" \
 		"$PY" -m http.server 8000 --directory "$TW_TMP/lwww"
-	tw_start client-echo "$TW_TMP/client-echo.log" ip netns exec "$CLIENT_NS" \
-		socat -T 120 UDP4-LISTEN:7007,reuseaddr,fork PIPE
 	start_client listen "$CLIENT_NS" twc1 --server "$RELAY_IP:3478" \
 		--listen tcp:8000 --listen udp:7007 || {
 		fail_all "$WHY" listen_tcp listen_udp expiry_without_keepalive
 		return
 	}
+	# A UDP server's answers reach the TUN only from the TUN's own address
+	# (twist-client(8), "Listen"): the echo binds it.
+	tun4=$(ip -n "$CLIENT_NS" -4 -o addr show dev twc1 | awk '{ sub("/.*", "", $4); print $4; exit }')
+	tw_start client-echo "$TW_TMP/client-echo.log" ip netns exec "$CLIENT_NS" \
+		socat -T 120 "UDP4-RECVFROM:7007,bind=${tun4:-0.0.0.0},fork" PIPE
 	if wanted listen_tcp; then
 		if read -r addr port < <(listen_line tcp:8000); then
 			# Two peers at once: the second needs the flow re-armed with the cookie.
