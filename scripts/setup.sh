@@ -40,10 +40,11 @@ PKGS=(
 	dpkg-dev lintian debootstrap mandoc groff-base man-db
 	nftables stun-client golang-go golang-github-pion-stun-dev libmnl-dev socat
 	python3-websockets libnss3-tools
+	unbound socat iperf3 dnsutils conntrack tcpdump
 )
-# Installed for a tool only (turnutils_*, keepalived in the labs, promtool):
-# their services never run.
-SERVICES=(coturn keepalived prometheus)
+# Installed for a tool only (turnutils_*, keepalived and unbound in the labs,
+# promtool): their services never run.
+SERVICES=(coturn keepalived prometheus unbound)
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
@@ -99,9 +100,9 @@ fi
 # running the binary, including relays that tests or people started by hand.
 # systemctl enable/disable work on files, with or without systemd running.
 declare -A DAEMON=([coturn]=/usr/bin/turnserver [keepalived]=/usr/sbin/keepalived
-	[prometheus]=/usr/bin/prometheus)
+	[prometheus]=/usr/bin/prometheus [unbound]=/usr/sbin/unbound)
 declare -A PIDFILE=([coturn]=/var/run/turnserver.pid [keepalived]=/var/run/keepalived.pid
-	[prometheus]=/run/prometheus/prometheus.pid)
+	[prometheus]=/run/prometheus/prometheus.pid [unbound]=/run/unbound.pid)
 for s in "${SERVICES[@]}"; do
 	installed "$s" || continue
 	if [ -d /run/systemd/system ]; then
