@@ -26,9 +26,9 @@ struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
 	bool udp;
 	bool tcp;
-	bool ws;  /* TURN over WebSocket (relay/ws.h) on this TCP port */
-	bool tls; /* TURN over TLS (RFC 8656 §3.2); the tls: section */
-	bool wss; /* TURN over WebSocket over TLS; the tls: and websocket: sections */
+	bool ws;   /* TURN over WebSocket (relay/ws.h) on this TCP port */
+	bool tls;  /* TURN over TLS (RFC 8656 §3.2); the tls: section */
+	bool wss;  /* TURN over WebSocket over TLS; the tls: and websocket: sections */
 	bool dtls; /* TURN over DTLS (RFC 7350) on this UDP port; the tls: section */
 };
 
