@@ -82,6 +82,16 @@ struct twist_flow {
 	char user[CFG_STR];
 };
 
+/* Between the flow kind and the plane (relay/twist_plane.c). */
+/* Takes a port (new, or the cookie's) and links f there; 0 or a STUN error code. */
+int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct twist_ask *ask);
+void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f);
+void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, const uint8_t *seg,
+                         size_t len);
+void twist_plane_drop(struct twist_plane *tp, enum twist_drop d);
+bool twist_plane_up(const struct twist_plane *tp);
+uint64_t twist_plane_idle_ms(const struct twist_plane *tp);
+
 /* NULL with err set: the TUN or its routes could not be set up. */
 struct twist_plane *twist_plane_new(const struct config *cfg, char *err, size_t errlen);
 /* Reads the TUN on w's loop (worker 0). */
