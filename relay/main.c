@@ -105,6 +105,18 @@ static void tls_reload(struct relay *r, const struct config *cfg)
 		log_info("SIGHUP: reloaded tls certificate %s", cfg->tls_cert);
 }
 
+/* twist.* is the TUN device, its routes and the port table: built once. */
+static bool twist_changed(const struct config *a, const struct config *b)
+{
+	return a->twist_enabled != b->twist_enabled ||
+	       !tw_addr_eq(&a->twist_relay4, &b->twist_relay4) ||
+	       !tw_addr_eq(&a->twist_relay6, &b->twist_relay6) ||
+	       a->twist_port_min != b->twist_port_min || a->twist_port_max != b->twist_port_max ||
+	       strcmp(a->twist_tun, b->twist_tun) != 0 ||
+	       a->twist_idle_timeout != b->twist_idle_timeout ||
+	       a->twist_max_flows_per_user != b->twist_max_flows_per_user;
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay *r = arg;
@@ -128,6 +140,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(cfg.database, r->cfg.database) != 0 ||
 	    strcmp(cfg.control_socket, r->cfg.control_socket) != 0)
 		log_warn("SIGHUP: auth.database and control.socket change only on a restart");
+	if (twist_changed(&cfg, &r->cfg))
+		log_warn("SIGHUP: the twist section changes only on a restart");
 	tls_reload(r, &cfg);
 	/* After auth_reload: the snapshot is built for the realm now running. */
 	if (r->udb)

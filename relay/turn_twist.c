@@ -191,12 +191,16 @@ static void twist_refresh(struct req *q)
 	lifetime = turn_pick_lifetime(q);
 	if (lifetime < 0)
 		return turn_error(q, 400);
+	/* The port is free before the client hears so (its next Allocate may
+	 * reach another worker at once); the socket goes after the answer,
+	 * which leaves on it. */
 	if (lifetime)
 		twist_flow_set_expiry(f, q->w->now_ms + (uint64_t)lifetime * 1000);
+	else
+		twist_flow_release(f);
 	turn_resp_begin(q, &wr, buf, STUN_SUCCESS);
 	stun_wr_u32(&wr, STUN_A_LIFETIME, (uint32_t)lifetime);
 	turn_resp_send(q, &wr);
-	/* After the answer: it leaves on the flow's own socket. */
 	if (lifetime == 0)
 		flow_delete(&f->flow);
 }

@@ -509,12 +509,29 @@ uint32_t twist_flow_left_s(const struct twist_flow *f, uint64_t now_ms)
 	return f->expires > now_ms ? (uint32_t)((f->expires - now_ms) / 1000) : 0;
 }
 
+void twist_flow_release(struct twist_flow *f)
+{
+	if (f->in_plane)
+		plane_unlink(f->tp, f);
+}
+
 void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms)
 {
 	f->expires = expires_ms;
 }
 
 /* ---- the TUN side (worker 0) ---- */
+
+/*
+ * A listen flow with XOR-PEER-ADDRESS takes only that peer: its IP, and its
+ * port unless 0 (a TCP peer connects from a port nobody knows in advance).
+ */
+static bool wanted(const struct twist_flow *f, const struct tw_addr *src)
+{
+	if (!f->want.family)
+		return true;
+	return tw_addr_ip_eq(&f->want, src) && (!f->want.port || f->want.port == src->port);
+}
 
 /* The flow that takes a peer packet: latched to that peer, else the oldest armed. */
 static struct twist_flow *match(struct tw_port *p, const struct twist_ip *ip, bool opens)
@@ -529,7 +546,7 @@ static struct twist_flow *match(struct tw_port *p, const struct twist_ip *ip, bo
 				return f;
 			continue;
 		}
-		if (f->want.family && !tw_addr_eq(&f->want, &ip->src))
+		if (!wanted(f, &ip->src))
 			continue;
 		if (opens && (!armed || f->armed_seq < armed->armed_seq))
 			armed = f;

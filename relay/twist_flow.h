@@ -104,5 +104,10 @@ int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_as
 /* Lifetime left in seconds. */
 uint32_t twist_flow_left_s(const struct twist_flow *f, uint64_t now_ms);
 void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms);
+/*
+ * Gives the relayed port back now (the flow relays nothing more) while its
+ * client socket stays for one last answer; flow_delete() follows.
+ */
+void twist_flow_release(struct twist_flow *f);
 
 #endif

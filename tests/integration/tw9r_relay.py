@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from turn_conformance import (  # noqa: E402
-    A_ERROR_CODE, A_LIFETIME, A_NONCE, A_REALM, A_REQUESTED_ADDRESS_FAMILY,
-    A_XOR_PEER_ADDRESS, A_XOR_RELAYED_ADDRESS, ALLOCATE, BINDING, ERROR, FAM_V4, FAM_V6,
+    A_DATA, A_ERROR_CODE, A_LIFETIME, A_NONCE, A_REALM, A_REQUESTED_ADDRESS_FAMILY,
+    A_XOR_PEER_ADDRESS, A_XOR_RELAYED_ADDRESS, ALLOCATE, BINDING, DATA, ERROR, FAM_V4, FAM_V6,
     INDICATION, REFRESH, REQUEST, SUCCESS, Auth, Fail, Msg, Parsed, check, family_attr,
     requested_transport, u32)
 
@@ -223,6 +223,20 @@ class Flow:
 
     def send_seg(self, seg):
         self.sock.send(seg)
+
+    def recv_peer(self, timeout=WAIT):
+        """A peer's segment: (segment, peer) from a Data indication (a listen
+        flow before the client's first segment, twist-protocol.md §6), or
+        (segment, None) bare; (None, None) on timeout."""
+        d = self.recv(timeout)
+        if d is None:
+            return None, None
+        if d[0] < 0x40 and len(d) >= 20 and d[4:8] == struct.pack("!I", 0x2112A442):
+            m = Parsed(d)
+            check(m.method == DATA and m.cls == INDICATION, "not a Data indication: %s" %
+                  m.describe())
+            return m.get(A_DATA), m.xaddrs(A_XOR_PEER_ADDRESS)[0]
+        return d, None
 
 
 def ok(r, what):
@@ -457,6 +471,25 @@ def listen_udp_latch_and_cookie():
 
 
 @case
+def listen_restricted_peer():
+    # XOR-PEER-ADDRESS with port 0 on a listen: only that IP, from any port.
+    f = Flow()
+    ok(f.allocate(LISTEN, UDP, (PEER, 0)), "listen UDP for one peer IP")
+    rip, rport = f.relayed
+    other, good = peer_udp(PEER2, 7201), peer_udp(PEER, 7202)
+    other.sendto(b"not you", (rip, rport))
+    check(f.recv(QUIET) is None, "a peer other than the named one reached the flow")
+    good.sendto(b"you", (rip, rport))
+    d, _ = f.recv_peer()
+    check(d is not None and d[8:] == b"you" and struct.unpack("!H", d[:2])[0] == 7202,
+          "the named peer did not reach the flow: %r" % d)
+    ok(f.refresh(0), "Refresh 0")
+    f.close()
+    other.close()
+    good.close()
+
+
+@case
 def listen_tcp():
     f = Flow()
     ok(f.allocate(LISTEN, TCP), "listen TCP")
@@ -599,6 +632,8 @@ def keepalive_and_expiry():
             check(d is not None and struct.unpack("!HH", d[:4]) == (3479, rport),
                   "encapsulated Binding: answer %r" % d)
             check(Parsed(d[8:]).cls == SUCCESS, "encapsulated Binding not a success")
+            check(l4_csum("203.0.113.10", rip, UDP, d[:6] + b"\0\0" + d[8:]) ==
+                  struct.unpack("!H", d[6:8])[0], "encapsulated answer's checksum")
         else:
             f.send_seg(b"\xff")
         time.sleep(1.0)
@@ -632,6 +667,30 @@ def keepalive_and_expiry():
     ok(r, "encapsulated Refresh 0")
     check(gauge(RELAY_B) == 0, "encapsulated Refresh 0 did not delete")
     h.close()
+
+
+@case
+def armed_cap_on_one_port():
+    # Last: afterwards B's one port stays held for 30 s by the cookie.
+    # 486: at most 8 armed listen flows wait on one port (cookies share B's one port).
+    armed = [Flow(RELAY_B)]
+    ok(armed[0].allocate(LISTEN, UDP), "B: listen")
+    for i in range(7):
+        g = Flow(RELAY_B)
+        ok(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, armed[0].cookie)]), "B: armed %d" % (i + 2))
+        armed.append(g)
+    g = Flow(RELAY_B)
+    err(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, armed[0].cookie)]), 486, "B: ninth armed flow")
+    err(g.allocate(CONNECT, UDP, (PEER, 7)), 508, "B: the port is held by the listen flows")
+    for x in armed:
+        ok(x.refresh(0), "B: Refresh 0")
+        x.close()
+    # The cookie outlives its flows by 30 s, and keeps the port meanwhile.
+    err(g.allocate(CONNECT, UDP, (PEER, 7)), 508, "B: the port is held for the cookie")
+    ok(g.allocate(LISTEN, UDP, extra=[(A_COOKIE, armed[0].cookie)]),
+       "B: the cookie re-arms the port after its last flow ended")
+    ok(g.refresh(0), "B: Refresh 0")
+    g.close()
 
 
 def main():

@@ -10,7 +10,8 @@
 # an IPv4 client reaches an IPv6 peer).
 # Relay A listens on 203.0.113.10:3478 with relayed TWIST address
 # 203.0.113.200 (TUN tw9ra); relay B on :3479 with 203.0.113.201 (TUN
-# tw9rb), one relayed port and idle_timeout 3 s, for expiry and 508.
+# tw9rb), one relayed port, idle_timeout 3 s and no per-user cap, for
+# expiry, 508 and the armed flows' cap on one port.
 # tw9r_relay.py (the test's own STUN encoder, sockets placed in each
 # namespace with setns) runs the cases; an nft counter in the relay
 # namespace counts TCP RSTs that pass it, which must stay 0.
@@ -44,16 +45,10 @@ lab_down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 }
+# Processes first (by PID), then the namespaces, then lib.sh's report.
 lab_cleanup() {
-	local rc=$?
-	# Processes first (tw_cleanup stops them by PID), namespaces after.
+	local rc=$? i
 	trap - EXIT
-	(exit $rc)
-	tw_cleanup_and_lab $rc
-}
-tw_cleanup_and_lab() {
-	local rc=$1
-	set +e
 	for ((i = ${#TW_PIDS[@]} - 1; i >= 0; i--)); do
 		[ -n "${TW_PIDS[$i]}" ] || continue
 		tw_stop "${TW_PIDS[$i]}" || true
@@ -61,7 +56,7 @@ tw_cleanup_and_lab() {
 		TW_PIDS[i]=""
 	done
 	lab_down
-	(exit $rc)
+	(exit "$rc")
 	tw_cleanup
 }
 trap lab_cleanup EXIT
@@ -100,7 +95,7 @@ table inet tw9r_rst {
 }
 NFT
 
-relay_conf() { # NAME PORT METRICS RELAYED TUN PORTS IDLE TURN_PORT_BASE [RELAYED6]
+relay_conf() { # NAME PORT METRICS RELAYED TUN PORTS IDLE TURN_PORT_BASE MAX_FLOWS [RELAYED6]
 	cat >"$TW_TMP/$1.yaml" <<YAML
 listen:
   - address: 203.0.113.10
@@ -131,15 +126,15 @@ log:
 twist:
   enabled: true
   relay_ipv4: $4
-${9:+  relay_ipv6: $9}
+${10:+  relay_ipv6: ${10}}
   ports: $6
   tun: $5
   idle_timeout: $7
-  max_flows_per_user: 6
+  max_flows_per_user: $9
 YAML
 }
-relay_conf a 3478 9751 203.0.113.200 tw9ra 50000-50999 60 40 2001:db8:4::200
-relay_conf b 3479 9752 203.0.113.201 tw9rb 60000-60000 3 41
+relay_conf a 3478 9751 203.0.113.200 tw9ra 50000-50999 60 40 6 2001:db8:4::200
+relay_conf b 3479 9752 203.0.113.201 tw9rb 60000-60000 3 41 0
 for r in a b; do
 	"$BIN" --check-config "$TW_TMP/$r.yaml" >"$TW_TMP/check-$r.log" 2>&1 ||
 		tw_fail "config $r refused: $(cat "$TW_TMP/check-$r.log")"
@@ -190,6 +185,16 @@ grep -q '^twist_twist_flows{type="connect",proto="udp"} 0$' "$TW_TMP/a.prom" ||
 out=$(promtool check metrics <"$TW_TMP/a.prom" 2>&1) || tw_fail "promtool: $out"
 [ -z "$out" ] || tw_fail "promtool complains: $out"
 tw_log "promtool check metrics: clean ($(grep -c '^twist_twist_' "$TW_TMP/a.prom") twist_twist_ samples)"
+
+# SIGHUP with another twist section: kept as it runs, and the log says so.
+sed -i 's/idle_timeout: 60/idle_timeout: 61/' "$TW_TMP/a.yaml"
+kill -HUP "$PID_A"
+for i in $(seq 1 100); do
+	grep -q 'twist section changes only on a restart' "$TW_TMP/relay-a.log" && break
+	sleep 0.1
+done
+grep -q 'twist section changes only on a restart' "$TW_TMP/relay-a.log" ||
+	tw_fail "no warning for a changed twist section on SIGHUP"
 
 # Forwarding off: the relay refuses to start, and says why.
 ip netns exec "$RLY" sysctl -qw net.ipv4.ip_forward=0
