@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -18,8 +17,8 @@
 #include "relay/netaddr.h"
 #include "relay/stream.h"
 #include "relay/tcp.h"
+#include "relay/tcp_int.h"
 #include "relay/tls.h"
-#include "relay/tcp_handover.h"
 #include "relay/tcp_relay.h"
 #include "relay/ws.h"
 
@@ -33,24 +32,6 @@
 #define NOTSENT_UNAUTH (16 << 10)
 /* A closing connection's last words (an HTTP refusal, a close frame) get this long. */
 #define LINGER_S 5
-
-/* A TURN-over-TCP client (RFC 8656 §3.1): it owns its allocation. */
-struct tcp_conn {
-	struct conn c;
-	struct bufferevent *bev;
-	struct event *deadline; /* stream_deadline(), armed for deadline_ms */
-	uint64_t deadline_ms;   /* 0 = not armed */
-	struct stream st;
-	bool counted_authed; /* connlimit knows it authenticated */
-	bool paused;         /* reading stopped until the output drains */
-	struct ws_conn *ws;  /* TURN over WebSocket: its bytes go through ws.c first */
-	int linger;          /* closing once the output drains: enum conn_close + 1 */
-	bool handshaking;    /* TLS: the handshake has not completed yet */
-	bool tls;            /* reads through a TLS bufferevent */
-	bool undecided;      /* shared port: TURN or WebSocket not known yet */
-	bool moved;          /* handed to another worker: connlimit's count went along */
-	struct tcp_conn *next, *prev;
-};
 
 static const struct conn_ops tcp_ops, tls_ops;
 
@@ -66,7 +47,7 @@ static size_t out_max(const struct tcp_conn *tc)
 	return tc->c.authed ? TCP_OUT_MAX : TCP_OUT_MAX_UNAUTH;
 }
 
-static void conn_free(struct tcp_conn *tc)
+void tcp_conn_free(struct tcp_conn *tc)
 {
 	struct worker *w = tc->c.w;
 
@@ -103,7 +84,7 @@ void tcp_conn_close(struct tcp_conn *tc, enum conn_close why)
 		log_debug("%s %s closed (%s)", tc->c.ops->name,
 		          tw_addr_fmt(&tc->c.client, a, sizeof(a)), stats_close_name(why));
 	}
-	conn_free(tc);
+	tcp_conn_free(tc);
 }
 
 int tcp_conn_out(struct conn *c, const void *pre, size_t plen, const void *pkt, size_t len,
@@ -161,6 +142,11 @@ static const struct conn_ops tls_ops = STREAM_OPS("tls");
 const struct conn_ops *tcp_conn_ops(void)
 {
 	return &tcp_ops;
+}
+
+bool tcp_conn_plain(const struct conn *c)
+{
+	return c->ops == &tcp_ops || c->ops == &tls_ops;
 }
 
 /* Arms the timer for the stream's deadline; true if it has already passed. */
@@ -227,7 +213,7 @@ static void maybe_pause(struct tcp_conn *tc)
 	bufferevent_setwatermark(tc->bev, EV_WRITE, max / 8, 0);
 }
 
-static void set_notsent(struct tcp_conn *tc, int bytes)
+void tcp_set_notsent(struct tcp_conn *tc, int bytes)
 {
 	setsockopt(bufferevent_getfd(tc->bev), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes,
 	           sizeof(bytes));
@@ -238,7 +224,7 @@ static void authenticated(struct tcp_conn *tc)
 {
 	connlimit_authed(tc->c.w->r->conns, &tc->c.client);
 	tc->counted_authed = true;
-	set_notsent(tc, 0);
+	tcp_set_notsent(tc, 0);
 }
 
 /*
@@ -288,90 +274,7 @@ static int sniff(struct tcp_conn *tc, struct evbuffer *in)
 	return 0;
 }
 
-int tcp_conn_bindable(const struct conn *c)
-{
-	const struct tcp_conn *tc = (const struct tcp_conn *)c;
-
-	if (c->ops == &tcp_ops || c->ops == &tls_ops)
-		return tc->ws ? -EOPNOTSUPP : 0;
-	if (c->ops == ws_conn_ops(false) || c->ops == ws_conn_ops(true))
-		return tc->ws && ws_conn_open(tc->ws) ? 0 : -EOPNOTSUPP;
-	return -EOPNOTSUPP;
-}
-
-/*
- * RFC 6062 §5.4: after ConnectionBind's answer the connection is a data
- * connection: the relay reads no more frames from it, its bufferevent
- * (with the answer queued and any bytes behind it) goes to the peer pipe,
- * and a WebSocket's framing state with it.
- */
-static void handoff(struct tcp_conn *tc)
-{
-	struct bufferevent *bev = tc->bev;
-	struct ws_conn *ws = tc->ws;
-
-	set_notsent(tc, 0);
-	bufferevent_set_timeouts(bev, NULL, NULL);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	tc->bev = NULL;
-	tc->ws = NULL;
-	STAT_INC(&tc->c.w->st, tcpr_bound);
-	tcp_relay_take(tc->c.tcpr_bind, bev, ws);
-	conn_free(tc);
-}
-
-/*
- * RFC 6062 §5.4 across workers: the ConnectionBind (still unread) names
- * an id another worker owns. The socket leaves this worker's loop without
- * being closed; what was read and what is still to be written travel with
- * it, and the owner reads the request as if it had accepted the socket.
- */
-static void hand_over(struct tcp_conn *tc)
-{
-	struct worker *w = tc->c.w, *to = w->r->workers[tc->c.tcpr_owner - 1];
-	struct evbuffer *in = bufferevent_get_input(tc->bev),
-	                *out = bufferevent_get_output(tc->bev);
-	size_t ilen = evbuffer_get_length(in), olen = evbuffer_get_length(out);
-	struct tcp_handover *h = malloc(sizeof(*h) + ilen + olen);
-
-	if (!h)
-		return tcp_conn_close(tc, CLOSE_PEER);
-	evbuffer_copyout(in, h->data, ilen);
-	evbuffer_copyout(out, h->data + ilen, olen);
-	h->in_len = ilen;
-	h->out_len = olen;
-	h->ssl = NULL;
-	if (tc->tls) {
-		/* The session goes along (docs/architecture.md, RFC 6062): the
-		 * bufferevent is freed here without touching it or the socket. */
-		h->ssl = tls_bev_release(tc->bev, &h->fd);
-		tc->bev = NULL;
-	} else {
-		/* A second descriptor for the socket: the bufferevent closes its own
-		 * when freed here (whatever it was told), the owner gets this one. */
-		h->fd = fcntl(bufferevent_getfd(tc->bev), F_DUPFD_CLOEXEC, 0);
-		if (h->fd < 0) {
-			free(h);
-			return tcp_conn_close(tc, CLOSE_PEER);
-		}
-		/* Out of this loop's epoll set now, while the first descriptor is
-		 * still open: the set keys on it, and the socket outlives its close. */
-		bufferevent_disable(tc->bev, EV_READ | EV_WRITE);
-	}
-	h->client = tc->c.client;
-	h->counted_authed = tc->counted_authed;
-	/* A WebSocket's framing state goes along: the request waits in it. */
-	h->ws = tc->ws;
-	tc->ws = NULL;
-	ws_conn_move(h->ws, w, NULL);
-	tc->moved = true;
-	STAT_INC(&w->st, tcpr_handed_over);
-	log_debug("worker %u: data connection fd %d to worker %u", w->id, h->fd, to->id);
-	conn_free(tc);
-	tcp_handover_post(to, h);
-}
-
-static void read_cb(struct bufferevent *bev, void *arg)
+void tcp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *tc = arg;
 	enum conn_close why;
@@ -392,9 +295,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return tcp_conn_close(tc, (enum conn_close) - rc);
 	}
 	if (tc->c.tcpr_bind)
-		return handoff(tc);
+		return tcp_conn_handoff(tc);
 	if (tc->c.tcpr_owner)
-		return hand_over(tc);
+		return tcp_conn_hand_over(tc);
 	if (tc->c.authed && !tc->counted_authed)
 		authenticated(tc);
 	if (deadline_arm(tc, &why))
@@ -490,8 +393,8 @@ static struct bufferevent *bev_new(struct worker *w, int fd, enum stream_kind ki
  * A connection on fd, on w's loop; NULL (fd closed) if it cannot be had.
  * ssl: an established session another worker handed over with fd, or NULL.
  */
-static struct tcp_conn *conn_new(struct worker *w, int fd, const struct tw_addr *client,
-                                 enum stream_kind kind, struct ssl_st *ssl)
+struct tcp_conn *tcp_conn_new(struct worker *w, int fd, const struct tw_addr *client,
+                              enum stream_kind kind, struct ssl_st *ssl)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -524,8 +427,8 @@ static struct tcp_conn *conn_new(struct worker *w, int fd, const struct tw_addr 
 	w->tcp_conns = tc;
 	STAT_ADD(&w->st, tcp_conns, 1);
 	stream_init(&tc->st, w->now_ms);
-	set_notsent(tc, NOTSENT_UNAUTH);
-	bufferevent_setcb(tc->bev, read_cb, write_cb, event_cb, tc);
+	tcp_set_notsent(tc, NOTSENT_UNAUTH);
+	bufferevent_setcb(tc->bev, tcp_read_cb, write_cb, event_cb, tc);
 	set_idle_timeout(tc, true);
 	return tc;
 bad:
@@ -545,7 +448,7 @@ bad:
 
 int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum stream_kind kind)
 {
-	struct tcp_conn *tc = conn_new(w, fd, client, kind, NULL);
+	struct tcp_conn *tc = tcp_conn_new(w, fd, client, kind, NULL);
 	enum conn_close why;
 
 	if (!tc) {
@@ -560,55 +463,9 @@ int tcp_conn_open(struct worker *w, int fd, const struct tw_addr *client, enum s
 	return 0;
 }
 
-/*
- * A socket bufferevent's input takes bytes at its end only while it reads
- * (libevent freezes it otherwise); a TLS one's is never frozen, and must
- * not be left so.
- */
-static int input_add(struct tcp_conn *tc, const void *buf, size_t len)
-{
-	struct evbuffer *in = bufferevent_get_input(tc->bev);
-	int rc;
-
-	if (tc->tls)
-		return evbuffer_add(in, buf, len);
-	evbuffer_unfreeze(in, 0);
-	rc = evbuffer_add(in, buf, len);
-	evbuffer_freeze(in, 0);
-	return rc;
-}
-
-void tcp_conn_adopt(struct worker *w, const struct tcp_handover *h)
-{
-	struct tcp_conn *tc =
-	        conn_new(w, h->fd, &h->client, h->ssl ? STREAM_TLS : STREAM_TCP, h->ssl);
-
-	if (!tc) {
-		connlimit_put(w->r->conns, &h->client, h->counted_authed);
-		ws_conn_move(h->ws, NULL, w); /* counted here to be uncounted by the free */
-		ws_conn_free(h->ws, w);
-		return;
-	}
-	tc->counted_authed = h->counted_authed;
-	tc->c.tcpr_moved = true;
-	if (h->ws) {
-		tc->ws = h->ws;
-		tc->c.ops = ws_conn_ops(tc->tls);
-		ws_conn_move(tc->ws, NULL, w);
-	}
-	log_debug("worker %u: adopted fd %d, %zu bytes to read, %zu to write", w->id, h->fd,
-	          h->in_len, h->out_len);
-	if (input_add(tc, h->data, h->in_len) < 0 ||
-	    evbuffer_add(bufferevent_get_output(tc->bev), h->data + h->in_len, h->out_len) < 0)
-		return tcp_conn_close(tc, CLOSE_PEER);
-	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
-	/* The ConnectionBind is already here: read it now, not on the next bytes. */
-	read_cb(tc->bev, tc);
-}
-
 void tcp_close_all(struct worker *w)
 {
 	while (w->tcp_conns)
-		conn_free(w->tcp_conns);
+		tcp_conn_free(w->tcp_conns);
 	tcp_listen_close_all(w);
 }
