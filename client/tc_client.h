@@ -1,6 +1,8 @@
 /*
- * twist-client at run time: the shim's state and its flows. Only
- * tc_flow.c, tc_data.c and twist_client.c do I/O.
+ * twist-client at run time: the shim's state and its flows. The engine
+ * (tc_flow.c, tc_data.c) does no I/O and reads no clock: it reaches the
+ * sockets, the TUN, the timers and the loop through struct tc_ops, which
+ * tc_io.c implements with libevent and the unit tests with a fake.
  *
  * A flow is one TWIST flow: one UDP socket of its own toward the server
  * (so one client 5-tuple per application connection, as the draft's
@@ -21,8 +23,26 @@
 #include "client/tc_table.h"
 #include "client/tc_tun.h"
 
-struct event;
 struct event_base;
+struct tc_flow;
+struct tc_client;
+
+/* The engine's outside world. Each returns 0 or -errno where it returns int. */
+struct tc_ops {
+	/* A UDP socket of the flow's own, connected to the server, watched. */
+	int (*open)(struct tc_flow *f);
+	void (*close)(struct tc_flow *f);
+	int (*send)(struct tc_flow *f, const uint8_t *p, size_t len);
+	/* The flow's one retransmission timer: fires tc_flow_rtx() after ms; 0 stops it. */
+	void (*timer)(struct tc_flow *f, unsigned ms);
+	int (*tun_write)(struct tc_client *c, const uint8_t *p, size_t len);
+	uint64_t (*now_ms)(struct tc_client *c);
+	int (*random)(uint8_t *p, size_t n);
+	/* A line for the user on stdout (listen flows). */
+	void (*announce)(struct tc_client *c, const char *line);
+	/* End the event loop (a fatal answer). */
+	void (*stop)(struct tc_client *c);
+};
 
 enum tc_state {
 	TC_ALLOCATING, /* Allocate sent, packets queued */
@@ -71,8 +91,7 @@ struct tc_flow {
 	unsigned id;
 	enum tc_state state;
 	uint8_t proto;
-	int fd;
-	struct event *ev_rd, *ev_rtx;
+	void *io; /* the ops' own: socket and events */
 	struct tc_map map;
 	bool latched; /* peer known (always for connect) */
 	bool dead;    /* to be freed once the callback that ended it returns */
@@ -97,6 +116,8 @@ struct tc_flow {
 TAILQ_HEAD(tc_flow_list, tc_flow);
 
 struct tc_client {
+	const struct tc_ops *ops;
+	void *io;
 	struct event_base *base;
 	const struct tc_conf *conf;
 	struct tc_tun tun;
@@ -121,6 +142,10 @@ struct tc_flow *tc_flow_listen(struct tc_client *c, struct tc_listener *l);
 void tc_flow_free(struct tc_flow *f);
 /* Keepalive, Refresh, idle and close timers. */
 void tc_flow_tick(struct tc_flow *f, uint64_t now_ms);
+/* One datagram from the server on f's socket. Afterwards f->dead: the caller frees f. */
+void tc_flow_input(struct tc_flow *f, const uint8_t *p, size_t len);
+/* f's retransmission timer fired. Afterwards f->dead: the caller frees f. */
+void tc_flow_rtx(struct tc_flow *f);
 /* The application's TCP ended (FIN both ways or RST): close after the grace. */
 void tc_flow_tcp_track(struct tc_flow *f, const uint8_t *seg, size_t len, bool out);
 /* Stops the loop with an exit code and a message (an answer that ends the program). */
@@ -128,6 +153,9 @@ void tc_client_fatal(struct tc_client *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 int tc_flow_send(struct tc_flow *f, const uint8_t *p, size_t len);
 const char *tc_state_name(enum tc_state s);
+
+/* tc_io.c: the ops on libevent and real sockets. */
+extern const struct tc_ops tc_io_ops;
 
 /* tc_data.c: the data path. */
 void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len);

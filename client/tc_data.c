@@ -6,10 +6,8 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/tc_client.h"
-#include "common/clock.h"
 #include "common/log.h"
 #include "proto/cursor.h"
 #include "proto/twist.h"
@@ -109,11 +107,11 @@ void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len)
 		return;
 	}
 	tc_flow_tcp_track(f, seg, len, false);
-	if (write(c->tun.fd, txbuf, (size_t)n) < 0) {
+	if (c->ops->tun_write(c, txbuf, (size_t)n) < 0) {
 		c->st.drops[TC_DROP_SEND]++;
 		return;
 	}
-	f->last_data_ms = clock_mono_ms();
+	f->last_data_ms = c->ops->now_ms(c);
 	c->st.pkts_in++;
 	c->st.bytes_in += len;
 }
@@ -145,7 +143,7 @@ int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer)
 		return -ENOSPC;
 	}
 	f->latched = true;
-	f->last_data_ms = clock_mono_ms();
+	f->last_data_ms = c->ops->now_ms(c);
 	log_info("flow %u: listen %u latched peer %s", f->id, l->spec.port,
 	         tw_addr_fmt(peer, a, sizeof(a)));
 	if (l->armed == f) {
@@ -185,6 +183,6 @@ void tc_data_refuse(struct tc_flow *f)
 	if (hl < 0)
 		return;
 	memmove(txbuf + hl, rst, TC_TCP_HDR);
-	if (write(f->c->tun.fd, txbuf, (size_t)hl + TC_TCP_HDR) < 0)
+	if (f->c->ops->tun_write(f->c, txbuf, (size_t)hl + TC_TCP_HDR) < 0)
 		f->c->st.drops[TC_DROP_SEND]++;
 }

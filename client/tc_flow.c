@@ -1,19 +1,15 @@
 /*
- * A TWIST flow's control side: its socket, the Allocate (with the
- * long-term credential retry of RFC 8489 §9.2), Refresh, keepalives and
- * teardown. The data path is tc_data.c.
+ * A TWIST flow's control side: the Allocate (with the long-term credential
+ * retry of RFC 8489 §9.2), Refresh, keepalives and teardown, as a state
+ * machine without I/O (c->ops does it). The data path is tc_data.c.
  */
 #include <errno.h>
-#include <event2/event.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/tc_client.h"
-#include "common/clock.h"
 #include "common/log.h"
 
 #define TC_RTO_MS      500  /* RFC 8489 §6.2.1 */
@@ -23,7 +19,10 @@
 #define TC_FAILED_HOLD 5000 /* a refused tuple's packets are dropped this long */
 #define TC_RETRY_MS    5000 /* a listen port is armed again after a failure */
 
-static uint8_t rxbuf[TC_MAX_PKT];
+static uint64_t now(const struct tc_flow *f)
+{
+	return f->c->ops->now_ms(f->c);
+}
 
 const char *tc_state_name(enum tc_state s)
 {
@@ -56,26 +55,26 @@ void tc_client_fatal(struct tc_client *c, const char *fmt, ...)
 	va_end(ap);
 	log_err("%s", msg);
 	c->exit_code = 1;
-	event_base_loopexit(c->base, NULL);
+	c->ops->stop(c);
 }
 
 int tc_flow_send(struct tc_flow *f, const uint8_t *p, size_t len)
 {
-	if (send(f->fd, p, len, 0) < 0) {
+	int ret = f->c->ops->send(f, p, len);
+
+	if (ret < 0) {
 		f->c->st.drops[TC_DROP_SEND]++;
-		return -errno;
+		return ret;
 	}
-	f->last_tx_ms = clock_mono_ms();
+	f->last_tx_ms = now(f);
 	return 0;
 }
 
 static void txn_send(struct tc_flow *f)
 {
-	struct timeval tv = {f->rto_ms / 1000, (f->rto_ms % 1000) * 1000};
-
 	tc_flow_send(f, f->req, f->req_len);
 	f->tries++;
-	evtimer_add(f->ev_rtx, &tv);
+	f->c->ops->timer(f, f->rto_ms);
 }
 
 static void alloc_req(const struct tc_flow *f, struct tc_alloc_req *r)
@@ -102,7 +101,7 @@ static int txn_start(struct tc_flow *f, uint16_t method, uint32_t lifetime)
 	struct tc_alloc_req r;
 	int n;
 
-	if (RAND_bytes(f->tid, sizeof(f->tid)) != 1)
+	if (c->ops->random(f->tid, sizeof(f->tid)) < 0)
 		return -EIO;
 	if (method == STUN_ALLOCATE) {
 		alloc_req(f, &r);
@@ -131,10 +130,10 @@ static void flow_fail(struct tc_flow *f)
 	tc_data_refuse(f);
 	tc_queue_clear(&f->q);
 	change_state(f, TC_FAILED);
-	f->reap_ms = clock_mono_ms() + TC_FAILED_HOLD;
+	f->reap_ms = now(f) + TC_FAILED_HOLD;
 	if (l && l->armed == f) {
 		l->armed = NULL;
-		l->retry_ms = clock_mono_ms() + TC_RETRY_MS;
+		l->retry_ms = now(f) + TC_RETRY_MS;
 	}
 }
 
@@ -148,12 +147,8 @@ static void flow_close(struct tc_flow *f)
 		f->dead = true;
 }
 
-static void on_rtx(evutil_socket_t fd, short what, void *arg)
+void tc_flow_rtx(struct tc_flow *f)
 {
-	struct tc_flow *f = arg;
-
-	(void)fd;
-	(void)what;
 	if (!f->in_txn)
 		return;
 	if (f->tries < TC_RTO_TRIES) {
@@ -165,19 +160,20 @@ static void on_rtx(evutil_socket_t fd, short what, void *arg)
 	log_warn("flow %u: no answer from the server to %s", f->id,
 	         stun_method_name(f->req_method));
 	if (f->state == TC_CLOSING)
-		tc_flow_free(f);
+		f->dead = true;
 	else
 		flow_fail(f);
 }
 
 static void print_listen(const struct tc_flow *f)
 {
-	char a[TW_ADDR_STRLEN];
+	char a[TW_ADDR_STRLEN], line[96];
 	const struct tc_listen *s = &f->listener->spec;
 
-	printf("listen %s:%u relayed %s\n", s->proto == STUN_PROTO_TCP ? "tcp" : "udp", s->port,
-	       tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
-	fflush(stdout);
+	snprintf(line, sizeof(line), "listen %s:%u relayed %s",
+	         s->proto == STUN_PROTO_TCP ? "tcp" : "udp", s->port,
+	         tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
+	f->c->ops->announce(f->c, line);
 }
 
 static void flush_queue(struct tc_flow *f)
@@ -194,7 +190,7 @@ static void refresh_at(struct tc_flow *f, uint32_t lifetime)
 {
 	uint32_t early = lifetime > 120 ? 60 : lifetime / 2;
 
-	f->refresh_ms = clock_mono_ms() + (uint64_t)(lifetime - early) * 1000;
+	f->refresh_ms = now(f) + (uint64_t)(lifetime - early) * 1000;
 }
 
 static void allocated(struct tc_flow *f, const struct tc_resp *r)
@@ -324,37 +320,28 @@ static void on_stun(struct tc_flow *f, const uint8_t *p, size_t len)
 		return;
 	}
 	f->in_txn = false;
-	evtimer_del(f->ev_rtx);
+	f->c->ops->timer(f, 0);
 	if (r.cls == STUN_SUCCESS)
 		on_success(f, &r);
 	else
 		on_error(f, &r);
 }
 
-static void on_read(evutil_socket_t fd, short what, void *arg)
+void tc_flow_input(struct tc_flow *f, const uint8_t *p, size_t len)
 {
-	struct tc_flow *f = arg;
-
-	(void)what;
-	for (int i = 0; i < 64 && !f->dead && !f->c->exit_code; i++) {
-		ssize_t n = recv(fd, rxbuf, sizeof(rxbuf), 0);
-
-		if (n < 0)
-			return; /* EAGAIN, or an ICMP error on the connected socket */
-		if (n == 1 && rxbuf[0] == TWIST_KEEPALIVE_BYTE)
-			continue;
-		if (rxbuf[0] < 0x40 && stun_is_msg(rxbuf, (size_t)n)) {
-			on_stun(f, rxbuf, (size_t)n);
-			continue;
-		}
-		if (f->state != TC_ACTIVE || !f->latched) {
-			f->c->st.drops[TC_DROP_PEER_UNKNOWN]++;
-			continue;
-		}
-		tc_data_from_relay(f, rxbuf, (size_t)n);
+	if (f->dead || f->c->exit_code || len == 0)
+		return;
+	if (len == 1 && p[0] == TWIST_KEEPALIVE_BYTE)
+		return;
+	if (p[0] < 0x40 && stun_is_msg(p, len)) {
+		on_stun(f, p, len);
+		return;
 	}
-	if (f->dead)
-		tc_flow_free(f);
+	if (f->state != TC_ACTIVE || !f->latched) {
+		f->c->st.drops[TC_DROP_PEER_UNKNOWN]++;
+		return;
+	}
+	tc_data_from_relay(f, p, len);
 }
 
 static struct tc_flow *flow_new(struct tc_client *c, uint8_t proto)
@@ -366,26 +353,23 @@ static struct tc_flow *flow_new(struct tc_client *c, uint8_t proto)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
+	int ret;
+
 	f->c = c;
 	f->proto = proto;
 	f->id = ++c->next_id;
 	tc_queue_init(&f->q, TC_QUEUE_PKTS, TC_QUEUE_BYTES);
 	TAILQ_INSERT_TAIL(&c->flows, f, link);
 	c->nflows++;
-	f->fd = socket(c->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (f->fd < 0 || connect(f->fd, (struct sockaddr *)&c->server, c->server_len) < 0)
-		goto bad;
-	f->ev_rd = event_new(c->base, f->fd, EV_READ | EV_PERSIST, on_read, f);
-	f->ev_rtx = evtimer_new(c->base, on_rtx, f);
-	if (!f->ev_rd || !f->ev_rtx || event_add(f->ev_rd, NULL) < 0)
-		goto bad;
-	f->last_tx_ms = f->last_data_ms = clock_mono_ms();
+	ret = c->ops->open(f);
+	if (ret < 0) {
+		log_warn("flow %u: cannot open a socket to the server: %s", f->id, strerror(-ret));
+		tc_flow_free(f);
+		return NULL;
+	}
+	f->last_tx_ms = f->last_data_ms = now(f);
 	c->st.flows_created++;
 	return f;
-bad:
-	log_warn("flow %u: cannot open a socket to the server: %s", f->id, strerror(errno));
-	tc_flow_free(f);
-	return NULL;
 }
 
 struct tc_flow *tc_flow_connect(struct tc_client *c, const struct tc_key *k,
@@ -412,7 +396,7 @@ struct tc_flow *tc_flow_listen(struct tc_client *c, struct tc_listener *l)
 	struct tc_flow *f = flow_new(c, l->spec.proto);
 
 	if (!f) {
-		l->retry_ms = clock_mono_ms() + TC_RETRY_MS;
+		l->retry_ms = c->ops->now_ms(c) + TC_RETRY_MS;
 		return NULL;
 	}
 	f->listener = l;
@@ -433,16 +417,11 @@ void tc_flow_free(struct tc_flow *f)
 	c = f->c;
 	if (f->listener && f->listener->armed == f) {
 		f->listener->armed = NULL;
-		f->listener->retry_ms = clock_mono_ms() + TC_RETRY_MS;
+		f->listener->retry_ms = now(f) + TC_RETRY_MS;
 	}
 	tc_table_del(&c->table, &f->node);
 	tc_queue_clear(&f->q);
-	if (f->ev_rd)
-		event_free(f->ev_rd);
-	if (f->ev_rtx)
-		event_free(f->ev_rtx);
-	if (f->fd >= 0)
-		close(f->fd);
+	c->ops->close(f);
 	TAILQ_REMOVE(&c->flows, f, link);
 	c->nflows--;
 	free(f);
@@ -459,7 +438,7 @@ static void keepalive(struct tc_flow *f)
 		tc_flow_send(f, &ka, 1);
 		return;
 	}
-	if (RAND_bytes(tid, sizeof(tid)) != 1)
+	if (f->c->ops->random(tid, sizeof(tid)) < 0)
 		return;
 	n = tc_stun_binding(buf, sizeof(buf), tid, 0);
 	if (n > 0)
@@ -518,5 +497,5 @@ void tc_flow_tcp_track(struct tc_flow *f, const uint8_t *seg, size_t len, bool o
 	/* RFC 9293 §3.6: after both FINs only the last ACK (and TIME-WAIT
 	 * retransmissions) remain; the grace period lets them through. */
 	if (!f->reap_ms && (f->rst || (f->fin_in && f->fin_out)))
-		f->reap_ms = clock_mono_ms() + (uint64_t)f->c->conf->tcp_grace_s * 1000;
+		f->reap_ms = now(f) + (uint64_t)f->c->conf->tcp_grace_s * 1000;
 }

@@ -389,9 +389,10 @@ static void flows_end(struct tc_client *c)
 	int n;
 
 	while ((f = TAILQ_FIRST(&c->flows))) {
-		if (f->state == TC_ACTIVE && c->cred.have && RAND_bytes(tid, sizeof(tid)) == 1 &&
+		if (f->state == TC_ACTIVE && c->cred.have &&
+		    c->ops->random(tid, sizeof(tid)) == 0 &&
 		    (n = tc_stun_refresh(buf, sizeof(buf), tid, 0, &c->cred)) > 0)
-			send(f->fd, buf, (size_t)n, 0);
+			c->ops->send(f, buf, (size_t)n);
 		tc_flow_free(f);
 	}
 }
@@ -442,6 +443,7 @@ int main(int argc, char **argv)
 	log_init("twist-client", conf.log_level, false);
 	signal(SIGPIPE, SIG_IGN);
 	c.conf = &conf;
+	c.ops = &tc_io_ops;
 	c.tun.fd = -1;
 	c.cred.user = conf.user;
 	c.cred.pass = conf.password;

@@ -20,8 +20,8 @@
 #   listen    --listen tcp:8000: two curls from the peer to the printed
 #             relayed address reach a server in the client namespace, and
 #             the flow is re-armed each time; --listen udp:7000: 20
-#             datagrams echoed by socat behind the client; after 35 s of
-#             silence (relay idle_timeout 25 s) keepalives kept the armed flow.
+#             datagrams echoed by socat behind the client; after 45 s of
+#             silence (relay idle_timeout 30 s) keepalives kept the armed flow.
 #   errors    a wrong password, coturn's turnserver (no TWIST: 420) and a
 #             missing CAP_NET_ADMIN each make twist-client exit non-zero
 #             with a clear message.
@@ -122,7 +122,7 @@ start_relay() {
 		  relay_ipv4: $TWIST4
 		  relay_ipv6: "2001:db8:4::200"
 		  tun: tw9ct0
-		  idle_timeout: 25
+		  idle_timeout: 30
 	EOF
 	tw_start twist-relay "$TW_TMP/relay.log" ip netns exec $NS_R "$RELAY" --config "$TW_TMP/relay.yaml"
 	RELAY_PID=$TW_LAST_PID
@@ -155,12 +155,20 @@ start_client() {
 
 # stop_client: SIGTERM; it must exit 0 and take its TUN with it.
 stop_client() {
+	local i
 	tw_stop "$CLIENT_PID" || tw_fail "twist-client ignored SIGTERM"
 	tw_forget "$CLIENT_PID"
 	[ "$TW_STOP_STATUS" -eq 0 ] || tw_fail "twist-client exited $TW_STOP_STATUS on SIGTERM"
+	# The kernel unregisters a closed TUN once the last reference goes (the
+	# host's TIME-WAIT sockets hold routes through it for a moment).
+	for ((i = 0; i < 100; i++)); do
+		ip -n $NS_C link show $TUNC >/dev/null 2>&1 || break
+		sleep 0.1
+	done
 	if ip -n $NS_C link show $TUNC >/dev/null 2>&1; then
-		tw_fail "$TUNC still exists after SIGTERM"
+		tw_fail "$TUNC still exists 10 s after SIGTERM"
 	fi
+	[ $i -eq 0 ] || tw_log "$TUNC went $i polls after twist-client's exit"
 	if ip -n $NS_C route show table all | grep -q "$TUNC"; then
 		tw_fail "routes into $TUNC remain after SIGTERM"
 	fi
@@ -318,15 +326,18 @@ case_listen() {
 	got=$(udp_echo $NS_P "${uaddr%:*}" "${uaddr##*:}" 20)
 	[ "$got" = 20 ] || tw_fail "UDP listen: $got of 20 datagrams echoed from behind the client"
 	tw_log "UDP listen: 20 of 20 datagrams echoed at $uaddr"
-	# The armed TCP flow says nothing for 35 s: the relay's idle_timeout is
-	# 25 s, so only the keepalives (after 20 s of silence) keep it.
-	sleep 35
-	got=$(nsx $NS_P curl -fsS --max-time 20 "http://$addr/hello") ||
-		tw_fail "after 35 s idle, curl to $addr failed: the armed flow expired"
+	# The armed TCP flow says nothing for 45 s: the relay's idle_timeout is
+	# 30 s, so only the keepalives (after 20 s of silence) keep it.
+	sleep 45
+	got=$(nsx $NS_P curl -fsS --max-time 20 "http://$addr/hello") || {
+		kill -USR1 "$CLIENT_PID"
+		sleep 0.5
+		tw_fail "after 45 s idle, curl to $addr failed: the armed flow expired"
+	}
 	kill -USR1 "$CLIENT_PID"
 	sleep 0.5
 	grep -Eq "status: .* keepalives [1-9]" "$CLIENT_LOG" || tw_fail "no keepalive counted"
-	tw_log "an armed flow idle for 35 s (relay idle_timeout 25 s) still served: keepalives"
+	tw_log "an armed flow idle for 45 s (relay idle_timeout 30 s) still served: keepalives"
 	stop_client
 	tw_pass "listen: two curls to $addr and a UDP echo at $uaddr reached servers behind twist-client"
 }
