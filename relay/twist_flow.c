@@ -183,8 +183,10 @@ static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, 
 static bool client_readable(struct worker *w, struct dp_handle *h)
 {
 	struct twist_flow *f = (struct twist_flow *)((char *)h - offsetof(struct twist_flow, h));
+	bool more = dp_drain(w, h->fd, h, from_client, f);
 
-	return dp_drain(w, h->fd, h, from_client, f);
+	twist_plane_flush(f->tp, w);
+	return more;
 }
 
 /* The connected per-client socket (decision 1), from the listener's address. */
