@@ -160,7 +160,7 @@ static int io_open(struct tc_flow *f)
 {
 	struct tc_client *c = f->c;
 	struct tc_io_flow *io = calloc(1, sizeof(*io));
-	int err;
+	int err, rcvbuf = 4 << 20;
 
 	if (!io)
 		return -ENOMEM;
@@ -168,6 +168,10 @@ static int io_open(struct tc_flow *f)
 	io->fd = socket(c->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (io->fd < 0 || connect(io->fd, (struct sockaddr *)&c->server, c->server_len) < 0)
 		goto bad;
+	/* The relay's bursts of segments for a download; best effort (FORCE wants CAP_NET_ADMIN).
+	 */
+	if (setsockopt(io->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		(void)setsockopt(io->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	io->rd = event_new(c->base, io->fd, EV_READ | EV_PERSIST, on_read, f);
 	io->rtx = evtimer_new(c->base, on_rtx, f);
 	if (!io->rd || !io->rtx || event_add(io->rd, NULL) < 0)
