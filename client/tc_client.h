@@ -156,6 +156,8 @@ const char *tc_state_name(enum tc_state s);
 
 /* tc_io.c: the ops on libevent and real sockets. */
 extern const struct tc_ops tc_io_ops;
+/* Reads what the TUN has (a bounded batch) into the engine, then sends. */
+void tc_io_tun_drain(struct tc_client *c);
 
 /* tc_data.c: the data path. */
 void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len);

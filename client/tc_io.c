@@ -3,16 +3,27 @@
  * its libevent events, the TUN device, the monotonic clock, OpenSSL's
  * random bytes, stdout.
  */
+#include <endian.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/udp.h>
+#include <linux/virtio_net.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "client/tc_client.h"
 #include "common/clock.h"
+#include "proto/cursor.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 struct tc_io_flow {
 	int fd;
@@ -20,6 +31,84 @@ struct tc_io_flow {
 };
 
 static uint8_t rxbuf[TC_MAX_PKT];
+
+/*
+ * UDP GSO (UDP_SEGMENT): while the TUN is drained, one flow's segments of
+ * one size are gathered and go out in one sendmsg; the kernel cuts them
+ * into the same bare datagrams it would have sent one by one (all of the
+ * size, the last one shorter or equal), so the wire does not change.
+ */
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_LEN  65000
+
+static struct {
+	struct tc_flow *f; /* NULL while empty */
+	size_t seg, n, len;
+	bool closed; /* the last segment was shorter: nothing may follow */
+	uint8_t buf[GSO_MAX_LEN];
+} gso;
+static bool gso_batching, gso_off;
+
+static int send_gso(int fd, const uint8_t *p, size_t len, size_t seg)
+{
+	char ctl[CMSG_SPACE(sizeof(uint16_t))] = {0};
+	struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	uint16_t sz = (uint16_t)seg;
+
+	mh.msg_control = ctl;
+	mh.msg_controllen = sizeof(ctl);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = IPPROTO_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(sz));
+	memcpy(CMSG_DATA(cm), &sz, sizeof(sz));
+	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
+}
+
+/* One by one: the kernel or the route cannot do UDP GSO. */
+static int send_each(int fd, const uint8_t *p, size_t len, size_t seg)
+{
+	int ret = 0;
+
+	for (size_t off = 0; off < len; off += seg)
+		if (send(fd, p + off, len - off < seg ? len - off : seg, 0) < 0)
+			ret = -errno;
+	return ret;
+}
+
+static void gso_flush(void)
+{
+	struct tc_flow *f = gso.f;
+	struct tc_io_flow *io;
+	int ret;
+
+	if (!f)
+		return;
+	io = f->io;
+	if (gso.n == 1) {
+		ret = send(io->fd, gso.buf, gso.len, 0) < 0 ? -errno : 0;
+	} else {
+		ret = gso_off ? -EOPNOTSUPP : send_gso(io->fd, gso.buf, gso.len, gso.seg);
+		/* EIO: no checksum offload on the way out; EINVAL: too old, or the MTU. */
+		if (ret == -EOPNOTSUPP || ret == -EIO || ret == -EINVAL) {
+			gso_off = gso_off || ret != -EINVAL;
+			ret = send_each(io->fd, gso.buf, gso.len, gso.seg);
+		}
+	}
+	if (ret < 0)
+		f->c->st.drops[TC_DROP_SEND] += gso.n;
+	gso.f = NULL;
+	gso.n = gso.len = 0;
+	gso.closed = false;
+}
+
+static bool gso_fits(const struct tc_flow *f, size_t len)
+{
+	return gso.f == f && !gso.closed && len <= gso.seg && gso.n < GSO_MAX_SEGS &&
+	       gso.len + len <= GSO_MAX_LEN;
+}
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -55,6 +144,8 @@ static void io_close(struct tc_flow *f)
 
 	if (!io)
 		return;
+	if (gso.f == f)
+		gso_flush();
 	if (io->rd)
 		event_free(io->rd);
 	if (io->rtx)
@@ -69,7 +160,7 @@ static int io_open(struct tc_flow *f)
 {
 	struct tc_client *c = f->c;
 	struct tc_io_flow *io = calloc(1, sizeof(*io));
-	int err;
+	int err, rcvbuf = 4 << 20;
 
 	if (!io)
 		return -ENOMEM;
@@ -77,6 +168,10 @@ static int io_open(struct tc_flow *f)
 	io->fd = socket(c->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (io->fd < 0 || connect(io->fd, (struct sockaddr *)&c->server, c->server_len) < 0)
 		goto bad;
+	/* The relay's bursts of segments for a download; best effort (FORCE wants CAP_NET_ADMIN).
+	 */
+	if (setsockopt(io->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		(void)setsockopt(io->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	io->rd = event_new(c->base, io->fd, EV_READ | EV_PERSIST, on_read, f);
 	io->rtx = evtimer_new(c->base, on_rtx, f);
 	if (!io->rd || !io->rtx || event_add(io->rd, NULL) < 0)
@@ -92,7 +187,19 @@ static int io_send(struct tc_flow *f, const uint8_t *p, size_t len)
 {
 	struct tc_io_flow *io = f->io;
 
-	return send(io->fd, p, len, 0) < 0 ? -errno : 0;
+	if (gso.f && !gso_fits(f, len))
+		gso_flush();
+	if (!gso_batching || len > GSO_MAX_LEN)
+		return send(io->fd, p, len, 0) < 0 ? -errno : 0;
+	if (!gso.f) {
+		gso.f = f;
+		gso.seg = len;
+	}
+	memcpy(gso.buf + gso.len, p, len);
+	gso.len += len;
+	gso.n++;
+	gso.closed = len < gso.seg;
+	return 0;
 }
 
 static void io_timer(struct tc_flow *f, unsigned ms)
@@ -108,7 +215,112 @@ static void io_timer(struct tc_flow *f, unsigned ms)
 
 static int io_tun_write(struct tc_client *c, const uint8_t *p, size_t len)
 {
-	return write(c->tun.fd, p, len) < 0 ? -errno : 0;
+	/* All zero: one whole packet, its checksum done (tc_pkt_in). */
+	struct virtio_net_hdr vh = {0};
+	struct iovec iov[2] = {{&vh, sizeof(vh)}, {(void *)p, len}};
+
+	if (!c->tun.vnet)
+		return write(c->tun.fd, p, len) < 0 ? -errno : 0;
+	return writev(c->tun.fd, iov, 2) < 0 ? -errno : 0;
+}
+
+/*
+ * A TCP super-packet from the host's TSO becomes the MSS-sized packets its
+ * TCP would have sent without it: the same headers, the sequence number
+ * moved on, FIN and PSH on the last only, CWR on the first only (RFC 3168
+ * §6.1.2). In place: packet i's headers are written just in front of its
+ * payload, over the tail of packet i-1, which the engine has already
+ * copied out (sent, gathered or queued). The IP header's length is set for
+ * the engine's parser; its checksum is not, as the IP header goes no
+ * further; the TCP checksum is made whole by tc_pkt_out().
+ */
+static void tun_cut(struct tc_client *c, uint8_t *pkt, size_t len, size_t mss)
+{
+	uint8_t hdr[TC_IP6_HDR + 60];
+	size_t iphl, thl, hl, pay;
+	uint32_t seq;
+	uint16_t id;
+	uint8_t fl;
+	bool v4 = len > 0 && pkt[0] >> 4 == 4;
+
+	iphl = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : TC_IP6_HDR;
+	if (len < iphl + TC_TCP_HDR || pkt[v4 ? 9 : 6] != STUN_PROTO_TCP || !mss ||
+	    (!v4 && pkt[0] >> 4 != 6) || iphl < TC_IP4_HDR) {
+		c->st.drops[TC_DROP_NOT_IP]++;
+		return;
+	}
+	thl = (size_t)(pkt[iphl + 12] >> 4) * 4;
+	hl = iphl + thl;
+	if (thl < TC_TCP_HDR || hl > len || hl > sizeof(hdr)) {
+		c->st.drops[TC_DROP_NOT_IP]++;
+		return;
+	}
+	memcpy(hdr, pkt, hl);
+	seq = peek_u32(hdr + iphl + 4);
+	id = peek_u16(hdr + 4);
+	fl = hdr[iphl + 13];
+	for (size_t off = hl, i = 0; off < len && !c->exit_code; off += pay, i++) {
+		uint8_t *p = pkt + off - hl;
+
+		pay = len - off < mss ? len - off : mss;
+		if (i)
+			memcpy(p, hdr, hl);
+		if (v4) {
+			put_u16(p + 2, (uint16_t)(hl + pay));
+			put_u16(p + 4, (uint16_t)(id + i));
+		} else {
+			put_u16(p + 4, (uint16_t)(thl + pay));
+		}
+		put_u32(p + iphl + 4, seq + (uint32_t)(off - hl));
+		p[iphl + 13] = fl & (off + pay < len ? ~0x09 : 0xff) & (i ? ~0x80 : 0xff);
+		tc_data_from_tun(c, p, hl + pay);
+	}
+}
+
+static void tun_input(struct tc_client *c, uint8_t *buf, size_t n)
+{
+	struct virtio_net_hdr vh;
+
+	if (!c->tun.vnet) {
+		tc_data_from_tun(c, buf, n);
+		return;
+	}
+	if (n < sizeof(vh)) {
+		c->st.drops[TC_DROP_NOT_IP]++;
+		return;
+	}
+	memcpy(&vh, buf, sizeof(vh));
+	buf += sizeof(vh);
+	n -= sizeof(vh);
+	/* NEEDS_CSUM alone needs nothing: tc_pkt_out() makes every checksum whole. */
+	switch (vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		tc_data_from_tun(c, buf, n);
+		return;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		tun_cut(c, buf, n, le16toh(vh.gso_size));
+		return;
+	default:
+		c->st.drops[TC_DROP_NOT_IP]++;
+	}
+}
+
+void tc_io_tun_drain(struct tc_client *c)
+{
+	static uint8_t buf[sizeof(struct virtio_net_hdr) + TC_MAX_PKT];
+
+	gso_batching = true;
+	/* Bounded, so the flows' sockets get their turn under load. */
+	for (int i = 0; i < 64 && !c->exit_code; i++) {
+		ssize_t n = read(c->tun.fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		tun_input(c, buf, (size_t)n);
+	}
+	gso_batching = false;
+	gso_flush();
 }
 
 static uint64_t io_now_ms(struct tc_client *c)

@@ -7,6 +7,7 @@
 #include <linux/fib_rules.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
+#include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -37,6 +38,24 @@ static int nl_talk(struct tc_tun *t, struct nlmsghdr *nlh)
 	return ret < 0 ? -errno : 0;
 }
 
+/*
+ * The host stack may then hand us TCP super-packets (up to 64 KB, cut by
+ * us, not per 1,400 bytes by the kernel) and skip checksums we recompute
+ * anyway. Without TSO, checksum offload alone; without either, plain
+ * packets behind a zero header.
+ */
+static void offload_on(struct tc_tun *t)
+{
+	int hdr = (int)sizeof(struct virtio_net_hdr);
+
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) < 0)
+		return;
+	if (ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0)
+		t->tso = true;
+	else
+		(void)ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM);
+}
+
 int tc_tun_open(struct tc_tun *t, const char *name)
 {
 	struct ifreq ifr;
@@ -47,10 +66,12 @@ int tc_tun_open(struct tc_tun *t, const char *name)
 	if (t->fd < 0)
 		return errno == EACCES ? -EPERM : -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0)
 		goto bad;
+	t->vnet = true;
+	offload_on(t);
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
 	t->ifindex = (int)if_nametoindex(t->name);
 	t->nl = mnl_socket_open(NETLINK_ROUTE);

@@ -9,6 +9,7 @@
 #define TWIST_CLIENT_TC_TUN_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@
 struct tc_tun {
 	int fd;
 	int ifindex;
+	/* IFF_VNET_HDR: every read and write starts with a struct virtio_net_hdr. */
+	bool vnet;
+	/* TUNSETOFFLOAD took TSO: reads may be TCP super-packets to cut. */
+	bool tso;
 	char name[IFNAMSIZ];
 	struct mnl_socket *nl;
 	uint32_t seq;

@@ -284,18 +284,9 @@ static int tun_up(struct tc_client *c)
 
 static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
-	static uint8_t pkt[TC_MAX_PKT];
-	struct tc_client *c = arg;
-
+	(void)fd;
 	(void)what;
-	/* Bounded, so the flows' sockets get their turn under load. */
-	for (int i = 0; i < 64 && !c->exit_code; i++) {
-		ssize_t n = read(fd, pkt, sizeof(pkt));
-
-		if (n <= 0)
-			return;
-		tc_data_from_tun(c, pkt, (size_t)n);
-	}
+	tc_io_tun_drain(arg);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

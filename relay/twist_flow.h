@@ -88,6 +88,8 @@ int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct 
 void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f);
 void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, const uint8_t *seg,
                          size_t len);
+/* Writes what this worker's twist_plane_to_peer() calls gathered: after each drain. */
+void twist_plane_flush(struct twist_plane *tp, const struct worker *w);
 void twist_plane_drop(struct twist_plane *tp, enum twist_drop d);
 bool twist_plane_up(const struct twist_plane *tp);
 uint64_t twist_plane_idle_ms(const struct twist_plane *tp);

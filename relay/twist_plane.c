@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/virtio_net.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "relay/siphash.h"
 #include "relay/twist_flow.h"
+#include "relay/twist_gso.h"
 #include "relay/twist_tun.h"
 
 #define COOKIE_LINGER_MS 30000 /* spec §6: a cookie outlives its last flow by 30 s */
@@ -25,6 +27,7 @@
 #define USER_BUCKETS     256
 #define TUN_BATCH        64 /* packets read per wake-up */
 #define TUN_BUF          65536
+#define GSO_SLOTS        1024 /* config_check.c's MAX_WORKERS */
 
 /* One relayed port: its flows, and the cookie that re-arms it. */
 struct tw_port {
@@ -53,9 +56,10 @@ struct twist_plane {
 	unsigned max_per_user;
 	uint64_t idle_ms, seq;
 	uint8_t key[16];
-	struct twist_stats st;     /* atomic */
-	uint8_t buf[TUN_BUF];      /* the reader's; one thread reads */
-	uint8_t ind[TUN_BUF + 64]; /* the reader's: a Data indication around a segment */
+	struct twist_stats st;            /* atomic */
+	struct twist_gso *gso[GSO_SLOTS]; /* each worker's own, by its id, made on first use */
+	uint8_t buf[TUN_BUF];             /* the reader's; one thread reads */
+	uint8_t ind[TUN_BUF + 64];        /* the reader's: a Data indication around a segment */
 };
 
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
@@ -256,22 +260,31 @@ void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f)
 	pthread_mutex_unlock(&tp->mu);
 }
 
-/* A segment from a flow's client for its peer: an IP header in front, into the TUN. */
+/*
+ * A segment from a flow's client for its peer: an IP header in front, into
+ * the TUN, now or gathered with the next ones (relay/twist_gso.h) until
+ * twist_plane_flush().
+ */
 void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, const uint8_t *seg,
                          size_t len)
 {
-	uint8_t hdr[40];
-	struct iovec iov[2];
-	int hl = twist_ip_hdr(hdr, sizeof(hdr), &f->relayed, &f->peer, f->proto, len);
+	unsigned id = f->flow.w->id;
+	struct twist_gso **g = &tp->gso[id < GSO_SLOTS ? id : 0];
 
-	if (hl < 0)
-		return twist_plane_drop(tp, TWD_MALFORMED);
-	iov[0] = (struct iovec){.iov_base = hdr, .iov_len = (size_t)hl};
-	iov[1] = (struct iovec){.iov_base = (void *)seg, .iov_len = len};
-	if (writev(tp->fd, iov, 2) < 0)
+	if (!*g && !(*g = twist_gso_new()))
 		return twist_plane_drop(tp, TWD_TUN_WRITE);
+	if (twist_gso_put(*g, tp->fd, f, &f->relayed, &f->peer, f->proto, seg, len) < 0)
+		twist_plane_drop(tp, TWD_TUN_WRITE);
 	TW_ADD(tp, pkts[0], 1);
 	TW_ADD(tp, bytes[0], len);
+}
+
+void twist_plane_flush(struct twist_plane *tp, const struct worker *w)
+{
+	struct twist_gso *g = tp->gso[w->id < GSO_SLOTS ? w->id : 0];
+
+	if (g && twist_gso_flush(g, tp->fd) < 0)
+		twist_plane_drop(tp, TWD_TUN_WRITE);
 }
 
 bool twist_plane_up(const struct twist_plane *tp)
@@ -402,7 +415,12 @@ static void tun_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (n <= 0)
 			return;
-		from_tun(tp, tp->buf, (size_t)n);
+		if ((size_t)n <= sizeof(struct virtio_net_hdr)) {
+			twist_plane_drop(tp, TWD_MALFORMED);
+			continue;
+		}
+		from_tun(tp, tp->buf + sizeof(struct virtio_net_hdr),
+		         (size_t)n - sizeof(struct virtio_net_hdr));
 	}
 }
 
@@ -464,6 +482,8 @@ void twist_plane_free(struct twist_plane *tp)
 			tp->users[i] = u->next;
 			free(u);
 		}
+	for (unsigned i = 0; i < GSO_SLOTS; i++)
+		twist_gso_free(tp->gso[i]);
 	pthread_mutex_destroy(&tp->mu);
 	free(tp->ports);
 	free(tp);

@@ -41,7 +41,10 @@ static int tun_create(const char *name, char *err, size_t errlen)
 		return -errno;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* A virtio_net_hdr on every read and write: our writes may be TSO
+	 * super-packets (relay/twist_gso.c). No offloads toward us: reads are
+	 * whole packets with their checksums, the header all zero. */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
