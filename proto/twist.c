@@ -257,6 +257,12 @@ static uint64_t sum_pseudo(const struct tw_addr *src, const struct tw_addr *dst,
 	return sum;
 }
 
+uint16_t twist_l4_pseudo(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
+                         size_t len)
+{
+	return sum_fold(sum_pseudo(src, dst, proto, len));
+}
+
 static size_t csum_off(uint8_t proto)
 {
 	return proto == STUN_PROTO_UDP ? 6 : 16;

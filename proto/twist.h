@@ -138,6 +138,13 @@ int twist_seg_parse(const uint8_t *p, size_t len, uint8_t proto, struct twist_se
  */
 uint16_t twist_l4_csum(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
                        const uint8_t *seg, size_t len);
+/*
+ * The pseudo-header's sum alone, folded and not complemented: what the
+ * checksum field holds when the kernel finishes the sum (checksum offload,
+ * a TSO packet written to a TUN device with VIRTIO_NET_HDR_F_NEEDS_CSUM).
+ */
+uint16_t twist_l4_pseudo(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
+                         size_t len);
 /* Writes the checksum field of seg (UDP offset 6, TCP offset 16) for src -> dst. */
 int twist_l4_csum_set(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
                       uint8_t *seg, size_t len);

@@ -196,12 +196,10 @@ static int connect_client(struct twist_flow *f)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int fd = netaddr_socket(&f->c.local, SOCK_DGRAM), one = 1, rcvbuf = TWIST_RCVBUF;
+	int fd = udp_client_socket(&f->c.local, &f->c.client), rcvbuf = TWIST_RCVBUF;
 
 	if (fd < 0)
 		return fd;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		return netaddr_close_err(fd);
 	/*
 	 * A client's UDP GSO send lands here as up to 64 datagrams at once;
 	 * with the default buffer (about 200 KB of skb truesize) a bulk TCP
@@ -210,12 +208,6 @@ static int connect_client(struct twist_flow *f)
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	fd = netaddr_bind(fd, &f->c.local, true);
-	if (fd < 0)
-		return fd;
-	sl = netaddr_to_sa(&f->c.client, &ss);
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
-		return netaddr_close_err(fd);
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    netaddr_from_sa((struct sockaddr *)&ss, &f->server) < 0)

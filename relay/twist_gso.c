@@ -44,23 +44,6 @@ static int write_plain(int fd, const uint8_t *hdr, size_t hl, const uint8_t *seg
 	return writev(fd, iov, 3) < 0 ? -errno : 0;
 }
 
-/*
- * The pseudo-header's sum, folded and not complemented: what a TCP
- * checksum field holds for checksum offload (the kernel adds the segment's
- * own words when it cuts or finally checks the packet).
- */
-static uint16_t pseudo_sum(const struct tw_addr *src, const struct tw_addr *dst, size_t len)
-{
-	size_t alen = tw_addr_iplen(src);
-	uint64_t sum = STUN_PROTO_TCP + (len >> 16) + (len & 0xffff);
-
-	for (size_t i = 0; i < alen; i += 2)
-		sum += peek_u16(src->ip + i) + peek_u16(dst->ip + i);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 int twist_gso_flush(struct twist_gso *g, int fd)
 {
 	struct virtio_net_hdr vh = {0};
@@ -83,7 +66,7 @@ int twist_gso_flush(struct twist_gso *g, int fd)
 		vh.gso_size = (uint16_t)g->mss;
 		vh.csum_start = (uint16_t)hl;
 		vh.csum_offset = 16;
-		put_u16(g->buf + 16, pseudo_sum(&g->src, &g->dst, g->len));
+		put_u16(g->buf + 16, twist_l4_pseudo(&g->src, &g->dst, STUN_PROTO_TCP, g->len));
 	}
 	if (!ret && writev(fd, iov, 3) < 0)
 		ret = -errno;

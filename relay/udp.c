@@ -178,21 +178,26 @@ static int udp_send_data(struct conn *c, const uint8_t *pkt, size_t len, size_t 
 	return 0;
 }
 
-static int connect_client(struct udp_conn *uc)
+int udp_client_socket(const struct tw_addr *local, const struct tw_addr *client)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int fd = udp_socket(&uc->c.local, true);
+	int fd = udp_socket(local, true);
 
 	if (fd < 0)
 		return fd;
-	sl = netaddr_to_sa(&uc->c.client, &ss);
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
-		int e = -errno;
+	sl = netaddr_to_sa(client, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		return netaddr_close_err(fd);
+	return fd;
+}
 
-		close(fd);
-		return e;
-	}
+static int connect_client(struct udp_conn *uc)
+{
+	int fd = udp_client_socket(&uc->c.local, &uc->c.client);
+
+	if (fd < 0)
+		return fd;
 	uc->h.fd = fd;
 	uc->h.readable = client_readable;
 	return dp_watch(uc->c.w, &uc->h);
