@@ -59,6 +59,7 @@ TW_PIDS=()      # started processes, in start order
 TW_PID_NAMES=() # parallel array: a name for messages
 TW_PID_LOGS=()  # parallel array: where the output went
 TW_TMP=""
+TW_NETNS=()     # namespaces tw_netns_new made, deleted after the processes
 TW_RESULT=1 # set to 0 by tw_pass; the EXIT trap reports it
 
 tw_log() { printf '[%s] %s\n' "$TW_NAME" "$*"; }
@@ -185,6 +186,9 @@ tw_cleanup() {
 		tw_stop "$pid" || true
 		tw_log "stopped ${TW_PID_NAMES[$i]} (pid $pid, status $TW_STOP_STATUS)"
 	done
+	for i in "${TW_NETNS[@]}"; do
+		ip netns del "$i" 2>/dev/null
+	done
 	[ $rc -eq 0 ] || tw_show_logs
 	if [ -n "$TW_TMP" ] && [ -d "$TW_TMP" ]; then
 		if [ "${TWIST_TEST_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ -n "${CI:-}" ]; }; then
@@ -194,6 +198,19 @@ tw_cleanup() {
 		fi
 	fi
 	exit $rc
+}
+
+# tw_netns_new NAME...: fresh network namespaces for a lab (one left by a
+# killed run of the same test is deleted first), with lo up. tw_cleanup
+# deletes them after it has stopped the processes that run inside them.
+tw_netns_new() {
+	local ns
+	for ns in "$@"; do
+		ip netns del "$ns" 2>/dev/null
+		ip netns add "$ns" || tw_fail "cannot create network namespace $ns"
+		TW_NETNS+=("$ns")
+		ip -n "$ns" link set lo up || tw_fail "lo up in $ns"
+	done
 }
 
 tw_trap() {

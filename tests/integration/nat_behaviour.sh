@@ -18,7 +18,7 @@
 #   nat_behaviour.sh PATH/TO/twist-relay
 #
 # Namespaces, links and the nft table are this test's own (tw5780-*), and
-# are removed by the EXIT trap.
+# are removed by lib.sh's EXIT trap (tw_netns_new).
 set -u
 export TWIST_TEST_NETNS=0 # the namespaces are built here
 TW_NAME=nat_behaviour
@@ -44,28 +44,8 @@ tw_need stun stun-client
 	tw_fail "pion's stun-nat-behaviour source is missing: apt-get install golang-github-pion-stun-dev"
 [ "$(id -u)" -eq 0 ] || tw_fail "needs root (network namespaces)"
 
-lab_down() {
-	local ns
-	for ns in $NS_C $NS_R $NS_S; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	return 0
-}
-
-# lib.sh's cleanup stops our processes by PID and exits; run it in a
-# subshell so that the namespaces go after the processes in them.
-nat_exit() {
-	local rc=$?
-	trap - EXIT
-	( (exit $rc); tw_cleanup )
-	rc=$?
-	lab_down
-	exit $rc
-}
-
 lab_up() {
-	lab_down
-	ip netns add $NS_C && ip netns add $NS_R && ip netns add $NS_S || tw_fail "ip netns add"
+	tw_netns_new $NS_C $NS_R $NS_S
 	ip link add tw5780-c0 netns $NS_C type veth peer name tw5780-r0 netns $NS_R &&
 		ip link add tw5780-r1 netns $NS_R type veth peer name tw5780-s0 netns $NS_S ||
 		tw_fail "veth pairs"
@@ -74,9 +54,6 @@ lab_up() {
 	ip -n $NS_R addr add $NAT_IP/24 dev tw5780-r1
 	ip -n $NS_S addr add $SRV/24 dev tw5780-s0
 	ip -n $NS_S addr add $OTHER/24 dev tw5780-s0
-	for ns in $NS_C $NS_R $NS_S; do
-		ip -n "$ns" link set lo up
-	done
 	ip -n $NS_C link set tw5780-c0 up
 	ip -n $NS_R link set tw5780-r0 up
 	ip -n $NS_R link set tw5780-r1 up
@@ -183,7 +160,6 @@ classic() {
 }
 
 tw_trap
-trap nat_exit EXIT
 tw_tmpdir
 build_pion
 lab_up

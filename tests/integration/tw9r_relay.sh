@@ -39,34 +39,10 @@ CLI=tw9r-cli-$SUF
 RLY=tw9r-rly-$SUF
 PEER=tw9r-peer-$SUF
 
-lab_down() {
-	local ns
-	for ns in "$CLI" "$RLY" "$PEER"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-}
-# Processes first (by PID), then the namespaces, then lib.sh's report.
-lab_cleanup() {
-	local rc=$? i
-	trap - EXIT
-	for ((i = ${#TW_PIDS[@]} - 1; i >= 0; i--)); do
-		[ -n "${TW_PIDS[$i]}" ] || continue
-		tw_stop "${TW_PIDS[$i]}" || true
-		tw_log "stopped ${TW_PID_NAMES[$i]} (pid ${TW_PIDS[$i]}, status $TW_STOP_STATUS)"
-		TW_PIDS[i]=""
-	done
-	lab_down
-	(exit "$rc")
-	tw_cleanup
-}
-trap lab_cleanup EXIT
-trap 'tw_fail "interrupted"' INT TERM
+tw_trap
 tw_tmpdir
 
-ip netns add "$CLI" && ip netns add "$RLY" && ip netns add "$PEER" || tw_fail "cannot create namespaces"
-for ns in "$CLI" "$RLY" "$PEER"; do
-	ip -n "$ns" link set lo up
-done
+tw_netns_new "$CLI" "$RLY" "$PEER"
 ip -n "$CLI" link add tw9rc type veth peer name tw9rr0 netns "$RLY" || tw_fail "veth cli-rly"
 ip -n "$PEER" link add tw9rp type veth peer name tw9rr1 netns "$RLY" || tw_fail "veth peer-rly"
 ip -n "$CLI" addr add 203.0.113.2/28 dev tw9rc

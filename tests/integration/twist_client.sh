@@ -54,23 +54,6 @@ tw_need setpriv util-linux
 [ -x "$RELAY" ] || tw_fail "twist-relay '$RELAY' not built"
 [ -x "$CLIENT" ] || tw_fail "twist-client '$CLIENT' not built"
 
-lab_down() {
-	local ns
-	for ns in $NS_C $NS_R $NS_P; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	return 0
-}
-
-lab_exit() {
-	local rc=$?
-	trap - EXIT
-	( (exit $rc); tw_cleanup )
-	rc=$?
-	lab_down
-	exit $rc
-}
-
 nsx() {
 	local ns=$1
 	shift
@@ -78,8 +61,7 @@ nsx() {
 }
 
 lab_up() {
-	lab_down
-	ip netns add $NS_C && ip netns add $NS_R && ip netns add $NS_P || tw_fail "ip netns add"
+	tw_netns_new $NS_C $NS_R $NS_P
 	ip link add tw9c-c0 netns $NS_C type veth peer name tw9c-r0 netns $NS_R &&
 		ip link add tw9c-r1 netns $NS_R type veth peer name tw9c-p0 netns $NS_P ||
 		tw_fail "veth pairs"
@@ -91,9 +73,6 @@ lab_up() {
 	ip -n $NS_R addr add 2001:db8:3::1/64 dev tw9c-r1 nodad
 	ip -n $NS_P addr add $PEER/28 dev tw9c-p0
 	ip -n $NS_P addr add $PEER6/64 dev tw9c-p0 nodad
-	for ns in $NS_C $NS_R $NS_P; do
-		ip -n "$ns" link set lo up
-	done
 	ip -n $NS_C link set tw9c-c0 up
 	ip -n $NS_R link set tw9c-r0 up
 	ip -n $NS_R link set tw9c-r1 up
@@ -384,8 +363,7 @@ case_errors() {
 }
 
 tw_tmpdir
-trap lab_exit EXIT
-trap 'tw_fail "interrupted"' INT TERM
+tw_trap
 lab_up
 start_relay
 case $CASE in
