@@ -5,7 +5,7 @@
 set -u
 bin=$1
 corpus=$2
-secs=${TWIST_FUZZ_SECONDS:-20}
+secs=${TWIST_FUZZ_SECONDS:-10}
 work=$(mktemp -d)
 # -timeout catches an input that hangs; it is no speed limit, so it is far
 # above what any input takes even under ASan on a loaded machine.
