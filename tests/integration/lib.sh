@@ -224,7 +224,7 @@ tw_listening() {
 	local proto=$1 addr=$2 port=$3 flag want
 	[ "$proto" = udp ] && flag=-u || flag=-t
 	case $addr in *:*) want="[$addr]:$port" ;; *) want="$addr:$port" ;; esac
-	ss -H -l -n $flag 2>/dev/null | awk -v w="$want" '$5 == w || $4 == w { f = 1 } END { exit !f }'
+	${TW_SS_NS:+ip netns exec "$TW_SS_NS"} ss -H -l -n $flag 2>/dev/null | awk -v w="$want" '$5 == w || $4 == w { f = 1 } END { exit !f }'
 }
 
 # tw_port_free udp|tcp ADDR PORT: fail now if another process holds the port,
@@ -236,6 +236,7 @@ tw_port_free() {
 }
 
 # tw_wait_port udp|tcp ADDR PORT PID [SECONDS]: until it listens; fail if PID dies.
+# With TW_SS_NS set, it looks in that network namespace.
 tw_wait_port() {
 	local proto=$1 addr=$2 port=$3 pid=$4 secs=${5:-20} i
 	for ((i = 0; i < secs * 10; i++)); do

@@ -218,6 +218,7 @@ case_connect() {
 	start_http $NS_P $PEER 8080 "$TW_TMP/www" http4
 	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_P socat -T 30 \
 		UDP4-RECVFROM:7,bind=$PEER,fork PIPE
+	TW_SS_NS=$NS_P tw_wait_port udp "$PEER" 7 "$TW_LAST_PID" 60
 	start_client client --user demo --password demo --route 198.51.100.0/28 \
 		--route 10.99.0.0/16 --udp-idle 5 || tw_fail "twist-client exited at start-up"
 	got=$(nsx $NS_C curl -fsS --max-time 120 "http://$PEER:8080/blob" | sha256sum | cut -d' ' -f1)
@@ -284,6 +285,7 @@ case_listen() {
 	# miss the source rule (twist-client(8), Listen).
 	tw_start udp-echo "$TW_TMP/echo.log" ip netns exec $NS_C socat -T 30 \
 		UDP4-RECVFROM:7000,bind=192.0.2.2,fork PIPE
+	TW_SS_NS=$NS_C tw_wait_port udp 192.0.2.2 7000 "$TW_LAST_PID" 60
 	for ((i = 0; i < 100; i++)); do
 		line=$(grep -m1 '^listen tcp:8000 relayed ' "$CLIENT_LOG")
 		[ -n "$line" ] && break

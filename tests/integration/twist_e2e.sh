@@ -330,6 +330,9 @@ cases_listen() {
 	want=$(sha256sum <"$TW_TMP/lwww/l.bin" | cut -d' ' -f1)
 	tw_start client-http "$TW_TMP/client-http.log" ip netns exec "$CLIENT_NS" \
 		"$PY" -m http.server 8000 --directory "$TW_TMP/lwww"
+	# A peer's SYN reaching the client before the server listens gets an RST
+	# from the client's kernel: the curls below would fail for the test's sake.
+	TW_SS_NS=$CLIENT_NS tw_wait_port tcp 0.0.0.0 8000 "$TW_LAST_PID" 60
 	start_client listen "$CLIENT_NS" twc1 --server "$RELAY_IP:3478" \
 		--listen tcp:8000 --listen udp:7007 || {
 		fail_all "$WHY" listen_tcp listen_udp expiry_without_keepalive
@@ -340,6 +343,7 @@ cases_listen() {
 	tun4=$(ip -n "$CLIENT_NS" -4 -o addr show dev twc1 | awk '{ sub("/.*", "", $4); print $4; exit }')
 	tw_start client-echo "$TW_TMP/client-echo.log" ip netns exec "$CLIENT_NS" \
 		socat -T 120 "UDP4-RECVFROM:7007,bind=${tun4:-0.0.0.0},fork" PIPE
+	TW_SS_NS=$CLIENT_NS tw_wait_port udp "${tun4:-0.0.0.0}" 7007 "$TW_LAST_PID" 60
 	if wanted listen_tcp; then
 		if read -r addr port < <(listen_line tcp:8000); then
 			# Two peers at once: the second needs the flow re-armed with the cookie.
