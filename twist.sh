@@ -6,7 +6,8 @@
 #                             (embedded default config unless ARGS say else)
 #   ./twist.sh test           install what is missing; build with clang,
 #                             ASan+UBSan and the fuzzers in build-test/ and
-#                             run every test with ctest; then build with gcc
+#                             run every test with ctest (two at a time;
+#                             TWIST_TEST_JOBS=1 for one); then build with gcc
 #                             and ASan+UBSan in build-gcc/ and run the suite
 #                             again (all but the fuzzers, which need clang);
 #                             exits non-zero if either pass fails
@@ -38,6 +39,10 @@ test)
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:print_stacktrace=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 	export LSAN_OPTIONS=${LSAN_OPTIONS:-print_suppressions=0}
+	# Two tests at a time: most wait on the network, not the CPU. Tests that
+	# share a port or a lab's names hold a RESOURCE_LOCK, so ctest never runs
+	# them together. TWIST_TEST_JOBS=1 runs the suite serially.
+	jobs=${TWIST_TEST_JOBS:-2}
 	t0=$SECONDS
 	say "1/2: configuring the ASan+UBSan+fuzzer build in build-test/ (clang)"
 	CC=clang cmake -S . -B build-test -DTWIST_SANITIZE=ON -DTWIST_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
@@ -46,7 +51,7 @@ test)
 	say "1/2: running ctest (ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS)"
 	clang_rc=0
 	# --no-tests=error: a suite that finds no test fails instead of passing.
-	ctest --test-dir build-test --output-on-failure --no-tests=error || clang_rc=$?
+	ctest --test-dir build-test -j "$jobs" --output-on-failure --no-tests=error || clang_rc=$?
 	t1=$SECONDS
 	# The same suite built by gcc: it warns where clang does not, and its
 	# sanitizers catch other things. No fuzz smoke tests: libFuzzer needs
@@ -56,7 +61,7 @@ test)
 	if CC=gcc cmake -S . -B build-gcc -DTWIST_SANITIZE=ON -DTWIST_FUZZ=OFF -DCMAKE_BUILD_TYPE=Debug &&
 		say "2/2: building" && cmake --build build-gcc -j2; then
 		say "2/2: running ctest (everything but the fuzz smoke tests)"
-		ctest --test-dir build-gcc --output-on-failure --no-tests=error || gcc_rc=$?
+		ctest --test-dir build-gcc -j "$jobs" --output-on-failure --no-tests=error || gcc_rc=$?
 	else
 		gcc_rc=1
 	fi
