@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 
 say() { printf '[twist] %s\n' "$*"; }
 usage() {
-	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
