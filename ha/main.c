@@ -393,7 +393,8 @@ static int run(struct ha *h)
 	if (ha_health_init(h) < 0)
 		fatal("cannot set up the health checks (or write %s)", h->cfg.track_path);
 	if (ha_anycast_init(h) < 0)
-		fatal("cannot set up --anycast (needs CAP_NET_ADMIN and /dev/net/tun)");
+		fatal("cannot set up --anycast (see above; it needs CAP_NET_ADMIN and "
+		      "/dev/net/tun)");
 	if (ha_metrics_start(h) < 0)
 		fatal("cannot serve metrics on %s port %u", h->cfg.metrics.host,
 		      h->cfg.metrics.port);

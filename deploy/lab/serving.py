@@ -5,7 +5,8 @@
 
 GET /serving answers 200 "serving", or 503 "draining" while STATE_DIR/draining
 exists. /health and /ready answer 200, or 503 while STATE_DIR/health-down or
-STATE_DIR/ready-down exists. With --only-serving every other path is 404: the
+STATE_DIR/ready-down exists. /metrics has "twist_syncd_peer_up 1", or 0 while
+STATE_DIR/peer-down exists (a stand-in for twist-syncd, for --syncd). With --only-serving every other path is 404: the
 lab then points twist-ha's --serving here and --relay at the real relay,
 for a relay that has no /serving page of its own (deploy/lab/anycast.sh).
 """
@@ -38,6 +39,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(503 if self.flag("health-down") else 200, "ok\n")
         elif self.path == "/ready":
             self.answer(503 if self.flag("ready-down") else 200, "ready\n")
+        elif self.path == "/metrics":
+            up = 0 if self.flag("peer-down") else 1
+            self.answer(200, "# TYPE twist_syncd_peer_up gauge\ntwist_syncd_peer_up %d\n" % up)
         else:
             self.answer(404, "not found\n")
 
