@@ -190,8 +190,10 @@ build_net() {
 		for a in $ANYCAST_IP6/128 "$(unicast6 "$s")/128"; do
 			addr "$s" "$a" lo
 		done
-		ip -n "$(ns "$s")" route add default via "$(up_router "$s")"
-		ip -n "$(ns "$s")" -6 route add default via "$(up6_router "$s")"
+		# From the unicast address, not the uplink's: the other router
+		# knows the way back only to that (sibling reports, peers).
+		ip -n "$(ns "$s")" route add default via "$(up_router "$s")" src "$(unicast "$s")"
+		ip -n "$(ns "$s")" -6 route add default via "$(up6_router "$s")" src "$(unicast6 "$s")"
 		# Unicast routing is static: BGP carries only the service.
 		ip -n "$(ns "$r")" route add "$(unicast "$s")/32" via "$(up_site "$s")"
 		ip -n "$(ns "$r")" -6 route add "$(unicast6 "$s")/128" via "$(up6_site "$s")"
@@ -448,6 +450,20 @@ wait_converged() {
 	return 1
 }
 
+# With the cluster section: the other site's reports arrive (sibling up),
+# so that a drain has somewhere to redirect to.
+wait_sibling() {
+	local s=$1 o
+	o=$(other "$s")
+	[ "$(cat "$LAB/$s/cluster" 2>/dev/null)" = 1 ] || return 0
+	for _ in $(seq $WAIT_UP); do
+		[ "$(metric "$s" $RELAY_METRICS "twist_cluster_sibling_up{sibling=\"${o}1\"}")" = 1 ] &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 metric() {
 	nsx "$1" curl -s -m 1 "http://$2/metrics" 2>/dev/null |
 		awk -v k="$3" '$1 == k { print $2; exit }'
@@ -479,6 +495,9 @@ cmd_up() {
 		start_site "$s"
 	done
 	wait_converged || die "routers do not reach their own sites (see $LAB/*/bird.log, $0 status)"
+	for s in a b; do
+		wait_sibling "$s" || die "site $s does not hear its sibling's reports (see $LAB/$s/relay.log)"
+	done
 	echo "anycast.sh: up; /serving from: A $(serving_mode a), B $(serving_mode b);" \
 		"cluster section: A $(cat "$LAB/a/cluster"), B $(cat "$LAB/b/cluster")"
 }
@@ -610,6 +629,7 @@ cmd_restore() {
 	links_up "$s"
 	start_site "$s"
 	wait_converged || die "routers do not reach their own sites after restore"
+	wait_sibling "$(other "$s")" || die "site $(other "$s") does not hear site $s's reports"
 	echo "anycast.sh: site $(upper "$s") restored"
 }
 
