@@ -7,7 +7,9 @@
  *   - every interval, HTTP checks of twist-relay /health and twist-syncd
  *     /health and /ready -> a number in keepalived's track_file: 0 when
  *     healthy, -demote while syncd is down or resyncing, HA_TRACK_FAULT when
- *     the relay is down (keepalived: track_file weight 1).
+ *     the relay is down (keepalived: track_file weight 1);
+ *   - with --anycast, the same checks plus the relay's /serving -> the
+ *     anycast service routes in a kernel table that BIRD exports (ha/anycast.c).
  */
 #ifndef TWIST_HA_HA_H
 #define TWIST_HA_HA_H
@@ -16,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ha/announce.h"
 #include "ha/notify.h"
 #include "ha/state.h"
 
@@ -32,6 +35,14 @@ struct ha;
 struct ha_target {
 	char host[64]; /* numeric IPv4 or IPv6, no brackets */
 	uint16_t port;
+};
+
+#define HA_ANYCAST_PREFIXES 4
+
+/* A host route to announce: the service's /32 or /128. */
+struct ha_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
 };
 
 struct ha_config {
@@ -53,6 +64,14 @@ struct ha_config {
 	unsigned timeout_ms;
 	unsigned fail_after;
 	unsigned demote;
+	/* --anycast table:N */
+	bool have_anycast;
+	uint32_t anycast_table;
+	const char *anycast_dev;
+	struct ha_prefix prefixes[HA_ANYCAST_PREFIXES];
+	unsigned n_prefixes;
+	struct ha_target serving; /* /serving: the relay's metrics address unless --serving */
+	bool have_serving;
 };
 
 struct ha_check {
@@ -60,6 +79,7 @@ struct ha_check {
 	const char *name; /* "relay /health" ... */
 	const char *path;
 	const struct ha_target *target;
+	const char *want; /* a 200 whose body lacks this line counts as 503 */
 	struct evhttp_connection *conn;
 	bool in_flight;
 	struct ha_probe probe;
@@ -95,7 +115,17 @@ struct ha {
 	uint64_t last_bad_log_ms;
 
 	struct ha_check relay, relay_ready, syncd_health, syncd_ready;
+	struct ha_check serving, standby; /* with --anycast */
 	struct metrics_http *http;
+
+	/* --anycast: the routes, and why they are (not) there */
+	struct ha_anycast_io *any;
+	bool announced;
+	enum ha_anycast any_reason;
+	bool any_decided;
+	uint64_t any_changes[2];            /* [0] withdrawals, [1] announcements */
+	uint64_t any_failures;              /* route changes the kernel refused (retried) */
+	uint64_t any_reasons[HA_N_ANYCAST]; /* decisions that changed to each reason */
 };
 
 /* ha/role.c: the one place the state changes. */
@@ -114,6 +144,11 @@ int ha_health_init(struct ha *h);
 void ha_health_tick(struct ha *h);
 void ha_health_fini(struct ha *h);
 void ha_health_update(struct ha *h);
+
+/* ha/anycast.c: the routes in the table BIRD exports; see docs/operations.md. */
+int ha_anycast_init(struct ha *h);
+void ha_anycast_update(struct ha *h);
+void ha_anycast_fini(struct ha *h);
 
 /* ha/metrics.c: /metrics, /health and /ready on --metrics; 0 or -1. */
 int ha_metrics_start(struct ha *h);

@@ -5,6 +5,7 @@
  * track_file whenever it changes.
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
@@ -60,6 +61,26 @@ void ha_health_update(struct ha *h)
 
 	change_verdict(h, ha_verdict(&vc, &h->relay.probe, &h->relay_ready.probe,
 	                             &h->syncd_health.probe, &h->syncd_ready.probe));
+	ha_anycast_update(h);
+}
+
+/* The wanted line, whole, in the body (a Prometheus page): 200 or 503. */
+static int body_check(struct evhttp_request *req, const char *want)
+{
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	size_t wlen = strlen(want), len = evbuffer_get_length(b);
+	const char *body = (const char *)evbuffer_pullup(b, -1);
+	const char *p = body, *end = body + len;
+
+	while (p && p + wlen <= end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t line = (size_t)((nl ? nl : end) - p);
+
+		if (line == wlen && memcmp(p, want, wlen) == 0)
+			return 200;
+		p = nl ? nl + 1 : NULL;
+	}
+	return 503;
 }
 
 static void on_response(struct evhttp_request *req, void *arg)
@@ -70,6 +91,8 @@ static void on_response(struct evhttp_request *req, void *arg)
 	c->in_flight = false;
 	if (code < 0 || code > 999)
 		code = 0;
+	if (code == 200 && c->want)
+		code = body_check(req, c->want);
 	if (code != 200) {
 		c->failed_total++;
 		if (log_ratelimit(&c->last_log_ms, clock_mono_ms(), 2000))
@@ -125,12 +148,22 @@ int ha_health_init(struct ha *h)
 	int rc;
 
 	rc = check_init(h, &h->relay, "twist-relay /health", "/health", &h->cfg.relay);
+	if (rc == 0 && h->cfg.have_anycast)
+		rc = check_init(h, &h->serving, "twist-relay /serving", "/serving",
+		                &h->cfg.serving);
+	if (rc == 0 && h->cfg.have_anycast && h->cfg.have_syncd) {
+		/* The standby's session: the master's syncd is "ready" alone. */
+		rc = check_init(h, &h->standby, "twist-syncd standby", "/metrics", &h->cfg.syncd);
+		h->standby.want = "twist_syncd_peer_up 1";
+		if (rc == 0)
+			evhttp_connection_set_max_body_size(h->standby.conn, 1 << 20);
+	}
 	if (rc == 0 && h->cfg.have_syncd)
 		rc = check_init(h, &h->syncd_health, "twist-syncd /health", "/health",
 		                &h->cfg.syncd);
 	if (rc == 0 && h->cfg.have_syncd)
 		rc = check_init(h, &h->syncd_ready, "twist-syncd /ready", "/ready", &h->cfg.syncd);
-	if (rc == 0 && h->cfg.have_syncd)
+	if (rc == 0 && (h->cfg.have_syncd || h->cfg.have_anycast))
 		rc = check_init(h, &h->relay_ready, "twist-relay /ready", "/ready", &h->cfg.relay);
 	if (rc < 0)
 		return rc;
@@ -142,16 +175,23 @@ int ha_health_init(struct ha *h)
 void ha_health_tick(struct ha *h)
 {
 	check_start(&h->relay);
+	if (h->cfg.have_syncd || h->cfg.have_anycast)
+		check_start(&h->relay_ready);
 	if (h->cfg.have_syncd) {
 		check_start(&h->syncd_health);
 		check_start(&h->syncd_ready);
-		check_start(&h->relay_ready);
+	}
+	if (h->cfg.have_anycast) {
+		check_start(&h->serving);
+		if (h->cfg.have_syncd)
+			check_start(&h->standby);
 	}
 }
 
 void ha_health_fini(struct ha *h)
 {
-	struct ha_check *all[] = {&h->relay, &h->relay_ready, &h->syncd_health, &h->syncd_ready};
+	struct ha_check *all[] = {&h->relay,       &h->relay_ready, &h->syncd_health,
+	                          &h->syncd_ready, &h->serving,     &h->standby};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (all[i]->conn)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,12 @@ static void usage(FILE *f)
 	        "  --fail-after N            failed checks in a row before acting (default 3)\n"
 	        "  --demote N                priority lowered while syncd is not ready (default "
 	        "100)\n"
+	        "  --anycast table:N         announce the anycast routes in kernel table N\n"
+	        "                            (BIRD exports it) while this site is fit\n"
+	        "  --anycast-prefix IP[/LEN] a service address (/32 or /128; up to 4)\n"
+	        "  --anycast-dev NAME        the device the routes go through (default "
+	        "twist-any)\n"
+	        "  --serving IP:PORT         where /serving is checked (default: --relay)\n"
 	        "  --pidfile PATH            write our pid\n"
 	        "  --log-level LEVEL         error, warn, info (default), debug\n"
 	        "  --help, --version\n");
@@ -92,6 +99,45 @@ static int parse_target(const char *s, struct ha_target *t)
 	return 0;
 }
 
+/* "table:N", the one action: see docs/operations.md "Multi-site" for why. */
+static int parse_anycast(const char *s, struct ha_config *cfg)
+{
+	unsigned t;
+
+	if (strncmp(s, "table:", 6) != 0 || parse_uint(s + 6, 1, 0xffffffffu, &t) < 0)
+		return -EINVAL;
+	/* 253-255 are the kernel's default, main and local tables. */
+	if (t >= 253 && t <= 255)
+		return -EINVAL;
+	cfg->anycast_table = t;
+	cfg->have_anycast = true;
+	return 0;
+}
+
+/* A host address, with /32 or /128 if a length is given. */
+static int parse_prefix(const char *s, struct ha_config *cfg)
+{
+	struct ha_prefix *p = &cfg->prefixes[cfg->n_prefixes];
+	const char *slash = strchr(s, '/');
+	char ip[64];
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+
+	if (cfg->n_prefixes == HA_ANYCAST_PREFIXES || len == 0 || len >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, len);
+	ip[len] = '\0';
+	if (inet_pton(AF_INET, ip, p->addr) == 1)
+		p->family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, p->addr) == 1)
+		p->family = AF_INET6;
+	else
+		return -EINVAL;
+	if (slash && strcmp(slash + 1, p->family == AF_INET ? "32" : "128") != 0)
+		return -EINVAL;
+	cfg->n_prefixes++;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct ha_config *cfg)
 {
 	enum {
@@ -111,6 +157,10 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 		O_FAIL,
 		O_DEMOTE,
 		O_PIDFILE,
+		O_ANYCAST,
+		O_ANY_PREFIX,
+		O_ANY_DEV,
+		O_SERVING,
 		O_LOG,
 		O_HELP,
 		O_VERSION
@@ -132,6 +182,10 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 	        {"fail-after", required_argument, NULL, O_FAIL},
 	        {"demote", required_argument, NULL, O_DEMOTE},
 	        {"pidfile", required_argument, NULL, O_PIDFILE},
+	        {"anycast", required_argument, NULL, O_ANYCAST},
+	        {"anycast-prefix", required_argument, NULL, O_ANY_PREFIX},
+	        {"anycast-dev", required_argument, NULL, O_ANY_DEV},
+	        {"serving", required_argument, NULL, O_SERVING},
 	        {"log-level", required_argument, NULL, O_LOG},
 	        {"help", no_argument, NULL, O_HELP},
 	        {"version", no_argument, NULL, O_VERSION},
@@ -205,6 +259,27 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 		case O_PIDFILE:
 			cfg->pidfile = optarg;
 			break;
+		case O_ANYCAST:
+			if (parse_anycast(optarg, cfg) < 0)
+				bad = "--anycast wants table:N (N 1..4294967295, not 253-255)";
+			break;
+		case O_ANY_PREFIX:
+			if (parse_prefix(optarg, cfg) < 0)
+				bad = "--anycast-prefix wants an IPv4 (/32) or IPv6 (/128) "
+				      "address, "
+				      "at most 4";
+			break;
+		case O_ANY_DEV:
+			cfg->anycast_dev = optarg;
+			if (!optarg[0] || strlen(optarg) >= IFNAMSIZ || strchr(optarg, '/') ||
+			    strchr(optarg, '%'))
+				bad = "--anycast-dev wants an interface name (1..15 bytes)";
+			break;
+		case O_SERVING:
+			if (parse_target(optarg, &cfg->serving) < 0)
+				bad = "--serving wants IP:PORT or [IPv6]:PORT";
+			cfg->have_serving = true;
+			break;
 		case O_LOG:
 			if (log_level_parse(optarg, &level) < 0)
 				bad = "--log-level must be error, warn, info or debug";
@@ -238,6 +313,12 @@ static int parse_args(int argc, char **argv, struct ha_config *cfg)
 		fprintf(stderr, "twist-ha: --instance and --group exclude each other\n");
 		return -EINVAL;
 	}
+	if (cfg->have_anycast != (cfg->n_prefixes > 0)) {
+		fprintf(stderr, "twist-ha: --anycast and --anycast-prefix go together\n");
+		return -EINVAL;
+	}
+	if (!cfg->have_serving)
+		cfg->serving = cfg->relay;
 	if (cfg->timeout_ms >= cfg->interval_ms * cfg->fail_after)
 		fprintf(stderr,
 		        "twist-ha: warning: --timeout-ms %u is not below interval x "
@@ -284,6 +365,13 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 	         (unsigned long long)h->relay.failed_total,
 	         (unsigned long long)h->syncd_health.failed_total,
 	         (unsigned long long)h->syncd_ready.failed_total);
+	if (h->cfg.have_anycast)
+		log_info("anycast %s (%s), %llu announcements, %llu withdrawals, %llu route "
+		         "failures",
+		         h->announced ? "announced" : "withdrawn", ha_anycast_name(h->any_reason),
+		         (unsigned long long)h->any_changes[1],
+		         (unsigned long long)h->any_changes[0],
+		         (unsigned long long)h->any_failures);
 }
 
 static int run(struct ha *h)
@@ -304,6 +392,9 @@ static int run(struct ha *h)
 		fatal("cannot write the role file %s", h->cfg.role_path);
 	if (ha_health_init(h) < 0)
 		fatal("cannot set up the health checks (or write %s)", h->cfg.track_path);
+	if (ha_anycast_init(h) < 0)
+		fatal("cannot set up --anycast (see above; it needs CAP_NET_ADMIN and "
+		      "/dev/net/tun)");
 	if (ha_metrics_start(h) < 0)
 		fatal("cannot serve metrics on %s port %u", h->cfg.metrics.host,
 		      h->cfg.metrics.port);
@@ -327,6 +418,7 @@ static int run(struct ha *h)
 		event_free(sigs[i]);
 	event_free(h->ev_tick);
 	ha_metrics_stop(h);
+	ha_anycast_fini(h);
 	ha_health_fini(h);
 	ha_fifo_close(h);
 	event_base_free(h->base);
@@ -344,6 +436,7 @@ int main(int argc, char **argv)
 	h.cfg.timeout_ms = 80;
 	h.cfg.fail_after = 3;
 	h.cfg.demote = 100;
+	h.cfg.anycast_dev = "twist-any";
 	snprintf(h.cfg.relay.host, sizeof(h.cfg.relay.host), "127.0.0.1");
 	h.cfg.relay.port = 9641;
 	if (parse_args(argc, argv, &h.cfg) < 0)

@@ -58,34 +58,65 @@ static void write_role(struct evbuffer *b, const struct ha *h)
 	       "The priority in keepalived's last event for our instance or group.", h->priority);
 }
 
+static bool check_active(const struct ha *h, const struct ha_check *c)
+{
+	return c->conn != NULL || c == &h->relay;
+}
+
 static void write_checks(struct evbuffer *b, const struct ha *h)
 {
 	const struct {
 		const char *name;
 		const struct ha_check *c;
 	} all[] = {
-	        {"relay_health", &h->relay},
-	        {"relay_ready", &h->relay_ready},
-	        {"syncd_health", &h->syncd_health},
-	        {"syncd_ready", &h->syncd_ready},
+	        {"relay_health", &h->relay},        {"relay_ready", &h->relay_ready},
+	        {"syncd_health", &h->syncd_health}, {"syncd_ready", &h->syncd_ready},
+	        {"relay_serving", &h->serving},     {"syncd_standby", &h->standby},
 	};
-	/* The relay's /ready and syncd's pages are checked only with --syncd. */
-	size_t n = h->cfg.have_syncd ? 4 : 1;
+	const size_t n = sizeof(all) / sizeof(all[0]);
 
+	/* Only the checks this twist-ha makes (the options say which). */
 	head(b, "twist_ha_check_up", "gauge", "1 when the last answer of a health check was 200.");
 	for (size_t i = 0; i < n; i++)
-		sample(b, "twist_ha_check_up", "check", all[i].name,
-		       all[i].c->probe.last_code == 200);
+		if (check_active(h, all[i].c))
+			sample(b, "twist_ha_check_up", "check", all[i].name,
+			       all[i].c->probe.last_code == 200);
 	head(b, "twist_ha_check_failures_total", "counter",
 	     "Health checks that got no answer or not 200.");
 	for (size_t i = 0; i < n; i++)
-		sample(b, "twist_ha_check_failures_total", "check", all[i].name,
-		       all[i].c->failed_total);
+		if (check_active(h, all[i].c))
+			sample(b, "twist_ha_check_failures_total", "check", all[i].name,
+			       all[i].c->failed_total);
 	head(b, "twist_ha_check_consecutive_failures", "gauge",
 	     "Failed health checks in a row (acted on at --fail-after).");
 	for (size_t i = 0; i < n; i++)
-		sample(b, "twist_ha_check_consecutive_failures", "check", all[i].name,
-		       all[i].c->probe.fails);
+		if (check_active(h, all[i].c))
+			sample(b, "twist_ha_check_consecutive_failures", "check", all[i].name,
+			       all[i].c->probe.fails);
+}
+
+static void write_anycast(struct evbuffer *b, const struct ha *h)
+{
+	if (!h->cfg.have_anycast)
+		return;
+	metric(b, "twist_ha_anycast_announced", "gauge",
+	       "1 while the anycast routes are in the table BIRD exports.", h->announced);
+	head(b, "twist_ha_anycast_changes_total", "counter",
+	     "Anycast route changes, by what was done.");
+	sample(b, "twist_ha_anycast_changes_total", "to", "announced", h->any_changes[1]);
+	sample(b, "twist_ha_anycast_changes_total", "to", "withdrawn", h->any_changes[0]);
+	head(b, "twist_ha_anycast_reason", "gauge",
+	     "1 for the reason of the last decision: announced, or why the site is withdrawn.");
+	for (int r = 0; r < HA_N_ANYCAST; r++)
+		sample(b, "twist_ha_anycast_reason", "reason", ha_anycast_name((enum ha_anycast)r),
+		       h->any_decided && h->any_reason == (enum ha_anycast)r);
+	head(b, "twist_ha_anycast_decisions_total", "counter",
+	     "Times the decision changed to each reason.");
+	for (int r = 0; r < HA_N_ANYCAST; r++)
+		sample(b, "twist_ha_anycast_decisions_total", "reason",
+		       ha_anycast_name((enum ha_anycast)r), h->any_reasons[r]);
+	metric(b, "twist_ha_anycast_route_failures_total", "counter",
+	       "Route changes the kernel refused (retried on the next check).", h->any_failures);
 }
 
 static void write_health(struct evbuffer *b, const struct ha *h)
@@ -122,6 +153,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	write_role(b, h);
 	write_health(b, h);
 	write_checks(b, h);
+	write_anycast(b, h);
 	write_fifo(b, h);
 	return 200;
 }

@@ -110,6 +110,8 @@ void ha_change_state(struct ha *h, enum ha_state next, const char *why)
 	/* A failed write is retried on the next event or tick. */
 	if (h->role_written != role)
 		write_role(h, role, true);
+	/* A pair announces from its master only. */
+	ha_anycast_update(h);
 }
 
 static bool vip_is_local(const char *vip)

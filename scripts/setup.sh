@@ -10,7 +10,8 @@
 #   tests:   coturn (turnutils_uclient/turnutils_peer and the reference
 #            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
 #            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
-#            pair; stress-ng (tests/stress.sh: the suite under CPU load);
+#            pair; bird2 for the anycast lab (deploy/lab/anycast.sh);
+#            stress-ng (tests/stress.sh: the suite under CPU load);
 #            prometheus (promtool, tests/integration/metrics.sh), openssl
 #            (s_client, tests/integration/misdirect.sh); dpkg-dev, lintian,
 #            debootstrap (tests/package: the .deb), mandoc, groff-base,
@@ -41,10 +42,11 @@ PKGS=(
 	nftables stun-client golang-go golang-github-pion-stun-dev libmnl-dev socat
 	python3-websockets libnss3-tools
 	unbound socat iperf3 dnsutils conntrack tcpdump
+	bird2
 )
-# Installed for a tool only (turnutils_*, keepalived and unbound in the labs,
-# promtool): their services never run.
-SERVICES=(coturn keepalived prometheus unbound)
+# Installed for a tool only (turnutils_*, keepalived, unbound and bird in the
+# labs, promtool): their services never run.
+SERVICES=(coturn keepalived prometheus unbound bird)
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
@@ -100,11 +102,14 @@ fi
 # running the binary, including relays that tests or people started by hand.
 # systemctl enable/disable work on files, with or without systemd running.
 declare -A DAEMON=([coturn]=/usr/bin/turnserver [keepalived]=/usr/sbin/keepalived
-	[prometheus]=/usr/bin/prometheus [unbound]=/usr/sbin/unbound)
+	[prometheus]=/usr/bin/prometheus [unbound]=/usr/sbin/unbound [bird]=/usr/sbin/bird)
 declare -A PIDFILE=([coturn]=/var/run/turnserver.pid [keepalived]=/var/run/keepalived.pid
-	[prometheus]=/run/prometheus/prometheus.pid [unbound]=/run/unbound.pid)
+	[prometheus]=/run/prometheus/prometheus.pid [unbound]=/run/unbound.pid
+	[bird]=/run/bird/bird.pid)
+# The package, where it is not named like its service.
+declare -A PACKAGE=([bird]=bird2)
 for s in "${SERVICES[@]}"; do
-	installed "$s" || continue
+	installed "${PACKAGE[$s]:-$s}" || continue
 	if [ -d /run/systemd/system ]; then
 		if systemctl is-active --quiet "$s" 2>/dev/null; then
 			say "stopping the $s service"
