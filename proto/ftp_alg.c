@@ -340,10 +340,8 @@ static bool reply_start(const uint8_t *l, size_t n, uint16_t *code, bool *multi)
 /* A multi-line reply ends with a line that starts with its code and a space. */
 static bool reply_closes(const uint8_t *l, size_t n, uint16_t code)
 {
-	char want[4];
-
-	snprintf(want, sizeof(want), "%03u", code);
-	return n >= 4 && memcmp(l, want, 3) == 0 && l[3] == ' ';
+	return n >= 4 && l[0] == '0' + code / 100 && l[1] == '0' + code / 10 % 10 &&
+	       l[2] == '0' + code % 10 && l[3] == ' ';
 }
 
 static enum reply_act reply_act_for(const struct ftp_alg *a, uint16_t code)
