@@ -83,6 +83,12 @@ class HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
+    def server_bind(self):
+        # http.server's own asks the resolver for our name (getfqdn): the
+        # server namespace has none to ask, and that costs a 10 s timeout.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
 
 async def tcp_echo(reader, writer):
     try:
