@@ -28,7 +28,7 @@
 # manual check of the lab; checks that only twist can pass say "n/a").
 # tw_ok never fails, so "cond && tw_ok || tw_bad" is an if-then-else here; the lab's
 # names come from eval "$(trt.sh env)".
-# shellcheck disable=SC2015,SC2153,SC1091
+# shellcheck disable=SC2015,SC2153,SC1091,SC2034
 set -u
 export TWIST_TEST_NETNS=0 # the lab builds its own namespaces
 TW_NAME=trt_${2:-must}
@@ -169,6 +169,10 @@ case_dns64() {
 
 case_udp() {
 	local res n i
+	# 1,472 bytes fill an IPv4 packet of 1,500; on IPv6 it is 1,520, so
+	# the translator must not leave DF on the IPv4 side nor refuse to
+	# fragment on the IPv6 side. (TAYGA loses the first: the server's echo
+	# has DF, TAYGA answers "fragmentation needed", later ones pass.)
 	res=$(drv udp-echo "$H" 7 1000 --max 1472)
 	[[ $res == *"sent 1000 received 1000" ]] && tw_ok udp_echo_1000 "$res, 0 lost, payloads 1..1472" ||
 		tw_bad udp_echo_1000 "$(echo "$res" | tr '\n' ' ')"
