@@ -7,6 +7,8 @@
 #   build:   build-essential cmake pkg-config clang (+ libclang-rt-14-dev for
 #            libFuzzer) and the -dev packages of libevent nanomsg protobuf-c
 #            libyaml cmocka openssl zlib, protobuf-c-compiler
+#   TRT lab: tayga, vsftpd, lftp, wget, netcat-openbsd (deploy/lab/trt.sh,
+#            tests/integration/trt_must.sh, tests/bench/trt_iperf.sh)
 #   tests:   coturn (turnutils_uclient/turnutils_peer and the reference
 #            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
 #            util-linux (unshare), curl, gnuplot-nox; keepalived for the HA
@@ -43,10 +45,12 @@ PKGS=(
 	python3-websockets libnss3-tools
 	unbound socat iperf3 dnsutils conntrack tcpdump
 	bird2
+	tayga vsftpd lftp wget netcat-openbsd
 )
-# Installed for a tool only (turnutils_*, keepalived, unbound and bird in the
-# labs, promtool): their services never run.
-SERVICES=(coturn keepalived prometheus unbound bird)
+# Installed for a tool only (turnutils_*, keepalived, unbound, bird, vsftpd
+# and tayga in the labs, promtool): their services never run (tayga's would
+# make a nat64 device and NAT44 rules on the host).
+SERVICES=(coturn keepalived prometheus unbound bird vsftpd tayga)
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
@@ -102,10 +106,11 @@ fi
 # running the binary, including relays that tests or people started by hand.
 # systemctl enable/disable work on files, with or without systemd running.
 declare -A DAEMON=([coturn]=/usr/bin/turnserver [keepalived]=/usr/sbin/keepalived
-	[prometheus]=/usr/bin/prometheus [unbound]=/usr/sbin/unbound [bird]=/usr/sbin/bird)
+	[prometheus]=/usr/bin/prometheus [unbound]=/usr/sbin/unbound [bird]=/usr/sbin/bird
+	[vsftpd]=/usr/sbin/vsftpd [tayga]=/usr/sbin/tayga)
 declare -A PIDFILE=([coturn]=/var/run/turnserver.pid [keepalived]=/var/run/keepalived.pid
 	[prometheus]=/run/prometheus/prometheus.pid [unbound]=/run/unbound.pid
-	[bird]=/run/bird/bird.pid)
+	[bird]=/run/bird/bird.pid [vsftpd]=/var/run/vsftpd/vsftpd.pid [tayga]=/var/run/tayga.pid)
 # The package, where it is not named like its service.
 declare -A PACKAGE=([bird]=bird2)
 for s in "${SERVICES[@]}"; do

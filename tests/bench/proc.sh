@@ -1,6 +1,6 @@
 # Processes a bench script started, stopped by PID only. Sourced by
-# compare.sh, soak.sh and standby_ready.sh; the caller sets STOP_GRACE (seconds) and
-# defines log (messages to the user). PIDS holds what is still to stop.
+# compare.sh, soak.sh, standby_ready.sh, twist_iperf.sh and trt_iperf.sh; the
+# caller sets STOP_GRACE (seconds) and defines log (messages to the user). PIDS holds what is still to stop.
 PIDS=()
 
 running() { # PID: a zombie still answers kill -0, so read its state
@@ -39,4 +39,14 @@ stop_all_exit() {
 	trap - EXIT INT TERM
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
 	exit $rc
+}
+
+# CPU ticks (user + system) of PID, all its threads, from /proc/PID/stat.
+ticks() {
+	local s
+	read -r s <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo $((${12} + ${13}))
 }

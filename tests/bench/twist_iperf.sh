@@ -70,16 +70,6 @@ spawn() {
 	PIDS+=("$LAST")
 }
 
-# CPU ticks (user + system) of PID from /proc/PID/stat.
-ticks() {
-	local s
-	read -r s <"/proc/$1/stat" || return 1
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo $((${12} + ${13}))
-}
-
 cat >"$TMP/relay.yaml" <<EOF
 listen:
   - { address: $RELAY_IP, port: 3478, transports: [udp] }

@@ -380,3 +380,34 @@ tw_stop_relay() {
 		tw_fail "twist-relay exited with status $TW_STOP_STATUS on SIGTERM (expected 0)"
 	fi
 }
+
+# ---- tests made of named checks (twist_e2e.sh, trt_must.sh) ----
+# tw_ok NAME DETAIL and tw_bad NAME DETAIL record one check; tw_ok never
+# fails, so "cond && tw_ok ... || tw_bad ..." is an if-then-else.
+TW_PASSED=()
+TW_FAILED=()
+tw_ok() {
+	TW_PASSED+=("$1")
+	tw_log "ok $1: ${*:2}"
+}
+tw_bad() {
+	TW_FAILED+=("$1")
+	printf '[%s] FAIL %s: %s\n' "$TW_NAME" "$1" "${*:2}" >&2
+}
+
+# tw_lab_trap LABSH: for a test in a lab script's namespaces. On exit the
+# test's processes are stopped (tw_cleanup), then "LABSH down" removes the
+# lab, and the test's status is kept.
+tw_lab_trap() {
+	TW_LABSH=$1
+	trap _tw_lab_exit EXIT
+	trap 'tw_fail "interrupted"' INT TERM
+}
+_tw_lab_exit() {
+	local rc=$?
+	trap - EXIT
+	( (exit $rc); tw_cleanup )
+	rc=$?
+	"$TW_LABSH" down
+	exit $rc
+}

@@ -14,7 +14,7 @@
 # the lab down first and at the end. TWIST_E2E_IDLE sets the relay's
 # twist.idle_timeout (default 25 s: above the 20 s keepalive interval that
 # docs/twist-protocol.md fixes, so keepalives alone must keep a flow).
-# ok() never fails, so "cond && ok || bad" is an if-then-else here; the lab's
+# tw_ok never fails, so "cond && tw_ok || tw_bad" is an if-then-else here; the lab's
 # names (RELAY_NS, RELAY_IP, ...) come from eval "$(twist.sh env)".
 # shellcheck disable=SC2015,SC2153,SC1091
 set -u
@@ -39,8 +39,6 @@ ALL_CASES="tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 dns_dig
 keepalive_outlives_idle one_to_one client_sigterm listen_tcp listen_udp
 expiry_without_keepalive v6_to_v4_nat64 v4_to_v6_map wrong_password
 coturn_420 relay_clean_exit"
-FAILED=()
-PASSED=()
 
 [ "$(id -u)" -eq 0 ] || tw_fail "needs root (network namespaces, TUN devices)"
 tw_need ip iproute2
@@ -57,34 +55,17 @@ tw_need sha256sum coreutils
 [ -x "$LABSH" ] || tw_fail "$LABSH missing or not executable"
 
 tw_tmpdir
-lab_exit() {
-	local rc=$?
-	trap - EXIT
-	( (exit $rc); tw_cleanup )
-	rc=$?
-	"$LABSH" down
-	exit $rc
-}
-trap lab_exit EXIT
-trap 'tw_fail "interrupted"' INT TERM
+tw_lab_trap "$LABSH"
 
 # ---- verdicts ----
 
 wanted() { [ "$ONLY" = "  " ] || [[ $ONLY == *" $1 "* ]]; }
-ok() {
-	PASSED+=("$1")
-	tw_log "ok $1: ${*:2}"
-}
-bad() {
-	FAILED+=("$1")
-	printf '[%s] FAIL %s: %s\n' "$TW_NAME" "$1" "${*:2}" >&2
-}
 # fail_all REASON CASE...: cases that cannot run because a piece is missing.
 fail_all() {
 	local why=$1 c
 	shift
 	for c in "$@"; do
-		wanted "$c" && bad "$c" "$why"
+		wanted "$c" && tw_bad "$c" "$why"
 	done
 }
 
@@ -235,37 +216,37 @@ cases_connect() {
 		tw_stop "$CAP_PID"
 		tw_forget "$CAP_PID"
 		if [ "$got" = "$want" ] && [ "$drops0" = "$drops1" ]; then
-			ok tcp_curl_100m "SHA-256 $got matches; NAT tcp_peer drops $drops0 -> $drops1"
+			tw_ok tcp_curl_100m "SHA-256 $got matches; NAT tcp_peer drops $drops0 -> $drops1"
 		else
-			bad tcp_curl_100m "SHA-256 got $got want $want ($(head -c 200 "$TW_TMP/curl.err"));" \
+			tw_bad tcp_curl_100m "SHA-256 got $got want $want ($(head -c 200 "$TW_TMP/curl.err"));" \
 				"NAT tcp_peer drops $drops0 -> $drops1"
 		fi
 		line=$(grep '"GET /big.bin' "$LAB_DIR/logs/http4.log" | tail -n1)
 		case $line in
-		"$TWIST_RELAY_IP "*) ok tcp_peer_sees_relayed "http.server: $line" ;;
-		*) bad tcp_peer_sees_relayed "http.server log, want $TWIST_RELAY_IP: '${line:-no GET /big.bin}'" ;;
+		"$TWIST_RELAY_IP "*) tw_ok tcp_peer_sees_relayed "http.server: $line" ;;
+		*) tw_bad tcp_peer_sees_relayed "http.server log, want $TWIST_RELAY_IP: '${line:-no GET /big.bin}'" ;;
 		esac
 		n_from=$(pcap_count "src host $TWIST_RELAY_IP")
 		n_rst=$(pcap_count "not src host $PEER_IP and tcp[tcpflags] & tcp-rst != 0")
 		if [ "$n_from" -gt 0 ] && [ "$n_rst" -eq 0 ]; then
-			ok tcp_no_rst "$n_from segments from $TWIST_RELAY_IP on the relay's peer link, 0 RST from the relay side"
+			tw_ok tcp_no_rst "$n_from segments from $TWIST_RELAY_IP on the relay's peer link, 0 RST from the relay side"
 		else
-			bad tcp_no_rst "$n_from segments from $TWIST_RELAY_IP, $n_rst RST from the relay side" \
+			tw_bad tcp_no_rst "$n_from segments from $TWIST_RELAY_IP, $n_rst RST from the relay side" \
 				"($(pcap_count "tcp[tcpflags] & tcp-rst != 0") RST in all)"
 		fi
 	fi
 	if wanted udp_echo_1000; then
 		res=$(timeout 120 ip netns exec "$CLIENT_NS" "$PY" "$DRIVER" udp-echo "$PEER_IP" 7 1000 --wait 2)
 		if [ "$res" = "sent 1000 received 1000" ]; then
-			ok udp_echo_1000 "$res, 0 lost"
+			tw_ok udp_echo_1000 "$res, 0 lost"
 		else
-			bad udp_echo_1000 "${res:-driver gave no result}"
+			tw_bad udp_echo_1000 "${res:-driver gave no result}"
 		fi
 	fi
 	if wanted dns_dig; then
 		res=$(nsx "$CLIENT_NS" dig +short +time=2 +tries=3 "@$PEER_IP" peer.twist.test A 2>&1)
-		[ "$res" = "$PEER_IP" ] && ok dns_dig "peer.twist.test A $res" ||
-			bad dns_dig "dig answered '$res'"
+		[ "$res" = "$PEER_IP" ] && tw_ok dns_dig "peer.twist.test A $res" ||
+			tw_bad dns_dig "dig answered '$res'"
 	fi
 	if wanted keepalive_outlives_idle; then
 		# One UDP connect flow (a fixed source port: the same 5-tuple, so the
@@ -276,17 +257,17 @@ cases_connect() {
 		res="$res; then $(timeout 60 ip netns exec "$CLIENT_NS" "$PY" "$DRIVER" udp-echo "$PEER_IP" 7 3 \
 			--sport 40017 --wait 2)"
 		[ "$res" = "sent 3 received 3; then sent 3 received 3" ] &&
-			ok keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res" ||
-			bad keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res"
+			tw_ok keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res" ||
+			tw_bad keepalive_outlives_idle "after $((IDLE + 10)) s idle (idle_timeout $IDLE): $res"
 	fi
 	wanted one_to_one && case_one_to_one
 	if wanted client_sigterm; then
 		stop_client
 		if [ "$CLIENT_STATUS" = 0 ] && ! ip -n "$CLIENT_NS" link show twc0 >/dev/null 2>&1 &&
 			! ip -n "$CLIENT_NS" route show | grep -q twc0; then
-			ok client_sigterm "exit 0, twc0 and its routes gone"
+			tw_ok client_sigterm "exit 0, twc0 and its routes gone"
 		else
-			bad client_sigterm "exit status $CLIENT_STATUS; left: $(ip -n "$CLIENT_NS" -br link show twc0 2>/dev/null)" \
+			tw_bad client_sigterm "exit status $CLIENT_STATUS; left: $(ip -n "$CLIENT_NS" -br link show twc0 2>/dev/null)" \
 				"$(ip -n "$CLIENT_NS" route show | grep twc0 | tr '\n' ' ')"
 		fi
 	else
@@ -313,9 +294,9 @@ case_one_to_one() {
 	after=$(nat_flows)
 	new=$(comm -13 <(echo "$before") <(echo "$after") | grep -c .)
 	if grep -q "^ready $n" "$TW_TMP/hold.log" && [ "$new" -eq $n ]; then
-		ok one_to_one "$n concurrent TCP connections, $new new UDP flows to 3478 in tw9-nat's conntrack"
+		tw_ok one_to_one "$n concurrent TCP connections, $new new UDP flows to 3478 in tw9-nat's conntrack"
 	else
-		bad one_to_one "$n connections ($(head -n1 "$TW_TMP/hold.log")), $new new UDP flows in the NAT's conntrack"
+		tw_bad one_to_one "$n connections ($(head -n1 "$TW_TMP/hold.log")), $new new UDP flows in the NAT's conntrack"
 	fi
 	tw_stop "$hold_pid"
 	tw_forget "$hold_pid"
@@ -357,13 +338,13 @@ cases_listen() {
 			r1=$(cat "$TW_TMP/l1.sha")
 			r2=$(cat "$TW_TMP/l2.sha")
 			if [ "$r1" = "$want" ] && [ "$r2" = "$want" ]; then
-				ok listen_tcp "two concurrent curls from the peer to $addr:$port, both SHA-256 match"
+				tw_ok listen_tcp "two concurrent curls from the peer to $addr:$port, both SHA-256 match"
 			else
-				bad listen_tcp "curls to $addr:$port: $r1 / $r2 want $want" \
+				tw_bad listen_tcp "curls to $addr:$port: $r1 / $r2 want $want" \
 					"($(cat "$TW_TMP/l1.err" "$TW_TMP/l2.err" | head -c 200))"
 			fi
 		else
-			bad listen_tcp "no 'listen tcp:8000 relayed ADDR:PORT' line on stdout within 20 s"
+			tw_bad listen_tcp "no 'listen tcp:8000 relayed ADDR:PORT' line on stdout within 20 s"
 		fi
 	fi
 	if ! read -r addr port < <(listen_line udp:7007); then
@@ -375,8 +356,8 @@ cases_listen() {
 	# A fixed peer source port, so every run below is the one latched flow.
 	res=$(timeout 60 ip netns exec "$PEER_NS" "$PY" "$DRIVER" udp-echo "$addr" "$port" 20 --sport 40007 --wait 2)
 	if wanted listen_udp; then
-		[ "$res" = "sent 20 received 20" ] && ok listen_udp "echo via $addr:$port: $res" ||
-			bad listen_udp "echo via $addr:$port: ${res:-no result}"
+		[ "$res" = "sent 20 received 20" ] && tw_ok listen_udp "echo via $addr:$port: $res" ||
+			tw_bad listen_udp "echo via $addr:$port: ${res:-no result}"
 	fi
 	if wanted expiry_without_keepalive; then
 		# The client frozen: no keepalives. The peer alone keeps sending.
@@ -387,12 +368,12 @@ cases_listen() {
 		flows1=$(metric_sum twist_twist_flows)
 		kill -CONT "$CLIENT_PID"
 		if [ -z "$flows0" ] || [ -z "$flows1" ]; then
-			bad expiry_without_keepalive "the relay exposes no twist_twist_flows gauge on /metrics"
+			tw_bad expiry_without_keepalive "the relay exposes no twist_twist_flows gauge on /metrics"
 		elif [ "$flows1" -lt "$flows0" ] && [ "$flows1" -eq 0 ]; then
-			ok expiry_without_keepalive "peer-only traffic ($res datagrams) for $((IDLE + 10)) s:" \
+			tw_ok expiry_without_keepalive "peer-only traffic ($res datagrams) for $((IDLE + 10)) s:" \
 				"twist_twist_flows $flows0 -> $flows1"
 		else
-			bad expiry_without_keepalive "peer-only traffic ($res) for $((IDLE + 10)) s:" \
+			tw_bad expiry_without_keepalive "peer-only traffic ($res) for $((IDLE + 10)) s:" \
 				"twist_twist_flows $flows0 -> $flows1 (want 0)"
 		fi
 	fi
@@ -407,22 +388,22 @@ cases_interworking() {
 		if start_client nat64 "$CLIENT6_NS" twc6 --server "[$RELAY_IP6]:3478" --nat64 64:ff9b::/96; then
 			res=$(nsx "$CLIENT6_NS" curl -sS -g --max-time 30 "http://[64:ff9b::$PEER_IP]:8080/index.txt" 2>&1)
 			[ "$res" = "twist lab peer, IPv4 only" ] &&
-				ok v6_to_v4_nat64 "IPv6-only tw9-cli6 fetched from the IPv4-only server: '$res'" ||
-				bad v6_to_v4_nat64 "curl [64:ff9b::$PEER_IP]:8080: '$res'"
+				tw_ok v6_to_v4_nat64 "IPv6-only tw9-cli6 fetched from the IPv4-only server: '$res'" ||
+				tw_bad v6_to_v4_nat64 "curl [64:ff9b::$PEER_IP]:8080: '$res'"
 			stop_client
 		else
-			bad v6_to_v4_nat64 "$WHY"
+			tw_bad v6_to_v4_nat64 "$WHY"
 		fi
 	fi
 	if wanted v4_to_v6_map; then
 		if start_client map "$CLIENT_NS" twc2 --server "$RELAY_IP:3478" --map "192.0.2.66=$PEER_IP6"; then
 			res=$(nsx "$CLIENT_NS" curl -sS --max-time 30 "http://192.0.2.66:8081/index.txt" 2>&1)
 			[ "$res" = "twist lab peer, IPv6 only" ] &&
-				ok v4_to_v6_map "tw9-cli (IPv4) fetched from the IPv6-only server: '$res'" ||
-				bad v4_to_v6_map "curl 192.0.2.66:8081 (mapped to $PEER_IP6): '$res'"
+				tw_ok v4_to_v6_map "tw9-cli (IPv4) fetched from the IPv6-only server: '$res'" ||
+				tw_bad v4_to_v6_map "curl 192.0.2.66:8081 (mapped to $PEER_IP6): '$res'"
 			stop_client
 		else
-			bad v4_to_v6_map "$WHY"
+			tw_bad v4_to_v6_map "$WHY"
 		fi
 	fi
 }
@@ -436,7 +417,7 @@ cases_interworking() {
 client_must_refuse() {
 	local name=$1 pat=$2 i pid out
 	shift 2
-	[ -x "$CLIENT" ] || { bad "$name" "twist-client '$CLIENT' not built"; return; }
+	[ -x "$CLIENT" ] || { tw_bad "$name" "twist-client '$CLIENT' not built"; return; }
 	tw_start "$name" "$TW_TMP/$name.log" ip netns exec "$CLIENT_NS" "$CLIENT" --tun twc3 "$@"
 	pid=$TW_LAST_PID
 	for ((i = 0; i < 300; i++)); do
@@ -448,13 +429,13 @@ client_must_refuse() {
 	tw_forget "$pid"
 	out=$(cat "$TW_TMP/$name.log")
 	if [ $i -ge 300 ]; then
-		bad "$name" "twist-client still running 30 s after a connection attempt"
+		tw_bad "$name" "twist-client still running 30 s after a connection attempt"
 	elif [ "$TW_STOP_STATUS" = 0 ]; then
-		bad "$name" "twist-client exited 0: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		tw_bad "$name" "twist-client exited 0: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 	elif echo "$out" | grep -Eqi "$pat"; then
-		ok "$name" "exit $TW_STOP_STATUS: $(echo "$out" | grep -Ei "$pat" | head -n1)"
+		tw_ok "$name" "exit $TW_STOP_STATUS: $(echo "$out" | grep -Ei "$pat" | head -n1)"
 	else
-		bad "$name" "exit $TW_STOP_STATUS but no message matching /$pat/: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		tw_bad "$name" "exit $TW_STOP_STATUS but no message matching /$pat/: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
 	fi
 }
 
@@ -490,8 +471,8 @@ if [ "$RELAY_UP" = 1 ]; then
 	tw_stop "$RELAY_PID"
 	tw_forget "$RELAY_PID"
 	if wanted relay_clean_exit; then
-		[ "$TW_STOP_STATUS" = 0 ] && ok relay_clean_exit "twist-relay exit 0 on SIGTERM" ||
-			bad relay_clean_exit "twist-relay exit status $TW_STOP_STATUS on SIGTERM"
+		[ "$TW_STOP_STATUS" = 0 ] && tw_ok relay_clean_exit "twist-relay exit 0 on SIGTERM" ||
+			tw_bad relay_clean_exit "twist-relay exit status $TW_STOP_STATUS on SIGTERM"
 	fi
 else
 	# Every case but coturn_420, which needs no twist-relay.
@@ -502,8 +483,8 @@ else
 fi
 wanted coturn_420 && case_coturn_420
 
-tw_log "passed ${#PASSED[@]}: ${PASSED[*]-}"
-if [ ${#FAILED[@]} -gt 0 ]; then
-	tw_fail "${#FAILED[@]} case(s) failed: ${FAILED[*]}"
+tw_log "passed ${#TW_PASSED[@]}: ${TW_PASSED[*]-}"
+if [ ${#TW_FAILED[@]} -gt 0 ]; then
+	tw_fail "${#TW_FAILED[@]} case(s) failed: ${TW_FAILED[*]}"
 fi
-tw_pass "${#PASSED[@]} cases"
+tw_pass "${#TW_PASSED[@]} cases"
