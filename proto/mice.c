@@ -210,7 +210,8 @@ static int cand_read(struct cur *c, struct mice_cand *mc)
 		return -EBADMSG;
 	if (get_ip(&cc, v, &mc->addr) < 0 || cur_get_u16(&cc, &mc->addr.port) < 0 ||
 	    cur_get_u16(&cc, &rport) < 0 || get_ip(&cc, rv, &mc->related) < 0 ||
-	    get_str(&cc, flen, mc->foundation) < 0 || cur_left(&cc) != 0)
+	    get_str(&cc, flen, mc->foundation) < 0 || cur_left(&cc) != 0 ||
+	    !mice_ice_chars_ok(mc->foundation, flen))
 		return -EBADMSG;
 	mc->related.port = rport;
 	return cand_valid(mc) ? 0 : -EBADMSG;
@@ -235,8 +236,10 @@ int mice_ice_decode(struct mice_ice *d, const uint8_t *p, size_t len)
 		return -EBADMSG;
 	d->lite = flags & MICE_FLAG_LITE;
 	d->mismatch = flags & MICE_FLAG_MISMATCH;
+	/* Characters over the declared lengths: a NUL inside must not shorten a string. */
 	if (get_str(&c, pl, d->pwd) < 0 || get_str(&c, ul, d->ufrag) < 0 ||
-	    get_str(&c, ol, d->options) < 0)
+	    get_str(&c, ol, d->options) < 0 || !mice_ice_chars_ok(d->pwd, pl) ||
+	    !mice_ice_chars_ok(d->ufrag, ul) || !options_ok(d->options, ol))
 		return -EBADMSG;
 	for (unsigned i = 0; i < d->n_cands; i++)
 		if (cand_read(&c, &d->cand[i]) < 0)
