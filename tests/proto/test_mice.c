@@ -262,6 +262,12 @@ static void test_malformed_lengths(void **state)
 				fail_msg("%s: %u -> %u accepted", f[i].name, v, nv);
 		}
 	}
+	/* A NUL inside a string must not shorten it (found by fuzz_mice_option). */
+	for (size_t at = MICE_DESC_HDR; at < MICE_DESC_HDR + 22 + 4; at++) {
+		memcpy(bad, desc, (size_t)len);
+		bad[at] = '\0';
+		assert_int_equal(mice_ice_decode(&back, bad, (size_t)len), -EBADMSG);
+	}
 	/* Every truncation, and one byte too many. */
 	for (int l = 0; l < len; l++)
 		assert_int_equal(mice_ice_decode(&back, desc, (size_t)l), -EBADMSG);
