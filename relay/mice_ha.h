@@ -1,6 +1,6 @@
 /*
  * twist-relay's M-ICE home-agent role (docs/mice.md §4): on the UDP
- * encapsulation port, what relay/mice_demux did not take as STUN comes
+ * encapsulation port, what proto/mice_demux did not take as STUN comes
  * here. An authenticated Binding Update registers its sender's home
  * address -> care-of address binding; one that names a correspondent is
  * relayed to it, re-signed with the correspondent's key, and the

@@ -81,25 +81,42 @@ def answer():
         mm.cand(0, 1, 0, 2130706431, "1", "198.51.100.20", 40000)])
 
 
-def stun(s, dst):
-    req, tid = mm.stun_binding(True)
-    r = exchange(s, dst, req)
+def stun_answer(r, tid):
+    """(type, {attribute type: value}) of a STUN answer to our transaction."""
     t, ln, cookie = struct.unpack("!HHI", r[:8])
-    if t != 0x0101 or cookie != mm.STUN_COOKIE or r[8:20] != tid:
-        fail("STUN Binding with FINGERPRINT: not a success for our transaction (0x%04x)" % t)
-    body, attrs = r[20:20 + ln], set()
+    if cookie != mm.STUN_COOKIE or r[8:20] != tid:
+        fail("not a STUN answer to our transaction (type 0x%04x)" % t)
+    body, attrs = r[20:20 + ln], {}
     while len(body) >= 4:
         at, al = struct.unpack("!HH", body[:4])
-        attrs.add(at)
+        attrs.setdefault(at, body[4:4 + al])
         body = body[4 + ((al + 3) & ~3):]
+    return t, attrs
+
+
+def stun(s, dst):
+    req, tid = mm.stun_binding(True)
+    t, attrs = stun_answer(exchange(s, dst, req), tid)
+    if t != 0x0101:
+        fail("STUN Binding with FINGERPRINT: type 0x%04x, not a success" % t)
     if 0x0020 not in attrs:
         fail("STUN Binding success without XOR-MAPPED-ADDRESS")
+    if 0x8028 not in attrs:
+        fail("STUN Binding success without FINGERPRINT: a node could not demux it")
+    # TURN on the same port: an Allocate without credentials gets 401.
+    req, tid = mm.stun_request(0x0003, struct.pack("!HHI", 0x0019, 4, 17 << 24))
+    t, attrs = stun_answer(exchange(s, dst, req), tid)
+    err = attrs.get(0x0009, b"\0\0\0\0")
+    if t != 0x0113 or err[2] * 100 + err[3] != 401:
+        fail("Allocate on the encapsulation port: type 0x%04x error %d, expected 401"
+             % (t, err[2] * 100 + err[3]))
     req, _ = mm.stun_binding(False)
     s.sendto(req, dst)
     r = recv(s, 1.5)
     if r is not None and r[:2] == b"\x01\x01":
         fail("STUN without FINGERPRINT was answered as STUN on the encapsulation port")
-    print("STUN Binding answered with FINGERPRINT; without it, not taken as STUN")
+    print("STUN Binding answered with FINGERPRINT, TURN Allocate with 401; "
+          "without FINGERPRINT, not taken as STUN")
 
 
 def metrics(url):

@@ -178,14 +178,19 @@ def mh_auth_ok(b, m, key):
     return hmac.compare_digest(hmac.new(key, data, hashlib.sha256).digest(), b[at:])
 
 
-def stun_binding(fingerprint=True, tid=None):
+def stun_request(mtype, attrs=b"", fingerprint=True, tid=None):
+    """A STUN request of type mtype with attrs (already encoded), and its tid."""
     tid = tid or os.urandom(12)
-    body = b""
+    body = attrs
     if fingerprint:
-        hdr = struct.pack("!HHI", 0x0001, 8, STUN_COOKIE) + tid
-        crc = (zlib.crc32(hdr) ^ 0x5354554E) & 0xffffffff
-        body = struct.pack("!HHI", 0x8028, 4, crc)
-    return struct.pack("!HHI", 0x0001, len(body), STUN_COOKIE) + tid + body, tid
+        hdr = struct.pack("!HHI", mtype, len(attrs) + 8, STUN_COOKIE) + tid
+        crc = (zlib.crc32(hdr + attrs) ^ 0x5354554E) & 0xffffffff
+        body += struct.pack("!HHI", 0x8028, 4, crc)
+    return struct.pack("!HHI", mtype, len(body), STUN_COOKIE) + tid + body, tid
+
+
+def stun_binding(fingerprint=True, tid=None):
+    return stun_request(0x0001, b"", fingerprint, tid)
 
 
 def example():
