@@ -1,10 +1,8 @@
 /* The M-ICE home agent: binding cache and the BU/BA relay (docs/mice.md §4). */
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "proto/mice_mh.h"
 #include "relay/config.h"
 #include "relay/mice_ha.h"
@@ -56,6 +54,8 @@ const char *mice_drop_name(enum mice_drop d)
 		return "ba_unauthenticated";
 	case MICE_DROP_BA_UNEXPECTED:
 		return "ba_unexpected";
+	case MICE_DROP_TOO_BIG:
+		return "too_big";
 	case MICE_DROP__COUNT:
 		break;
 	}
@@ -179,8 +179,8 @@ void mice_ha_sweep(struct mice_ha *ha, uint64_t now_ms)
 	pthread_mutex_unlock(&ha->lock);
 }
 
-/* Builds and sends m to dst, signed with k (NULL: unsigned). */
-static void send_mh(struct mice_ha *ha, const struct mice_mh *m, const struct ha_key *k,
+/* Builds and sends m to dst, signed with k (NULL: unsigned); false if it did not fit. */
+static bool send_mh(struct mice_ha *ha, const struct mice_mh *m, const struct ha_key *k,
                     const struct tw_addr *dst, const struct mice_ha_out *out)
 {
 	uint8_t buf[MH_MAX_LEN];
@@ -190,12 +190,14 @@ static void send_mh(struct mice_ha *ha, const struct mice_mh *m, const struct ha
 
 	if (k)
 		key = key_bytes(k, &keylen);
+	/* A message that fitted may not with the home and peer options added. */
 	n = mice_mh_build(m, ha->opt_type, key, keylen, buf, sizeof(buf));
 	if (n < 0) {
-		log_warn("mice: cannot build a mobility message: %s", strerror(-n));
-		return;
+		COUNT(ha->st.drops[MICE_DROP_TOO_BIG]);
+		return false;
 	}
 	out->send(out->ctx, dst, buf, (size_t)n);
+	return true;
 }
 
 /* A BA answering bu: signed when bu authenticated with k (RFC 4285 §5). */
@@ -234,8 +236,8 @@ static void relay_bu(struct mice_ha *ha, struct mice_mh *bu, const struct ha_key
 	bu->home = from->cfg->home;
 	bu->peer = to->cfg->home;
 	bu->spi = to->cfg->spi;
-	send_mh(ha, bu, to, &peer->coa, out);
-	COUNT(ha->st.relayed_bu);
+	if (send_mh(ha, bu, to, &peer->coa, out))
+		COUNT(ha->st.relayed_bu);
 }
 
 /* Registration under lock: the caller has authenticated bu with keys[ki]. */
@@ -327,8 +329,8 @@ static void on_ba(struct mice_ha *ha, uint64_t now, struct mice_mh *m, const uin
 	m->home = k->cfg->home;
 	m->peer = mk->cfg->home;
 	m->spi = mk->cfg->spi;
-	send_mh(ha, m, mk, &to, out);
-	COUNT(ha->st.relayed_ba);
+	if (send_mh(ha, m, mk, &to, out))
+		COUNT(ha->st.relayed_ba);
 }
 
 void mice_ha_input(struct mice_ha *ha, uint64_t now_ms, const struct tw_addr *src,

@@ -32,6 +32,7 @@ enum mice_drop {
 	MICE_DROP_RATE,          /* over mice.rate from that source */
 	MICE_DROP_BA_AUTH,       /* a BA without valid authentication */
 	MICE_DROP_BA_UNEXPECTED, /* a BA that answers nothing we relayed */
+	MICE_DROP_TOO_BIG,       /* relayed with our options, over 2048 bytes */
 	MICE_DROP__COUNT,
 };
 

@@ -284,6 +284,45 @@ static void test_rate(void **state)
 	mice_ha_free(NULL);
 }
 
+/* An offer that fits in 2048 bytes but not with the home option the HA adds. */
+static void test_too_big(void **state)
+{
+	static struct mice_mh m, with_home;
+	uint8_t buf[MH_MAX_LEN];
+	struct mice_ha *ha = ha_new(16, 100);
+	struct mice_ha_stats st;
+	bool found = false;
+
+	(void)state;
+	bu(&m, 1, 10, &cn_home, NULL, CN_SPI);
+	input(ha, T0, &cn_coa, &m, CN_KEY);
+	for (unsigned n = 16; n <= 40 && !found; n++) {
+		bu(&m, 1, 10, NULL, &cn_home, MN_SPI);
+		mice_test_desc(&m.ice, n, 6);
+		memset(m.ice.ufrag, 'u', MICE_UFRAG_MAX);
+		memset(m.ice.pwd, 'p', MICE_PWD_MAX);
+		for (unsigned ol = 0; ol <= MICE_OPTIONS_MAX && !found; ol++) {
+			memset(m.ice.options, 'o', ol);
+			m.ice.options[ol] = '\0';
+			with_home = m;
+			with_home.home = mn_home;
+			found = mice_mh_build(&m, OPT, (const uint8_t *)MN_KEY, strlen(MN_KEY), buf,
+			                      sizeof(buf)) > 0 &&
+			        mice_mh_build(&with_home, OPT, (const uint8_t *)MN_KEY,
+			                      strlen(MN_KEY), buf, sizeof(buf)) < 0;
+		}
+	}
+	assert_true(found);
+	n_out = 0;
+	input(ha, T0, &mn_coa, &m, MN_KEY);
+	assert_int_equal(n_out, 1); /* the registration's answer only */
+	got(0, &mn_coa, MH_TYPE_BA, MH_ST_ACCEPTED, 1, MN_KEY);
+	mice_ha_stats(ha, &st);
+	assert_int_equal(st.drops[MICE_DROP_TOO_BIG], 1);
+	assert_int_equal(st.relayed_bu, 0);
+	mice_ha_free(ha);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +330,7 @@ int main(void)
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_lifetimes_and_bounds),
 	        cmocka_unit_test(test_rate),
+	        cmocka_unit_test(test_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
