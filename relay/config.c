@@ -404,6 +404,45 @@ static const struct key twist_keys[] = {
         {CFG_UINT("max_flows_per_user", twist_max_flows_per_user)},
 };
 
+static const struct key mice_key_keys[] = {
+        {CFG_FIELD("spi", yp_value_uint, struct cfg_mice_key, spi, 256, UINT32_MAX),
+         .required = true},
+        {CFG_FIELD("key", yp_value_str, struct cfg_mice_key, key, 0, 0), .required = true},
+        {CFG_FIELD("home", yp_value_ip, struct cfg_mice_key, home, 0, 0), .required = true},
+};
+
+static int value_mice_keys(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	struct cfg_mice_key *mk;
+	int rc;
+
+	if (yp_seq_begin(p, k->name) < 0)
+		return -1;
+	while ((rc = yp_seq_next(p)) == 0) {
+		if (cfg->n_mice_keys == CFG_MAX_MICE_KEYS)
+			return yp_fail(p, p->ev.start_mark, "too many mice.keys (max %d)",
+			               CFG_MAX_MICE_KEYS);
+		mk = &cfg->mice_keys[cfg->n_mice_keys];
+		memset(mk, 0, sizeof(*mk));
+		if (yp_map_parse(p, "mice.keys", mice_key_keys, nitems(mice_key_keys), mk) < 0)
+			return -1;
+		cfg->n_mice_keys++;
+	}
+	return rc;
+}
+
+static const struct key mice_keys[] = {
+        {CFG_BOOL("enabled", mice_enabled)},
+        {CFG_FIELD("port", yp_value_u16, struct config, mice_port, 1, UINT16_MAX)},
+        {CFG_FIELD("option_type", yp_value_uint, struct config, mice_option_type, 2, 255)},
+        {CFG_LIST("keys", value_mice_keys)},
+        {CFG_UINT("max_lifetime", mice_max_lifetime)},
+        {CFG_UINT("max_bindings", mice_max_bindings)},
+        {CFG_UINT("rate", mice_rate)},
+        {CFG_UINT("burst", mice_burst)},
+};
+
 static const struct key control_keys[] = {
         {CFG_STRING("socket", control_socket)},
 };
@@ -417,6 +456,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
         {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("websocket", websocket_keys)},
         {CFG_SECTION("tls", tls_keys)},         {CFG_SECTION("twist", twist_keys)},
+        {CFG_SECTION("mice", mice_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -550,6 +590,12 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->twist_tun, sizeof(cfg->twist_tun), "twist0");
 	cfg->twist_idle_timeout = 60;
 	cfg->twist_max_flows_per_user = 64;
+	cfg->mice_port = 4191;
+	cfg->mice_option_type = 18;
+	cfg->mice_max_lifetime = 3600;
+	cfg->mice_max_bindings = 1024;
+	cfg->mice_rate = 10;
+	cfg->mice_burst = 20;
 }
 
 void config_clear(struct config *cfg)

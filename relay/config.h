@@ -44,6 +44,15 @@ static inline bool cfg_listen_stream(const struct cfg_listen *l)
 	return l->tcp || l->tls || l->ws || l->wss;
 }
 
+#define CFG_MAX_MICE_KEYS 64
+
+/* mice.keys: one MN-HA security association (RFC 4285): SPI, key, home address. */
+struct cfg_mice_key {
+	unsigned spi;
+	char key[CFG_STR];
+	struct tw_addr home;
+};
+
 struct cfg_user {
 	char name[CFG_STR];
 	char password[CFG_STR];
@@ -141,6 +150,17 @@ struct config {
 	char twist_tun[CFG_TUN_NAME];              /* default "twist0" */
 	unsigned twist_idle_timeout;               /* s, default 60 */
 	unsigned twist_max_flows_per_user;         /* default 64; 0 = unlimited */
+
+	/* mice: the M-ICE home agent on the UDP encapsulation port (docs/mice.md) */
+	bool mice_enabled;
+	uint16_t mice_port;        /* default 4191 (RFC 5555) */
+	unsigned mice_option_type; /* the MIP-ICE option's type, default 18 (RFC 5096) */
+	struct cfg_mice_key mice_keys[CFG_MAX_MICE_KEYS];
+	unsigned n_mice_keys;
+	unsigned mice_max_lifetime; /* s, default 3600; longer requests are cut */
+	unsigned mice_max_bindings; /* binding cache entries, default 1024 */
+	unsigned mice_rate;         /* mobility messages per second per source IP, default 10 */
+	unsigned mice_burst;        /* default 20 */
 };
 
 /* The embedded default (README "quick start"): a YAML document. */

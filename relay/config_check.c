@@ -519,6 +519,62 @@ static int check_twist(struct check *c)
 	return 0;
 }
 
+#define MICE_KEY_MIN      16     /* bytes of an MN-HA shared key */
+#define MICE_LIFETIME_MAX 262140 /* the BU's 16-bit lifetime in units of 4 s */
+#define MICE_BINDINGS_MAX 65536
+
+static int check_mice_keys(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	for (unsigned i = 0; i < cfg->n_mice_keys; i++) {
+		const struct cfg_mice_key *k = &cfg->mice_keys[i];
+
+		if (strlen(k->key) < MICE_KEY_MIN)
+			return check_fail(c,
+			                  "mice.keys[%u] (spi %u): key must be at least %d bytes",
+			                  i, k->spi, MICE_KEY_MIN);
+		for (unsigned j = 0; j < i; j++) {
+			if (cfg->mice_keys[j].spi == k->spi)
+				return check_fail(c, "mice.keys: spi %u appears twice", k->spi);
+			if (tw_addr_ip_eq(&cfg->mice_keys[j].home, &k->home))
+				return check_fail(c,
+				                  "mice.keys: spi %u and %u share a home address",
+				                  cfg->mice_keys[j].spi, k->spi);
+		}
+	}
+	return 0;
+}
+
+/* mice: the encapsulation port apart from the TURN ports, bounded caches, keys. */
+static int check_mice(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	unsigned t = cfg->mice_option_type;
+
+	if (!cfg->mice_enabled)
+		return 0;
+	/* Pad1, PadN and the authentication option are read as such before this type. */
+	if (t == 0 || t == 1 || t == 9 || t > 255)
+		return check_fail(
+		        c, "mice.option_type %u is Pad1, PadN or the authentication option", t);
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (cfg->listen[i].udp && cfg->listen[i].addr.port == cfg->mice_port)
+			return check_fail(c, "mice.port %u is also a udp listen port",
+			                  cfg->mice_port);
+	if (cfg->n_mice_keys == 0)
+		return check_fail(c, "mice.enabled needs at least one entry in mice.keys");
+	if (cfg->mice_max_lifetime < 4 || cfg->mice_max_lifetime > MICE_LIFETIME_MAX)
+		return check_fail(c, "mice.max_lifetime must be between 4 and %d seconds, got %u",
+		                  MICE_LIFETIME_MAX, cfg->mice_max_lifetime);
+	if (cfg->mice_max_bindings == 0 || cfg->mice_max_bindings > MICE_BINDINGS_MAX)
+		return check_fail(c, "mice.max_bindings must be between 1 and %d, got %u",
+		                  MICE_BINDINGS_MAX, cfg->mice_max_bindings);
+	if (cfg->mice_rate == 0 || cfg->mice_burst == 0)
+		return check_fail(c, "mice.rate and mice.burst must be at least 1");
+	return check_mice_keys(c);
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -528,7 +584,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
 	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0 ||
-	    check_tls(&c) < 0 || check_twist(&c) < 0)
+	    check_tls(&c) < 0 || check_twist(&c) < 0 || check_mice(&c) < 0)
 		return -1;
 	return 0;
 }

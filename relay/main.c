@@ -117,6 +117,17 @@ static bool twist_changed(const struct config *a, const struct config *b)
 	       a->twist_max_flows_per_user != b->twist_max_flows_per_user;
 }
 
+/* The home agent holds the keys it started with (relay/mice_ha.h). */
+static bool mice_changed(const struct config *a, const struct config *b)
+{
+	return a->mice_enabled != b->mice_enabled || a->mice_port != b->mice_port ||
+	       a->mice_option_type != b->mice_option_type || a->n_mice_keys != b->n_mice_keys ||
+	       memcmp(a->mice_keys, b->mice_keys, a->n_mice_keys * sizeof(a->mice_keys[0])) != 0 ||
+	       a->mice_max_lifetime != b->mice_max_lifetime ||
+	       a->mice_max_bindings != b->mice_max_bindings || a->mice_rate != b->mice_rate ||
+	       a->mice_burst != b->mice_burst;
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay *r = arg;
@@ -142,6 +153,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		log_warn("SIGHUP: auth.database and control.socket change only on a restart");
 	if (twist_changed(&cfg, &r->cfg))
 		log_warn("SIGHUP: the twist section changes only on a restart");
+	if (mice_changed(&cfg, &r->cfg))
+		log_warn("SIGHUP: the mice section changes only on a restart");
 	tls_reload(r, &cfg);
 	/* After auth_reload: the snapshot is built for the realm now running. */
 	if (r->udb)

@@ -7,6 +7,7 @@
 #include "common/metrics_http.h"
 #include "proto/stun.h"
 #include "proto/ws_handshake.h"
+#include "relay/mice_ha.h"
 #include "relay/guard.h"
 #include "relay/import_check.h"
 #include "relay/metrics.h"
@@ -319,6 +320,33 @@ static void write_twist(struct evbuffer *b, struct relay *r)
 	}
 }
 
+/* mice.enabled: the home agent (docs/mice.md §6). */
+static void write_mice(struct evbuffer *b, struct relay *r)
+{
+	struct mice_ha_stats st;
+
+	mice_ha_stats(r->mice, &st);
+	counter(b, "twist_mice_bindings", "Live M-ICE home-agent bindings.", "gauge", st.bindings);
+	family(b, "twist_mice_messages_total", "counter",
+	       "Datagrams on the M-ICE encapsulation port, by kind.");
+	sample(b, "twist_mice_messages_total", "kind", "stun", st.stun);
+	sample(b, "twist_mice_messages_total", "kind", "binding_update", st.rx_bu);
+	sample(b, "twist_mice_messages_total", "kind", "binding_ack", st.rx_ba);
+	family(b, "twist_mice_binding_updates_total", "counter",
+	       "Binding Updates answered, by result.");
+	for (unsigned i = 0; i < MICE_BU__COUNT; i++)
+		sample(b, "twist_mice_binding_updates_total", "result",
+		       mice_bu_result_name((enum mice_bu_result)i), st.bu[i]);
+	family(b, "twist_mice_relayed_total", "counter",
+	       "Messages relayed between mobile and correspondent nodes.");
+	sample(b, "twist_mice_relayed_total", "kind", "binding_update", st.relayed_bu);
+	sample(b, "twist_mice_relayed_total", "kind", "binding_ack", st.relayed_ba);
+	family(b, "twist_mice_dropped_total", "counter", "Mobility messages dropped, by reason.");
+	for (unsigned i = 0; i < MICE_DROP__COUNT; i++)
+		sample(b, "twist_mice_dropped_total", "reason", mice_drop_name((enum mice_drop)i),
+		       st.drops[i]);
+}
+
 static int metrics_page(struct evbuffer *b, void *arg)
 {
 	struct relay *r = arg;
@@ -354,6 +382,8 @@ static int metrics_page(struct evbuffer *b, void *arg)
 		write_sync(b, r);
 	if (r->twist)
 		write_twist(b, r);
+	if (r->mice)
+		write_mice(b, r);
 	return 200;
 }
 

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "relay/tls.h"
 #include "relay/twist_flow.h"
+#include "relay/mice_ha.h"
 #include "relay/worker.h"
 
 #define RL_SLOTS (1u << 16) /* 512 KiB of buckets, one table for all workers */
@@ -71,6 +72,18 @@ static int tls_start(struct relay *r)
 	return 0;
 }
 
+/* mice.enabled: the home agent, before the workers open its port. */
+static int mice_start(struct relay *r)
+{
+	if (!r->cfg.mice_enabled)
+		return 0;
+	if (!(r->mice = mice_ha_new(&r->cfg, r->seed)))
+		return -ENOMEM;
+	log_info("mice: home agent on udp port %u, %u keys, option type %u", r->cfg.mice_port,
+	         r->cfg.n_mice_keys, r->cfg.mice_option_type);
+	return 0;
+}
+
 /* twist.enabled: the TUN, its routes, read on worker 0 (relay/twist_flow.h). */
 static int twist_start(struct relay *r)
 {
@@ -121,6 +134,8 @@ int relay_init(struct relay *r)
 	registry_set_quota_fn(r->reg, user_quota, r->auth);
 	if (tls_start(r) < 0)
 		return -EINVAL;
+	if (mice_start(r) < 0)
+		return -ENOMEM;
 	r->n_workers = worker_count(cfg);
 	r->workers = calloc(r->n_workers, sizeof(*r->workers));
 	if (!r->workers)
@@ -148,6 +163,8 @@ void relay_fini(struct relay *r)
 	tls_server_free(r->tls);
 	twist_plane_free(r->twist);
 	r->twist = NULL;
+	mice_ha_free(r->mice);
+	r->mice = NULL;
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

@@ -37,6 +37,7 @@ struct sync;
 struct sync_worker;
 struct userdb_loader;
 struct twist_plane;
+struct mice_ha;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -53,6 +54,7 @@ struct listener {
 	 * own index there; NULL without stun.rfc5780. */
 	struct listener **set;
 	unsigned set_pos;
+	bool mice; /* the M-ICE encapsulation port: STUN by FINGERPRINT only (mice_port.h) */
 };
 
 struct relay {
@@ -79,6 +81,7 @@ struct relay {
 	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
+	struct mice_ha *mice;      /* NULL unless mice.enabled (relay/mice_ha.h) */
 };
 
 /*
@@ -115,7 +118,7 @@ struct worker {
 	pthread_t thread;
 	struct event_base *base;
 	struct event *tick;
-	struct listener udp[CFG_MAX_LISTEN];
+	struct listener udp[2 * CFG_MAX_LISTEN]; /* and the mice port on each address */
 	unsigned n_udp;
 	struct listener udp_alt[3];  /* stun.rfc5780's extra sockets (udp.c) */
 	struct listener *alt_set[4]; /* the primary and those three */

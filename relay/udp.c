@@ -9,6 +9,7 @@
 #include "proto/stun.h"
 #include "relay/alloc.h"
 #include "relay/dataplane.h"
+#include "relay/mice_port.h"
 #include "common/log.h"
 #include "relay/netaddr.h"
 #include "relay/turn.h"
@@ -67,6 +68,8 @@ static void from_listener(struct worker *w, void *ctx, const struct tw_addr *src
 	};
 	struct alloc_key k = {.transport = STUN_PROTO_UDP, .client = *src, .local = l->addr};
 
+	if (mice_port_input(w, l, src, buf, len))
+		return;
 	uc.c.a = alloc_find(w, &k);
 	turn_client_input(w, &uc.c, buf, len);
 }
@@ -99,6 +102,8 @@ static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, 
 
 	if (!tw_addr_eq(src, &uc->c.client))
 		return from_listener(w, uc->lst, src, buf, len);
+	if (mice_port_input(w, uc->lst, src, buf, len))
+		return;
 	turn_client_input(w, &uc->c, buf, len);
 }
 

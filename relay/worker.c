@@ -16,6 +16,7 @@
 #include "relay/tcp.h"
 #include "relay/tcp_handover.h"
 #include "relay/udp.h"
+#include "relay/mice_ha.h"
 #include "relay/worker.h"
 
 void worker_drop(struct worker *w, enum drop_reason why, const struct tw_addr *from)
@@ -44,12 +45,32 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (w->id != 0)
 		return;
 	ports_reap(w->r->ports, w->now_ms);
+	if (w->r->mice)
+		mice_ha_sweep(w->r->mice, w->now_ms);
 	/* After a flood of connections glibc keeps the freed memory in its
 	 * arenas (one per worker); give it back once the flood is over. */
 	if (w->r->conns && connlimit_shrunk(w->r->conns, TRIM_AFTER_CLOSED)) {
 		malloc_trim(0);
 		STAT_INC(&w->st, malloc_trims);
 	}
+}
+
+/* The M-ICE encapsulation port on a UDP listen address (docs/mice.md §4). */
+static int mice_listener_open(struct worker *w, const struct tw_addr *addr)
+{
+	struct listener *l = &w->udp[w->n_udp];
+	struct tw_addr a = *addr;
+	char s[TW_ADDR_STRLEN];
+	int rc;
+
+	a.port = w->r->cfg.mice_port;
+	if ((rc = udp_listener_open(w, l, &a)) < 0) {
+		log_err("mice listen on udp %s: %s", tw_addr_fmt(&a, s, sizeof(s)), strerror(-rc));
+		return rc;
+	}
+	l->mice = true;
+	w->n_udp++;
+	return 0;
 }
 
 static int open_listeners(struct worker *w)
@@ -69,6 +90,8 @@ static int open_listeners(struct worker *w)
 				return rc;
 			}
 			w->n_udp++;
+			if (cfg->mice_enabled && (rc = mice_listener_open(w, &l->addr)) < 0)
+				return rc;
 			if (cfg->rfc5780_other.family == l->addr.family &&
 			    (rc = udp_rfc5780_open(w, &w->udp[w->n_udp - 1], &cfg->rfc5780_other)) <
 			            0) {
@@ -105,7 +128,7 @@ struct worker *worker_new(struct relay *r, unsigned id)
 	w->r = r;
 	w->id = id;
 	w->dfd = -1;
-	for (unsigned i = 0; i < CFG_MAX_LISTEN; i++)
+	for (unsigned i = 0; i < sizeof(w->udp) / sizeof(w->udp[0]); i++)
 		w->udp[i].fd = -1;
 	for (unsigned i = 0; i < 3; i++)
 		w->udp_alt[i].fd = -1;

@@ -527,6 +527,30 @@ static const struct check_case check_cases[] = {
         {L R U "twist: {enabled: true}\n", "twist.enabled needs twist.relay_ipv4"},
         {L R U "twist: {enabled: true, relay_ipv4: 192.0.2.1, idle_timeout: 0}\n",
          "twist.idle_timeout must be at least 1"},
+/* mice: the encapsulation port, the option type, keys. */
+#define MK "keys: [{spi: 256, key: mobile-node-shared-key, home: \"2001:db8:1::10\"}]"
+        {L R U "mice: {enabled: true}\n", "mice.enabled needs at least one entry in mice.keys"},
+        {L R U "mice: {enabled: true, port: 3478, " MK "}\n",
+         "mice.port 3478 is also a udp listen port"},
+        {L R U "mice: {enabled: true, option_type: 9, " MK "}\n",
+         "mice.option_type 9 is Pad1, PadN or the authentication option"},
+        {L R U "mice: {enabled: true, max_lifetime: 3, " MK "}\n",
+         "mice.max_lifetime must be between 4 and 262140"},
+        {L R U "mice: {enabled: true, max_bindings: 0, " MK "}\n",
+         "mice.max_bindings must be between 1 and 65536"},
+        {L R U "mice: {enabled: true, rate: 0, " MK "}\n", "mice.rate and mice.burst"},
+        {L R U "mice: {enabled: true, keys: [{spi: 256, key: short, home: 192.0.2.1}]}\n",
+         "mice.keys[0] (spi 256): key must be at least 16 bytes"},
+        {L R U "mice: {enabled: true, keys: [{spi: 256, key: mobile-node-shared-key, home: "
+               "192.0.2.1}, {spi: 256, key: mobile-node-shared-key, home: 192.0.2.2}]}\n",
+         "mice.keys: spi 256 appears twice"},
+        {L R U "mice: {enabled: true, keys: [{spi: 256, key: mobile-node-shared-key, home: "
+               "192.0.2.1}, {spi: 257, key: mobile-node-shared-key, home: 192.0.2.1}]}\n",
+         "mice.keys: spi 256 and 257 share a home address"},
+        {L R U "mice: {enabled: true, keys: [{spi: 255, key: mobile-node-shared-key, home: "
+               "192.0.2.1}]}\n",
+         "spi"},
+#undef MK
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",
