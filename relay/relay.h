@@ -37,6 +37,7 @@ struct sync;
 struct sync_worker;
 struct userdb_loader;
 struct twist_plane;
+struct cluster;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -79,6 +80,11 @@ struct relay {
 	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
+	struct cluster *cluster;   /* NULL without cluster.node (relay/cluster.h) */
+	int draining;              /* twistctl drain: redirect new Allocates; atomic */
+	int redirecting;           /* above cluster.high_water, until low_water; atomic */
+	uint64_t redirects[2];     /* 300s sent, by enum redirect_reason; atomic */
+	uint64_t redirects_none;   /* wanted to redirect, no sibling could take it; atomic */
 };
 
 /*
@@ -136,6 +142,7 @@ struct worker {
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_misdirect[MISDIRECT_N];
 	uint64_t log_import;
+	uint64_t log_redirect; /* no sibling to redirect to */
 	/* Data-plane sockets (per-client and relayed): an epoll set of their
 	 * own, edge-triggered; libevent watches only its descriptor (dataplane.c). */
 	int dfd;
