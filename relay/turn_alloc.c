@@ -174,7 +174,7 @@ static bool over_tls(const struct conn_ops *ops)
  * an off-path attacker cannot forge one the client would follow. True when
  * answered.
  */
-static bool allocate_redirect(struct req *q)
+bool turn_allocate_redirect(struct req *q)
 {
 	struct relay *r = q->w->r;
 	struct cluster_target t;
@@ -267,7 +267,7 @@ void turn_do_allocate(struct req *q)
 	if (lifetime == 0)
 		lifetime = w->r->cfg.default_lifetime;
 	/* A RESERVATION-TOKEN names a port held here: it cannot go elsewhere. */
-	if (!stun_msg_find(m, STUN_A_RESERVATION_TOKEN) && allocate_redirect(q))
+	if (!stun_msg_find(m, STUN_A_RESERVATION_TOKEN) && turn_allocate_redirect(q))
 		return;
 
 	code = take_reserved(q, &tfd, &tbound);
