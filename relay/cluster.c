@@ -73,6 +73,15 @@ struct cluster {
 	uint64_t log_last;
 };
 
+/* Node names are at most CLUSTER_NAME_MAX bytes (config_check.c). */
+static void name_copy(char *dst, const char *src)
+{
+	size_t n = strnlen(src, CLUSTER_NAME_MAX);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static uint64_t interval_ms(const struct relay *r)
 {
 	return r->cfg.cluster_interval_ms;
@@ -182,7 +191,7 @@ static void report_send(struct cluster *c, uint64_t now)
 	uint8_t buf[CLUSTER_MSG_MAX];
 	int len;
 
-	snprintf(rep.name, sizeof(rep.name), "%s", r->cfg.cluster_node);
+	name_copy(rep.name, r->cfg.cluster_node);
 	rep.seq = ++c->seq;
 	rep.boot_id = c->boot_id;
 	rep.wall_ms = clock_wall_ms();
@@ -473,7 +482,7 @@ int cluster_pick(struct relay *r, const struct tw_addr *client, uint8_t fam,
 		c->recent_next = (c->recent_next + 1) % CLUSTER_RECENT_MAX;
 		t->alt = best->cfg->alt[fam == TW_AF_INET6];
 		snprintf(t->domain, sizeof(t->domain), "%s", best->cfg->domain);
-		snprintf(t->name, sizeof(t->name), "%s", best->cfg->name);
+		name_copy(t->name, best->cfg->name);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return best ? 0 : -ENOENT;
@@ -506,7 +515,7 @@ unsigned cluster_siblings(struct relay *r, struct cluster_sibling_view *out, uns
 	for (unsigned i = 0; i < c->n_sibs && n < max; i++, n++) {
 		const struct sib *s = &c->sibs[i];
 
-		snprintf(out[n].name, sizeof(out[n].name), "%s", s->cfg->name);
+		name_copy(out[n].name, s->cfg->name);
 		out[n].up = sib_up(s, now);
 		out[n].heard = s->heard;
 		out[n].age_ms = s->heard ? now - s->heard_ms : 0;
