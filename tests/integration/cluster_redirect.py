@@ -20,6 +20,9 @@ CASE is one of:
   uclient   coturn's turnutils_uclient aimed at an overloaded node: it
             follows the 300 (its probe Allocate, integrity checked), and every
             message is relayed by the sibling.
+  chromium  headless Chromium, relay-only ICE, pointed at an overloaded
+            node (webrtc/webrtc.mjs): redirected to the sibling, every
+            data-channel message delivered.
   twistctl  every subcommand against a running relay, plain and --json
             (python3 -m json.tool); a missing socket and one the caller may
             not open give exit 3 with the path; control.group.
@@ -86,8 +89,9 @@ class Node(tc.Relay):
     since each one's config names the others'."""
 
     def __init__(self, binary, tmpdir, name, high_water, low_water=0, secret=SECRET,
-                 relay_range=None, group=""):
-        super().__init__(binary, tmpdir, name, relay_addrs=("127.0.0.1", "::1"), workers=1)
+                 relay_range=None, group="", ip="127.0.0.1"):
+        super().__init__(binary, tmpdir, name, relay_addrs=(ip, "::1"), workers=1)
+        self.ip = ip
         self.high_water, self.low_water, self.secret = high_water, low_water, secret
         self.fixed = [tc.free_port(True), tc.free_port(False)]
         self.port, self.metrics_port = self.fixed
@@ -104,20 +108,23 @@ class Node(tc.Relay):
         out = ""
         for s in self.siblings:
             out += ('    - {{ name: {n}, report: "tcp://127.0.0.1:{r}", '
-                    'alternate: ["127.0.0.1:{p}", "[::1]:{p6}"], domain: {n}.example }}\n'
-                    .format(n=s.name, r=s.report_port, p=s.port, p6=s.port6))
+                    'alternate: ["{ip}:{p}", "[::1]:{p6}"], domain: {n}.example }}\n'
+                    .format(n=s.name, r=s.report_port, ip=s.ip, p=s.port, p6=s.port6))
         return out
 
     def config_text(self):
         return f"""\
 listen:
-  - {{ address: 127.0.0.1, port: {self.port}, transports: [udp, tcp] }}
+  - {{ address: {self.ip}, port: {self.port}, transports: [udp, tcp] }}
   - {{ address: "::1", port: {self.port6}, transports: [udp] }}
-relay: {{ addresses: ["127.0.0.1", "::1"], port_min: {self.range[0]}, port_max: {self.range[1]} }}
+relay: {{ addresses: ["{self.ip}", "::1"], port_min: {self.range[0]}, port_max: {self.range[1]} }}
 workers: 1
 auth:
   realm: twist.local
   users: [{{ name: demo, password: demo }}]
+  # Shared by the siblings: a redirected client's nonce is good there too
+  # (Chromium answers no 438 to an Allocate after a 300).
+  nonce_secret: "cluster-redirect-nonce-secret-01"
   unauth_rate: 1000000
   unauth_burst: 1000000
   backoff_after: 0
@@ -146,6 +153,10 @@ cluster:
             super().start()
         finally:
             tc.free_port, tc.relay_port_range = saved
+
+    @property
+    def addr(self):
+        return (self.ip, self.port)
 
     @property
     def addr6(self):
@@ -564,7 +575,86 @@ def case_uclient(relay_bin, tmp):
         check(not problems, "; ".join(problems))
 
 
-CASES = {"redirect": case_redirect, "spread": case_spread, "twistctl": case_twistctl,
+# --------------------------------------------------------------------------
+# chromium
+# --------------------------------------------------------------------------
+
+CHROME_NS = "tw14c-chr"
+CHROME_IPS = ("198.51.100.10", "198.51.100.11")
+
+
+def case_chromium(relay_bin, tmp):
+    """Chromium refuses a redirect to a loopback address (libwebrtc's
+    TurnPort::SetAlternateServer), so the relays listen on documentation
+    addresses of a veth pair in a namespace of this test's own, and the
+    case runs again inside it."""
+    check(os.geteuid() == 0, "needs root (a network namespace)")
+    subprocess.run(["ip", "netns", "del", CHROME_NS], capture_output=True)
+    try:
+        for cmd in (["ip", "netns", "add", CHROME_NS],
+                    ["ip", "-n", CHROME_NS, "link", "set", "lo", "up"],
+                    ["ip", "-n", CHROME_NS, "link", "add", "tw14c0", "type", "veth", "peer",
+                     "name", "tw14c1"],
+                    ["ip", "-n", CHROME_NS, "link", "set", "tw14c1", "up"],
+                    ["ip", "-n", CHROME_NS, "addr", "add", CHROME_IPS[0] + "/24", "dev", "tw14c0"],
+                    ["ip", "-n", CHROME_NS, "addr", "add", CHROME_IPS[1] + "/24", "dev", "tw14c0"],
+                    ["ip", "-n", CHROME_NS, "link", "set", "tw14c0", "up"]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            check(r.returncode == 0, "%s: %s" % (" ".join(cmd), r.stderr))
+        p = subprocess.run(["ip", "netns", "exec", CHROME_NS, sys.executable,
+                            os.path.abspath(__file__), relay_bin, CTL, "chromium-ns"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=280)
+        sys.stdout.write(p.stdout)
+        check(p.returncode == 0, "chromium case in %s failed:\n%s" % (CHROME_NS, p.stderr[-3000:]))
+    finally:
+        subprocess.run(["ip", "netns", "del", CHROME_NS], capture_output=True)
+
+
+def case_chromium_ns(relay_bin, tmp):
+    here = os.path.dirname(os.path.abspath(__file__))
+    mjs = os.path.join(here, "webrtc", "webrtc.mjs")
+    check(subprocess.run(["which", "node"], capture_output=True).returncode == 0,
+          "node not found: install nodejs (scripts/setup.sh)")
+    check(os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")),
+          "/usr/bin/chromium not found: install chromium (scripts/setup.sh)")
+    check(os.path.exists(os.path.join(here, "webrtc", "node_modules", "playwright-core")),
+          "playwright-core missing: run 'npm ci' in %s/webrtc (scripts/setup.sh does)" % here)
+    a = Node(relay_bin, tmp, "a", high_water=1, relay_range=(64800, 64999), ip=CHROME_IPS[0])
+    b = Node(relay_bin, tmp, "b", high_water=1000, relay_range=(65000, 65199), ip=CHROME_IPS[1])
+    a.siblings, b.siblings = [b], [a]
+    count = 200
+    try:
+        a.start()
+        b.start()
+        wait_up(a, "b")
+        held = tc.Client(a, source=CHROME_IPS[0])
+        check(allocate(held)[0] == "ok", "a refused its one allocation")
+        env = dict(os.environ, HOME=tmp)
+        p = subprocess.run(["node", mjs, "--host", a.ip, "--port", str(a.port),
+                            "--transport", "udp", "--user", "demo", "--password", "demo",
+                            "--count", str(count), "--timeout", "120"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=240, env=env)
+        out = p.stdout + p.stderr
+        check(p.returncode == 0, "Chromium through an overloaded node: webrtc.mjs exit %d\n%s"
+              % (p.returncode, out[-2500:]))
+        check(a.m("twist_allocations") == 1, "a holds %d allocations" % a.m("twist_allocations"))
+        check(a.m("twist_redirects_total", reason="high_water") >= 2,
+              "a redirected %d Allocates" % a.m("twist_redirects_total", reason="high_water"))
+        check(b.m("twist_allocations_created_total") >= 2,
+              "b created %d allocations" % b.m("twist_allocations_created_total"))
+        print("ok   Chromium (relay-only) redirected from a %s to b %s: %d of %d messages, "
+              "%d redirects" % (a.ip, b.ip, count, count,
+                                a.m("twist_redirects_total", reason="high_water")), flush=True)
+        held.close()
+    finally:
+        problems = []
+        for n in (a, b):
+            problems += ["%s: %s" % (n.name, p) for p in n.stop()]
+        check(not problems, "; ".join(problems))
+
+
+CASES = {"chromium": case_chromium, "chromium-ns": case_chromium_ns, "redirect": case_redirect, "spread": case_spread, "twistctl": case_twistctl,
          "uclient": case_uclient}
 
 
