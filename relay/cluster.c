@@ -488,21 +488,6 @@ int cluster_pick(struct relay *r, const struct tw_addr *client, uint8_t fam,
 	return best ? 0 : -ENOENT;
 }
 
-unsigned cluster_available(struct relay *r)
-{
-	struct cluster *c = r->cluster;
-	uint64_t now = relay_now_ms();
-	unsigned n = 0;
-
-	if (!c)
-		return 0;
-	pthread_mutex_lock(&c->lock);
-	for (unsigned i = 0; i < c->n_sibs; i++)
-		n += sib_eligible(&c->sibs[i], 0, now);
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
 unsigned cluster_siblings(struct relay *r, struct cluster_sibling_view *out, unsigned max)
 {
 	struct cluster *c = r->cluster;
@@ -517,12 +502,23 @@ unsigned cluster_siblings(struct relay *r, struct cluster_sibling_view *out, uns
 
 		name_copy(out[n].name, s->cfg->name);
 		out[n].up = sib_up(s, now);
+		out[n].eligible = sib_eligible(s, 0, now);
 		out[n].heard = s->heard;
 		out[n].age_ms = s->heard ? now - s->heard_ms : 0;
 		out[n].last = s->last;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+unsigned cluster_available(struct relay *r)
+{
+	struct cluster_sibling_view v[CFG_MAX_SIBLINGS];
+	unsigned n = cluster_siblings(r, v, CFG_MAX_SIBLINGS), avail = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		avail += v[i].eligible;
+	return avail;
 }
 
 void cluster_metrics(struct relay *r, struct evbuffer *b)

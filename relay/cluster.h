@@ -37,6 +37,7 @@ struct cluster_target {
 struct cluster_sibling_view {
 	char name[CLUSTER_NAME_MAX + 1];
 	bool up, heard;
+	bool eligible;   /* could take new clients now (up, not draining nor redirecting) */
 	uint64_t age_ms; /* since its last good report */
 	struct cluster_report last;
 };

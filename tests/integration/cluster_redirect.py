@@ -220,6 +220,22 @@ def wait_flag(node, sib, key, value):
     wait_for("%s sees %s %s=%s" % (node.name, sib, key, value), seen)
 
 
+def stop_all(nodes):
+    """SIGTERM each node; its exit status and sanitizer reports are checks."""
+    problems = []
+    for n in nodes:
+        problems += ["%s: %s" % (n.name, p) for p in n.stop()]
+    check(not problems, "; ".join(problems))
+
+
+def start_pair(a, b):
+    """a and b as each other's only sibling, started, a hearing b."""
+    a.siblings, b.siblings = [b], [a]
+    a.start()
+    b.start()
+    wait_up(a, "b")
+
+
 CTL = None
 
 
@@ -354,10 +370,7 @@ def case_redirect(relay_bin, tmp):
         print("ok   no sibling left: served here, counted, drain warns", flush=True)
         check(a.m("twist_cluster_sibling_up", sibling="d") == 0, "d came up")
     finally:
-        problems = []
-        for n in nodes:
-            problems += ["%s: %s" % (n.name, p) for p in n.stop()]
-        check(not problems, "; ".join(problems))
+        stop_all(nodes)
 
 
 # --------------------------------------------------------------------------
@@ -445,10 +458,7 @@ def case_spread(relay_bin, tmp):
     finally:
         for cl in clients:
             cl.close()
-        problems = []
-        for n in nodes:
-            problems += ["%s: %s" % (n.name, p) for p in n.stop()]
-        check(not problems, "; ".join(problems))
+        stop_all(nodes)
 
 
 # --------------------------------------------------------------------------
@@ -458,13 +468,10 @@ def case_spread(relay_bin, tmp):
 def case_twistctl(relay_bin, tmp):
     a = Node(relay_bin, tmp, "a", high_water=1000, group="daemon", relay_range=(63000, 63399))
     b = Node(relay_bin, tmp, "b", high_water=1000, relay_range=(63400, 63799))
-    a.siblings, b.siblings = [b], [a]
     os.chmod(tmp, 0o755)
     os.chmod(a.sockdir, 0o755)
     try:
-        a.start()
-        b.start()
-        wait_up(a, "b")
+        start_pair(a, b)
         cl = tc.Client(a)
         check(allocate(cl)[0] == "ok", "allocation refused")
         st = os.stat(a.sock)
@@ -519,10 +526,7 @@ def case_twistctl(relay_bin, tmp):
               "exit 3 missing and not permitted; control.group lets its members in", flush=True)
         cl.close()
     finally:
-        problems = []
-        for n in (a, b):
-            problems += ["%s: %s" % (n.name, p) for p in n.stop()]
-        check(not problems, "; ".join(problems))
+        stop_all((a, b))
 
 
 # --------------------------------------------------------------------------
@@ -535,13 +539,10 @@ def case_uclient(relay_bin, tmp):
               "%s not found: install the coturn package (scripts/setup.sh)" % tool)
     a = Node(relay_bin, tmp, "a", high_water=1, relay_range=(64000, 64399))
     b = Node(relay_bin, tmp, "b", high_water=1000, relay_range=(64400, 64799))
-    a.siblings, b.siblings = [b], [a]
     peer_port = tc.free_port(True)
     peer = None
     try:
-        a.start()
-        b.start()
-        wait_up(a, "b")
+        start_pair(a, b)
         held = tc.Client(a)
         check(allocate(held)[0] == "ok", "a refused its one allocation")
         peer = subprocess.Popen(["turnutils_peer", "-p", str(peer_port), "-L", "127.0.0.1"],
@@ -569,10 +570,7 @@ def case_uclient(relay_bin, tmp):
         if peer:
             peer.terminate()
             peer.wait(10)
-        problems = []
-        for n in (a, b):
-            problems += ["%s: %s" % (n.name, p) for p in n.stop()]
-        check(not problems, "; ".join(problems))
+        stop_all((a, b))
 
 
 # --------------------------------------------------------------------------
@@ -621,12 +619,9 @@ def case_chromium_ns(relay_bin, tmp):
           "playwright-core missing: run 'npm ci' in %s/webrtc (scripts/setup.sh does)" % here)
     a = Node(relay_bin, tmp, "a", high_water=1, relay_range=(64800, 64999), ip=CHROME_IPS[0])
     b = Node(relay_bin, tmp, "b", high_water=1000, relay_range=(65000, 65199), ip=CHROME_IPS[1])
-    a.siblings, b.siblings = [b], [a]
     count = 200
     try:
-        a.start()
-        b.start()
-        wait_up(a, "b")
+        start_pair(a, b)
         held = tc.Client(a, source=CHROME_IPS[0])
         check(allocate(held)[0] == "ok", "a refused its one allocation")
         env = dict(os.environ, HOME=tmp)
@@ -648,10 +643,7 @@ def case_chromium_ns(relay_bin, tmp):
                                 a.m("twist_redirects_total", reason="high_water")), flush=True)
         held.close()
     finally:
-        problems = []
-        for n in (a, b):
-            problems += ["%s: %s" % (n.name, p) for p in n.stop()]
-        check(not problems, "; ".join(problems))
+        stop_all((a, b))
 
 
 CASES = {"chromium": case_chromium, "chromium-ns": case_chromium_ns, "redirect": case_redirect, "spread": case_spread, "twistctl": case_twistctl,
