@@ -42,6 +42,9 @@ struct tc_ops {
 	void (*announce)(struct tc_client *c, const char *line);
 	/* End the event loop (a fatal answer). */
 	void (*stop)(struct tc_client *c);
+	/* The server new flows use from now on (a followed 300); flows already
+	 * open keep their socket to the old one. */
+	int (*server_set)(struct tc_client *c, const struct tw_addr *a);
 };
 
 enum tc_state {
@@ -61,6 +64,7 @@ enum tc_drop {
 	TC_DROP_BAD_SEGMENT,  /* relay: not our ports, or a bad checksum */
 	TC_DROP_PEER_UNKNOWN, /* relay: a listen flow's segment before its peer is known */
 	TC_DROP_STUN,         /* relay: STUN that is no answer of ours */
+	TC_DROP_FORGED_300,   /* relay: a 300 whose integrity does not verify: ignored */
 	TC_DROP_MAX,
 };
 
@@ -68,6 +72,7 @@ struct tc_stats {
 	uint64_t flows_created, flows_failed, flows_closed;
 	uint64_t pkts_out, pkts_in, bytes_out, bytes_in;
 	uint64_t keepalives, refreshes;
+	uint64_t redirects; /* 300s followed */
 	uint64_t drops[TC_DROP_MAX];
 };
 
@@ -105,6 +110,7 @@ struct tc_flow {
 	bool req_authed;
 	bool in_txn;
 	unsigned tries, rto_ms, auth_tries;
+	unsigned redirects; /* 300s this flow's Allocate followed (TC_MAX_REDIRECTS) */
 	/* Timers, driven by the client's one-second tick (monotonic ms). */
 	uint64_t last_tx_ms;   /* anything sent: keepalives are due after a silence */
 	uint64_t last_data_ms; /* a segment either way: the idle timeout */
@@ -124,6 +130,8 @@ struct tc_client {
 	struct sockaddr_storage server;
 	socklen_t server_len;
 	struct tw_addr server_addr;
+	/* The server before the last followed 300, to fall back to (issue 10). */
+	struct tw_addr prev_server;
 	struct tc_cred cred;
 	struct tc_table table;
 	struct tc_flow_list flows;
@@ -132,7 +140,8 @@ struct tc_client {
 	struct tc_listener listeners[TC_MAX_LISTEN];
 	size_t nlisteners;
 	struct tc_stats st;
-	int exit_code; /* set with a fatal answer (401 after credentials, 420) */
+	int exit_code;       /* set with a fatal answer (401 after credentials, 420) */
+	uint64_t log_forged; /* the forged-300 warning's rate limit */
 };
 
 /* tc_flow.c: the control side of a flow. */
@@ -153,6 +162,8 @@ void tc_client_fatal(struct tc_client *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 int tc_flow_send(struct tc_flow *f, const uint8_t *p, size_t len);
 const char *tc_state_name(enum tc_state s);
+/* 0 when a is no address the TUN routes or translates (its flows would loop). */
+int tc_server_outside(const struct tc_conf *conf, const struct tw_addr *a);
 
 /* tc_io.c: the ops on libevent and real sockets. */
 extern const struct tc_ops tc_io_ops;

@@ -12,12 +12,13 @@
 #include "client/tc_client.h"
 #include "common/log.h"
 
-#define TC_RTO_MS      500  /* RFC 8489 §6.2.1 */
-#define TC_RTO_TRIES   7    /* RFC 8489 §6.2.1 Rc */
-#define TC_AUTH_TRIES  3    /* 401 then 438s before we give up */
-#define TC_LIFETIME    600  /* what we ask a Refresh for (RFC 8656 default) */
-#define TC_FAILED_HOLD 5000 /* a refused tuple's packets are dropped this long */
-#define TC_RETRY_MS    5000 /* a listen port is armed again after a failure */
+#define TC_RTO_MS        500  /* RFC 8489 §6.2.1 */
+#define TC_RTO_TRIES     7    /* RFC 8489 §6.2.1 Rc */
+#define TC_AUTH_TRIES    3    /* 401 then 438s before we give up */
+#define TC_LIFETIME      600  /* what we ask a Refresh for (RFC 8656 default) */
+#define TC_FAILED_HOLD   5000 /* a refused tuple's packets are dropped this long */
+#define TC_RETRY_MS      5000 /* a listen port is armed again after a failure */
+#define TC_MAX_REDIRECTS 3    /* 300s one Allocate follows */
 
 static uint64_t now(const struct tc_flow *f)
 {
@@ -254,6 +255,46 @@ static bool auth_retry(struct tc_flow *f, const struct tc_resp *r)
 	return txn_start(f, f->req_method, f->req_lifetime) == 0;
 }
 
+int tc_server_outside(const struct tc_conf *conf, const struct tw_addr *a)
+{
+	struct tw_addr peer;
+
+	for (size_t i = 0; i < conf->nroutes; i++)
+		if (tw_cidr_match(&conf->routes[i], a))
+			return -EINVAL;
+	tc_xlate_peer(&conf->xlate, a, &peer);
+	return tw_addr_eq(&peer, a) ? 0 : -EINVAL;
+}
+
+/*
+ * RFC 8489 §10: an authenticated 300 to an Allocate names another server.
+ * New flows go there from now on; the Allocate starts again, without
+ * credentials, since the realm and nonce are the new server's to give.
+ * True when the Allocate went out again.
+ */
+static bool follow_redirect(struct tc_flow *f, const struct tc_resp *r)
+{
+	struct tc_client *c = f->c;
+	struct tw_addr old = c->server_addr;
+	char a[TW_ADDR_STRLEN];
+
+	if (f->req_method != STUN_ALLOCATE || !r->has_alt || f->redirects >= TC_MAX_REDIRECTS ||
+	    r->alt.family != old.family || tc_server_outside(c->conf, &r->alt) < 0)
+		return false;
+	if (tw_addr_eq(&r->alt, &old) || c->ops->server_set(c, &r->alt) < 0)
+		return false;
+	c->prev_server = old;
+	c->st.redirects++;
+	f->redirects++;
+	log_info("flow %u: redirected by 300 to %s", f->id, tw_addr_fmt(&r->alt, a, sizeof(a)));
+	c->ops->close(f);
+	if (c->ops->open(f) < 0)
+		return false;
+	c->cred.have = false;
+	f->auth_tries = 0;
+	return txn_start(f, STUN_ALLOCATE, f->req_lifetime) == 0;
+}
+
 static void on_error(struct tc_flow *f, const struct tc_resp *r)
 {
 	struct tc_client *c = f->c;
@@ -275,6 +316,8 @@ static void on_error(struct tc_flow *f, const struct tc_resp *r)
 		return;
 	}
 	if ((r->code == 401 || r->code == 438) && auth_retry(f, r))
+		return;
+	if (r->code == 300 && follow_redirect(f, r))
 		return;
 	log_warn("flow %u: %s refused: %d %s", f->id, stun_method_name(f->req_method), r->code,
 	         r->reason);
@@ -317,6 +360,16 @@ static void on_stun(struct tc_flow *f, const uint8_t *p, size_t len)
 		/* Binding answers to our keepalives land here too: not a drop. */
 		if (!(ret == -ESRCH && r.method == STUN_BINDING))
 			f->c->st.drops[TC_DROP_STUN]++;
+		return;
+	}
+	/* A 300 we cannot verify is not an answer: an off-path attacker could
+	 * send one to steer us. The real answer (or the timeout) still comes. */
+	if (r.cls == STUN_ERROR && r.code == 300 && (!r.integrity_ok || !r.has_alt)) {
+		f->c->st.drops[TC_DROP_FORGED_300]++;
+		if (log_ratelimit(&f->c->log_forged, now(f), 10000))
+			log_warn("flow %u: ignored a 300 Try Alternate without valid "
+			         "MESSAGE-INTEGRITY (counted; logged once in 10 s)",
+			         f->id);
 		return;
 	}
 	f->in_txn = false;

@@ -346,6 +346,32 @@ static void io_stop(struct tc_client *c)
 	event_base_loopexit(c->base, NULL);
 }
 
+static int io_server_set(struct tc_client *c, const struct tw_addr *a)
+{
+	struct sockaddr_storage ss = {0};
+
+	if (a->family == TW_AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(a->port);
+		memcpy(&s4->sin_addr, a->ip, 4);
+		c->server_len = sizeof(*s4);
+	} else if (a->family == TW_AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->port);
+		memcpy(&s6->sin6_addr, a->ip, 16);
+		c->server_len = sizeof(*s6);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	c->server = ss;
+	c->server_addr = *a;
+	return 0;
+}
+
 const struct tc_ops tc_io_ops = {
         .open = io_open,
         .close = io_close,
@@ -356,4 +382,5 @@ const struct tc_ops tc_io_ops = {
         .random = io_random,
         .announce = io_announce,
         .stop = io_stop,
+        .server_set = io_server_set,
 };

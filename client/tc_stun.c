@@ -151,8 +151,14 @@ int tc_stun_read(const uint8_t *buf, size_t len, const uint8_t *tid, const struc
 	r->cls = m.cls;
 	if (tid ? memcmp(m.tid, tid, STUN_TID_LEN) != 0 : m.cls != STUN_INDICATION)
 		return -ESRCH;
-	if (m.cls == STUN_ERROR)
+	if (m.cls == STUN_ERROR) {
+		const struct stun_attr *alt = stun_msg_find(&m, STUN_A_ALTERNATE_SERVER);
+
+		r->integrity_ok = c && c->have && stun_msg_integrity_ok(&m, c->key, sizeof(c->key));
+		if (alt)
+			r->has_alt = stun_attr_addr(&m, alt, &r->alt) == 0;
 		return read_error(&m, r);
+	}
 	if (m.cls == STUN_SUCCESS && c && c->have && m.method != STUN_BINDING &&
 	    !stun_msg_integrity_ok(&m, c->key, sizeof(c->key)))
 		return -EACCES;

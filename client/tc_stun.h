@@ -68,13 +68,19 @@ struct tc_resp {
 	uint8_t nunknown;
 	const uint8_t *data; /* Data indication: the segment, inside the caller's buffer */
 	size_t data_len;
+	/* 300 Try Alternate (RFC 8489 §10): where to, and whether the answer's
+	 * MESSAGE-INTEGRITY verified with our key (else it may be forged). */
+	struct tw_addr alt;
+	bool has_alt;
+	bool integrity_ok;
 };
 
 /*
  * Reads a response to the transaction tid (NULL: an indication). A success
  * to an authenticated request must carry a right MESSAGE-INTEGRITY when
- * key is given. Returns 0, -EBADMSG (not STUN, malformed), -ESRCH (another
- * transaction) or -EACCES (integrity missing or wrong).
+ * key is given. An error answer is read either way, with integrity_ok
+ * saying whether it verified. Returns 0, -EBADMSG (not STUN, malformed),
+ * -ESRCH (another transaction) or -EACCES (integrity missing or wrong).
  */
 int tc_stun_read(const uint8_t *buf, size_t len, const uint8_t *tid, const struct tc_cred *c,
                  struct tc_resp *r);

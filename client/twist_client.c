@@ -166,14 +166,7 @@ static int resolve_server(struct tc_client *c, const char *spec)
 /* The server must not be behind the TUN: its own flows would loop into it. */
 static int server_outside(const struct tc_client *c)
 {
-	const struct tc_conf *conf = c->conf;
-	struct tw_addr peer;
-
-	for (size_t i = 0; i < conf->nroutes; i++)
-		if (tw_cidr_match(&conf->routes[i], &c->server_addr))
-			return -EINVAL;
-	tc_xlate_peer(&conf->xlate, &c->server_addr, &peer);
-	return tw_addr_eq(&peer, &c->server_addr) ? 0 : -EINVAL;
+	return tc_server_outside(c->conf, &c->server_addr);
 }
 
 /*
@@ -330,6 +323,8 @@ static const char *drop_name(enum tc_drop d)
 		return "peer_unknown";
 	case TC_DROP_STUN:
 		return "stun";
+	case TC_DROP_FORGED_300:
+		return "forged_300";
 	case TC_DROP_MAX:
 		break;
 	}

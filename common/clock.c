@@ -24,3 +24,11 @@ uint64_t clock_wall_s(void)
 {
 	return (uint64_t)time(NULL);
 }
+
+uint64_t clock_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -8,5 +8,6 @@ uint64_t clock_mono_ms(void); /* CLOCK_MONOTONIC */
 uint64_t clock_mono_us(void); /* CLOCK_MONOTONIC */
 /* CLOCK_REALTIME seconds: what crosses machines (REST credential expiry, nonces). */
 uint64_t clock_wall_s(void);
+uint64_t clock_wall_ms(void); /* CLOCK_REALTIME milliseconds (cluster reports) */
 
 #endif

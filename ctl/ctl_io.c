@@ -53,34 +53,55 @@ static int read_line(int fd, char *out, size_t outlen, const struct timespec *en
 	return 0;
 }
 
-int ctl_ask(const char *socket_path, const char *cmd, char *out, size_t outlen)
+int ctl_open(struct ctl_link *l, const char *socket_path, const char *cmd)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct timespec end;
 	size_t len = strlen(cmd);
-	int fd, rc;
+	int rc;
 
+	l->fd = -1;
 	if (!socket_path[0])
 		return -ENOENT; /* control.socket "": the relay has none */
 	if (strlen(socket_path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, socket_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += CTL_WAIT_S;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		goto done;
-	}
-	if (send(fd, cmd, len, MSG_NOSIGNAL) != (ssize_t)len ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-		rc = -errno;
-		goto done;
-	}
-	rc = read_line(fd, out, outlen, &end);
-done:
-	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &l->end);
+	l->end.tv_sec += CTL_WAIT_S;
+	if (connect(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto bad;
+	if (send(l->fd, cmd, len, MSG_NOSIGNAL) != (ssize_t)len ||
+	    send(l->fd, "\n", 1, MSG_NOSIGNAL) != 1)
+		goto bad;
+	return 0;
+bad:
+	rc = -errno;
+	close(l->fd);
+	l->fd = -1;
+	return rc;
+}
+
+int ctl_line(struct ctl_link *l, char *out, size_t outlen)
+{
+	return read_line(l->fd, out, outlen, &l->end);
+}
+
+void ctl_close(struct ctl_link *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+int ctl_ask(const char *socket_path, const char *cmd, char *out, size_t outlen)
+{
+	struct ctl_link l;
+	int rc = ctl_open(&l, socket_path, cmd);
+
+	if (rc == 0)
+		rc = ctl_line(&l, out, outlen);
+	ctl_close(&l);
 	return rc;
 }
 

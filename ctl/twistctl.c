@@ -24,7 +24,7 @@
 #include "relay/config.h"
 #include "relay/userdb.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE CTL_EXIT_USAGE
 #define ARG_MAX    512
 
 static const char usage_text[] =
@@ -45,10 +45,18 @@ static const char usage_text[] =
         "      since the epoch, or +SECONDS from now; after it the secret is refused.\n"
         "  secret del ID\n"
         "  secret list\n"
-        "The running relay:\n"
+        "The running relay (each also with --json: one JSON object on stdout):\n"
         "  reload      load the database now and wait for it (also done after\n"
         "              every change above)\n"
-        "  status      users and secrets the relay holds, and its last load\n"
+        "  status      role, sync state, load, water marks, draining, siblings, and\n"
+        "              the users and secrets the relay holds\n"
+        "  sessions [--user U]\n"
+        "              allocations: user, transport, client, relayed address, age,\n"
+        "              bytes each way\n"
+        "  drain       send new allocations to siblings (300 Try Alternate); existing\n"
+        "              ones stay; /serving answers 503 so the anycast route goes\n"
+        "  undrain     take new allocations again\n"
+        "  role        HA role and sync state\n"
         "\n"
         "Options:\n"
         "  --config PATH   the relay's config, read for auth.database, control.socket\n"
@@ -58,6 +66,7 @@ static const char usage_text[] =
         "                  else " CTL_DEFAULT_DB "; created if new)\n"
         "  --socket PATH   the relay's control socket (default: the config's\n"
         "                  control.socket, else " CTL_DEFAULT_SOCKET ")\n"
+        "  --json          one JSON object on stdout (the relay's commands)\n"
         "  --help, --version\n"
         "\n"
         "Without --password or --password-stdin, the password is asked for twice\n"
@@ -71,7 +80,9 @@ static const char usage_text[] =
         "Run as root, twistctl acts as the owner of the database file (of its\n"
         "directory for a new one), so the relay's user can still open it.\n"
         "\n"
-        "Exit status: 0 success, 1 error, 2 usage error.\n";
+        "Exit status: 0 success, 1 error (or the relay said no), 2 usage error,\n"
+        "3 the relay's control socket cannot be reached (missing, refused, not\n"
+        "permitted).\n";
 
 struct ctl {
 	const char *db_path;
@@ -83,6 +94,7 @@ struct ctl {
 	char cfg_sock[CFG_STR];
 	char cfg_realm[CFG_STR];
 	const char *cfg_path; /* NULL: no config file was read */
+	bool json;            /* --json: one JSON object on stdout */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -477,22 +489,38 @@ static int cmd_secret_list(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* The running relay's verbs; [--json] and, for sessions, [--user U]. */
 static int cmd_relay(struct ctl *c, const char *verb, int argc, char **argv)
 {
+	struct ctl_relay_opts o = {.sock = c->sock, .json = c->json};
 	char ans[512];
-	int rc;
+	int err = 0, rc;
 
-	if (argc)
-		return usage_error("unexpected argument '%s'", argv[0]);
-	if (strcmp(verb, "reload") == 0)
-		return relay_reload(c, false) < 0;
-	rc = ctl_ask(c->sock, verb, ans, sizeof(ans));
-	if (rc < 0) {
-		fprintf(stderr, "twistctl: relay control socket %s: %s\n", c->sock, strerror(-rc));
-		return 1;
+	for (int i = 0; i < argc; i++) {
+		const char *v;
+
+		if (strcmp(argv[i], "--json") == 0)
+			o.json = true;
+		else if (strcmp(verb, "sessions") == 0 &&
+		         (v = opt_value(argc, argv, &i, "--user", &err)))
+			o.user = v;
+		else
+			return err ? err : usage_error("unexpected argument '%s'", argv[i]);
+		if (err)
+			return err;
 	}
-	printf("%s\n", ans);
-	return strncmp(ans, "ok", 2) != 0;
+	if (strcmp(verb, "reload") != 0 || o.json)
+		return ctl_relay_cmd(&o, verb);
+	/* Plain reload keeps the words user add and secret add print. */
+	rc = ctl_ask(c->sock, "reload", ans, sizeof(ans));
+	if (rc < 0)
+		return ctl_noreach(c->sock, rc);
+	if (strncmp(ans, "ok", 2) != 0) {
+		fprintf(stderr, "twistctl: the relay did not reload: %s\n", ans);
+		return CTL_EXIT_NO;
+	}
+	printf("relay reloaded: %s\n", ans + (ans[2] == ' ' ? 3 : 2));
+	return 0;
 }
 
 static int dispatch(struct ctl *c, int argc, char **argv)
@@ -519,7 +547,9 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 			return cmd_secret_list(c, argc - 2, argv + 2);
 		return usage_error("secret wants add, del or list, not '%s'", verb);
 	}
-	if (strcmp(what, "reload") == 0 || strcmp(what, "status") == 0)
+	if (strcmp(what, "reload") == 0 || strcmp(what, "status") == 0 ||
+	    strcmp(what, "sessions") == 0 || strcmp(what, "drain") == 0 ||
+	    strcmp(what, "undrain") == 0 || strcmp(what, "role") == 0)
 		return cmd_relay(c, what, argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", what);
 }
@@ -609,6 +639,8 @@ int main(int argc, char **argv)
 			c.db_path = v;
 		else if ((v = opt_value(argc, argv, &i, "--socket", &err)))
 			c.sock = v;
+		else if (strcmp(argv[i], "--json") == 0)
+			c.json = true;
 		else
 			return err ? err : usage_error("unknown option '%s'", argv[i]);
 	}
@@ -618,7 +650,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (!c.db_path) {
 		c.db_path = c.cfg_db[0] ? c.cfg_db : CTL_DEFAULT_DB;
-		if (c.cfg_path && !c.cfg_db[0])
+		if (c.cfg_path && !c.cfg_db[0] &&
+		    (strcmp(argv[i], "user") == 0 || strcmp(argv[i], "secret") == 0))
 			fprintf(stderr,
 			        "twistctl: warning: %s sets no auth.database: the relay does not "
 			        "read %s\n",
@@ -626,7 +659,9 @@ int main(int argc, char **argv)
 	}
 	if (!c.sock)
 		c.sock = c.cfg_path ? c.cfg_sock : CTL_DEFAULT_SOCKET;
-	if (become_db_owner(c.db_path) < 0)
+	/* Only the database commands: the relay's verbs keep the caller's rights. */
+	if ((strcmp(argv[i], "user") == 0 || strcmp(argv[i], "secret") == 0) &&
+	    become_db_owner(c.db_path) < 0)
 		return 1;
 	rc = dispatch(&c, argc - i, argv + i);
 	userdb_close(c.db);

@@ -118,6 +118,7 @@ int alloc_new(struct worker *w, const struct alloc_key *k, const char *user, boo
 		goto bad;
 	}
 	a->bw_rate = w->r->cfg.bandwidth;
+	a->created_ms = w->now_ms;
 	if (w->r->auth) {
 		uint32_t quota = 0;
 
@@ -459,4 +460,13 @@ bool alloc_bw_take(struct allocation *a, size_t len)
 		return false;
 	a->bw_tokens -= len;
 	return true;
+}
+
+void alloc_each(struct worker *w, void (*fn)(struct allocation *a, void *arg), void *arg)
+{
+	struct alloc_table *t = w->allocs;
+
+	for (size_t b = 0; b < t->nbuckets; b++)
+		for (struct allocation *a = t->buckets[b]; a; a = a->hnext)
+			fn(a, arg);
 }

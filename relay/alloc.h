@@ -72,6 +72,10 @@ struct allocation {
 	 * the user's own (user database) or limits.bandwidth, fixed when the
 	 * allocation is made; 0 = unlimited. */
 	uint64_t bw_rate, bw_tokens, bw_last_ms;
+
+	/* For twistctl sessions; read only on the owning worker. */
+	uint64_t created_ms;
+	uint64_t bytes_to_peer, bytes_to_client;
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);
@@ -132,6 +136,9 @@ static inline bool chan_live(const struct chan *c, uint64_t now)
 
 /* The relay socket of the peer's family, or NULL (443). */
 struct relay_sock *alloc_relay_for(struct allocation *a, uint8_t family);
+
+/* Calls fn for each of w's allocations (on w's thread). */
+void alloc_each(struct worker *w, void (*fn)(struct allocation *a, void *arg), void *arg);
 
 /* Bandwidth cap: true if len bytes may pass now. */
 bool alloc_bw_take(struct allocation *a, size_t len);

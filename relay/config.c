@@ -375,6 +375,72 @@ static const struct key ha_keys[] = {
         {CFG_BOOL("enabled", ha_enabled)},
         {CFG_STRING("ipc_dir", ha_ipc_dir)},
         {CFG_UINT("sync_deadline_ms", ha_sync_deadline_ms)},
+        {CFG_STRING("role_file", ha_role_file)},
+};
+
+/* alternate: one address per family, "ip:port" or "[ip6]:port". */
+static int value_sibling_alt(struct yp *p, const struct key *k, void *base)
+{
+	struct cfg_sibling *sb = base;
+	char s[TW_ADDR_STRLEN];
+	struct tw_addr a;
+	int rc;
+
+	if (yp_seq_begin(p, k->name) < 0)
+		return -1;
+	while ((rc = yp_seq_next(p)) == 0) {
+		if (yp_scalar_text(p, k->name, "an address", s, sizeof(s)) < 0)
+			return -1;
+		if (tw_addr_parse(s, DEFAULT_LISTEN_PORT, &a) < 0)
+			return yp_fail(p, p->ev.start_mark,
+			               "'%s' is not an address (want ip:port or [ip6]:port)", s);
+		if (sb->alt[a.family == TW_AF_INET6].family)
+			return yp_fail(p, p->ev.start_mark,
+			               "a second IPv%c alternate '%s' (one per family)",
+			               a.family == TW_AF_INET6 ? '6' : '4', s);
+		sb->alt[a.family == TW_AF_INET6] = a;
+	}
+	return rc;
+}
+
+static const struct key sibling_keys[] = {
+        {CFG_FIELD("name", yp_value_str, struct cfg_sibling, name, 0, 0), .required = true},
+        {CFG_FIELD("report", yp_value_str, struct cfg_sibling, report, 0, 0), .required = true},
+        {.name = "alternate", .parse = value_sibling_alt, .required = true},
+        {CFG_FIELD("domain", yp_value_str, struct cfg_sibling, domain, 0, 0)},
+};
+
+static int value_siblings(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	struct cfg_sibling *sb;
+	int rc;
+
+	if (yp_seq_begin(p, k->name) < 0)
+		return -1;
+	while ((rc = yp_seq_next(p)) == 0) {
+		if (cfg->n_siblings == CFG_MAX_SIBLINGS)
+			return yp_fail(p, p->ev.start_mark, "too many siblings (max %d)",
+			               CFG_MAX_SIBLINGS);
+		sb = &cfg->siblings[cfg->n_siblings];
+		memset(sb, 0, sizeof(*sb));
+		if (yp_map_parse(p, "cluster.siblings", sibling_keys, nitems(sibling_keys), sb) < 0)
+			return -1;
+		cfg->n_siblings++;
+	}
+	return rc;
+}
+
+static const struct key cluster_keys[] = {
+        {CFG_STRING("node", cluster_node)},
+        {CFG_STRING("secret", cluster_secret)},
+        {CFG_STRING("secret_file", cluster_secret_file)},
+        {CFG_STRING("listen", cluster_listen)},
+        {CFG_UINT("interval_ms", cluster_interval_ms)},
+        {CFG_UINT("capacity", cluster_capacity)},
+        {CFG_UINT("high_water", cluster_high_water)},
+        {CFG_UINT("low_water", cluster_low_water)},
+        {CFG_LIST("siblings", value_siblings)},
 };
 
 static const struct key metrics_keys[] = {
@@ -445,6 +511,7 @@ static const struct key mice_keys[] = {
 
 static const struct key control_keys[] = {
         {CFG_STRING("socket", control_socket)},
+        {CFG_STRING("group", control_group)},
 };
 
 static const struct key root_keys[] = {
@@ -457,6 +524,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("websocket", websocket_keys)},
         {CFG_SECTION("tls", tls_keys)},         {CFG_SECTION("twist", twist_keys)},
         {CFG_SECTION("mice", mice_keys)},
+        {CFG_SECTION("cluster", cluster_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -585,6 +653,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->ha_ipc_dir, sizeof(cfg->ha_ipc_dir), "/run/twist");
 	snprintf(cfg->tls_min_version, sizeof(cfg->tls_min_version), "1.2");
 	cfg->ha_sync_deadline_ms = 5;
+	cfg->cluster_interval_ms = 1000;
 	cfg->twist_port_min = 49152;
 	cfg->twist_port_max = 65535;
 	snprintf(cfg->twist_tun, sizeof(cfg->twist_tun), "twist0");

@@ -21,6 +21,7 @@
 #define CFG_MAX_DOC        (1024 * 1024) /* bytes of YAML, checked before parsing */
 #define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
 #define CFG_TUN_NAME       16 /* IFNAMSIZ */
+#define CFG_MAX_SIBLINGS   16
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -51,6 +52,14 @@ struct cfg_mice_key {
 	unsigned spi;
 	char key[CFG_STR];
 	struct tw_addr home;
+};
+
+/* cluster.siblings[]: another relay of the cluster (relay/cluster.h). */
+struct cfg_sibling {
+	char name[CFG_STR];
+	char report[CFG_STR];  /* its nanomsg PUB address, SUB-connected to */
+	struct tw_addr alt[2]; /* ALTERNATE-SERVER per family: [0] IPv4, [1] IPv6 */
+	char domain[CFG_STR];  /* ALTERNATE-DOMAIN over TLS; "" = none */
 };
 
 struct cfg_user {
@@ -134,9 +143,25 @@ struct config {
 	char ha_ipc_dir[CFG_STR];     /* default /run/twist: sync-in.ipc, sync-out.ipc */
 	unsigned ha_sync_deadline_ms; /* sync before answer: longest wait, default 5 */
 
+	char ha_role_file[CFG_STR]; /* twist-ha's role file; default <ipc_dir>/role */
+
+	/* cluster: sibling reports and ALTERNATE-SERVER (docs/cluster-protocol.md);
+	 * off while cluster_node is "" */
+	char cluster_node[CFG_STR];
+	char cluster_secret[CFG_STR];
+	char cluster_secret_file[CFG_STR];
+	char cluster_listen[CFG_STR]; /* nanomsg PUB address, e.g. tcp://0.0.0.0:3491 */
+	unsigned cluster_interval_ms; /* default 1000 */
+	unsigned cluster_capacity;    /* reported; default limits.max_allocations */
+	unsigned cluster_high_water;  /* redirect new Allocates above it; 0 = never */
+	unsigned cluster_low_water;   /* stop again at or below it; 0 = 90% of high_water */
+	struct cfg_sibling siblings[CFG_MAX_SIBLINGS];
+	unsigned n_siblings;
+
 	/* operations */
 	char control_socket[CFG_STR]; /* twistctl's Unix socket; "" = none;
 	                               * default CFG_CONTROL_SOCKET, best effort */
+	char control_group[CFG_STR];  /* the socket's group; "" = the relay's own */
 	bool metrics_enabled;
 	struct tw_addr metrics;   /* default 127.0.0.1:9641 */
 	enum log_level log_level; /* default info */

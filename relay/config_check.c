@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/cluster.h"
 #include "proto/twist.h"
 #include "relay/config.h"
 
@@ -404,6 +405,85 @@ static int check_control(struct check *c)
 	return 0;
 }
 
+/* A nanomsg tcp address: "tcp://host:port". */
+static bool nn_tcp_url_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+
+	return strncmp(s, "tcp://", 6) == 0 && colon && colon > s + 6 && colon[1] >= '0' &&
+	       colon[1] <= '9';
+}
+
+static bool node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CLUSTER_NAME_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static int check_sibling(struct check *c, unsigned i)
+{
+	const struct config *cfg = c->cfg;
+	const struct cfg_sibling *sb = &cfg->siblings[i];
+
+	if (!node_name_ok(sb->name))
+		return check_fail(c,
+		                  "cluster.siblings[%u].name '%s': 1-%d letters, digits, '.', '_' "
+		                  "or '-'",
+		                  i, sb->name, CLUSTER_NAME_MAX);
+	if (strcmp(sb->name, cfg->cluster_node) == 0)
+		return check_fail(c, "cluster.siblings[%u] is this node (%s)", i, sb->name);
+	for (unsigned j = 0; j < i; j++)
+		if (strcmp(cfg->siblings[j].name, sb->name) == 0)
+			return check_fail(c, "cluster.siblings: '%s' is listed twice", sb->name);
+	if (!nn_tcp_url_ok(sb->report))
+		return check_fail(c, "cluster.siblings[%u].report '%s': want tcp://host:port", i,
+		                  sb->report);
+	if (!sb->alt[0].family && !sb->alt[1].family)
+		return check_fail(c, "cluster.siblings[%u].alternate names no address", i);
+	if ((sb->alt[0].family && sb->alt[0].port == 0) ||
+	    (sb->alt[1].family && sb->alt[1].port == 0))
+		return check_fail(c, "cluster.siblings[%u].alternate: port 0", i);
+	return 0;
+}
+
+/* cluster: off without a node name; with siblings, a secret and sane marks. */
+static int check_cluster(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (!cfg->cluster_node[0]) {
+		if (cfg->n_siblings)
+			return check_fail(c, "cluster.siblings needs cluster.node");
+		return 0;
+	}
+	if (!node_name_ok(cfg->cluster_node))
+		return check_fail(c, "cluster.node '%s': 1-%d letters, digits, '.', '_' or '-'",
+		                  cfg->cluster_node, CLUSTER_NAME_MAX);
+	if (cfg->cluster_secret[0] && cfg->cluster_secret_file[0])
+		return check_fail(c, "cluster.secret and cluster.secret_file exclude each other");
+	if (!cfg->cluster_secret[0] && !cfg->cluster_secret_file[0])
+		return check_fail(c, "cluster.node needs cluster.secret or cluster.secret_file "
+		                     "(reports are authenticated)");
+	if (cfg->cluster_secret[0] && strlen(cfg->cluster_secret) < MIN_SECRET)
+		return check_fail(c, "cluster.secret must be at least %d bytes", MIN_SECRET);
+	if (!nn_tcp_url_ok(cfg->cluster_listen))
+		return check_fail(c, "cluster.listen '%s': want tcp://host:port",
+		                  cfg->cluster_listen);
+	if (cfg->cluster_interval_ms < 100 || cfg->cluster_interval_ms > 60000)
+		return check_fail(c, "cluster.interval_ms must be between 100 and 60000, got %u",
+		                  cfg->cluster_interval_ms);
+	if (cfg->cluster_low_water && cfg->cluster_low_water >= cfg->cluster_high_water)
+		return check_fail(c, "cluster.low_water (%u) must be below cluster.high_water (%u)",
+		                  cfg->cluster_low_water, cfg->cluster_high_water);
+	for (unsigned i = 0; i < cfg->n_siblings; i++)
+		if (check_sibling(c, i) < 0)
+			return -1;
+	return 0;
+}
+
 /* The one UDP listener of the alternate address's family, or NULL having failed. */
 static const struct cfg_listen *rfc5780_primary(struct check *c)
 {
@@ -584,7 +664,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
 	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0 ||
-	    check_tls(&c) < 0 || check_twist(&c) < 0 || check_mice(&c) < 0)
+	    check_tls(&c) < 0 || check_twist(&c) < 0 || check_mice(&c) < 0 || check_cluster(&c) < 0)
 		return -1;
 	return 0;
 }

@@ -4,6 +4,7 @@
  * stays silent or trickles bytes cannot keep twistctl (or anyone) out.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "common/log.h"
 #include "relay/auth.h"
 #include "relay/control.h"
+#include "relay/control_int.h"
 #include "relay/control_parse.h"
 #include "relay/relay.h"
 #include "relay/userdb_load.h"
@@ -29,25 +31,6 @@
 #define CONTROL_CONNS      16
 #define CONTROL_DEADLINE_S 10 /* for each line, and for the answer to drain */
 #define CONTROL_LIFE_S     60 /* the whole connection, so a trickle cannot hold a slot */
-
-struct ctl_conn {
-	struct ctl_conn *next;
-	struct control *c;
-	struct bufferevent *bev;
-	struct event *life; /* CONTROL_LIFE_S after accept */
-	uint64_t wait_gen;  /* a reload being waited for; 0 = none */
-	bool closing;       /* close once the answer is written */
-};
-
-struct control {
-	struct relay *r;
-	struct evconnlistener *lis;
-	struct accept_pause *pause; /* out of descriptors: pause, log once per 10 s */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct ctl_conn *conns;
-	unsigned n_conns;
-	uint64_t refused;
-};
 
 static void conn_free(struct ctl_conn *k)
 {
@@ -58,15 +41,15 @@ static void conn_free(struct ctl_conn *k)
 	if (*pp)
 		*pp = k->next;
 	k->c->n_conns--;
+	if (k->job)
+		control_job_orphan(k->job);
 	if (k->life)
 		event_free(k->life);
 	bufferevent_free(k->bev);
 	free(k);
 }
 
-static void reply(struct ctl_conn *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void reply(struct ctl_conn *k, const char *fmt, ...)
+void control_reply(struct ctl_conn *k, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(k->bev);
 	va_list ap;
@@ -83,32 +66,34 @@ static void reply_status(struct ctl_conn *k, const char *verb)
 	struct userdb_load_stats st;
 
 	if (!l) {
-		reply(k, "error no user database (auth.database is not set)");
+		control_reply(k, "error no user database (auth.database is not set)");
 		return;
 	}
 	userdb_loader_done(l, &st);
 	if (st.rc < 0)
-		reply(k, "error %s failed: %s; serving the last snapshot of %u users", verb,
-		      strerror(-st.rc), st.users);
+		control_reply(k, "error %s failed: %s; serving the last snapshot of %u users", verb,
+		              strerror(-st.rc), st.users);
 	else
-		reply(k,
-		      "ok users=%u secrets=%u skipped=%u shadowed=%u load_ms=%llu load_cpu_ms=%llu "
-		      "kib=%zu",
-		      st.users, st.secrets, st.skipped, st.shadowed, (unsigned long long)st.ms,
-		      (unsigned long long)st.cpu_ms, st.bytes / 1024);
+		control_reply(k,
+		              "ok users=%u secrets=%u skipped=%u shadowed=%u load_ms=%llu "
+		              "load_cpu_ms=%llu "
+		              "kib=%zu",
+		              st.users, st.secrets, st.skipped, st.shadowed,
+		              (unsigned long long)st.ms, (unsigned long long)st.cpu_ms,
+		              st.bytes / 1024);
 }
 
-static void run(struct ctl_conn *k, enum control_verb v)
+static void run(struct ctl_conn *k, enum control_verb v, const char *arg)
 {
 	struct relay *r = k->c->r;
 
 	switch (v) {
 	case CONTROL_PING:
-		reply(k, "ok pong");
+		control_reply(k, "ok pong");
 		break;
 	case CONTROL_RELOAD:
 		if (!r->udb) {
-			reply(k, "error no user database (auth.database is not set)");
+			control_reply(k, "error no user database (auth.database is not set)");
 			break;
 		}
 		/* Answered by control_reload_done; no more lines until then. */
@@ -119,33 +104,48 @@ static void run(struct ctl_conn *k, enum control_verb v)
 		reply_status(k, "last load");
 		break;
 	case CONTROL_REALM:
-		reply(k, "ok %s", auth_realm(r->auth));
+		control_reply(k, "ok %s", auth_realm(r->auth));
 		break;
 	case CONTROL_HELP:
-		reply(k, "ok commands: ping reload status realm help quit");
+		control_reply(k, "ok commands: ping reload status realm help quit drain undrain "
+		                 "role state siblings sessions");
+		break;
+	case CONTROL_DRAIN:
+	case CONTROL_UNDRAIN:
+	case CONTROL_ROLE:
+	case CONTROL_STATE:
+	case CONTROL_SIBLINGS:
+		control_run_cluster(k, v);
+		break;
+	case CONTROL_SESSIONS:
+		/* Answered by the workers' snapshots; no more lines until then. */
+		if (control_sessions(k, arg) == 0)
+			bufferevent_disable(k->bev, EV_READ);
 		break;
 	case CONTROL_QUIT:
-		reply(k, "ok bye");
+		control_reply(k, "ok bye");
 		k->closing = true;
 		break;
 	}
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+void control_on_read(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *k = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	char words[CONTROL_LINE_MAX + 1];
 	enum control_verb v;
 	size_t len;
 	char *line;
 	int rc;
 
-	while (!k->closing && k->wait_gen == 0) {
+	while (!k->closing && k->wait_gen == 0 && !k->job) {
 		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
-				reply(k, "error line longer than %d bytes", CONTROL_LINE_MAX);
+				control_reply(k, "error line longer than %d bytes",
+				              CONTROL_LINE_MAX);
 				k->closing = true;
 			}
 			break;
@@ -153,16 +153,17 @@ static void on_read(struct bufferevent *bev, void *arg)
 		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		if (!line)
 			break;
-		rc = control_parse(line, len, &v);
+		rc = control_parse_arg(line, len, &v, words, sizeof(words));
 		if (rc == 0)
-			run(k, v);
+			run(k, v, words);
 		else if (rc == -ENOENT)
-			reply(k, "error unknown command (try 'help')");
+			control_reply(k, "error unknown command (try 'help')");
 		else if (rc == -E2BIG)
-			reply(k, "error line longer than %d bytes", CONTROL_LINE_MAX);
+			control_reply(k, "error line longer than %d bytes", CONTROL_LINE_MAX);
 		else
-			reply(k,
-			      "error malformed line (one command, no arguments, printable ASCII)");
+			control_reply(k, "error malformed line (one command, printable ASCII; only "
+			                 "sessions takes an "
+			                 "argument)");
 		if (rc == -E2BIG)
 			k->closing = true;
 		free(line);
@@ -217,7 +218,7 @@ void control_reload_done(void *arg)
 		k->wait_gen = 0;
 		reply_status(k, "reload");
 		bufferevent_enable(k->bev, EV_READ);
-		on_read(k->bev, k); /* lines that came while it waited; may free k */
+		control_on_read(k->bev, k); /* lines that came while it waited; may free k */
 	}
 }
 
@@ -257,7 +258,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		conn_free(k);
 		return;
 	}
-	bufferevent_setcb(k->bev, on_read, on_write, on_event, k);
+	bufferevent_setcb(k->bev, control_on_read, on_write, on_event, k);
 	bufferevent_set_timeouts(k->bev, &tv, &tv);
 	bufferevent_setwatermark(k->bev, EV_READ, 0, CONTROL_LINE_MAX + 2);
 	bufferevent_enable(k->bev, EV_READ | EV_WRITE);
@@ -279,6 +280,26 @@ static int clear_stale(const struct sockaddr_un *sun)
 	if (errno != ECONNREFUSED)
 		return -errno;
 	return unlink(sun->sun_path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* control.group: twistctl's users share a group rather than run as root. */
+static int set_group(const char *path, const char *group)
+{
+	struct group *g;
+
+	if (!group[0])
+		return 0;
+	errno = 0;
+	if (!(g = getgrnam(group))) {
+		log_err("control.group %s: %s", group, errno ? strerror(errno) : "no such group");
+		return -1;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) < 0) {
+		log_err("control.socket %s: cannot give it to group %s: %s", path, group,
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 struct control *control_new(struct relay *r, struct event_base *base, const char *path)
@@ -319,6 +340,12 @@ struct control *control_new(struct relay *r, struct event_base *base, const char
 		goto bad;
 	}
 	strcpy(c->path, path);
+	if (set_group(path, r->cfg.control_group) < 0) {
+		accept_pause_free(c->pause);
+		evconnlistener_free(c->lis);
+		unlink(path);
+		goto bad;
+	}
 	log_info("control socket %s", path);
 	return c;
 bad:
@@ -332,6 +359,7 @@ void control_free(struct control *c)
 		return;
 	while (c->conns)
 		conn_free(c->conns);
+	control_jobs_free(c);
 	accept_pause_free(c->pause);
 	evconnlistener_free(c->lis);
 	unlink(c->path);

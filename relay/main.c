@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "relay/auth.h"
+#include "relay/cluster.h"
 #include "relay/control.h"
 #include "relay/metrics.h"
 #include "relay/policy.h"
@@ -273,6 +274,10 @@ static int run(struct relay *r)
 		log_err("ha: cannot reach twist-syncd's ipc in %s", r->cfg.ha_ipc_dir);
 		goto done;
 	}
+	if (cluster_start(r, base) < 0) {
+		log_err("cluster: cannot start");
+		goto done;
+	}
 	log_startup(r);
 	for (unsigned i = 0; i < r->n_workers; i++)
 		if (worker_start(r->workers[i]) < 0)
@@ -292,6 +297,7 @@ done:
 	control_free(ctl);
 	userdb_loader_free(r->udb); /* before auth goes with relay_fini */
 	r->udb = NULL;
+	cluster_stop(r); /* before relay_fini: reports read the registry */
 	relay_fini(r);
 	sync_stop(r);
 	event_free(ev_term);

@@ -8,6 +8,7 @@
 #include "proto/stun.h"
 #include "proto/ws_handshake.h"
 #include "relay/mice_ha.h"
+#include "relay/cluster.h"
 #include "relay/guard.h"
 #include "relay/import_check.h"
 #include "relay/metrics.h"
@@ -347,6 +348,27 @@ static void write_mice(struct evbuffer *b, struct relay *r)
 		       st.drops[i]);
 }
 
+/* docs/cluster-protocol.md: redirection and the siblings. */
+static void write_cluster(struct evbuffer *b, struct relay *r)
+{
+	static const char *const why[REDIRECT__COUNT] = {"high_water", "draining"};
+
+	family(b, "twist_redirects_total", "counter",
+	       "New Allocates answered 300 Try Alternate, by reason.");
+	for (int i = 0; i < REDIRECT__COUNT; i++)
+		sample(b, "twist_redirects_total", "reason", why[i],
+		       __atomic_load_n(&r->redirects[i], __ATOMIC_RELAXED));
+	counter(b, "twist_redirects_unavailable_total",
+	        "Allocates served here although draining or above high water: no sibling could "
+	        "take them.",
+	        "counter", __atomic_load_n(&r->redirects_none, __ATOMIC_RELAXED));
+	counter(b, "twist_draining", "1 while draining (twistctl drain).", "gauge",
+	        (uint64_t)__atomic_load_n(&r->draining, __ATOMIC_RELAXED));
+	counter(b, "twist_redirecting", "1 while above cluster.high_water (until low_water).",
+	        "gauge", (uint64_t)__atomic_load_n(&r->redirecting, __ATOMIC_RELAXED));
+	cluster_metrics(r, b);
+}
+
 static int metrics_page(struct evbuffer *b, void *arg)
 {
 	struct relay *r = arg;
@@ -384,6 +406,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 		write_twist(b, r);
 	if (r->mice)
 		write_mice(b, r);
+	write_cluster(b, r);
 	return 200;
 }
 
@@ -420,12 +443,32 @@ static int health_page(struct evbuffer *b, void *arg)
 	return ok ? 200 : 503;
 }
 
+/*
+ * /serving: the anycast signal (twist-ha --anycast). 200 while this node
+ * takes new allocations; 503 while it drains or is not ready, so that the
+ * route is withdrawn and existing allocations run down here.
+ */
+static int serving_page(struct evbuffer *b, void *arg)
+{
+	struct relay *r = arg;
+	bool up = __atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) && sync_importing_done(r);
+	bool draining = __atomic_load_n(&r->draining, __ATOMIC_RELAXED);
+
+	if (up && !draining) {
+		evbuffer_add_printf(b, "serving\n");
+		return 200;
+	}
+	evbuffer_add_printf(b, draining ? "draining\n" : "not ready\n");
+	return 503;
+}
+
 struct metrics_http *metrics_start(struct relay *r, struct event_base *base)
 {
 	static const struct metrics_http_page pages[] = {
 	        {"/metrics", metrics_page},
 	        {"/health", health_page},
 	        {"/ready", ready_page},
+	        {"/serving", serving_page},
 	};
 	char ip[TW_ADDR_STRLEN];
 

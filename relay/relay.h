@@ -38,6 +38,7 @@ struct sync_worker;
 struct userdb_loader;
 struct twist_plane;
 struct mice_ha;
+struct cluster;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -82,6 +83,11 @@ struct relay {
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
 	struct mice_ha *mice;      /* NULL unless mice.enabled (relay/mice_ha.h) */
+	struct cluster *cluster;   /* NULL without cluster.node (relay/cluster.h) */
+	int draining;              /* twistctl drain: redirect new Allocates; atomic */
+	int redirecting;           /* above cluster.high_water, until low_water; atomic */
+	uint64_t redirects[2];     /* 300s sent, by enum redirect_reason; atomic */
+	uint64_t redirects_none;   /* wanted to redirect, no sibling could take it; atomic */
 };
 
 /*
@@ -139,6 +145,7 @@ struct worker {
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_misdirect[MISDIRECT_N];
 	uint64_t log_import;
+	uint64_t log_redirect; /* no sibling to redirect to */
 	/* Data-plane sockets (per-client and relayed): an epoll set of their
 	 * own, edge-triggered; libevent watches only its descriptor (dataplane.c). */
 	int dfd;

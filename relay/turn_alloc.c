@@ -9,6 +9,7 @@
 #include "proto/chdata.h"
 #include "proto/stun.h"
 #include "common/log.h"
+#include "relay/cluster.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
 #include "relay/tcp_relay.h"
@@ -158,6 +159,58 @@ static int tcp_transport_ok(struct req *q)
 	return 0;
 }
 
+/* RFC 8489 §14.16: the name a TLS client checks the alternate's certificate against. */
+static bool over_tls(const struct conn_ops *ops)
+{
+	return strcmp(ops->name, "tls") == 0 || strcmp(ops->name, "dtls") == 0 ||
+	       strcmp(ops->name, "wss") == 0;
+}
+
+/*
+ * RFC 8489 §10, RFC 8656 §7.2: a new Allocate on a node that is draining or
+ * above its high water goes to a sibling (relay/cluster.h). Only here, so a
+ * Refresh or any request on an existing allocation is never redirected;
+ * and only after authentication, so the 300 carries MESSAGE-INTEGRITY and
+ * an off-path attacker cannot forge one the client would follow. True when
+ * answered.
+ */
+bool turn_allocate_redirect(struct req *q)
+{
+	struct relay *r = q->w->r;
+	struct cluster_target t;
+	enum redirect_reason why;
+	uint8_t buf[RESP_MAX];
+	struct stun_wr wr;
+
+	if (!cluster_should_redirect(r, &why))
+		return false;
+	/* ALTERNATE-SERVER is in the client's own family (RFC 8489 §14.15). */
+	if (cluster_pick(r, &q->c->client, q->c->client.family, &t) < 0) {
+		__atomic_add_fetch(&r->redirects_none, 1, __ATOMIC_RELAXED);
+		if (log_ratelimit(&q->w->log_redirect, q->w->now_ms, 10000))
+			log_warn("cluster: %s, but no healthy sibling can take a new allocation: "
+			         "serving it here",
+			         why == REDIRECT_DRAINING ? "draining" : "above high water");
+		return false;
+	}
+	__atomic_add_fetch(&r->redirects[why], 1, __ATOMIC_RELAXED);
+	turn_count_error(q->w, 300);
+	turn_resp_begin(q, &wr, buf, STUN_ERROR);
+	stun_wr_error(&wr, STUN_A_ERROR_CODE, 300, NULL);
+	stun_wr_addr(&wr, STUN_A_ALTERNATE_SERVER, &t.alt);
+	if (t.domain[0] && over_tls(q->c->ops))
+		stun_wr_attr(&wr, STUN_A_ALTERNATE_DOMAIN, t.domain, strlen(t.domain));
+	turn_resp_send(q, &wr);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char cb[TW_ADDR_STRLEN], ab[TW_ADDR_STRLEN];
+
+		log_debug("allocate from %s redirected to %s (%s)",
+		          tw_addr_fmt(&q->c->client, cb, sizeof(cb)),
+		          tw_addr_fmt(&t.alt, ab, sizeof(ab)), t.name);
+	}
+	return true;
+}
+
 static int open_relay_stream(struct req *q, struct allocation *a, uint8_t fam)
 {
 	struct relay *r = q->w->r;
@@ -213,6 +266,9 @@ void turn_do_allocate(struct req *q)
 		return turn_error(q, 400);
 	if (lifetime == 0)
 		lifetime = w->r->cfg.default_lifetime;
+	/* A RESERVATION-TOKEN names a port held here: it cannot go elsewhere. */
+	if (!stun_msg_find(m, STUN_A_RESERVATION_TOKEN) && turn_allocate_redirect(q))
+		return;
 
 	code = take_reserved(q, &tfd, &tbound);
 	if (code)

@@ -42,6 +42,7 @@ static void to_peer(struct worker *w, struct conn *c, const struct tw_addr *peer
 		return worker_drop(w, DROP_POLICY, peer);
 	if (!alloc_bw_take(a, len))
 		return worker_drop(w, DROP_BANDWIDTH, &c->client);
+	a->bytes_to_peer += len;
 	STAT_INC(&w->st, tx_peer_pkts);
 	STAT_ADD(&w->st, tx_peer_bytes, len);
 	/* A stream's frames live in the connection's buffer, which moves on: send now. */
@@ -119,6 +120,7 @@ static void from_peer(struct worker *w, void *ctx, const struct tw_addr *peer, u
 		return worker_drop(w, DROP_NO_PERMISSION, peer);
 	if (!alloc_bw_take(a, len))
 		return worker_drop(w, DROP_BANDWIDTH, peer);
+	a->bytes_to_client += len;
 	c = alloc_chan_by_peer(a, peer);
 	if (!c || !chan_live(c, w->now_ms))
 		return send_data_indication(w, a, peer, buf, len);

@@ -164,6 +164,9 @@ static void twist_allocate(struct req *q)
 	if (lifetime < 0)
 		return turn_error(q, 400);
 	ask.lifetime_s = lifetime ? (uint64_t)lifetime : q->w->r->cfg.default_lifetime;
+	/* A cookie names a listening port here: only a fresh flow can go elsewhere. */
+	if (!ask.has_cookie && turn_allocate_redirect(q))
+		return;
 	code = twist_flow_new(q->w, q->c, &ask, &f);
 	if (code)
 		return turn_error(q, code);

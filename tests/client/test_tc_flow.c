@@ -101,8 +101,17 @@ static void f_stop(struct tc_client *c)
 	stopped = true;
 }
 
+static int server_sets;
+
+static int f_server_set(struct tc_client *c, const struct tw_addr *a)
+{
+	c->server_addr = *a;
+	server_sets++;
+	return 0;
+}
+
 static const struct tc_ops fake_ops = {f_open, f_close,  f_send,     f_timer, f_tun_write,
-                                       f_now,  f_random, f_announce, f_stop};
+                                       f_now,  f_random, f_announce, f_stop,  f_server_set};
 
 static struct tc_conf conf;
 static struct tc_client cl;
@@ -130,6 +139,8 @@ static int setup(void **state)
 	TAILQ_INIT(&cl.flows);
 	assert_int_equal(tc_table_init(&cl.table, 64, 1), 0);
 	fake_now = 1000000;
+	server_sets = 0;
+	cl.server_addr = ip("203.0.113.1", 3478);
 	tun_n = 0;
 	nannounced = 0;
 	stopped = false;
@@ -536,6 +547,79 @@ static void test_listen(void **state)
 	assert_null(l->armed);
 }
 
+/* A 300 to f's n-th datagram naming alt; integrity: 0 none, 1 our key, 2 another key. */
+static void answer_300(struct tc_flow *f, int n, int integrity, const struct tw_addr *alt)
+{
+	struct stun_msg req;
+	struct stun_wr w;
+	uint8_t buf[512], key[16];
+
+	sent_msg(f, n, &req);
+	stun_wr_init(&w, buf, sizeof(buf), req.method, STUN_ERROR, req.tid);
+	stun_wr_error(&w, STUN_A_ERROR_CODE, 300, NULL);
+	stun_wr_addr(&w, STUN_A_ALTERNATE_SERVER, alt);
+	if (integrity) {
+		stun_key_longterm(STUN_PWALG_MD5, "alice", 5, "twist.test", 10,
+		                  integrity == 1 ? "secret" : "guess!", 6, key);
+		stun_wr_integrity(&w, key, sizeof(key));
+	}
+	stun_wr_fingerprint(&w);
+	tc_flow_input(f, buf, (size_t)stun_wr_finish(&w));
+}
+
+/*
+ * RFC 8489 §10: a 300 is followed only when its MESSAGE-INTEGRITY verifies
+ * (a forged one is counted and the transaction goes on); a genuine one
+ * moves new flows to the alternate, remembers the old server, and is
+ * followed at most TC_MAX_REDIRECTS times by one Allocate.
+ */
+static void test_redirect(void **state)
+{
+	struct tw_addr app = ip("192.0.2.2", 40000), peer = ip("198.51.100.2", 7);
+	struct tw_addr first = cl.server_addr, alt = ip("203.0.113.9", 3478);
+	struct stun_msg m;
+	uint8_t pkt[256];
+	struct tc_flow *f;
+
+	(void)state;
+	tc_data_from_tun(&cl, pkt, app_pkt(pkt, STUN_PROTO_UDP, &app, &peer, 0, "one"));
+	f = only_flow();
+	answer(f, 0, STUN_ERROR, 401, false, NULL, false);
+	assert_int_equal(io_of(f)->n, 2);
+
+	/* forged: no integrity, then a wrong key; ignored, the Allocate still waits */
+	answer_300(f, 1, 0, &alt);
+	answer_300(f, 1, 2, &alt);
+	assert_int_equal(cl.st.drops[TC_DROP_FORGED_300], 2);
+	assert_int_equal(server_sets, 0);
+	assert_true(f->in_txn);
+	assert_int_equal(f->state, TC_ALLOCATING);
+	assert_int_equal(io_of(f)->timer, 500);
+	assert_true(tw_addr_eq(&cl.server_addr, &first));
+
+	/* genuine: the flow reopens toward alt and asks again, without credentials */
+	answer_300(f, 1, 1, &alt);
+	assert_int_equal(server_sets, 1);
+	assert_true(tw_addr_eq(&cl.server_addr, &alt));
+	assert_true(tw_addr_eq(&cl.prev_server, &first));
+	assert_int_equal(cl.st.redirects, 1);
+	assert_int_equal(io_of(f)->n, 1);
+	sent_msg(f, 0, &m);
+	assert_int_equal(m.method, STUN_ALLOCATE);
+	assert_int_equal(m.mi, -1);
+
+	/* bounded: two more are followed, the fourth fails the flow */
+	for (int i = 0; i < 3; i++) {
+		struct tw_addr next = ip(i % 2 ? "203.0.113.9" : "203.0.113.10", 3478);
+
+		answer(f, 0, STUN_ERROR, 401, false, NULL, false);
+		answer_300(f, 1, 1, &next);
+	}
+	assert_int_equal(server_sets, 3);
+	assert_int_equal(cl.st.redirects, 3);
+	assert_int_equal(f->state, TC_FAILED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +630,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_keepalive_idle, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refresh_and_fin, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_listen, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

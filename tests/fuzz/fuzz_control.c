@@ -29,6 +29,14 @@ static void check_line(const char *line, size_t len)
 		abort();
 	if (control_parse(line, len, &again) != 0 || again != v)
 		abort();
+	{
+		char arg[CONTROL_LINE_MAX + 1];
+
+		/* Whatever control_parse takes, the argument form takes the same way. */
+		if (control_parse_arg(line, len, &again, arg, sizeof(arg)) != 0 || again != v ||
+		    arg[0] != '\0')
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

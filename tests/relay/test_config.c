@@ -329,6 +329,10 @@ static const struct load_case load_cases[] = {
         {"log:\n  level: infos\n", 0, 2, 10, "unknown log level 'infos'"},
         /* addresses */
         {"listen:\n  - address: 300.1.2.3\n", 0, 2, 14, "'300.1.2.3' is not an IP address"},
+        {"cluster:\n  siblings: [{name: b, report: r, alternate: [192.0.2.1, 192.0.2.2]}]\n", 0, 2,
+         58, "a second IPv4 alternate '192.0.2.2'"},
+        {"cluster:\n  siblings: [{name: b, alternate: [192.0.2.1]}]\n", 0, 2, 14, "'report'"},
+
         {"listen:\n  - address: 127.0.0.1:3478\n", 0, 2, 14, "is not an IP address"},
         {"listen:\n  - address: localhost\n", 0, 2, 14, "is not an IP address"},
         {"listen:\n  - port: 3478\n", 0, 2, 5, "missing key 'address' in 'listen'"},
@@ -551,6 +555,32 @@ static const struct check_case check_cases[] = {
                "192.0.2.1}]}\n",
          "spi"},
 #undef MK
+        /* cluster: a name, a secret, report addresses, sane water marks, unique siblings. */
+        {L R U "cluster: {siblings: [{name: b, report: \"tcp://h:1\", alternate: [192.0.2.1]}]}\n",
+         "cluster.siblings needs cluster.node"},
+        {L R U "cluster: {node: a, listen: \"tcp://h:1\"}\n", "needs cluster.secret"},
+        {L R U "cluster: {node: a, secret: short, listen: \"tcp://h:1\"}\n",
+         "cluster.secret must be at least 16 bytes"},
+        {L R U "cluster: {node: \"a b\", secret: 0123456789abcdef, listen: \"tcp://h:1\"}\n",
+         "cluster.node 'a b'"},
+        {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"udp://h:1\"}\n",
+         "cluster.listen 'udp://h:1'"},
+        {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", "
+               "high_water: 10, low_water: 10}\n",
+         "cluster.low_water (10) must be below cluster.high_water (10)"},
+        {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", "
+               "interval_ms: 50}\n",
+         "cluster.interval_ms must be between 100 and 60000"},
+        {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", siblings: "
+               "[{name: a, report: \"tcp://h:2\", alternate: [192.0.2.1]}]}\n",
+         "cluster.siblings[0] is this node"},
+        {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", siblings: "
+               "[{name: b, report: \"tcp://h:2\", alternate: [192.0.2.1]}, "
+               "{name: b, report: \"tcp://h:3\", alternate: [192.0.2.2]}]}\n",
+         "'b' is listed twice"},
+        {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", siblings: "
+               "[{name: b, report: \"tcp://h:2\", alternate: []}]}\n",
+         "cluster.siblings[0].alternate names no address"},
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",

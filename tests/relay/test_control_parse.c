@@ -34,7 +34,44 @@ static const struct vec vecs[] = {
         {"reloadx", -ENOENT, 0},
         {"RELOAD", -ENOENT, 0},
         {"shutdown", -ENOENT, 0},
+        {"drain", 0, CONTROL_DRAIN},
+        {"undrain", 0, CONTROL_UNDRAIN},
+        {"role", 0, CONTROL_ROLE},
+        {"state", 0, CONTROL_STATE},
+        {"siblings", 0, CONTROL_SIBLINGS},
+        {"sessions", 0, CONTROL_SESSIONS},
+        {"sessions alice", -EINVAL, 0}, /* control_parse takes no argument */
+        {"drain now", -EINVAL, 0},
 };
+
+/* control_parse_arg: only sessions takes one, trimmed. */
+static void test_arg(void **state)
+{
+	static const struct {
+		const char *line;
+		int rc;
+		const char *arg;
+	} t[] = {
+	        {"sessions", 0, ""},        {"sessions  alice \r", 0, "alice"},
+	        {"sessions a b", 0, "a b"}, {"drain now", -EINVAL, NULL},
+	        {"state x", -EINVAL, NULL}, {"sessionsx", -ENOENT, NULL},
+	};
+	char arg[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		enum control_verb v;
+		int rc = control_parse_arg(t[i].line, strlen(t[i].line), &v, arg, sizeof(arg));
+
+		assert_int_equal(rc, t[i].rc);
+		if (rc == 0)
+			assert_string_equal(arg, t[i].arg);
+	}
+	/* an argument longer than the buffer is refused, not cut */
+	assert_int_equal(control_parse_arg("sessions 0123456789abcdefXYZ", 28,
+	                                   &(enum control_verb){0}, arg, sizeof(arg)),
+	                 -EINVAL);
+}
 
 static void test_table(void **state)
 {
@@ -67,6 +104,7 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_arg),
 	        cmocka_unit_test(test_table),
 	        cmocka_unit_test(test_limits),
 	};
