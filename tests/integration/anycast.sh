@@ -7,10 +7,9 @@
 #   2. drain A: router A's route moves to site B, a new Allocate from
 #      client A lands at B, and an allocation held at A's unicast address
 #      keeps relaying through the drain (its peer echo keeps answering).
-#      With a relay that has /serving and the cluster section, an Allocate
-#      to A's unicast address also gets a 300 naming B, with integrity.
-#      Before that relay exists, /serving comes from the lab's stand-in;
-#      the log says which ran;
+#      An Allocate to A's unicast address gets a 300 naming B, with
+#      integrity. The drain must come from the relay's own /serving page
+#      (twistctl drain): the lab's stand-in for older relays fails the test;
 #   3. fail-site A (SIGKILL of the relay) and fail-site A links (packets
 #      dropped: BFD): router A's route moves to site B, and a new Allocate
 #      from client A succeeds at B.
@@ -140,17 +139,14 @@ done
 measure drain a b drain A
 eventually_site "$CLIENT_A_NS" "$ANYCAST_IP" "$UNICAST_B" "drained: client A -> $ANYCAST_IP"
 expect_site "$CLIENT_B_NS" "$ANYCAST_IP" "$UNICAST_B" "drained: client B -> $ANYCAST_IP"
-if [ "$(cat "$ANY_LAB_DIR/a/serving_mode")" = relay ]; then
-	r=$(alloc "$CLIENT_A_NS" "$UNICAST_A")
-	log "drained: client A -> $UNICAST_A: $r"
-	case $r in
-	*'"result": "redirect"'*"\"alternate\": \"$UNICAST_B:3478\""*'"integrity": true'*) ;;
-	*) fail "drained A must answer 300 naming $UNICAST_B:3478 with integrity" ;;
-	esac
-else
-	log "NOT CHECKED: 300 from a drained A (this twist-relay has no /serving: the" \
-		"lab's stand-in drained the route only)"
-fi
+[ "$(cat "$ANY_LAB_DIR/a/serving_mode")" = relay ] ||
+	fail "site A's twist-relay has no /serving page: the lab drained a stand-in, not the relay"
+r=$(alloc "$CLIENT_A_NS" "$UNICAST_A")
+log "drained: client A -> $UNICAST_A: $r"
+case $r in
+*'"result": "redirect"'*"\"alternate\": \"$UNICAST_B:3478\""*'"integrity": true'*) ;;
+*) fail "drained A must answer 300 naming $UNICAST_B:3478 with integrity" ;;
+esac
 # Traffic through the drained node, then the end of the allocation.
 sleep 1
 : >"$OUT/hold.until"
