@@ -37,6 +37,7 @@ struct sync;
 struct sync_worker;
 struct userdb_loader;
 struct twist_plane;
+struct trt;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -79,6 +80,7 @@ struct relay {
 	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
+	struct trt *trt;           /* NULL unless trt.enabled (relay/trt.h) */
 };
 
 /*
