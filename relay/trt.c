@@ -224,7 +224,7 @@ struct trt *trt_new(struct relay *r, char *err, size_t errlen)
 	t->r = r;
 	t->w = r->workers[0];
 	t->cfg = c;
-	t->tcp_fd = t->udp_fd = t->raw_fd = -1;
+	t->tcp_fd = t->udp_fd = t->raw_fd = t->urg_fd = -1;
 	t->icmp_tokens = ICMP_RATE;
 	if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
 		t->seed = r->seed;
@@ -271,6 +271,8 @@ void trt_free(struct trt *t)
 	trt_nft_remove(t);
 	if (t->raw_fd >= 0)
 		close(t->raw_fd);
+	if (t->urg_fd >= 0)
+		close(t->urg_fd);
 	free(t->ubucket);
 	free(t);
 }

@@ -35,6 +35,8 @@ struct trt {
 	struct evconnlistener *tcp_l;
 	struct accept_pause *tcp_pause;
 	struct event *udp_ev;
+	int urg_fd; /* epoll set of TCP sockets, EPOLLPRI only (trt_tcp.c) */
+	struct event *urg_ev;
 	struct trt_syn *syn; /* the SYN queue; NULL without trt.nft */
 	struct trt_umap **ubucket;
 	unsigned umask;

@@ -16,6 +16,10 @@
  * reset or error on either side, or the idle timeout, closes both with
  * SO_LINGER 0, so the other peer gets a RST too. Urgent data (SO_OOBINLINE
  * off): at the mark the byte is read with MSG_OOB and sent with MSG_OOB.
+ * A socket holding only its urgent byte is not readable (EPOLLIN), only
+ * EPOLLPRI, which libevent does not watch: every spliced socket is also
+ * in an epoll set of our own for EPOLLPRI, which libevent watches. The
+ * buffered (FTP) path does not forward urgent data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -76,6 +81,8 @@ struct pair {
 
 static void half_close(struct half *h)
 {
+	if (h->rd && h->p->t->urg_fd >= 0)
+		epoll_ctl(h->p->t->urg_fd, EPOLL_CTL_DEL, h->in, NULL);
 	if (h->rd)
 		event_free(h->rd);
 	if (h->wr)
@@ -305,7 +312,34 @@ static int half_start(struct pair *p, enum trt_dir dir)
 	h->wr = event_new(base, h->out, EV_WRITE | EV_PERSIST, half_write_cb, h);
 	if (h->rd == NULL || h->wr == NULL)
 		return -ENOMEM;
+	if (epoll_ctl(p->t->urg_fd, EPOLL_CTL_ADD, h->in,
+	              &(struct epoll_event){.events = EPOLLPRI | EPOLLET, .data.ptr = h}) < 0)
+		return -errno;
 	return event_add(h->rd, NULL) < 0 ? -ENOMEM : 0;
+}
+
+/* Urgent data arrived on some half's socket: what precedes it first, then the byte. */
+static void urgent_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct epoll_event ev[32];
+	int n = epoll_wait(fd, ev, 32, 0);
+	uint8_t b;
+
+	(void)what;
+	trt_now(arg);
+	for (int i = 0; i < n; i++) {
+		struct half *h = ev[i].data.ptr;
+
+		/* A pair closed earlier in this batch keeps its memory until worker_reap. */
+		if (h->p->flow.closed || h->eof)
+			continue;
+		if (h->pending == 0)
+			half_pump(h);
+		if (h->p->flow.closed)
+			continue;
+		if (recv(h->in, &b, 1, MSG_OOB | MSG_DONTWAIT) == 1)
+			send(h->out, &b, 1, MSG_OOB | MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
 }
 
 /* ---- buffers (FTP ports) ---- */
@@ -623,6 +657,14 @@ int trt_tcp_start(struct trt *t, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	t->tcp_pause = accept_pause_attach(t->tcp_l, "trt", NULL, NULL);
+	t->urg_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->urg_fd < 0 ||
+	    (t->urg_ev = event_new(t->w->base, t->urg_fd, EV_READ | EV_PERSIST, urgent_cb, t)) ==
+	            NULL ||
+	    event_add(t->urg_ev, NULL) < 0) {
+		snprintf(err, errlen, "trt: epoll for urgent data: %s", strerror(errno));
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -634,4 +676,8 @@ void trt_tcp_stop(struct trt *t)
 		evconnlistener_free(t->tcp_l);
 	t->tcp_l = NULL;
 	t->tcp_fd = -1;
+	if (t->urg_ev)
+		event_free(t->urg_ev);
+	t->urg_ev = NULL;
+	/* The set's descriptor stays until trt_free: pairs freed later still leave it. */
 }
