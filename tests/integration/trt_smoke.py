@@ -24,11 +24,16 @@ def fail(msg):
     sys.exit(1)
 
 
-def tcp_oob_server(addr):
+def tcp_listener(addr, port):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, 9001))
+    ls.bind((addr, port))
     ls.listen(16)
+    return ls
+
+
+def tcp_oob_server(addr):
+    ls = tcp_listener(addr, 9001)
     while True:
         c, _ = ls.accept()
         # Blocking, each read after select(): Python's timeout mode polls
@@ -53,10 +58,7 @@ def tcp_oob_server(addr):
 
 
 def tcp_rst_server(addr):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, 9002))
-    ls.listen(16)
+    ls = tcp_listener(addr, 9002)
     while True:
         c, _ = ls.accept()
         c.settimeout(TIMEOUT)
