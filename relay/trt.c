@@ -241,12 +241,11 @@ struct trt *trt_new(struct relay *r, char *err, size_t errlen)
 	if (raw_open(t, err, errlen) < 0 || trt_tcp_start(t, err, errlen) < 0 ||
 	    trt_udp_start(t, err, errlen) < 0)
 		goto bad;
-	if (c->trt_nft) {
-		/* The SYN queue's number is the listeners' port: one per config. */
-		t->syn = trt_syn_new(t, c->trt_port, err, errlen);
-		if (t->syn == NULL || trt_nft_install(t, c->trt_port, err, errlen) < 0)
-			goto bad;
-	}
+	/* The SYN queue's number is the listeners' port: one per config. Bound
+	 * also without trt.nft, for the operator's own rules (docs/trt.md). */
+	t->syn = trt_syn_new(t, c->trt_port, err, errlen);
+	if (t->syn == NULL || (c->trt_nft && trt_nft_install(t, c->trt_port, err, errlen) < 0))
+		goto bad;
 	return t;
 bad:
 	trt_unwatch(t);

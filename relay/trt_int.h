@@ -37,7 +37,7 @@ struct trt {
 	struct event *udp_ev;
 	int urg_fd; /* epoll set of TCP sockets, EPOLLPRI only (trt_tcp.c) */
 	struct event *urg_ev;
-	struct trt_syn *syn; /* the SYN queue; NULL without trt.nft */
+	struct trt_syn *syn; /* the SYN queue (relay/trt_syn.c) */
 	struct trt_umap **ubucket;
 	unsigned umask;
 	unsigned n_tcp, n_udp; /* live pairs (and held SYNs), mappings: the limits */
