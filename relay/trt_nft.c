@@ -236,7 +236,7 @@ done:
 static int table_install(const struct trt *t, unsigned queue, bool native, char *err, size_t errlen)
 {
 	const struct config *c = t->cfg;
-	char cmd[2048], q[128], pb[TW_ADDR_STRLEN];
+	char cmd[2048], q[256], pb[TW_ADDR_STRLEN];
 
 	tw_addr_fmt_ip(&c->trt_prefix.net, pb, sizeof(pb));
 	q[0] = '\0';
