@@ -166,6 +166,17 @@ struct config {
 	unsigned trt_max_tcp, trt_max_udp; /* default 20000 each */
 };
 
+/* The translator's rules as proto/trt_addr.h takes them (no self addresses). */
+static inline void cfg_trt_policy(const struct config *c, struct trt_policy *p)
+{
+	p->prefix = c->trt_prefix;
+	p->allow_private = c->trt_allow_private;
+	p->allow = c->trt_allow;
+	p->n_allow = c->n_trt_allow;
+	p->deny = c->trt_deny;
+	p->n_deny = c->n_trt_deny;
+}
+
 /* The embedded default (README "quick start"): a YAML document. */
 extern const char config_default_yaml[];
 

@@ -171,14 +171,7 @@ static void self_load(struct trt *t)
 
 static void policy_load(struct trt *t)
 {
-	const struct config *c = t->cfg;
-
-	t->pol.prefix = c->trt_prefix;
-	t->pol.allow_private = c->trt_allow_private;
-	t->pol.allow = c->trt_allow;
-	t->pol.n_allow = c->n_trt_allow;
-	t->pol.deny = c->trt_deny;
-	t->pol.n_deny = c->n_trt_deny;
+	cfg_trt_policy(t->cfg, &t->pol);
 	self_load(t);
 }
 

@@ -84,6 +84,15 @@ void trt_set_filter(struct trt *t, const struct trt_filter_ops *ops);
 /* For the ALG: one rewrite of the kind (enum ftp_alg_rw's order). */
 void trt_count_alg(struct trt *t, unsigned kind);
 
+/*
+ * A UDP mapping from the peer's tuple (relay/standby.c, on worker 0): its
+ * IPv4 socket bound to the exact Y4:q (IP_FREEBIND: the source may be a
+ * VIP that arrives at failover), its destination sockets, its idle timer.
+ * A delete frees it quietly. 0 or -errno.
+ */
+struct Twist__Flow;
+int trt_udp_import(struct trt *t, const struct Twist__Flow *f);
+
 const char *trt_drop_name(enum trt_drop d);
 extern const char *const trt_alg_kind_names[TRT_ALG_KINDS];
 

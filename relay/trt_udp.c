@@ -37,6 +37,7 @@
 #include "proto/stun.h"
 #include "relay/netaddr.h"
 #include "relay/trt_int.h"
+#include "relay/trt_tuple.h"
 
 #define TRT_UDP_DESTS 16 /* destinations per mapping: sockets bound to each */
 #define READ_BATCH    32
@@ -60,7 +61,8 @@ struct trt_umap {
 	struct event *ev4;
 	struct udest dest[TRT_UDP_DESTS];
 	unsigned n_dest;
-	uint64_t last_ms;
+	struct tw_addr s4; /* Y4:q, once known */
+	uint64_t last_ms, exported_ms;
 	bool linked;
 };
 
@@ -123,19 +125,38 @@ static void umap_destroy(struct flow *f)
 	free(f);
 }
 
+static uint64_t idle_ms(const struct trt_umap *m)
+{
+	return (uint64_t)m->t->cfg->trt_udp_idle_timeout * 1000;
+}
+
 static void umap_sweep(struct flow *f, uint64_t now)
 {
 	struct trt_umap *m = (struct trt_umap *)f;
 
-	if (now >= m->last_ms + (uint64_t)m->t->cfg->trt_udp_idle_timeout * 1000)
+	if (now >= m->last_ms + idle_ms(m)) {
 		flow_delete(f);
+		return;
+	}
+	/* The standby's idle timer runs from the last tuple: refresh it a few
+	 * times per timeout while the client is active. */
+	if (f->replicates && m->last_ms > m->exported_ms &&
+	    now >= m->exported_ms + idle_ms(m) / 3) {
+		m->exported_ms = now;
+		flow_changed(f);
+	}
 }
 
 static void umap_export(const struct flow *f, uint64_t now_ms, struct flow_out *o)
 {
-	(void)f;
-	(void)now_ms;
-	(void)o; /* not replicated yet (docs/trt.md "HA") */
+	const struct trt_umap *m = (const struct trt_umap *)f;
+	uint64_t end = m->last_ms + idle_ms(m);
+	struct trt_tuple tu = {.key = f->key, .source = m->s4, .n_dests = m->n_dest};
+
+	for (unsigned i = 0; i < m->n_dest; i++)
+		tu.dests[i] = m->dest[i].d4;
+	tu.idle_s = end > now_ms ? (uint32_t)((end - now_ms + 999) / 1000) : 0;
+	trt_tuple_export(&tu, o);
 }
 
 static const struct flow_ops umap_ops = {
@@ -251,23 +272,42 @@ static void server_read_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- client to server ---- */
 
-static struct trt_umap *umap_new(struct trt *t, const struct tw_addr *c6)
+/* The mapping's IPv4 socket: on the client's paired source, or exactly on s4 (an import). */
+static int v4_socket(struct trt *t, const struct tw_addr *c6, const struct tw_addr *s4)
 {
-	struct alloc_key key = {.transport = STUN_PROTO_UDP, .client = *c6};
+	int fd;
+
+	if (s4 == NULL)
+		return trt_v4_socket(t, SOCK_DGRAM, c6);
+	fd = netaddr_socket(s4, SOCK_DGRAM);
+	return fd < 0 ? fd : netaddr_bind(fd, s4, false);
+}
+
+static struct trt_umap *umap_new(struct trt *t, const struct tw_addr *c6, const struct tw_addr *s4,
+                                 bool importing)
+{
 	struct trt_umap *m = calloc(1, sizeof(*m));
 	int off = IP_PMTUDISC_DONT, one = 1;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct alloc_key key;
 	struct trt_umap **b;
 
 	if (m == NULL)
 		return NULL;
 	m->t = t;
 	m->c6 = *c6;
-	flow_init(&m->flow, &umap_ops, t->w, &key, false);
-	m->fd4 = trt_v4_socket(t, SOCK_DGRAM, c6);
+	trt_tuple_key(t->cfg, c6, &key);
+	/* Only a mapping on a configured source can be rebuilt on the standby. */
+	flow_init(&m->flow, &umap_ops, t->w, &key, t->cfg->n_trt_sources > 0);
+	m->flow.importing = importing;
+	m->fd4 = v4_socket(t, c6, s4);
 	if (m->fd4 < 0) {
 		flow_free(&m->flow);
 		return NULL;
 	}
+	if (getsockname(m->fd4, (struct sockaddr *)&ss, &sl) == 0)
+		netaddr_from_sa((struct sockaddr *)&ss, &m->s4);
 	setsockopt(m->fd4, IPPROTO_IP, IP_MTU_DISCOVER, &off, sizeof(off));
 	setsockopt(m->fd4, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	m->ev4 = event_new(t->w->base, m->fd4, EV_READ | EV_PERSIST, server_read_cb, m);
@@ -279,6 +319,7 @@ static struct trt_umap *umap_new(struct trt *t, const struct tw_addr *c6)
 	m->hnext = *b;
 	*b = m;
 	m->linked = true;
+	m->last_ms = m->exported_ms = t->w->now_ms;
 	t->n_udp++;
 	trt_mapping_add(t, TRT_UDP, 1);
 	flow_publish(&m->flow);
@@ -356,12 +397,13 @@ static void client_datagram(struct trt *t, const struct tw_addr *c6, const struc
 			trt_denied(t, TRT_UDP, c6, &d4, why);
 			return;
 		}
-		if (m == NULL && (m = umap_new(t, c6)) == NULL) {
+		if (m == NULL && (m = umap_new(t, c6, NULL, false)) == NULL) {
 			trt_drop(t, TRT_DROP_SEND);
 			return;
 		}
 		if (dest_add(m, d6, &d4) == NULL)
 			return;
+		flow_changed(&m->flow);
 	}
 	m->last_ms = t->w->now_ms;
 	sl = netaddr_to_sa(&d4, &ss);
@@ -441,4 +483,39 @@ void trt_udp_stop(struct trt *t)
 	if (t->udp_fd >= 0)
 		close(t->udp_fd);
 	t->udp_fd = -1;
+}
+
+int trt_udp_import(struct trt *t, const struct Twist__Flow *f)
+{
+	struct trt_tuple tu;
+	struct trt_umap *m;
+	struct tw_addr d6;
+	uint64_t now = trt_now(t), left, gone;
+
+	if (f->deleted) {
+		flowconv_key(f, &tu.key);
+		if ((m = umap_find(t, &tu.key.client)) != NULL)
+			flow_free(&m->flow);
+		return 0;
+	}
+	if (trt_tuple_parse(f, &tu) < 0)
+		return -EBADMSG;
+	m = umap_find(t, &tu.key.client);
+	if (m == NULL && t->n_udp >= t->cfg->trt_max_udp)
+		return -ENOSPC;
+	if (m == NULL && (m = umap_new(t, &tu.key.client, &tu.source, true)) == NULL)
+		return -ENOMEM;
+	m->flow.importing = true;
+	for (unsigned i = 0; i < tu.n_dests; i++) {
+		if (dest_find(m, &tu.dests[i]))
+			continue;
+		trt_addr_embed(&t->cfg->trt_prefix, &tu.dests[i], &d6);
+		dest_add(m, &d6, &tu.dests[i]);
+	}
+	/* The idle timer as the active left it: tu.idle_s of idle_ms() remain. */
+	left = (uint64_t)tu.idle_s * 1000;
+	gone = idle_ms(m) - (left < idle_ms(m) ? left : idle_ms(m));
+	m->last_ms = now > gone ? now - gone : 0;
+	m->flow.importing = false;
+	return 0;
 }
