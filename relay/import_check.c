@@ -65,7 +65,7 @@ static int trt_check(Twist__Flow *f, const struct import_limits *lim, unsigned *
 			return IMPORT_TRT_DENIED;
 	}
 	if (clamped)
-		*clamped = clamp(&f->trt->idle, lim->trt_idle);
+		*clamped = clamp(&f->lifetime, lim->trt_idle);
 	return IMPORT_OK;
 }
 

@@ -34,8 +34,8 @@ void trt_tuple_export(const struct trt_tuple *t, struct flow_out *o)
 	}
 	o->trt.n_dests = t->n_dests < FLOW_TRT_DESTS ? t->n_dests : FLOW_TRT_DESTS;
 	o->trt.dests = o->trt_dsts;
-	o->trt.idle = t->idle_s;
 	o->f.trt = &o->trt;
+	o->f.lifetime = t->idle_s; /* aged by twist-syncd like any lifetime */
 }
 
 int trt_tuple_parse(const Twist__Flow *f, struct trt_tuple *t)
@@ -50,6 +50,6 @@ int trt_tuple_parse(const Twist__Flow *f, struct trt_tuple *t)
 		if (flow_addr_get(&m->dests[i], &t->dests[i]) < 0)
 			return -EBADMSG;
 	t->n_dests = (unsigned)m->n_dests;
-	t->idle_s = m->idle;
+	t->idle_s = f->lifetime;
 	return 0;
 }

@@ -234,7 +234,7 @@ static void test_hostile(void **state)
 			         import_reason_name((enum import_reason)got), clamped,
 			         import_reason_name((enum import_reason)rows[i].want));
 		if (got == IMPORT_OK)
-			assert_int_equal(f->trt->idle, cfg.trt_udp_idle_timeout);
+			assert_int_equal(f->lifetime, cfg.trt_udp_idle_timeout);
 		twist__flow__free_unpacked(f, flow_allocator());
 	}
 }
