@@ -150,6 +150,16 @@ def check_udp_unreach(dst):
     fail("no ICMPv6 port unreachable for a closed UDP port")
 
 
+def check_udp_port(dst, port):
+    """One echo from a fixed client port (the mapping's identity)."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(TIMEOUT)
+    s.bind(("2001:db8:12:1::2", int(port)))
+    s.sendto(b"mapping", (dst, 7))
+    if s.recvfrom(100)[0] != b"mapping":
+        fail("echo through the mapping changed")
+
+
 def check_udp_filter(dst):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.settimeout(TIMEOUT)
@@ -191,6 +201,7 @@ def main():
         "udp_echo": check_udp_echo,
         "udp_unreach": check_udp_unreach,
         "udp_filter": check_udp_filter,
+        "udp_port": check_udp_port,
         "oob": check_oob,
         "rst": check_rst,
     }

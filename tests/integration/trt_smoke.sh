@@ -14,15 +14,18 @@
 # PREFIX::7f00:1 / PREFIX::e000:1 are refused, with the log line; nc -N
 # gets the server's answer after its EOF (half-close); an urgent byte and
 # a server's RST cross; the UDP mapping expires; a table left by a killed
-# relay is replaced, and SIGTERM removes the table and the route.
+# relay is replaced, and SIGTERM removes the table and the route. Then, with
+# twist-syncd (ha.enabled), a UDP mapping outlives a relay restart: the new
+# relay imports its tuple, binds the same IPv4 address and port, and relays.
 #
-#   trt_smoke.sh PATH/TO/twist-relay
+#   trt_smoke.sh PATH/TO/twist-relay PATH/TO/twist-syncd
 set -u
 export TWIST_TEST_NETNS=0 # the namespaces are built here
 TW_NAME=trt_smoke
 . "$(dirname "$0")/lib.sh"
 
-RELAY=${1:?usage: trt_smoke.sh twist-relay}
+RELAY=${1:?usage: trt_smoke.sh twist-relay twist-syncd}
+SYNCD=${2:?usage: trt_smoke.sh twist-relay twist-syncd}
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=trtc-cli
 NS_X=trtc-xlt
@@ -41,6 +44,7 @@ tw_need python3 python3
 tw_need sha256sum coreutils
 [ "$(id -u)" -eq 0 ] || tw_fail "needs root (network namespaces, TPROXY, NFQUEUE)"
 [ -x "$RELAY" ] || tw_fail "twist-relay '$RELAY' not built"
+[ -x "$SYNCD" ] || tw_fail "twist-syncd '$SYNCD' not built"
 
 # ip netns exec execs its command: tw_start records the PID of the program
 # itself (a shell function here would be a subshell, and stopping it would
@@ -192,4 +196,34 @@ tw_forget $RELAY_PID
 nsx $NS_X nft list table inet $TABLE >/dev/null 2>&1 && tw_fail "nft table left after SIGTERM"
 nsx $NS_X ip -6 route show table local | grep -q fd64:7472:: && tw_fail "route left after SIGTERM"
 tw_log "ok: SIGTERM removed the nft table and the route"
-tw_pass "TCP, UDP, refusals, ACL, ICMPv6, half-close, urgent data, RST, cleanup"
+
+# HA: the mapping goes to twist-syncd as a tuple and comes back at restart.
+mkdir -p "$TW_TMP/ipc"
+echo master >"$TW_TMP/ipc/role"
+sed -i -e 's/udp_idle_timeout: 3/udp_idle_timeout: 120/' \
+	-e 's/^auth: .*/auth: {users: [{name: demo, password: demo}], nonce_secret: "trtc-smoke-0123456789"}/' \
+	"$TW_TMP/relay.yaml"
+printf 'ha: {enabled: true, ipc_dir: %s}\n' "$TW_TMP/ipc" >>"$TW_TMP/relay.yaml"
+tw_start twist-syncd "$TW_TMP/syncd.log" ip netns exec $NS_X "$SYNCD" --node-id 1 --peer-id 2 \
+	--listen tcp://127.0.0.1:7101 --peer tcp://127.0.0.1:7102 --ipc-dir "$TW_TMP/ipc"
+start_relay "$TW_TMP/relay-ha1.log"
+check "UDP through the HA relay" udp_port $SRV6 41000
+src1=$(nsx $NS_X ss -Huan src 198.51.100.1 | awk '{ print $4 }')
+[ -n "$src1" ] || tw_fail "no IPv4 socket for the mapping"
+for ((i = 0; i < 50; i++)); do
+	[ "$(metric twist_sync_exported_total)" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+tw_stop $RELAY_PID || tw_fail "twist-relay ignored SIGTERM"
+tw_forget $RELAY_PID
+start_relay "$TW_TMP/relay-ha2.log"
+for ((i = 0; i < 50; i++)); do
+	[ "$(metric 'twist_trt_mappings{proto="udp"}')" = 1 ] && break
+	sleep 0.1
+done
+[ "$(metric 'twist_trt_mappings{proto="udp"}')" = 1 ] || tw_fail "the mapping was not imported"
+src2=$(nsx $NS_X ss -Huan src 198.51.100.1 | awk '{ print $4 }')
+[ "$src1" = "$src2" ] || tw_fail "imported mapping on $src2, the original was on $src1"
+check "UDP through the imported mapping" udp_port $SRV6 41000
+tw_log "ok: a UDP mapping outlived the relay restart on $src1"
+tw_pass "TCP, UDP, refusals, ACL, ICMPv6, half-close, urgent data, RST, cleanup, HA"
