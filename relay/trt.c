@@ -219,6 +219,7 @@ struct trt *trt_new(struct relay *r, char *err, size_t errlen)
 	t->cfg = c;
 	t->tcp_fd = t->udp_fd = t->raw_fd = t->urg_fd = -1;
 	t->icmp_tokens = ICMP_RATE;
+	t->filter = &trt_ftp_ops; /* connections to trt.ftp_ports (relay/trt_ftp.c) */
 	if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
 		t->seed = r->seed;
 	while (nb < c->trt_max_udp && nb < (1u << 20))

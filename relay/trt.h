@@ -51,10 +51,11 @@ struct trt_stats {
 
 /*
  * The FTP hook (docs/trt.md "FTP"): connections to a port in trt.ftp_ports
- * are relayed through buffers, not splice, and every byte read passes
- * through input(), which moves what it can from `in` (bytes from the side
- * dir leaves) into the two outputs (it may answer the client itself).
- * -1 closes the pair with a RST both ways. Without ops, bytes pass as read.
+ * are relayed through buffers, not splice, and every read passes through
+ * input(), which moves what it can from the two inputs (bytes from the
+ * client, bytes from the server) into the two outputs; what it leaves is
+ * offered again at the next read of either side. -1 closes the pair with
+ * a RST both ways. relay/trt_ftp.c is the filter (the FTP ALG).
  */
 struct trt_filter_env {
 	struct tw_addr client;  /* A6:p */
@@ -65,10 +66,12 @@ struct trt_filter_env {
 
 struct trt_filter_ops {
 	void *(*open)(struct trt *t, const struct trt_filter_env *env);
-	int (*input)(void *ctx, enum trt_dir dir, struct evbuffer *in, struct evbuffer *to_v4,
-	             struct evbuffer *to_v6);
+	int (*input)(void *ctx, struct evbuffer *from_v6, struct evbuffer *from_v4,
+	             struct evbuffer *to_v4, struct evbuffer *to_v6);
 	void (*close)(void *ctx);
 };
+
+extern const struct trt_filter_ops trt_ftp_ops;
 
 /*
  * Sets up capture (the nft table and local route with trt.nft), the

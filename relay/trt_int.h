@@ -76,6 +76,9 @@ void trt_nft_remove(struct trt *t);
 /* relay/trt_tcp.c */
 int trt_tcp_start(struct trt *t, char *err, size_t errlen);
 void trt_tcp_stop(struct trt *t);
+/* Both sides connected: relay them (an FTP data connection, relay/trt_ftp.c). */
+void trt_tcp_pair_start(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
+                        const struct tw_addr *d4);
 /* An IPv4 connection made for a held SYN, handed over at accept. */
 void trt_tcp_adopt(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
                    const struct tw_addr *d4);

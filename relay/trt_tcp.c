@@ -364,23 +364,23 @@ static void buf_shut_if_drained(struct pair *p, enum trt_dir d)
 static void buf_read_cb(struct bufferevent *b, void *arg)
 {
 	struct pair *p = arg;
-	enum trt_dir d = b == p->b6 ? TRT_TO_V4 : TRT_TO_V6;
-	struct evbuffer *in = bufferevent_get_input(b);
+	struct evbuffer *i6 = bufferevent_get_input(p->b6), *i4 = bufferevent_get_input(p->b4);
 	struct evbuffer *o4 = bufferevent_get_output(p->b4), *o6 = bufferevent_get_output(p->b6);
-	struct bufferevent *other = buf_other(p, b);
-	size_t before = evbuffer_get_length(in);
+	size_t n6 = evbuffer_get_length(i6), n4 = evbuffer_get_length(i4);
 
 	trt_now(p->t);
 	if (p->fctx) {
-		if (p->t->filter->input(p->fctx, d, in, o4, o6) < 0) {
+		if (p->t->filter->input(p->fctx, i6, i4, o4, o6) < 0) {
 			pair_abort(p);
 			return;
 		}
 	} else {
-		evbuffer_add_buffer(d == TRT_TO_V4 ? o4 : o6, in);
+		evbuffer_add_buffer(o4, i6);
+		evbuffer_add_buffer(o6, i4);
 	}
-	half_count(&p->h[d], before - evbuffer_get_length(in));
-	if (evbuffer_get_length(bufferevent_get_output(other)) > BUF_HIGH)
+	half_count(&p->h[TRT_TO_V4], n6 - evbuffer_get_length(i6));
+	half_count(&p->h[TRT_TO_V6], n4 - evbuffer_get_length(i4));
+	if (evbuffer_get_length(bufferevent_get_output(buf_other(p, b))) > BUF_HIGH)
 		bufferevent_disable(b, EV_READ);
 }
 
@@ -423,6 +423,10 @@ static int buf_start(struct pair *p)
 	if (getsockname(p->fd4, (struct sockaddr *)&ss, &sl) == 0)
 		netaddr_from_sa((struct sockaddr *)&ss, &env.source4);
 	p->buffered = true;
+	for (int i = 0; i < 2; i++) {
+		p->h[i].p = p;
+		p->h[i].dir = (enum trt_dir)i;
+	}
 	p->b6 = bufferevent_socket_new(base, p->fd6, 0);
 	p->b4 = bufferevent_socket_new(base, p->fd4, 0);
 	if (p->b6 == NULL || p->b4 == NULL)
@@ -501,15 +505,13 @@ static struct pair *pair_new(struct trt *t, int fd6, int fd4, const struct tw_ad
 	return p;
 }
 
-void trt_tcp_adopt(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
-                   const struct tw_addr *d4)
+void trt_tcp_pair_start(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
+                        const struct tw_addr *d4)
 {
 	struct tw_addr d6;
 	struct pair *p;
 
 	trt_addr_embed(&t->cfg->trt_prefix, d4, &d6);
-	/* The held SYN was counted in n_tcp; the pair takes its place. */
-	t->n_tcp--;
 	p = pair_new(t, fd6, fd4, c6, &d6, d4);
 	if (p == NULL) {
 		linger0(fd6);
@@ -518,6 +520,14 @@ void trt_tcp_adopt(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
 		return;
 	}
 	pair_run(p);
+}
+
+void trt_tcp_adopt(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
+                   const struct tw_addr *d4)
+{
+	/* The held SYN was counted in n_tcp; the pair takes its place. */
+	t->n_tcp--;
+	trt_tcp_pair_start(t, fd6, fd4, c6, d4);
 }
 
 static void connect_cb(evutil_socket_t fd, short what, void *arg)

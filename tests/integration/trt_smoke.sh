@@ -13,7 +13,8 @@
 # closed UDP port an ICMPv6 port unreachable; the denied source and
 # PREFIX::7f00:1 / PREFIX::e000:1 are refused, with the log line; nc -N
 # gets the server's answer after its EOF (half-close); an urgent byte and
-# a server's RST cross; the UDP mapping expires; a table left by a killed
+# a server's RST cross; FTP from vsftpd by EPSV, and by EPRT through the
+# ALG's active-mode proxy; the UDP mapping expires; a table left by a killed
 # relay is replaced, and SIGTERM removes the table and the route. Then, with
 # twist-syncd (ha.enabled), a UDP mapping outlives a relay restart: the new
 # relay imports its tuple, binds the same IPv4 address and port, and relays.
@@ -42,6 +43,7 @@ tw_need socat socat
 tw_need nc netcat-openbsd
 tw_need python3 python3
 tw_need sha256sum coreutils
+[ -x /usr/sbin/vsftpd ] || tw_fail "vsftpd not found: apt-get install vsftpd"
 [ "$(id -u)" -eq 0 ] || tw_fail "needs root (network namespaces, TPROXY, NFQUEUE)"
 [ -x "$RELAY" ] || tw_fail "twist-relay '$RELAY' not built"
 [ -x "$SYNCD" ] || tw_fail "twist-syncd '$SYNCD' not built"
@@ -83,8 +85,28 @@ servers_up() {
 	tw_start halfclose "$TW_TMP/hc.log" ip netns exec $NS_S socat TCP4-LISTEN:9000,bind=$SRV4,reuseaddr,fork \
 		SYSTEM:'wc -c'
 	tw_start helpers "$TW_TMP/helpers.log" ip netns exec $NS_S python3 "$HERE/trt_smoke.py" serve $SRV4
+	# vsftpd, anonymous and read-only; its root must be root's and not writable.
+	mkdir -p "$TW_TMP/ftp/pub" "$TW_TMP/empty"
+	head -c 3000000 /dev/urandom >"$TW_TMP/ftp/pub/file.bin"
+	chmod 555 "$TW_TMP/ftp"
+	cat >"$TW_TMP/vsftpd.conf" <<-EOF
+		listen=YES
+		listen_ipv6=NO
+		listen_address=$SRV4
+		background=NO
+		anonymous_enable=YES
+		local_enable=NO
+		write_enable=NO
+		anon_root=$TW_TMP/ftp
+		no_anon_password=YES
+		secure_chroot_dir=$TW_TMP/empty
+		connect_from_port_20=NO
+		seccomp_sandbox=NO
+		xferlog_enable=NO
+	EOF
+	tw_start vsftpd "$TW_TMP/vsftpd.log" ip netns exec $NS_S /usr/sbin/vsftpd "$TW_TMP/vsftpd.conf"
 	for ((i = 0; i < 100; i++)); do
-		[ "$(nsx $NS_S ss -Htln | grep -c "$SRV4:\(80\|9000\|9001\|9002\) ")" = 4 ] &&
+		[ "$(nsx $NS_S ss -Htln | grep -c "$SRV4:\(21\|80\|9000\|9001\|9002\) ")" = 5 ] &&
 			[ "$(nsx $NS_S ss -Huln | grep -c "$SRV4:\(7\|9003\) ")" = 2 ] && return 0
 		sleep 0.1
 	done
@@ -161,6 +183,17 @@ tw_log "ok: half-close (nc -N), the answer came after the EOF"
 check "urgent byte forwarded" oob $SRV6
 check "server's RST reaches the client" rst $SRV6
 
+# FTP: EPSV passes as it is; EPRT goes through the ALG's active-mode proxy.
+want=$(sha256sum <"$TW_TMP/ftp/pub/file.bin")
+nsx $NS_C curl -sS -g --max-time 60 -o "$TW_TMP/ftp1.out" "ftp://[$SRV6]/pub/file.bin" ||
+	tw_fail "curl ftp:// (EPSV)"
+[ "$(sha256sum <"$TW_TMP/ftp1.out")" = "$want" ] || tw_fail "FTP (EPSV) file differs"
+nsx $NS_C curl -sS -g --max-time 60 --ftp-port - -o "$TW_TMP/ftp2.out" "ftp://[$SRV6]/pub/file.bin" ||
+	tw_fail "curl --ftp-port - (EPRT)"
+[ "$(sha256sum <"$TW_TMP/ftp2.out")" = "$want" ] || tw_fail "FTP (EPRT) file differs"
+[ "$(metric 'twist_trt_alg_rewrites_total{kind="eprt"}')" = 1 ] || tw_fail "EPRT not rewritten"
+tw_log "ok: FTP by EPSV and by EPRT (the ALG's PORT and active-mode proxy)"
+
 # Refusals.
 check "closed TCP port refused" refused $SRV6 81
 check "denied source refused" refused $SRV6 80 2001:db8:12:1::66
@@ -226,4 +259,7 @@ src2=$(nsx $NS_X ss -Huan src 198.51.100.1 | awk '{ print $4 }')
 [ "$src1" = "$src2" ] || tw_fail "imported mapping on $src2, the original was on $src1"
 check "UDP through the imported mapping" udp_port $SRV6 41000
 tw_log "ok: a UDP mapping outlived the relay restart on $src1"
-tw_pass "TCP, UDP, refusals, ACL, ICMPv6, half-close, urgent data, RST, cleanup, HA"
+tw_stop $RELAY_PID || tw_fail "twist-relay ignored SIGTERM"
+tw_forget $RELAY_PID
+! grep -l 'runtime error\|Sanitizer' "$TW_TMP"/relay*.log || tw_fail "a sanitizer spoke (log above)"
+tw_pass "TCP, UDP, FTP, refusals, ACL, ICMPv6, half-close, urgent data, RST, cleanup, HA"
