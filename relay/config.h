@@ -147,7 +147,8 @@ struct config {
 	unsigned twist_idle_timeout;               /* s, default 60 */
 	unsigned twist_max_flows_per_user;         /* default 64; 0 = unlimited */
 
-	/* trt: the IPv6-to-IPv4 transport relay translator (docs/trt.md), off by default */
+	/* trt: the IPv6-to-IPv4 transport relay translator (docs/trt.md), off by default.
+	 * Keep it last: main.c compares this tail of two configs on SIGHUP. */
 	bool trt_enabled;
 	struct tw_cidr trt_prefix;        /* default 64:ff9b::/96; only /96 */
 	uint16_t trt_port;                /* transparent listeners' port, default 4630 */

@@ -3,6 +3,7 @@
  * packet path lives in the workers.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
@@ -117,6 +118,14 @@ static bool twist_changed(const struct config *a, const struct config *b)
 	       a->twist_max_flows_per_user != b->twist_max_flows_per_user;
 }
 
+/* trt.* are the last fields of struct config; both copies were zeroed before loading. */
+static bool trt_changed(const struct config *a, const struct config *b)
+{
+	size_t off = offsetof(struct config, trt_enabled);
+
+	return memcmp((const char *)a + off, (const char *)b + off, sizeof(*a) - off) != 0;
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay *r = arg;
@@ -142,6 +151,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		log_warn("SIGHUP: auth.database and control.socket change only on a restart");
 	if (twist_changed(&cfg, &r->cfg))
 		log_warn("SIGHUP: the twist section changes only on a restart");
+	if (trt_changed(&cfg, &r->cfg))
+		log_warn("SIGHUP: the trt section changes only on a restart");
 	tls_reload(r, &cfg);
 	/* After auth_reload: the snapshot is built for the realm now running. */
 	if (r->udb)
