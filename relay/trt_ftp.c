@@ -34,8 +34,9 @@
 #define OUT_CAP    (2 * FTP_ALG_STEP_MAX)
 #define MAX_PROXY  4
 #define PROXY_MS   60000
-#define FEED_GUARD 100000 /* calls per input; each moves something, so only a stuck pump hits it \
-	                   */
+#define FEED_GUARD                                                                    \
+	100000 /* calls per input; each moves something, so only a stuck pump hits it \
+	        */
 
 _Static_assert((int)FTP_ALG_RW_COUNT == TRT_ALG_KINDS,
                "trt_alg_kind_names follows enum ftp_alg_rw");
