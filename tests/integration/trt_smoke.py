@@ -8,6 +8,7 @@
   trt_smoke.py CHECK DST6 [SRC6]    one check from the client namespace,
       exit 0 when it holds, a message and 1 when not.
 """
+import errno
 import os
 import select
 import socket
@@ -117,6 +118,19 @@ def check_refused(dst, port, src=None):
     fail(f"connect to [{dst}]:{port} succeeded, want Connection refused")
 
 
+def check_unreachable(dst, port):
+    """A host that does not answer ARP: the held SYN gets an ICMPv6 address unreachable."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(30)
+    try:
+        s.connect((dst, int(port)))
+    except OSError as e:
+        if e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return
+        fail(f"connect to [{dst}]:{port}: {e}, want No route to host")
+    fail(f"connect to [{dst}]:{port} succeeded")
+
+
 def check_udp_echo(dst, n):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.settimeout(TIMEOUT)
@@ -198,6 +212,7 @@ def main():
     table = {
         "serve": serve,
         "refused": check_refused,
+        "unreachable": check_unreachable,
         "udp_echo": check_udp_echo,
         "udp_unreach": check_udp_unreach,
         "udp_filter": check_udp_filter,

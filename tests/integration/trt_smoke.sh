@@ -11,7 +11,8 @@
 # (300 datagrams up to 1,472 bytes, none lost) and a reply from another
 # server port filtered; a closed TCP port is "Connection refused" and a
 # closed UDP port an ICMPv6 port unreachable; the denied source and
-# PREFIX::7f00:1 / PREFIX::e000:1 are refused, with the log line; nc -N
+# PREFIX::7f00:1 / PREFIX::e000:1 are refused, with the log line; an
+# absent IPv4 host is an ICMPv6 address unreachable; nc -N
 # gets the server's answer after its EOF (half-close); an urgent byte and
 # a server's RST cross; FTP from vsftpd by EPSV, and by EPRT through the
 # ALG's active-mode proxy; the UDP mapping expires; a table left by a killed
@@ -201,6 +202,9 @@ grep -q 'trt: denied tcp \[2001:db8:12:1::66\]:[0-9]* -> 198.51.100.10:80 via 19
 	"$TW_TMP/relay.log" || tw_fail "no log line for the denied source"
 check "PREFIX::7f00:1 refused" refused fd64:7472::7f00:1 80
 check "PREFIX::e000:1 refused" refused fd64:7472::e000:1 80
+check "an absent IPv4 host: ICMPv6 address unreachable" unreachable fd64:7472::c633:640b 80
+[ "$(metric 'twist_trt_icmp_sent_total{type="host_unreachable"}')" = 1 ] ||
+	tw_fail "address unreachable not counted"
 [ "$(metric 'twist_trt_denied_total{reason="loopback"}')" = 1 ] || tw_fail "loopback not counted"
 [ "$(metric 'twist_trt_denied_total{reason="multicast"}')" = 1 ] || tw_fail "multicast not counted"
 
