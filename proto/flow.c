@@ -90,6 +90,23 @@ static bool chans_valid(const Twist__Flow *f)
 	return true;
 }
 
+/* A translator mapping: IPv6 client, an IPv4 source and IPv4 destinations, nothing of TURN. */
+static bool trt_valid(const Twist__Flow *f, const struct tw_addr *client, uint8_t transport)
+{
+	const Twist__Trt *m = f->trt;
+	struct tw_addr a;
+
+	if (client->family != TW_AF_INET6 || transport != 17 || f->n_relayed || f->n_perms ||
+	    f->n_chans || m->n_dests > FLOW_TRT_DESTS)
+		return false;
+	if (flow_addr_get(&m->source, &a) < 0 || a.family != TW_AF_INET)
+		return false;
+	for (size_t i = 0; i < m->n_dests; i++)
+		if (flow_addr_get(&m->dests[i], &a) < 0 || a.family != TW_AF_INET)
+			return false;
+	return true;
+}
+
 bool flow_valid(const Twist__Flow *f)
 {
 	struct tw_addr c, l, r;
@@ -99,6 +116,8 @@ bool flow_valid(const Twist__Flow *f)
 		return false;
 	if (f->deleted)
 		return true;
+	if (f->trt)
+		return trt_valid(f, &c, t);
 	if (f->n_relayed < 1 || f->n_relayed > 2)
 		return false;
 	for (size_t i = 0; i < f->n_relayed; i++)

@@ -22,6 +22,7 @@
 #define FLOW_MAX_TOKENS 8192
 #define FLOW_MAX_USER   255
 #define FLOW_ADDR_MAX   18 /* 16-byte IP + 2-byte port */
+#define FLOW_TRT_DESTS  16 /* destinations of one translator mapping */
 
 /* ip+port bytes <-> tw_addr. put returns the length (6 or 18). */
 size_t flow_addr_put(const struct tw_addr *a, uint8_t out[FLOW_ADDR_MAX]);

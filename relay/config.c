@@ -172,36 +172,6 @@ static int value_users(struct yp *p, const struct key *k, void *base)
 	return rc;
 }
 
-/*
- * tw_cidr_parse() only says -EINVAL. Host bits set is the usual typo in an
- * ACL, so say so, with the network that was probably meant.
- */
-static int cidr_fail(struct yp *p, const char *s)
-{
-	char ip[TW_ADDR_STRLEN], fixed[TW_ADDR_STRLEN];
-	const char *slash = strchr(s, '/');
-	struct tw_addr a;
-	unsigned long prefix;
-	char *end;
-
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(ip))
-		goto plain;
-	memcpy(ip, s, (size_t)(slash - s));
-	ip[slash - s] = '\0';
-	if (tw_addr_parse_ip(ip, &a) < 0 || slash[1] < '0' || slash[1] > '9')
-		goto plain;
-	errno = 0;
-	prefix = strtoul(slash + 1, &end, 10);
-	if (errno || *end != '\0' || prefix > tw_addr_iplen(&a) * 8)
-		goto plain;
-	for (unsigned bit = (unsigned)prefix; bit < tw_addr_iplen(&a) * 8; bit++)
-		a.ip[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
-	return yp_fail(p, p->ev.start_mark, "'%s' has host bits set (did you mean %s/%lu?)", s,
-	               tw_addr_fmt_ip(&a, fixed, sizeof(fixed)), prefix);
-plain:
-	return yp_fail(p, p->ev.start_mark, "'%s' is not an address range (want ip/prefix)", s);
-}
-
 static int cidrs_parse(struct yp *p, const char *name, struct tw_cidr *list, unsigned *n)
 {
 	char s[TW_ADDR_STRLEN];
@@ -216,7 +186,7 @@ static int cidrs_parse(struct yp *p, const char *name, struct tw_cidr *list, uns
 		if (yp_scalar_text(p, name, "an address range", s, sizeof(s)) < 0)
 			return -1;
 		if (tw_cidr_parse(s, &list[*n]) < 0)
-			return cidr_fail(p, s);
+			return yp_cidr_fail(p, s);
 		(*n)++;
 	}
 	return rc;
@@ -515,16 +485,25 @@ static const struct key control_keys[] = {
 };
 
 static const struct key root_keys[] = {
-        {CFG_LIST("listen", value_listen)},     {CFG_SECTION("relay", relay_keys)},
-        {CFG_UINT("workers", workers)},         {CFG_SECTION("auth", auth_keys)},
-        {CFG_SECTION("peers", peers_keys)},     {CFG_SECTION("limits", limits_keys)},
-        {CFG_SECTION("metrics", metrics_keys)}, {CFG_SECTION("log", log_keys)},
-        {CFG_STRING("software", software)},     {CFG_SECTION("compat", compat_keys)},
-        {CFG_SECTION("ha", ha_keys)},           {CFG_SECTION("control", control_keys)},
-        {CFG_SECTION("stun", stun_keys)},       {CFG_SECTION("websocket", websocket_keys)},
-        {CFG_SECTION("tls", tls_keys)},         {CFG_SECTION("twist", twist_keys)},
+        {CFG_LIST("listen", value_listen)},
+        {CFG_SECTION("relay", relay_keys)},
+        {CFG_UINT("workers", workers)},
+        {CFG_SECTION("auth", auth_keys)},
+        {CFG_SECTION("peers", peers_keys)},
+        {CFG_SECTION("limits", limits_keys)},
+        {CFG_SECTION("metrics", metrics_keys)},
+        {CFG_SECTION("log", log_keys)},
+        {CFG_STRING("software", software)},
+        {CFG_SECTION("compat", compat_keys)},
+        {CFG_SECTION("ha", ha_keys)},
+        {CFG_SECTION("control", control_keys)},
+        {CFG_SECTION("stun", stun_keys)},
+        {CFG_SECTION("websocket", websocket_keys)},
+        {CFG_SECTION("tls", tls_keys)},
+        {CFG_SECTION("twist", twist_keys)},
         {CFG_SECTION("mice", mice_keys)},
         {CFG_SECTION("cluster", cluster_keys)},
+        {.name = "trt", .parse = config_trt_section},
 };
 
 /* Exactly one document whose root is a mapping. */
@@ -665,6 +644,7 @@ void config_defaults(struct config *cfg)
 	cfg->mice_max_bindings = 1024;
 	cfg->mice_rate = 10;
 	cfg->mice_burst = 20;
+	config_trt_defaults(cfg);
 }
 
 void config_clear(struct config *cfg)

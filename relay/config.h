@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "proto/addr.h"
+#include "proto/trt_addr.h"
 
 #define CFG_MAX_LISTEN     16
 #define CFG_MAX_RELAY      4
@@ -22,6 +23,10 @@
 #define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
 #define CFG_TUN_NAME       16 /* IFNAMSIZ */
 #define CFG_MAX_SIBLINGS   16
+#define CFG_TRT_RULES      256
+#define CFG_TRT_SOURCES    64
+#define CFG_TRT_FTP_PORTS  16
+#define CFG_NFT_NAME       64
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -186,7 +191,37 @@ struct config {
 	unsigned mice_max_bindings; /* binding cache entries, default 1024 */
 	unsigned mice_rate;         /* mobility messages per second per source IP, default 10 */
 	unsigned mice_burst;        /* default 20 */
+
+	/* trt: the IPv6-to-IPv4 transport relay translator (docs/trt.md), off by default.
+	 * Keep it last: main.c compares this tail of two configs on SIGHUP. */
+	bool trt_enabled;
+	struct tw_cidr trt_prefix;        /* default 64:ff9b::/96; only /96 */
+	uint16_t trt_port;                /* transparent listeners' port, default 4630 */
+	bool trt_nft;                     /* install our nft table and route, default true */
+	char trt_nft_table[CFG_NFT_NAME]; /* default "twist_trt" */
+	struct tw_addr trt_sources[CFG_TRT_SOURCES]; /* paired IPv4 sources; none = kernel's */
+	unsigned n_trt_sources;
+	struct trt_rule trt_allow[CFG_TRT_RULES], trt_deny[CFG_TRT_RULES];
+	unsigned n_trt_allow, n_trt_deny;
+	bool trt_allow_private;
+	unsigned trt_tcp_idle_timeout;             /* s, default 7440 (RFC 5382) */
+	unsigned trt_tcp_keepalive;                /* s, default 600 */
+	unsigned trt_udp_idle_timeout;             /* s, default 300 (RFC 4787) */
+	uint16_t trt_ftp_ports[CFG_TRT_FTP_PORTS]; /* default {21} */
+	unsigned n_trt_ftp_ports;
+	unsigned trt_max_tcp, trt_max_udp; /* default 20000 each */
 };
+
+/* The translator's rules as proto/trt_addr.h takes them (no self addresses). */
+static inline void cfg_trt_policy(const struct config *c, struct trt_policy *p)
+{
+	p->prefix = c->trt_prefix;
+	p->allow_private = c->trt_allow_private;
+	p->allow = c->trt_allow;
+	p->n_allow = c->n_trt_allow;
+	p->deny = c->trt_deny;
+	p->n_deny = c->n_trt_deny;
+}
 
 /* The embedded default (README "quick start"): a YAML document. */
 extern const char config_default_yaml[];
@@ -200,6 +235,7 @@ int config_load_file(const char *path, struct config *cfg, char *err, size_t err
 int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
                        char *err, size_t errlen);
 void config_defaults(struct config *cfg);
+void config_trt_defaults(struct config *cfg);
 void config_clear(struct config *cfg); /* frees users; safe to call twice */
 
 /* Semantic checks (ranges, families, relay address per listen family...). */

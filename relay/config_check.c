@@ -12,22 +12,25 @@
 #include "proto/twist.h"
 #include "relay/config.h"
 
-#define MAX_WORKERS    1024
-#define MIN_SECRET     16 /* bytes; a guessable secret forges credentials */
-#define MAX_LIFETIME   86400
-#define MIN_LIFETIME   60
-#define NONCE_MIN      30
-#define NONCE_MAX      86400
-#define UNAUTH_MAX     1000000
-#define MIN_RELAY_PORT 1024
-#define TCP_CONNS_MAX  1000000
-#define DEADLINE_MIN   100     /* ms */
-#define DEADLINE_MAX   3600000 /* ms */
-#define WS_HEADER_MIN  512     /* a browser's handshake is 400-600 bytes; less refuses it */
-#define WS_HEADER_MAX  65536
-#define WS_MESSAGE_MIN 2048 /* one pre-authentication frame (relay/stream.h) */
-#define WS_MESSAGE_MAX (1 << 20)
-#define MAX_WIRE_CHARS 128 /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
+#define MAX_WORKERS       1024
+#define MIN_SECRET        16 /* bytes; a guessable secret forges credentials */
+#define MAX_LIFETIME      86400
+#define MIN_LIFETIME      60
+#define NONCE_MIN         30
+#define NONCE_MAX         86400
+#define UNAUTH_MAX        1000000
+#define MIN_RELAY_PORT    1024
+#define TCP_CONNS_MAX     1000000
+#define DEADLINE_MIN      100     /* ms */
+#define DEADLINE_MAX      3600000 /* ms */
+#define WS_HEADER_MIN     512     /* a browser's handshake is 400-600 bytes; less refuses it */
+#define WS_HEADER_MAX     65536
+#define WS_MESSAGE_MIN    2048 /* one pre-authentication frame (relay/stream.h) */
+#define WS_MESSAGE_MAX    (1 << 20)
+#define TRT_TCP_IDLE_MIN  10    /* tests; below 7440 (RFC 5382 REQ-5) is warned about at start */
+#define TRT_UDP_IDLE_MIN  2     /* tests; below 120 (RFC 4787 REQ-5) is warned about at start */
+#define TRT_KEEPALIVE_MAX 32767 /* TCP_KEEPIDLE's limit */
+#define MAX_WIRE_CHARS    128   /* RFC 8489 §14.9, §14.14: REALM and SOFTWARE < 128 characters */
 
 struct check {
 	const struct config *cfg;
@@ -626,6 +629,23 @@ static int check_mice_keys(struct check *c)
 	return 0;
 }
 
+static int check_trt_rules(struct check *c, const char *name, const struct trt_rule *r, unsigned n)
+{
+	char b[TW_ADDR_STRLEN];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (r[i].src.net.family != TW_AF_INET6)
+			return check_fail(c, "trt.%s[%u].src: %s/%u is not an IPv6 prefix", name, i,
+			                  tw_addr_fmt_ip(&r[i].src.net, b, sizeof(b)),
+			                  r[i].src.prefix);
+		if (r[i].dst.net.family != TW_AF_INET)
+			return check_fail(c, "trt.%s[%u].dst: %s/%u is not an IPv4 prefix", name, i,
+			                  tw_addr_fmt_ip(&r[i].dst.net, b, sizeof(b)),
+			                  r[i].dst.prefix);
+	}
+	return 0;
+}
+
 /* mice: the encapsulation port apart from the TURN ports, bounded caches, keys. */
 static int check_mice(struct check *c)
 {
@@ -655,6 +675,47 @@ static int check_mice(struct check *c)
 	return check_mice_keys(c);
 }
 
+/* trt: the /96 (RFC 6052 §2.2), rule families, timeouts not below test minima. */
+static int check_trt(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	char b[TW_ADDR_STRLEN];
+
+	if (trt_prefix_check(&cfg->trt_prefix) < 0)
+		return check_fail(c,
+		                  "trt.prefix must be an IPv6 /96 other than ::/96 and "
+		                  "::ffff:0:0/96 (the IPv4 address is the low 32 bits), got %s/%u",
+		                  tw_addr_fmt_ip(&cfg->trt_prefix.net, b, sizeof(b)),
+		                  cfg->trt_prefix.prefix);
+	for (unsigned i = 0; i < cfg->n_trt_sources; i++) {
+		const struct tw_addr *a = &cfg->trt_sources[i];
+
+		if (a->family != TW_AF_INET || addr_is_unspecified(a) || addr_is_multicast(a))
+			return check_fail(c,
+			                  "trt.ipv4_sources[%u]: %s is not a unicast IPv4 address",
+			                  i, tw_addr_fmt_ip(a, b, sizeof(b)));
+	}
+	if (check_trt_rules(c, "allow", cfg->trt_allow, cfg->n_trt_allow) < 0 ||
+	    check_trt_rules(c, "deny", cfg->trt_deny, cfg->n_trt_deny) < 0)
+		return -1;
+	if (cfg->trt_tcp_idle_timeout < TRT_TCP_IDLE_MIN)
+		return check_fail(c, "trt.tcp_idle_timeout must be at least %d (seconds), got %u",
+		                  TRT_TCP_IDLE_MIN, cfg->trt_tcp_idle_timeout);
+	if (cfg->trt_tcp_keepalive == 0 || cfg->trt_tcp_keepalive > TRT_KEEPALIVE_MAX)
+		return check_fail(c, "trt.tcp_keepalive must be between 1 and %d (seconds), got %u",
+		                  TRT_KEEPALIVE_MAX, cfg->trt_tcp_keepalive);
+	if (cfg->trt_udp_idle_timeout < TRT_UDP_IDLE_MIN)
+		return check_fail(c, "trt.udp_idle_timeout must be at least %d (seconds), got %u",
+		                  TRT_UDP_IDLE_MIN, cfg->trt_udp_idle_timeout);
+	if (cfg->trt_max_tcp == 0 || cfg->trt_max_tcp > TCP_CONNS_MAX)
+		return check_fail(c, "trt.max_tcp must be between 1 and %d, got %u", TCP_CONNS_MAX,
+		                  cfg->trt_max_tcp);
+	if (cfg->trt_max_udp == 0 || cfg->trt_max_udp > TCP_CONNS_MAX)
+		return check_fail(c, "trt.max_udp must be between 1 and %d, got %u", TCP_CONNS_MAX,
+		                  cfg->trt_max_udp);
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -664,7 +725,8 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (check_listen(&c) < 0 || check_relay(&c) < 0 || check_auth(&c) < 0 ||
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
 	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0 ||
-	    check_tls(&c) < 0 || check_twist(&c) < 0 || check_mice(&c) < 0 || check_cluster(&c) < 0)
+	    check_tls(&c) < 0 || check_twist(&c) < 0 || check_mice(&c) < 0 ||
+	    check_cluster(&c) < 0 || check_trt(&c) < 0)
 		return -1;
 	return 0;
 }

@@ -373,3 +373,33 @@ int yp_value_map(struct yp *p, const struct key *k, void *base)
 {
 	return yp_map_parse(p, k->name, k->sub, k->nsub, base);
 }
+
+/*
+ * tw_cidr_parse() only says -EINVAL. Host bits set is the usual typo in an
+ * ACL, so say so, with the network that was probably meant.
+ */
+int yp_cidr_fail(struct yp *p, const char *s)
+{
+	char ip[TW_ADDR_STRLEN], fixed[TW_ADDR_STRLEN];
+	const char *slash = strchr(s, '/');
+	struct tw_addr a;
+	unsigned long prefix;
+	char *end;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(ip))
+		goto plain;
+	memcpy(ip, s, (size_t)(slash - s));
+	ip[slash - s] = '\0';
+	if (tw_addr_parse_ip(ip, &a) < 0 || slash[1] < '0' || slash[1] > '9')
+		goto plain;
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (errno || *end != '\0' || prefix > tw_addr_iplen(&a) * 8)
+		goto plain;
+	for (unsigned bit = (unsigned)prefix; bit < tw_addr_iplen(&a) * 8; bit++)
+		a.ip[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	return yp_fail(p, p->ev.start_mark, "'%s' has host bits set (did you mean %s/%lu?)", s,
+	               tw_addr_fmt_ip(&a, fixed, sizeof(fixed)), prefix);
+plain:
+	return yp_fail(p, p->ev.start_mark, "'%s' is not an address range (want ip/prefix)", s);
+}

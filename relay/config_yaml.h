@@ -61,5 +61,10 @@ int yp_seq_begin(struct yp *p, const char *name);
 int yp_seq_next(struct yp *p);
 int yp_map_parse(struct yp *p, const char *where, const struct key *keys, size_t n, void *base);
 int yp_value_map(struct yp *p, const struct key *k, void *base);
+/* An address range that tw_cidr_parse() refused: says why, host bits first. */
+int yp_cidr_fail(struct yp *p, const char *s);
+
+/* The trt: section (relay/config_trt.c). */
+int config_trt_section(struct yp *p, const struct key *k, void *base);
 
 #endif

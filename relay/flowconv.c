@@ -11,7 +11,7 @@ static uint32_t remaining_s(uint64_t deadline_ms, uint64_t now_ms)
 	return deadline_ms > now_ms ? (uint32_t)((deadline_ms - now_ms + 999) / 1000) : 0;
 }
 
-static void export_identity(const struct alloc_key *k, struct flow_out *o)
+void flowconv_export_identity(const struct alloc_key *k, struct flow_out *o)
 {
 	twist__flow__init(&o->f);
 	o->f.client.data = o->client;
@@ -24,7 +24,7 @@ static void export_identity(const struct alloc_key *k, struct flow_out *o)
 
 void flowconv_export_delete(const struct alloc_key *k, struct flow_out *o)
 {
-	export_identity(k, o);
+	flowconv_export_identity(k, o);
 	o->f.deleted = 1;
 }
 
@@ -32,7 +32,7 @@ void flowconv_export(const struct allocation *a, uint64_t now_ms, struct flow_ou
 {
 	size_t np = 0, nc = 0;
 
-	export_identity(&a->flow.key, o);
+	flowconv_export_identity(&a->flow.key, o);
 	for (unsigned i = 0; i < a->n_rs; i++) {
 		o->rel[i].data = o->relayed[i];
 		o->rel[i].len = flow_addr_put(&a->rs[i].addr, o->relayed[i]);

@@ -20,10 +20,16 @@ struct flow_out {
 	Twist__Chan chan[ALLOC_MAX_CHANS];
 	Twist__Chan *pchan[ALLOC_MAX_CHANS];
 	uint8_t chanpeer[ALLOC_MAX_CHANS][FLOW_ADDR_MAX];
+	/* A translator mapping (relay/trt_tuple.h). */
+	Twist__Trt trt;
+	uint8_t trt_src[FLOW_ADDR_MAX], trt_dst[FLOW_TRT_DESTS][FLOW_ADDR_MAX];
+	ProtobufCBinaryData trt_dsts[FLOW_TRT_DESTS];
 };
 
 void flowconv_export(const struct allocation *a, uint64_t now_ms, struct flow_out *o);
 void flowconv_export_delete(const struct alloc_key *k, struct flow_out *o);
+/* Only the identity (client, local, transport): what every kind's tuple starts with. */
+void flowconv_export_identity(const struct alloc_key *k, struct flow_out *o);
 /* The allocation's key from a validated tuple. */
 int flowconv_key(const Twist__Flow *f, struct alloc_key *k);
 /* Copies lifetimes, permissions, channels and flags of f into a (not sockets); -ENOMEM. */

@@ -20,6 +20,53 @@ void import_limits_init(struct import_limits *lim, const struct config *cfg,
 	lim->port_min = cfg->port_min;
 	lim->port_max = cfg->port_max;
 	lim->rfc5766_channels = cfg->rfc5766_channels;
+	lim->trt = cfg->trt_enabled;
+	cfg_trt_policy(cfg, &lim->trt_policy);
+	lim->trt_port = cfg->trt_port;
+	lim->trt_sources = cfg->trt_sources;
+	lim->n_trt_sources = cfg->n_trt_sources;
+	lim->trt_idle = cfg->trt_udp_idle_timeout;
+}
+
+static unsigned clamp(uint32_t *v, uint32_t max);
+
+static bool in_trt_prefix(const Twist__Flow *f, const struct import_limits *lim)
+{
+	struct tw_addr l;
+
+	return lim->trt && flow_addr_get(&f->local, &l) == 0 &&
+	       tw_cidr_match(&lim->trt_policy.prefix, &l);
+}
+
+/* A mapping this node's translator could have made: its identity, source, destinations. */
+static int trt_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clamped)
+{
+	const Twist__Trt *m = f->trt;
+	struct tw_addr c, l, a;
+	bool ours = false;
+
+	if (!lim->trt)
+		return IMPORT_TRT_OFF;
+	flow_addr_get(&f->client, &c); /* flow_valid() checked both */
+	flow_addr_get(&f->local, &l);
+	if (!tw_addr_ip_eq(&l, &lim->trt_policy.prefix.net) || l.port != lim->trt_port)
+		return IMPORT_TRT_IDENTITY;
+	if (f->deleted)
+		return IMPORT_OK;
+	flow_addr_get(&m->source, &a);
+	for (unsigned i = 0; i < lim->n_trt_sources; i++)
+		ours |= tw_addr_ip_eq(&a, &lim->trt_sources[i]);
+	/* Without ipv4_sources the kernel chose the active's source: no use here. */
+	if (!ours || a.port == 0)
+		return IMPORT_TRT_SOURCE;
+	for (size_t i = 0; i < m->n_dests; i++) {
+		flow_addr_get(&m->dests[i], &a);
+		if (trt_policy_check(&lim->trt_policy, &c, &a) != TRT_OK)
+			return IMPORT_TRT_DENIED;
+	}
+	if (clamped)
+		*clamped = clamp(&f->lifetime, lim->trt_idle);
+	return IMPORT_OK;
 }
 
 static int fam(const struct tw_addr *a)
@@ -127,8 +174,12 @@ int import_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clam
 		*clamped = 0;
 	if (!flow_valid(f))
 		return IMPORT_MALFORMED;
+	if (f->trt || (f->deleted && in_trt_prefix(f, lim)))
+		return trt_check(f, lim, clamped);
 	if (f->deleted)
 		return IMPORT_OK;
+	if (in_trt_prefix(f, lim))
+		return IMPORT_TRT_IDENTITY;
 	if ((rc = relayed_check(f, lim, has)) != IMPORT_OK ||
 	    (rc = perms_check(f, lim, has)) != IMPORT_OK ||
 	    (rc = chans_check(f, lim, has)) != IMPORT_OK)
@@ -171,6 +222,14 @@ const char *import_reason_name(enum import_reason r)
 		return "chan_dup_number";
 	case IMPORT_CHAN_DUP_PEER:
 		return "chan_dup_peer";
+	case IMPORT_TRT_OFF:
+		return "trt_off";
+	case IMPORT_TRT_IDENTITY:
+		return "trt_identity";
+	case IMPORT_TRT_SOURCE:
+		return "trt_source";
+	case IMPORT_TRT_DENIED:
+		return "trt_denied";
 	case IMPORT__COUNT:
 		break;
 	}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "proto/flow.h"
+#include "proto/trt_addr.h"
 
 struct config;
 struct policy;
@@ -23,6 +24,14 @@ struct import_limits {
 	        relay[2]; /* struct relay's relay_addr[]: [0] IPv4, [1] IPv6, family 0 = none */
 	uint16_t port_min, port_max; /* the relayed port range */
 	bool rfc5766_channels;       /* channel numbers up to 0x7FFF, else 0x4FFF */
+	/* Translator mappings (docs/trt.md "HA"); trt false: refused. */
+	bool trt;
+	struct trt_policy
+	        trt_policy; /* prefix and rules; the host's addresses are not known here */
+	uint16_t trt_port;
+	const struct tw_addr *trt_sources;
+	unsigned n_trt_sources;
+	uint32_t trt_idle; /* udp_idle_timeout */
 };
 
 /* Why a flow was refused; 0 is accepted. Each is a counter or a log word. */
@@ -39,6 +48,10 @@ enum import_reason {
 	IMPORT_CHAN_NUMBER,     /* outside the configured channel range (RFC 8656 §12) */
 	IMPORT_CHAN_DUP_NUMBER, /* one number bound twice (§11.2) */
 	IMPORT_CHAN_DUP_PEER,   /* one peer bound to two numbers (§11.2) */
+	IMPORT_TRT_OFF,         /* a translator mapping, and trt.enabled is off here */
+	IMPORT_TRT_IDENTITY,    /* local is not PREFIX::0 port trt.port, or an allocation's is */
+	IMPORT_TRT_SOURCE,      /* a mapping's IPv4 source that is not one of trt.ipv4_sources */
+	IMPORT_TRT_DENIED,      /* a destination the translator's rules refuse */
 	IMPORT__COUNT,
 };
 

@@ -3,6 +3,7 @@
  * packet path lives in the workers.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
@@ -129,6 +130,14 @@ static bool mice_changed(const struct config *a, const struct config *b)
 	       a->mice_burst != b->mice_burst;
 }
 
+/* trt.* are the last fields of struct config; both copies were zeroed before loading. */
+static bool trt_changed(const struct config *a, const struct config *b)
+{
+	size_t off = offsetof(struct config, trt_enabled);
+
+	return memcmp((const char *)a + off, (const char *)b + off, sizeof(*a) - off) != 0;
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay *r = arg;
@@ -156,6 +165,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		log_warn("SIGHUP: the twist section changes only on a restart");
 	if (mice_changed(&cfg, &r->cfg))
 		log_warn("SIGHUP: the mice section changes only on a restart");
+	if (trt_changed(&cfg, &r->cfg))
+		log_warn("SIGHUP: the trt section changes only on a restart");
 	tls_reload(r, &cfg);
 	/* After auth_reload: the snapshot is built for the realm now running. */
 	if (r->udb)

@@ -12,6 +12,7 @@
 #include "relay/guard.h"
 #include "relay/import_check.h"
 #include "relay/metrics.h"
+#include "relay/trt.h"
 #include "relay/twist_flow.h"
 #include "relay/ports.h"
 #include "relay/registry.h"
@@ -369,6 +370,45 @@ static void write_cluster(struct evbuffer *b, struct relay *r)
 	cluster_metrics(r, b);
 }
 
+/* The translator (docs/trt.md "Metrics"); proto and dir are two labels. */
+static void write_trt(struct evbuffer *b, struct relay *r)
+{
+	static const char *const protos[2] = {"tcp", "udp"}, *const dirs[2] = {"to_v4", "to_v6"};
+	struct trt_stats st;
+
+	trt_stats_read(r->trt, &st);
+	family(b, "twist_trt_mappings", "gauge",
+	       "Live translator mappings (TCP pairs, UDP mappings).");
+	for (unsigned p = 0; p < 2; p++)
+		sample(b, "twist_trt_mappings", "proto", protos[p], (uint64_t)st.mappings[p]);
+	family(b, "twist_trt_mappings_total", "counter", "Translator mappings created.");
+	for (unsigned p = 0; p < 2; p++)
+		sample(b, "twist_trt_mappings_total", "proto", protos[p], st.mappings_total[p]);
+	family(b, "twist_trt_bytes_total", "counter",
+	       "Payload bytes relayed, by protocol and direction.");
+	for (unsigned p = 0; p < 2; p++)
+		for (unsigned d = 0; d < 2; d++)
+			evbuffer_add_printf(b,
+			                    "twist_trt_bytes_total{proto=\"%s\",dir=\"%s\"} %llu\n",
+			                    protos[p], dirs[d], (unsigned long long)st.bytes[p][d]);
+	family(b, "twist_trt_denied_total", "counter", "Mappings refused, by reason.");
+	for (unsigned i = TRT_DENY_ACL; i < TRT_DENY__COUNT; i++)
+		sample(b, "twist_trt_denied_total", "reason", trt_deny_name((enum trt_deny)i),
+		       st.denied[i]);
+	family(b, "twist_trt_alg_rewrites_total", "counter", "FTP ALG rewrites, by kind.");
+	for (unsigned i = 0; i < TRT_ALG_KINDS; i++)
+		sample(b, "twist_trt_alg_rewrites_total", "kind", trt_alg_kind_names[i], st.alg[i]);
+	family(b, "twist_trt_icmp_sent_total", "counter",
+	       "ICMPv6 errors sent to clients, by type.");
+	for (unsigned i = 0; i < TRT_ICMP__COUNT; i++)
+		sample(b, "twist_trt_icmp_sent_total", "type",
+		       trt_icmp_kind_name((enum trt_icmp_kind)i), st.icmp[i]);
+	family(b, "twist_trt_dropped_total", "counter", "Translator packets dropped, by reason.");
+	for (unsigned i = 0; i < TRT_DROP__COUNT; i++)
+		sample(b, "twist_trt_dropped_total", "reason", trt_drop_name((enum trt_drop)i),
+		       st.drops[i]);
+}
+
 static int metrics_page(struct evbuffer *b, void *arg)
 {
 	struct relay *r = arg;
@@ -407,6 +447,8 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	if (r->mice)
 		write_mice(b, r);
 	write_cluster(b, r);
+	if (r->trt)
+		write_trt(b, r);
 	return 200;
 }
 

@@ -13,6 +13,7 @@
 #include "relay/registry.h"
 #include "common/log.h"
 #include "relay/tls.h"
+#include "relay/trt.h"
 #include "relay/twist_flow.h"
 #include "relay/mice_ha.h"
 #include "relay/worker.h"
@@ -103,6 +104,23 @@ static int twist_start(struct relay *r)
 	return 0;
 }
 
+/* trt.enabled: capture, listeners and the SYN queue on worker 0 (relay/trt.h). */
+static int trt_start(struct relay *r)
+{
+	char err[512];
+
+	if (!r->cfg.trt_enabled)
+		return 0;
+	r->trt = trt_new(r, err, sizeof(err));
+	if (!r->trt) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	log_info("trt: translating on [::]:%u, %u allow and %u deny rules", r->cfg.trt_port,
+	         r->cfg.n_trt_allow, r->cfg.n_trt_deny);
+	return 0;
+}
+
 int relay_init(struct relay *r)
 {
 	struct guard_params gp = GUARD_PARAMS_DEFAULT;
@@ -145,13 +163,17 @@ int relay_init(struct relay *r)
 		if (!r->workers[i])
 			return -EADDRNOTAVAIL;
 	}
-	return twist_start(r);
+	if (twist_start(r) < 0)
+		return -EINVAL;
+	return trt_start(r);
 }
 
 void relay_fini(struct relay *r)
 {
 	/* Worker 0 stops reading the TUN before it goes; flows unlink as they close. */
 	twist_plane_unwatch(r->twist);
+	/* Likewise the translator's listeners; its pairs and mappings are worker 0's flows. */
+	trt_unwatch(r->trt);
 	for (unsigned i = 0; r->workers && i < r->n_workers; i++)
 		worker_free(r->workers[i]);
 	free(r->workers);
@@ -165,6 +187,8 @@ void relay_fini(struct relay *r)
 	r->twist = NULL;
 	mice_ha_free(r->mice);
 	r->mice = NULL;
+	trt_free(r->trt); /* removes the nft table and the route */
+	r->trt = NULL;
 	policy_free(r->policy);
 	auth_free(r->auth);
 	config_clear(&r->cfg);

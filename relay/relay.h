@@ -39,6 +39,7 @@ struct userdb_loader;
 struct twist_plane;
 struct mice_ha;
 struct cluster;
+struct trt;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -88,6 +89,7 @@ struct relay {
 	int redirecting;           /* above cluster.high_water, until low_water; atomic */
 	uint64_t redirects[2];     /* 300s sent, by enum redirect_reason; atomic */
 	uint64_t redirects_none;   /* wanted to redirect, no sibling could take it; atomic */
+	struct trt *trt;           /* NULL unless trt.enabled (relay/trt.h) */
 };
 
 /*

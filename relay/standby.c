@@ -9,6 +9,8 @@
 #include "common/log.h"
 #include "relay/ports.h"
 #include "relay/standby.h"
+#include "relay/trt.h"
+#include "relay/trt_tuple.h"
 #include "relay/turn.h"
 
 static void import_failed(struct worker *w, const struct alloc_key *k, const char *why, int err)
@@ -101,6 +103,13 @@ void standby_import(struct worker *w, const Twist__Flow *f)
 
 	if (flowconv_key(f, &k) < 0) {
 		STAT_INC(&w->st, sync_import_failed);
+		return;
+	}
+	if (trt_tuple_is_mapping(&w->r->cfg, &k)) {
+		if (!w->r->trt || trt_udp_import(w->r->trt, f) < 0)
+			STAT_INC(&w->st, sync_import_failed);
+		else
+			STAT_INC(&w->st, sync_imported);
 		return;
 	}
 	/* Decision 8: only transports whose state can live on the standby. */

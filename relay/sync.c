@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "relay/sync.h"
+#include "relay/trt_tuple.h"
 #include "relay/sync_int.h"
 
 #define SILENT_MS     1500 /* twist-syncd unheard this long: do not hold responses */
@@ -61,6 +62,9 @@ static struct worker *flow_owner(struct relay *r, const Twist__Flow *f)
 
 	if (flowconv_key(f, &k) < 0)
 		return NULL;
+	/* The translator lives on worker 0 (relay/trt.h). */
+	if (trt_tuple_is_mapping(&r->cfg, &k))
+		return r->workers[0];
 	/* The same worker every time, on every node: imports of one flow never race. */
 	return r->workers[alloc_key_hash(&k, 0x74777374u) % r->n_workers];
 }

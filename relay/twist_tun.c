@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "relay/rtnl.h"
 #include "relay/twist_tun.h"
 
 /* Without forwarding the kernel drops what we write to the TUN: say so. */
@@ -79,60 +80,17 @@ static int link_up(const char *name, int *ifindex)
 	return rc;
 }
 
-struct rt_req {
-	struct nlmsghdr nh;
-	struct rtmsg rt;
-	char attrs[64];
-};
-
-static void rt_attr(struct rt_req *q, unsigned short type, const void *data, size_t len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(q->nh.nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = (unsigned short)RTA_LENGTH(len);
-	memcpy(RTA_DATA(a), data, len);
-	q->nh.nlmsg_len = NLMSG_ALIGN(q->nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
-}
-
-/* A host route for a into the device; the kernel's ack says how it went. */
+/* A host route for a into the device. */
 static int route_add(const struct tw_addr *a, int ifindex)
 {
-	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
-	struct rt_req q;
-	char ack[512];
-	int s, rc = 0, oif = ifindex;
-	ssize_t n;
-	bool v6 = a->family == TW_AF_INET6;
+	struct rtnl_route rt = {.table = RT_TABLE_MAIN,
+	                        .type = RTN_UNICAST,
+	                        .scope = RT_SCOPE_LINK,
+	                        .oif = ifindex};
 
-	memset(&q, 0, sizeof(q));
-	q.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-	q.nh.nlmsg_type = RTM_NEWROUTE;
-	q.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-	q.nh.nlmsg_seq = 1;
-	q.rt.rtm_family = v6 ? AF_INET6 : AF_INET;
-	q.rt.rtm_dst_len = v6 ? 128 : 32;
-	q.rt.rtm_table = RT_TABLE_MAIN;
-	q.rt.rtm_protocol = RTPROT_STATIC;
-	q.rt.rtm_scope = RT_SCOPE_LINK;
-	q.rt.rtm_type = RTN_UNICAST;
-	rt_attr(&q, RTA_DST, a->ip, v6 ? 16 : 4);
-	rt_attr(&q, RTA_OIF, &oif, sizeof(oif));
-	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (s < 0)
-		return -errno;
-	if (sendto(s, &q, q.nh.nlmsg_len, 0, (struct sockaddr *)&nl, sizeof(nl)) < 0) {
-		rc = -errno;
-	} else if ((n = recv(s, ack, sizeof(ack), 0)) < (ssize_t)NLMSG_LENGTH(sizeof(int))) {
-		rc = n < 0 ? -errno : -EIO;
-	} else {
-		struct nlmsghdr *h = (struct nlmsghdr *)ack;
-
-		if (h->nlmsg_type == NLMSG_ERROR)
-			rc = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-	}
-	close(s);
-	return rc;
+	rt.dst.net = *a;
+	rt.dst.prefix = (uint8_t)(tw_addr_iplen(a) * 8);
+	return rtnl_route_set(&rt, true);
 }
 
 int twist_tun_open(const char *name, const struct tw_addr *a4, const struct tw_addr *a6, char *err,

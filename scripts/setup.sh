@@ -42,6 +42,7 @@ PKGS=(
 	prometheus openssl
 	dpkg-dev lintian debootstrap mandoc groff-base man-db
 	nftables stun-client golang-go golang-github-pion-stun-dev libmnl-dev socat
+	libnftables-dev libnftnl-dev netcat-openbsd vsftpd
 	python3-websockets libnss3-tools
 	unbound socat iperf3 dnsutils conntrack tcpdump
 	bird2

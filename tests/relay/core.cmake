@@ -12,3 +12,5 @@ twist_unit(test_binding SOURCES test_binding.c LIBS relay_harness)
 twist_unit(test_stream SOURCES test_stream.c LIBS relay_harness)
 # RFC 6062 TCP relay allocations through the same fake transport.
 twist_unit(test_tcp_relay SOURCES test_tcp_relay.c LIBS relay_harness)
+# Translator mappings as flow tuples, and the import check's rows for them.
+twist_unit(test_trt_tuple SOURCES test_trt_tuple.c LIBS relay_core)

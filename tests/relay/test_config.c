@@ -581,6 +581,18 @@ static const struct check_case check_cases[] = {
         {L R U "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", siblings: "
                "[{name: b, report: \"tcp://h:2\", alternate: []}]}\n",
          "cluster.siblings[0].alternate names no address"},
+        /* trt: the /96, rule families, timeouts (docs/configuration.md). */
+        {L R U "trt: {prefix: \"2001:db8::/64\"}\n", "trt.prefix must be an IPv6 /96"},
+        {L R U "trt: {prefix: \"::ffff:0:0/96\"}\n", "trt.prefix must be an IPv6 /96"},
+        {L R U "trt: {allow: [{src: 10.0.0.0/8, dst: 0.0.0.0/0}]}\n",
+         "trt.allow[0].src: 10.0.0.0/8 is not an IPv6 prefix"},
+        {L R U "trt: {deny: [{src: \"::/0\", dst: \"2001:db8::/32\"}]}\n",
+         "trt.deny[0].dst: 2001:db8::/32 is not an IPv4 prefix"},
+        {L R U "trt: {udp_idle_timeout: 0}\n", "trt.udp_idle_timeout must be at least 2"},
+        {L R U "trt: {tcp_idle_timeout: 9}\n", "trt.tcp_idle_timeout must be at least 10"},
+        {L R U "trt: {tcp_keepalive: 0}\n", "trt.tcp_keepalive must be between 1"},
+        {L R U "trt: {ipv4_sources: [\"2001:db8::1\"]}\n", "trt.ipv4_sources[0]"},
+        {L R U "trt: {max_udp: 0}\n", "trt.max_udp must be between 1"},
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",
@@ -650,6 +662,73 @@ static void test_twist(void **state)
 		                       sizeof(err)) != -1 ||
 		    strstr(err, bad[i].msg) == NULL)
 			fail_msg("twist case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+		config_clear(&cfg);
+	}
+}
+
+/* trt: defaults, the contract's full section, and the parse errors. */
+static void test_trt(void **state)
+{
+	static const struct load_case bad[] = {
+	        {"trt: {nft_table: \"a b\"}\n", 0, 1, 18, "not an nft table name"},
+	        {"trt: {allow: [{src: \"::/0\"}]}\n", 0, 1, 15, "missing key 'dst'"},
+	        {"trt: {allow: [{src: \"2001:db8::1/64\", dst: 0.0.0.0/0}]}\n", 0, 1, 21,
+	         "host bits set"},
+	        {"trt: {ftp_ports: [0]}\n", 0, 1, 19, "ftp_ports"},
+	        {"trt: {bogus: 1}\n", 0, 1, 7, "unknown key 'bogus' in 'trt'"},
+	};
+	struct config cfg;
+	char err[512], b[TW_ADDR_STRLEN];
+
+	(void)state;
+	load_ok(L R U, &cfg);
+	assert_false(cfg.trt_enabled);
+	assert_string_equal(tw_addr_fmt_ip(&cfg.trt_prefix.net, b, sizeof(b)), "64:ff9b::");
+	assert_int_equal(cfg.trt_prefix.prefix, 96);
+	assert_int_equal(cfg.trt_port, 4630);
+	assert_true(cfg.trt_nft);
+	assert_string_equal(cfg.trt_nft_table, "twist_trt");
+	assert_int_equal(cfg.trt_tcp_idle_timeout, 7440);
+	assert_int_equal(cfg.trt_tcp_keepalive, 600);
+	assert_int_equal(cfg.trt_udp_idle_timeout, 300);
+	assert_int_equal(cfg.n_trt_ftp_ports, 1);
+	assert_int_equal(cfg.trt_ftp_ports[0], 21);
+	assert_int_equal(cfg.trt_max_tcp, 20000);
+	assert_int_equal(cfg.trt_max_udp, 20000);
+	assert_int_equal(cfg.n_trt_allow + cfg.n_trt_deny + cfg.n_trt_sources, 0);
+	config_clear(&cfg);
+	load_ok(L R U
+	        "trt:\n  enabled: true\n  prefix: fd64:7472::/96\n  port: 4631\n"
+	        "  nft: false\n  nft_table: trtc_x\n  ipv4_sources: [203.0.113.5, 203.0.113.6]\n"
+	        "  allow: [{src: \"2001:db8:12:1::/64\", dst: 198.51.100.0/24}]\n"
+	        "  deny: [{src: \"2001:db8:12:1::66/128\", dst: 0.0.0.0/0}]\n"
+	        "  allow_private: true\n  tcp_idle_timeout: 10\n  tcp_keepalive: 5\n"
+	        "  udp_idle_timeout: 2\n  ftp_ports: []\n  max_tcp: 5\n  max_udp: 6\n",
+	        &cfg);
+	assert_true(cfg.trt_enabled);
+	assert_string_equal(tw_addr_fmt_ip(&cfg.trt_prefix.net, b, sizeof(b)), "fd64:7472::");
+	assert_int_equal(cfg.trt_port, 4631);
+	assert_false(cfg.trt_nft);
+	assert_string_equal(cfg.trt_nft_table, "trtc_x");
+	assert_int_equal(cfg.n_trt_sources, 2);
+	addr_expect(&cfg.trt_sources[1], "203.0.113.6:0");
+	assert_int_equal(cfg.n_trt_allow, 1);
+	assert_int_equal(cfg.trt_allow[0].src.prefix, 64);
+	assert_int_equal(cfg.trt_allow[0].dst.prefix, 24);
+	assert_int_equal(cfg.n_trt_deny, 1);
+	assert_int_equal(cfg.trt_deny[0].src.prefix, 128);
+	assert_true(cfg.trt_allow_private);
+	assert_int_equal(cfg.trt_tcp_idle_timeout, 10);
+	assert_int_equal(cfg.trt_udp_idle_timeout, 2);
+	assert_int_equal(cfg.n_trt_ftp_ports, 0);
+	assert_int_equal(cfg.trt_max_udp, 6);
+	assert_int_equal(config_validate(&cfg, err, sizeof(err)), 0);
+	config_clear(&cfg);
+	for (size_t i = 0; i < nitems(bad); i++) {
+		if (config_load_string(bad[i].yaml, strlen(bad[i].yaml), "t.yaml", &cfg, err,
+		                       sizeof(err)) != -1 ||
+		    strstr(err, bad[i].msg) == NULL)
+			fail_msg("trt case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
 		config_clear(&cfg);
 	}
 }
@@ -919,13 +998,21 @@ static void test_err_buffers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_default),      cmocka_unit_test(test_example),
-	        cmocka_unit_test(test_docs),         cmocka_unit_test(test_values),
-	        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_check_errors),
-	        cmocka_unit_test(test_twist),        cmocka_unit_test(test_check_limits_ok),
-	        cmocka_unit_test(test_check_struct), cmocka_unit_test(test_users_cap),
-	        cmocka_unit_test(test_list_caps),    cmocka_unit_test(test_doc_cap),
-	        cmocka_unit_test(test_file),         cmocka_unit_test(test_clear_twice),
+	        cmocka_unit_test(test_default),
+	        cmocka_unit_test(test_example),
+	        cmocka_unit_test(test_docs),
+	        cmocka_unit_test(test_values),
+	        cmocka_unit_test(test_load_errors),
+	        cmocka_unit_test(test_check_errors),
+	        cmocka_unit_test(test_twist),
+	        cmocka_unit_test(test_trt),
+	        cmocka_unit_test(test_check_limits_ok),
+	        cmocka_unit_test(test_check_struct),
+	        cmocka_unit_test(test_users_cap),
+	        cmocka_unit_test(test_list_caps),
+	        cmocka_unit_test(test_doc_cap),
+	        cmocka_unit_test(test_file),
+	        cmocka_unit_test(test_clear_twice),
 	        cmocka_unit_test(test_err_buffers),
 	};
 
