@@ -41,6 +41,7 @@ PKGS=(
 	nftables stun-client golang-go golang-github-pion-stun-dev libmnl-dev socat
 	python3-websockets libnss3-tools
 	unbound socat iperf3 dnsutils conntrack tcpdump
+	libbpf-dev bpftool ethtool
 )
 # Installed for a tool only (turnutils_*, keepalived and unbound in the labs,
 # promtool): their services never run.
