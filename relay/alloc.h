@@ -12,6 +12,7 @@
 #include "proto/stun.h"
 #include "relay/conn.h"
 #include "relay/dataplane.h"
+#include "relay/fastpath_alloc.h"
 #include "relay/flow.h"
 #include "relay/registry.h"
 #include "relay/relay.h"
@@ -72,6 +73,10 @@ struct allocation {
 	 * the user's own (user database) or limits.bandwidth, fixed when the
 	 * allocation is made; 0 = unlimited. */
 	uint64_t bw_rate, bw_tokens, bw_last_ms;
+
+	/* Channels in the fast path's maps (relay/fastpath_alloc.c). */
+	struct fp_inst *fp;
+	uint8_t n_fp, cap_fp;
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);

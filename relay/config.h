@@ -21,6 +21,14 @@
 #define CFG_MAX_DOC        (1024 * 1024) /* bytes of YAML, checked before parsing */
 #define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
 #define CFG_TUN_NAME       16 /* IFNAMSIZ */
+#define CFG_MAX_FP_IFS     8
+
+/* fastpath.enabled (docs/fastpath.md) */
+enum cfg_fastpath {
+	CFG_FP_OFF,
+	CFG_FP_AUTO, /* used if it loads; otherwise logged, user-space path */
+	CFG_FP_ON,   /* a failure to load or attach stops the start */
+};
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -141,6 +149,11 @@ struct config {
 	char twist_tun[CFG_TUN_NAME];              /* default "twist0" */
 	unsigned twist_idle_timeout;               /* s, default 60 */
 	unsigned twist_max_flows_per_user;         /* default 64; 0 = unlimited */
+
+	/* fastpath: the TC eBPF ChannelData fast path (relay/fastpath.h) */
+	enum cfg_fastpath fastpath;                      /* default off */
+	char fastpath_ifs[CFG_MAX_FP_IFS][CFG_TUN_NAME]; /* interfaces it attaches to */
+	unsigned n_fastpath_ifs;
 };
 
 /* The embedded default (README "quick start"): a YAML document. */

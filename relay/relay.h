@@ -37,6 +37,7 @@ struct sync;
 struct sync_worker;
 struct userdb_loader;
 struct twist_plane;
+struct fastpath;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -79,6 +80,7 @@ struct relay {
 	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
+	struct fastpath *fp;       /* NULL: the user-space path only (relay/fastpath.h) */
 };
 
 /*
@@ -136,6 +138,7 @@ struct worker {
 	uint64_t log_last[DROP__COUNT];
 	uint64_t log_misdirect[MISDIRECT_N];
 	uint64_t log_import;
+	uint64_t log_fastpath;
 	/* Data-plane sockets (per-client and relayed): an epoll set of their
 	 * own, edge-triggered; libevent watches only its descriptor (dataplane.c). */
 	int dfd;
