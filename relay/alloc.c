@@ -224,6 +224,7 @@ static void alloc_close(struct flow *f)
 		dp_close(w, &a->rs[i].h);
 		ports_release(r->ports, &a->rs[i].addr);
 	}
+	fastpath_alloc_clear(a);
 	if (a->conn) {
 		a->conn->ops->detach(a->conn);
 		/* A connection a does not own (TCP) may be gone by worker_reap. */
@@ -247,12 +248,16 @@ static void alloc_destroy(struct flow *f)
 		a->conn->ops->release(a->conn);
 	free(a->perms);
 	free(a->chans);
+	free(a->fp);
 	free(a->user);
 	free(a);
 }
 
-static void sweep_one(struct worker *w, struct allocation *a, uint64_t now)
+/* true if a permission or channel ran out. */
+static bool sweep_one(struct worker *w, struct allocation *a, uint64_t now)
 {
+	bool changed = false;
+
 	for (unsigned i = 0; i < a->n_perms;) {
 		if (a->perms[i].expires > now) {
 			i++;
@@ -260,6 +265,7 @@ static void sweep_one(struct worker *w, struct allocation *a, uint64_t now)
 		}
 		a->perms[i] = a->perms[--a->n_perms];
 		STAT_ADD(&w->st, permissions, -1);
+		changed = true;
 	}
 	for (unsigned i = 0; i < a->n_chans;) {
 		struct chan *c = &a->chans[i];
@@ -267,6 +273,7 @@ static void sweep_one(struct worker *w, struct allocation *a, uint64_t now)
 		if (!c->cooling && c->expires <= now) {
 			c->cooling = true;
 			STAT_ADD(&w->st, channels, -1);
+			changed = true;
 		}
 		if (c->cooling && c->expires + CHAN_COOLDOWN_MS <= now) {
 			*c = a->chans[--a->n_chans];
@@ -274,6 +281,7 @@ static void sweep_one(struct worker *w, struct allocation *a, uint64_t now)
 		}
 		i++;
 	}
+	return changed;
 }
 
 static void alloc_sweep(struct flow *f, uint64_t now)
@@ -292,7 +300,9 @@ static void alloc_sweep(struct flow *f, uint64_t now)
 		return;
 	}
 	tcp_relay_sweep(a, now);
-	sweep_one(w, a, now);
+	/* The maps' entries stopped at their deadlines already; this frees them. */
+	if (sweep_one(w, a, now))
+		fastpath_alloc_sync(a);
 }
 
 static void alloc_export(const struct flow *f, uint64_t now_ms, struct flow_out *o)
@@ -312,6 +322,7 @@ void alloc_set_expiry(struct allocation *a, uint64_t expires_ms)
 {
 	a->expires = expires_ms;
 	flow_changed(&a->flow);
+	fastpath_alloc_sync(a);
 }
 
 int alloc_set_user(struct allocation *a, const char *user)
@@ -373,6 +384,7 @@ int alloc_perm_add(struct allocation *a, const struct tw_addr *peer)
 		if (tw_addr_ip_eq(&a->perms[i].ip, peer)) {
 			a->perms[i].expires = exp;
 			flow_changed(&a->flow);
+			fastpath_alloc_sync(a);
 			return 0;
 		}
 	}
@@ -386,6 +398,7 @@ int alloc_perm_add(struct allocation *a, const struct tw_addr *peer)
 	a->n_perms++;
 	STAT_ADD(&a->flow.w->st, permissions, 1);
 	flow_changed(&a->flow);
+	fastpath_alloc_sync(a);
 	return 0;
 }
 
@@ -422,6 +435,7 @@ int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *pe
 		}
 		by_num->expires = exp;
 		flow_changed(&a->flow);
+		fastpath_alloc_sync(a);
 		return 0;
 	}
 	if (a->n_chans >= ALLOC_MAX_CHANS)
@@ -432,6 +446,7 @@ int alloc_chan_bind(struct allocation *a, uint16_t num, const struct tw_addr *pe
 	a->n_chans++;
 	STAT_ADD(&a->flow.w->st, channels, 1);
 	flow_changed(&a->flow);
+	fastpath_alloc_sync(a);
 	return 0;
 }
 

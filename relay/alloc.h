@@ -12,6 +12,7 @@
 #include "proto/stun.h"
 #include "relay/conn.h"
 #include "relay/dataplane.h"
+#include "relay/fastpath_alloc.h"
 #include "relay/flow.h"
 #include "relay/registry.h"
 #include "relay/relay.h"
@@ -76,6 +77,9 @@ struct allocation {
 	/* For twistctl sessions; read only on the owning worker. */
 	uint64_t created_ms;
 	uint64_t bytes_to_peer, bytes_to_client;
+	/* Channels in the fast path's maps (relay/fastpath_alloc.c). */
+	struct fp_inst *fp;
+	uint8_t n_fp, cap_fp;
 };
 
 struct alloc_table *alloc_table_new(uint32_t seed);

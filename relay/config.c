@@ -479,6 +479,54 @@ static const struct key mice_keys[] = {
         {CFG_UINT("burst", mice_burst)},
 };
 
+static int value_fastpath_enabled(struct yp *p, const struct key *k, void *base)
+{
+	static const char *const names[] = {
+	        [CFG_FP_OFF] = "off", [CFG_FP_AUTO] = "auto", [CFG_FP_ON] = "on"};
+	struct config *cfg = base;
+	char s[16];
+
+	if (yp_scalar_text(p, k->name, "auto, on or off", s, sizeof(s)) < 0)
+		return -1;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			cfg->fastpath = (enum cfg_fastpath)i;
+			return 0;
+		}
+	}
+	return yp_fail(p, p->ev.start_mark, "'%s' is not auto, on or off", s);
+}
+
+static int value_fastpath_ifs(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	char s[CFG_STR];
+	int rc;
+
+	if (yp_seq_begin(p, k->name) < 0)
+		return -1;
+	while ((rc = yp_seq_next(p)) == 0) {
+		if (cfg->n_fastpath_ifs == CFG_MAX_FP_IFS)
+			return yp_fail(p, p->ev.start_mark, "too many interfaces (max %d)",
+			               CFG_MAX_FP_IFS);
+		if (yp_scalar_text(p, k->name, "an interface name", s, sizeof(s)) < 0)
+			return -1;
+		if (s[0] == '\0' || strlen(s) >= CFG_TUN_NAME || strpbrk(s, "/ \t:"))
+			return yp_fail(
+			        p, p->ev.start_mark,
+			        "'%s' is not an interface name (1-%d characters, no '/', ':' "
+			        "or blank)",
+			        s, CFG_TUN_NAME - 1);
+		memcpy(cfg->fastpath_ifs[cfg->n_fastpath_ifs++], s, strlen(s) + 1);
+	}
+	return rc;
+}
+
+static const struct key fastpath_keys[] = {
+        {CFG_LIST("enabled", value_fastpath_enabled)},
+        {CFG_LIST("interfaces", value_fastpath_ifs)},
+};
+
 static const struct key control_keys[] = {
         {CFG_STRING("socket", control_socket)},
         {CFG_STRING("group", control_group)},
@@ -504,6 +552,7 @@ static const struct key root_keys[] = {
         {CFG_SECTION("mice", mice_keys)},
         {CFG_SECTION("cluster", cluster_keys)},
         {.name = "trt", .parse = config_trt_section},
+        {CFG_SECTION("fastpath", fastpath_keys)},
 };
 
 /* Exactly one document whose root is a mapping. */

@@ -27,6 +27,14 @@
 #define CFG_TRT_SOURCES    64
 #define CFG_TRT_FTP_PORTS  16
 #define CFG_NFT_NAME       64
+#define CFG_MAX_FP_IFS     8
+
+/* fastpath.enabled (docs/fastpath.md) */
+enum cfg_fastpath {
+	CFG_FP_OFF,
+	CFG_FP_AUTO, /* used if it loads; otherwise logged, user-space path */
+	CFG_FP_ON,   /* a failure to load or attach stops the start */
+};
 
 struct cfg_listen {
 	struct tw_addr addr; /* ip and port */
@@ -191,6 +199,11 @@ struct config {
 	unsigned mice_max_bindings; /* binding cache entries, default 1024 */
 	unsigned mice_rate;         /* mobility messages per second per source IP, default 10 */
 	unsigned mice_burst;        /* default 20 */
+
+	/* fastpath: the TC eBPF ChannelData fast path (relay/fastpath.h) */
+	enum cfg_fastpath fastpath;                      /* default off */
+	char fastpath_ifs[CFG_MAX_FP_IFS][CFG_TUN_NAME]; /* interfaces it attaches to */
+	unsigned n_fastpath_ifs;
 
 	/* trt: the IPv6-to-IPv4 transport relay translator (docs/trt.md), off by default.
 	 * Keep it last: main.c compares this tail of two configs on SIGHUP. */

@@ -716,6 +716,16 @@ static int check_trt(struct check *c)
 	return 0;
 }
 
+static int check_fastpath(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+
+	if (cfg->fastpath != CFG_FP_OFF && cfg->n_fastpath_ifs == 0)
+		return check_fail(c, "fastpath.enabled needs fastpath.interfaces (the interfaces "
+		                     "clients and peers arrive on)");
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	struct check c = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -726,7 +736,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	    check_peers(&c) < 0 || check_limits(&c) < 0 || check_ops(&c) < 0 || check_ha(&c) < 0 ||
 	    check_control(&c) < 0 || check_rfc5780(&c) < 0 || check_websocket(&c) < 0 ||
 	    check_tls(&c) < 0 || check_twist(&c) < 0 || check_mice(&c) < 0 ||
-	    check_cluster(&c) < 0 || check_trt(&c) < 0)
+	    check_cluster(&c) < 0 || check_trt(&c) < 0 || check_fastpath(&c) < 0)
 		return -1;
 	return 0;
 }

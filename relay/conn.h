@@ -38,6 +38,8 @@ struct conn_ops {
 	bool stream;       /* a byte stream: ChannelData padded (RFC 8656 §12.5),
 	                    * and input frames do not outlive their callback */
 	bool replicates;   /* allocations survive a failover (decision 8) */
+	bool fastpath;     /* plain ChannelData datagrams the TC fast path may carry
+	                    * (relay/fastpath.h): never an encrypted transport */
 	/* A control message (response, indication): sent or copied now. */
 	int (*send)(struct conn *c, const void *buf, size_t len);
 	/*

@@ -9,6 +9,7 @@
 #include "proto/ws_handshake.h"
 #include "relay/mice_ha.h"
 #include "relay/cluster.h"
+#include "relay/fastpath.h"
 #include "relay/guard.h"
 #include "relay/import_check.h"
 #include "relay/metrics.h"
@@ -47,16 +48,37 @@ static void counter(struct evbuffer *b, const char *name, const char *help, cons
 	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* The program's counters, all zero without a fast path. */
+static void fastpath_totals(struct relay *r, uint64_t fs[FP_ST__COUNT])
+{
+	if (r->fp)
+		fastpath_stats(r->fp, fs);
+	else
+		memset(fs, 0, FP_ST__COUNT * sizeof(fs[0]));
+}
+
+/*
+ * What the fast path relayed counts as relayed, as if user space had
+ * carried it: data bytes in and out, plus the 4-byte header towards
+ * clients (relay/turn_data.c counts the same way).
+ */
 static void write_traffic(struct evbuffer *b, struct relay *r)
 {
+	uint64_t fs[FP_ST__COUNT];
+
+	fastpath_totals(r, fs);
 	const struct {
 		const char *dir;
 		uint64_t pkts, bytes;
 	} t[] = {
-	        {"client_in", SUM(r, rx_client_pkts), SUM(r, rx_client_bytes)},
-	        {"peer_out", SUM(r, tx_peer_pkts), SUM(r, tx_peer_bytes)},
-	        {"peer_in", SUM(r, rx_peer_pkts), SUM(r, rx_peer_bytes)},
-	        {"client_out", SUM(r, tx_client_pkts), SUM(r, tx_client_bytes)},
+	        {"client_in", SUM(r, rx_client_pkts) + fs[FP_ST_C2P_PKTS],
+	         SUM(r, rx_client_bytes) + fs[FP_ST_C2P_BYTES]},
+	        {"peer_out", SUM(r, tx_peer_pkts) + fs[FP_ST_C2P_PKTS],
+	         SUM(r, tx_peer_bytes) + fs[FP_ST_C2P_BYTES]},
+	        {"peer_in", SUM(r, rx_peer_pkts) + fs[FP_ST_P2C_PKTS],
+	         SUM(r, rx_peer_bytes) + fs[FP_ST_P2C_BYTES]},
+	        {"client_out", SUM(r, tx_client_pkts) + fs[FP_ST_P2C_PKTS],
+	         SUM(r, tx_client_bytes) + fs[FP_ST_P2C_BYTES] + 4 * fs[FP_ST_P2C_PKTS]},
 	};
 
 	family(b, "twist_packets_total", "counter", "Relayed packets by direction.");
@@ -65,6 +87,32 @@ static void write_traffic(struct evbuffer *b, struct relay *r)
 	family(b, "twist_bytes_total", "counter", "Relayed bytes by direction.");
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		sample(b, "twist_bytes_total", "dir", t[i].dir, t[i].bytes);
+}
+
+/* docs/fastpath.md, "Counters". */
+static void write_fastpath(struct evbuffer *b, struct relay *r)
+{
+	uint64_t fs[FP_ST__COUNT];
+
+	fastpath_totals(r, fs);
+	counter(b, "twist_fastpath_enabled", "1 if the TC fast path is attached.", "gauge",
+	        r->fp != NULL);
+	counter(b, "twist_fastpath_entries", "Channels in the fast path's maps.", "gauge",
+	        r->fp ? fastpath_entries(r->fp) : 0);
+	family(b, "twist_fastpath_packets_total", "counter",
+	       "Packets relayed by the fast path (also in twist_packets_total).");
+	sample(b, "twist_fastpath_packets_total", "dir", "client_to_peer", fs[FP_ST_C2P_PKTS]);
+	sample(b, "twist_fastpath_packets_total", "dir", "peer_to_client", fs[FP_ST_P2C_PKTS]);
+	family(b, "twist_fastpath_bytes_total", "counter",
+	       "Application data bytes relayed by the fast path (without ChannelData headers).");
+	sample(b, "twist_fastpath_bytes_total", "dir", "client_to_peer", fs[FP_ST_C2P_BYTES]);
+	sample(b, "twist_fastpath_bytes_total", "dir", "peer_to_client", fs[FP_ST_P2C_BYTES]);
+	family(b, "twist_fastpath_fallbacks_total", "counter",
+	       "Packets the fast path left to user space, by reason (dropped: lost after a "
+	       "helper failed).");
+	for (int i = FP_ST_FB_NO_ENTRY; i < FP_ST__COUNT; i++)
+		sample(b, "twist_fastpath_fallbacks_total", "reason",
+		       fastpath_stat_name((enum fp_stat)i), fs[i]);
 }
 
 static void write_reasons(struct evbuffer *b, struct relay *r)
@@ -439,6 +487,7 @@ static int metrics_page(struct evbuffer *b, void *arg)
 	write_tcp_relay(b, r);
 	write_stun_compat(b, r);
 	write_traffic(b, r);
+	write_fastpath(b, r);
 	write_reasons(b, r);
 	if (r->cfg.ha_enabled)
 		write_sync(b, r);

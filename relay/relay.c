@@ -6,6 +6,7 @@
 
 #include "relay/auth.h"
 #include "relay/connlimit.h"
+#include "relay/fastpath.h"
 #include "relay/guard.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
@@ -121,6 +122,31 @@ static int trt_start(struct relay *r)
 	return 0;
 }
 
+/* fastpath.enabled: the TC programs, or one line saying why not. */
+static int fastpath_start(struct relay *r)
+{
+	const struct config *cfg = &r->cfg;
+	char why[512];
+	int rc;
+
+	if (cfg->fastpath == CFG_FP_OFF) {
+		log_info("fastpath: off (fastpath.enabled): ChannelData takes the user-space path");
+		return 0;
+	}
+	rc = fastpath_open(cfg->fastpath_ifs, cfg->n_fastpath_ifs, &r->fp, why, sizeof(why));
+	if (rc == 0) {
+		log_info("fastpath: TC programs attached at ingress of %u interface(s), first %s",
+		         cfg->n_fastpath_ifs, cfg->fastpath_ifs[0]);
+		return 0;
+	}
+	if (cfg->fastpath == CFG_FP_ON) {
+		log_err("fastpath: %s (fastpath.enabled is on)", why);
+		return rc;
+	}
+	log_warn("fastpath: %s: ChannelData takes the user-space path", why);
+	return 0;
+}
+
 int relay_init(struct relay *r)
 {
 	struct guard_params gp = GUARD_PARAMS_DEFAULT;
@@ -150,7 +176,7 @@ int relay_init(struct relay *r)
 	if (!r->auth || !r->policy || !r->ports || !r->reg || !r->rl || !r->guard || !r->conns)
 		return -ENOMEM;
 	registry_set_quota_fn(r->reg, user_quota, r->auth);
-	if (tls_start(r) < 0)
+	if (tls_start(r) < 0 || fastpath_start(r) < 0)
 		return -EINVAL;
 	if (mice_start(r) < 0)
 		return -ENOMEM;
@@ -177,6 +203,8 @@ void relay_fini(struct relay *r)
 	for (unsigned i = 0; r->workers && i < r->n_workers; i++)
 		worker_free(r->workers[i]);
 	free(r->workers);
+	fastpath_close(r->fp); /* after the workers: their flows delete entries */
+	r->fp = NULL;
 	ports_free(r->ports);
 	registry_free(r->reg);
 	ratelimit_free(r->rl);

@@ -40,6 +40,7 @@ struct twist_plane;
 struct mice_ha;
 struct cluster;
 struct trt;
+struct fastpath;
 
 #define RX_BATCH    32
 #define RX_BUFSZ    4096 /* bigger datagrams are counted as DROP_OVERSIZE */
@@ -90,6 +91,7 @@ struct relay {
 	uint64_t redirects[2];     /* 300s sent, by enum redirect_reason; atomic */
 	uint64_t redirects_none;   /* wanted to redirect, no sibling could take it; atomic */
 	struct trt *trt;           /* NULL unless trt.enabled (relay/trt.h) */
+	struct fastpath *fp;       /* NULL: the user-space path only (relay/fastpath.h) */
 };
 
 /*
@@ -148,6 +150,7 @@ struct worker {
 	uint64_t log_misdirect[MISDIRECT_N];
 	uint64_t log_import;
 	uint64_t log_redirect; /* no sibling to redirect to */
+	uint64_t log_fastpath;
 	/* Data-plane sockets (per-client and relayed): an epoll set of their
 	 * own, edge-triggered; libevent watches only its descriptor (dataplane.c). */
 	int dfd;

@@ -137,5 +137,7 @@ void standby_import(struct worker *w, const Twist__Flow *f)
 		gauges(a, +1);
 	}
 	a->flow.importing = false;
+	/* The fast path is in place before the VIP moves here (docs/fastpath.md). */
+	fastpath_alloc_sync(a);
 	STAT_INC(&w->st, sync_imported);
 }

@@ -309,6 +309,7 @@ static const struct conn_ops udp_ops = {
         .transport = STUN_PROTO_UDP,
         .stream = false,
         .replicates = true,
+        .fastpath = true,
         .send = udp_send,
         .send_data = udp_send_data,
         .attach = udp_attach,

@@ -47,6 +47,7 @@ PKGS=(
 	unbound socat iperf3 dnsutils conntrack tcpdump
 	bird2
 	tayga vsftpd lftp wget netcat-openbsd
+	libbpf-dev bpftool ethtool
 )
 # Installed for a tool only (turnutils_*, keepalived, unbound, bird, vsftpd
 # and tayga in the labs, promtool): their services never run (tayga's would

@@ -32,10 +32,13 @@
  *       here (N + 10 descriptors fit where 2N do not).
  *
  * Flow options (all flows): --listen 127.0.0.1:3978 --relay-ip 127.0.0.3
- * --port-min 20000 --peer 127.0.0.9:19999 --client-port 15000 --lifetime 600.
- * Flow i: client 127.0.(1 + i / 250).(1 + i % 250):client-port, local the
- * listener, relayed relay-ip:(port-min + i), one permission for the peer's
- * IP, channel 0x4000 bound to the peer, user "demo".
+ * --port-min 20000 --peer 127.0.0.9:19999 --client-port 15000 --lifetime 600
+ * [--perm-lifetime S] [--client-ip IP].
+ * Flow i: client 127.0.(1 + i / 250).(1 + i % 250):client-port (with
+ * --client-ip: IP:(client-port + i)), local the listener, relayed
+ * relay-ip:(port-min + i), one permission for the peer's IP (lifetime
+ * min(lifetime, 300) or --perm-lifetime), channel 0x4000 bound to the
+ * peer, user "demo".
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -65,7 +68,8 @@ struct opts {
 	unsigned n, index;
 	struct sockaddr_in listen, peer;
 	struct in_addr relay_ip;
-	unsigned port_min, client_port, lifetime;
+	unsigned port_min, client_port, lifetime, perm_lifetime;
+	struct in_addr client_ip; /* 0: 127.0.x.y per flow */
 	int metrics, syncd_metrics, pid;
 	int timeout_ms, period_ms;
 	const char *name;
@@ -126,6 +130,10 @@ static void flow_addrs(const struct opts *o, unsigned i, struct sockaddr_in *cli
 	client->sin_family = AF_INET;
 	client->sin_addr.s_addr = htonl(0x7f000000u | (1u + i / 250) << 8 | (1u + i % 250));
 	client->sin_port = htons((uint16_t)o->client_port);
+	if (o->client_ip.s_addr) {
+		client->sin_addr = o->client_ip;
+		client->sin_port = htons((uint16_t)(o->client_port + i));
+	}
 	memset(relayed, 0, sizeof(*relayed));
 	relayed->sin_family = AF_INET;
 	relayed->sin_addr = o->relay_ip;
@@ -173,6 +181,8 @@ static void flow_build(const struct opts *o, unsigned i, struct flowbuf *b)
 	b->perm.ip.data = b->pip;
 	b->perm.ip.len = 4;
 	b->perm.lifetime = o->lifetime < 300 ? o->lifetime : 300;
+	if (o->perm_lifetime)
+		b->perm.lifetime = o->perm_lifetime;
 	b->perms[0] = &b->perm;
 	b->f.n_perms = 1;
 	b->f.perms = b->perms;
@@ -605,7 +615,12 @@ int main(int argc, char **argv)
 			o.client_port = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--lifetime"))
 			o.lifetime = (unsigned)strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--metrics"))
+		else if (!strcmp(k, "--perm-lifetime"))
+			o.perm_lifetime = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--client-ip")) {
+			if (inet_pton(AF_INET, v, &o.client_ip) != 1)
+				die("bad --client-ip");
+		} else if (!strcmp(k, "--metrics"))
 			o.metrics = atoi(v);
 		else if (!strcmp(k, "--syncd-metrics"))
 			o.syncd_metrics = atoi(v);

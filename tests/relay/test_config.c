@@ -593,6 +593,8 @@ static const struct check_case check_cases[] = {
         {L R U "trt: {tcp_keepalive: 0}\n", "trt.tcp_keepalive must be between 1"},
         {L R U "trt: {ipv4_sources: [\"2001:db8::1\"]}\n", "trt.ipv4_sources[0]"},
         {L R U "trt: {max_udp: 0}\n", "trt.max_udp must be between 1"},
+        {L R U "fastpath: {enabled: auto}\n", "fastpath.enabled needs fastpath.interfaces"},
+        {L R U "fastpath: {enabled: on}\n", "fastpath.enabled needs fastpath.interfaces"},
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",
@@ -619,6 +621,44 @@ static void test_check_errors(void **state)
 }
 
 /* Boundaries that must still pass: a check that is off by one fails here. */
+/* fastpath: off by default, the three modes, interface names. */
+static void test_fastpath(void **state)
+{
+	static const struct load_case bad[] = {
+	        {"fastpath: {enabled: yes}\n", 0, 1, 21, "is not auto, on or off"},
+	        {"fastpath: {interfaces: [eth0123456789abc]}\n", 0, 1, 25, "not an interface name"},
+	        {"fastpath: {interfaces: [\"a b\"]}\n", 0, 1, 25, "not an interface name"},
+	        {"fastpath: {interfaces: [a, b, c, d, e, f, g, h, i]}\n", 0, 1, 49,
+	         "too many interfaces"},
+	};
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	load_ok(L R U, &cfg);
+	assert_int_equal(cfg.fastpath, CFG_FP_OFF);
+	assert_int_equal(cfg.n_fastpath_ifs, 0);
+	config_clear(&cfg);
+	load_ok(L R U "fastpath: {enabled: auto, interfaces: [eth0, veth-a]}\n", &cfg);
+	assert_int_equal(cfg.fastpath, CFG_FP_AUTO);
+	assert_int_equal(cfg.n_fastpath_ifs, 2);
+	assert_string_equal(cfg.fastpath_ifs[1], "veth-a");
+	config_clear(&cfg);
+	load_ok(L R U "fastpath: {enabled: on, interfaces: [eth0]}\n", &cfg);
+	assert_int_equal(cfg.fastpath, CFG_FP_ON);
+	config_clear(&cfg);
+	load_ok(L R U "fastpath: {enabled: \"off\", interfaces: []}\n", &cfg);
+	assert_int_equal(cfg.fastpath, CFG_FP_OFF);
+	config_clear(&cfg);
+	for (size_t i = 0; i < nitems(bad); i++) {
+		if (config_load_string(bad[i].yaml, strlen(bad[i].yaml), "t.yaml", &cfg, err,
+		                       sizeof(err)) != -1 ||
+		    strstr(err, bad[i].msg) == NULL)
+			fail_msg("fastpath case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+		config_clear(&cfg);
+	}
+}
+
 /* twist: defaults, a full section, the one-port range, and the parse errors. */
 static void test_twist(void **state)
 {
@@ -1006,6 +1046,8 @@ int main(void)
 	        cmocka_unit_test(test_check_errors),
 	        cmocka_unit_test(test_twist),
 	        cmocka_unit_test(test_trt),
+	        cmocka_unit_test(test_fastpath),
+	        cmocka_unit_test(test_twist),
 	        cmocka_unit_test(test_check_limits_ok),
 	        cmocka_unit_test(test_check_struct),
 	        cmocka_unit_test(test_users_cap),
