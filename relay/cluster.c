@@ -33,6 +33,9 @@
 #include "relay/relay.h"
 #include "relay/sync.h"
 
+_Static_assert(REDIRECT__COUNT == sizeof(((struct relay *)0)->redirects) / sizeof(uint64_t),
+               "one counter per redirect reason");
+
 #define SILENT_INTERVALS 3     /* a sibling unheard this many intervals is down */
 #define RECENT_MS        5000  /* how long a redirected client stays in our reports */
 #define FRESH_WINDOW_MS  30000 /* wall clocks of siblings may differ this much */

@@ -23,6 +23,7 @@ struct evbuffer;
 enum redirect_reason {
 	REDIRECT_HIGH_WATER,
 	REDIRECT_DRAINING,
+	REDIRECT_ANYCAST, /* pinned to our unicast address (relay/anycast.h) */
 	REDIRECT__COUNT,
 };
 

@@ -348,10 +348,9 @@ static const struct key ha_keys[] = {
         {CFG_STRING("role_file", ha_role_file)},
 };
 
-/* alternate: one address per family, "ip:port" or "[ip6]:port". */
-static int value_sibling_alt(struct yp *p, const struct key *k, void *base)
+/* One address per family, "ip:port" or "[ip6]:port": [0] IPv4, [1] IPv6. */
+static int value_alt_pair(struct yp *p, const struct key *k, struct tw_addr alt[2])
 {
-	struct cfg_sibling *sb = base;
 	char s[TW_ADDR_STRLEN];
 	struct tw_addr a;
 	int rc;
@@ -364,11 +363,40 @@ static int value_sibling_alt(struct yp *p, const struct key *k, void *base)
 		if (tw_addr_parse(s, DEFAULT_LISTEN_PORT, &a) < 0)
 			return yp_fail(p, p->ev.start_mark,
 			               "'%s' is not an address (want ip:port or [ip6]:port)", s);
-		if (sb->alt[a.family == TW_AF_INET6].family)
+		if (alt[a.family == TW_AF_INET6].family)
 			return yp_fail(p, p->ev.start_mark,
-			               "a second IPv%c alternate '%s' (one per family)",
-			               a.family == TW_AF_INET6 ? '6' : '4', s);
-		sb->alt[a.family == TW_AF_INET6] = a;
+			               "a second IPv%c %s '%s' (one per family)",
+			               a.family == TW_AF_INET6 ? '6' : '4', k->name, s);
+		alt[a.family == TW_AF_INET6] = a;
+	}
+	return rc;
+}
+
+static int value_sibling_alt(struct yp *p, const struct key *k, void *base)
+{
+	return value_alt_pair(p, k, ((struct cfg_sibling *)base)->alt);
+}
+
+static int value_cluster_unicast(struct yp *p, const struct key *k, void *base)
+{
+	return value_alt_pair(p, k, ((struct config *)base)->cluster_unicast);
+}
+
+/* anycast: service IPs, no port (every listener on one is a service port). */
+static int value_cluster_anycast(struct yp *p, const struct key *k, void *base)
+{
+	struct config *cfg = base;
+	int rc;
+
+	if (yp_seq_begin(p, k->name) < 0)
+		return -1;
+	while ((rc = yp_seq_next(p)) == 0) {
+		if (cfg->n_cluster_anycast == CFG_MAX_ANYCAST)
+			return yp_fail(p, p->ev.start_mark, "too many anycast addresses (max %d)",
+			               CFG_MAX_ANYCAST);
+		if (yp_scalar_ip(p, k->name, &cfg->cluster_anycast[cfg->n_cluster_anycast]) < 0)
+			return -1;
+		cfg->n_cluster_anycast++;
 	}
 	return rc;
 }
@@ -411,6 +439,9 @@ static const struct key cluster_keys[] = {
         {CFG_UINT("high_water", cluster_high_water)},
         {CFG_UINT("low_water", cluster_low_water)},
         {CFG_LIST("siblings", value_siblings)},
+        {CFG_LIST("anycast", value_cluster_anycast)},
+        {CFG_LIST("unicast", value_cluster_unicast)},
+        {CFG_STRING("domain", cluster_domain)},
 };
 
 static const struct key metrics_keys[] = {

@@ -23,6 +23,7 @@
 #define CFG_CONTROL_SOCKET "/run/twist/relay.sock"
 #define CFG_TUN_NAME       16 /* IFNAMSIZ */
 #define CFG_MAX_SIBLINGS   16
+#define CFG_MAX_ANYCAST    8
 #define CFG_TRT_RULES      256
 #define CFG_TRT_SOURCES    64
 #define CFG_TRT_FTP_PORTS  16
@@ -170,6 +171,13 @@ struct config {
 	unsigned cluster_low_water;   /* stop again at or below it; 0 = 90% of high_water */
 	struct cfg_sibling siblings[CFG_MAX_SIBLINGS];
 	unsigned n_siblings;
+	/* cluster.anycast: service addresses shared with other sites (IP only).
+	 * A new Allocate on one is sent to cluster_unicast, this node's own
+	 * address, which stays routed here when the anycast route moves. */
+	struct tw_addr cluster_anycast[CFG_MAX_ANYCAST];
+	unsigned n_cluster_anycast;
+	struct tw_addr cluster_unicast[2]; /* per family: [0] IPv4, [1] IPv6 */
+	char cluster_domain[CFG_STR];      /* ALTERNATE-DOMAIN naming it over TLS; "" = none */
 
 	/* operations */
 	char control_socket[CFG_STR]; /* twistctl's Unix socket; "" = none;

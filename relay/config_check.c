@@ -10,6 +10,7 @@
 
 #include "proto/cluster.h"
 #include "proto/twist.h"
+#include "relay/anycast.h"
 #include "relay/config.h"
 
 #define MAX_WORKERS       1024
@@ -452,6 +453,81 @@ static int check_sibling(struct check *c, unsigned i)
 	return 0;
 }
 
+/* Some listener has exactly this IP (any port). */
+static bool listened_ip(const struct config *cfg, const struct tw_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (tw_addr_ip_eq(&cfg->listen[i].addr, a))
+			return true;
+	return false;
+}
+
+/* Some listener answers on a: its IP and port, or a wildcard of its family there. */
+static bool listened_at(const struct config *cfg, const struct tw_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		const struct tw_addr *l = &cfg->listen[i].addr;
+
+		if (l->port == a->port && l->family == a->family &&
+		    (tw_addr_ip_eq(l, a) || addr_is_unspecified(l)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * cluster.anycast needs a listener of its own per address: a UDP request
+ * tells its destination only by the socket it arrived on (no
+ * IP_PKTINFO), so a wildcard listener cannot see that it was anycast.
+ * And a unicast address, one of this node's listeners, for every family.
+ */
+static int check_anycast(struct check *c)
+{
+	const struct config *cfg = c->cfg;
+	char b[TW_ADDR_STRLEN];
+
+	for (unsigned i = 0; i < cfg->n_cluster_anycast; i++) {
+		const struct tw_addr *a = &cfg->cluster_anycast[i];
+		const struct tw_addr *u = &cfg->cluster_unicast[a->family == TW_AF_INET6];
+
+		tw_addr_fmt_ip(a, b, sizeof(b));
+		if (addr_is_unspecified(a) || addr_is_multicast(a))
+			return check_fail(
+			        c, "cluster.anycast: '%s' is not a unicast service address", b);
+		if (!listened_ip(cfg, a))
+			return check_fail(c,
+			                  "cluster.anycast: no listen entry has address %s (each "
+			                  "anycast address needs its own listener, not a wildcard)",
+			                  b);
+		if (!u->family)
+			return check_fail(
+			        c,
+			        "cluster.anycast %s needs an IPv%c address of this node in "
+			        "cluster.unicast",
+			        b, a->family == TW_AF_INET6 ? '6' : '4');
+	}
+	for (unsigned f = 0; f < 2; f++) {
+		const struct tw_addr *u = &cfg->cluster_unicast[f];
+
+		if (!u->family)
+			continue;
+		tw_addr_fmt(u, b, sizeof(b));
+		if (u->port == 0 || addr_is_unspecified(u) || addr_is_multicast(u))
+			return check_fail(
+			        c, "cluster.unicast: '%s' is not an address clients can use", b);
+		if (anycast_is_service(cfg, u))
+			return check_fail(c, "cluster.unicast: '%s' is also in cluster.anycast", b);
+		if (!listened_at(cfg, u))
+			return check_fail(c, "cluster.unicast: no listen entry answers on %s", b);
+	}
+	if ((cfg->cluster_unicast[0].family || cfg->cluster_unicast[1].family ||
+	     cfg->cluster_domain[0]) &&
+	    !cfg->n_cluster_anycast)
+		return check_fail(c, "cluster.unicast and cluster.domain are used only with "
+		                     "cluster.anycast");
+	return 0;
+}
+
 /* cluster: off without a node name; with siblings, a secret and sane marks. */
 static int check_cluster(struct check *c)
 {
@@ -460,6 +536,10 @@ static int check_cluster(struct check *c)
 	if (!cfg->cluster_node[0]) {
 		if (cfg->n_siblings)
 			return check_fail(c, "cluster.siblings needs cluster.node");
+		if (cfg->n_cluster_anycast || cfg->cluster_unicast[0].family ||
+		    cfg->cluster_unicast[1].family)
+			return check_fail(c,
+			                  "cluster.anycast and cluster.unicast need cluster.node");
 		return 0;
 	}
 	if (!node_name_ok(cfg->cluster_node))
@@ -484,7 +564,7 @@ static int check_cluster(struct check *c)
 	for (unsigned i = 0; i < cfg->n_siblings; i++)
 		if (check_sibling(c, i) < 0)
 			return -1;
-	return 0;
+	return check_anycast(c);
 }
 
 /* The one UDP listener of the alternate address's family, or NULL having failed. */

@@ -92,7 +92,8 @@ static void state(struct ctl_conn *k)
 	control_reply(k,
 	              "ok node=%s role=%s sync=%s allocations=%zu capacity=%u high_water=%u "
 	              "low_water=%u draining=%s redirecting=%s siblings=%u "
-	              "siblings_available=%u redirects_high_water=%llu redirects_draining=%llu",
+	              "siblings_available=%u redirects_high_water=%llu redirects_draining=%llu "
+	              "redirects_anycast=%llu",
 	              cfg->cluster_node[0] ? cfg->cluster_node : "-",
 	              cluster_role_name(cluster_role_now(r)),
 	              cluster_sync_name(cluster_sync_now(r)), registry_count(r->reg),
@@ -105,6 +106,8 @@ static void state(struct ctl_conn *k)
 	              (unsigned long long)__atomic_load_n(&r->redirects[REDIRECT_HIGH_WATER],
 	                                                  __ATOMIC_RELAXED),
 	              (unsigned long long)__atomic_load_n(&r->redirects[REDIRECT_DRAINING],
+	                                                  __ATOMIC_RELAXED),
+	              (unsigned long long)__atomic_load_n(&r->redirects[REDIRECT_ANYCAST],
 	                                                  __ATOMIC_RELAXED));
 }
 

@@ -400,7 +400,7 @@ static void write_mice(struct evbuffer *b, struct relay *r)
 /* docs/cluster-protocol.md: redirection and the siblings. */
 static void write_cluster(struct evbuffer *b, struct relay *r)
 {
-	static const char *const why[REDIRECT__COUNT] = {"high_water", "draining"};
+	static const char *const why[REDIRECT__COUNT] = {"high_water", "draining", "anycast"};
 
 	family(b, "twist_redirects_total", "counter",
 	       "New Allocates answered 300 Try Alternate, by reason.");

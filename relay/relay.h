@@ -88,7 +88,7 @@ struct relay {
 	struct cluster *cluster;   /* NULL without cluster.node (relay/cluster.h) */
 	int draining;              /* twistctl drain: redirect new Allocates; atomic */
 	int redirecting;           /* above cluster.high_water, until low_water; atomic */
-	uint64_t redirects[2];     /* 300s sent, by enum redirect_reason; atomic */
+	uint64_t redirects[3];     /* 300s sent, by enum redirect_reason; atomic */
 	uint64_t redirects_none;   /* wanted to redirect, no sibling could take it; atomic */
 	struct trt *trt;           /* NULL unless trt.enabled (relay/trt.h) */
 	struct fastpath *fp;       /* NULL: the user-space path only (relay/fastpath.h) */

@@ -9,6 +9,7 @@
 #include "proto/chdata.h"
 #include "proto/stun.h"
 #include "common/log.h"
+#include "relay/anycast.h"
 #include "relay/cluster.h"
 #include "relay/policy.h"
 #include "relay/ports.h"
@@ -166,21 +167,33 @@ static bool over_tls(const struct conn_ops *ops)
 	       strcmp(ops->name, "wss") == 0;
 }
 
-/*
- * RFC 8489 §10, RFC 8656 §7.2: a new Allocate on a node that is draining or
- * above its high water goes to a sibling (relay/cluster.h). Only here, so a
- * Refresh or any request on an existing allocation is never redirected;
- * and only after authentication, so the 300 carries MESSAGE-INTEGRITY and
- * an off-path attacker cannot forge one the client would follow. True when
- * answered.
- */
-bool turn_allocate_redirect(struct req *q)
+static void send_300(struct req *q, const struct tw_addr *alt, const char *domain, const char *who)
+{
+	uint8_t buf[RESP_MAX];
+	struct stun_wr wr;
+
+	turn_count_error(q->w, 300);
+	turn_resp_begin(q, &wr, buf, STUN_ERROR);
+	stun_wr_error(&wr, STUN_A_ERROR_CODE, 300, NULL);
+	stun_wr_addr(&wr, STUN_A_ALTERNATE_SERVER, alt);
+	if (domain[0] && over_tls(q->c->ops))
+		stun_wr_attr(&wr, STUN_A_ALTERNATE_DOMAIN, domain, strlen(domain));
+	turn_resp_send(q, &wr);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char cb[TW_ADDR_STRLEN], ab[TW_ADDR_STRLEN];
+
+		log_debug("allocate from %s redirected to %s (%s)",
+		          tw_addr_fmt(&q->c->client, cb, sizeof(cb)),
+		          tw_addr_fmt(alt, ab, sizeof(ab)), who);
+	}
+}
+
+/* Draining or above high water: a sibling takes it. True when answered. */
+static bool redirect_to_sibling(struct req *q)
 {
 	struct relay *r = q->w->r;
 	struct cluster_target t;
 	enum redirect_reason why;
-	uint8_t buf[RESP_MAX];
-	struct stun_wr wr;
 
 	if (!cluster_should_redirect(r, &why))
 		return false;
@@ -194,21 +207,39 @@ bool turn_allocate_redirect(struct req *q)
 		return false;
 	}
 	__atomic_add_fetch(&r->redirects[why], 1, __ATOMIC_RELAXED);
-	turn_count_error(q->w, 300);
-	turn_resp_begin(q, &wr, buf, STUN_ERROR);
-	stun_wr_error(&wr, STUN_A_ERROR_CODE, 300, NULL);
-	stun_wr_addr(&wr, STUN_A_ALTERNATE_SERVER, &t.alt);
-	if (t.domain[0] && over_tls(q->c->ops))
-		stun_wr_attr(&wr, STUN_A_ALTERNATE_DOMAIN, t.domain, strlen(t.domain));
-	turn_resp_send(q, &wr);
-	if (log_enabled(LOG_LVL_DEBUG)) {
-		char cb[TW_ADDR_STRLEN], ab[TW_ADDR_STRLEN];
-
-		log_debug("allocate from %s redirected to %s (%s)",
-		          tw_addr_fmt(&q->c->client, cb, sizeof(cb)),
-		          tw_addr_fmt(&t.alt, ab, sizeof(ab)), t.name);
-	}
+	send_300(q, &t.alt, t.domain, t.name);
 	return true;
+}
+
+/*
+ * On an anycast address: this node's own unicast address takes it, so the
+ * allocation outlives a move of the anycast route (relay/anycast.h).
+ */
+static bool redirect_to_unicast(struct req *q)
+{
+	struct relay *r = q->w->r;
+	struct tw_addr alt;
+
+	if (!anycast_pin(&r->cfg, &q->c->local, q->c->client.family, &alt))
+		return false;
+	__atomic_add_fetch(&r->redirects[REDIRECT_ANYCAST], 1, __ATOMIC_RELAXED);
+	send_300(q, &alt, r->cfg.cluster_domain, "anycast: this node");
+	return true;
+}
+
+/*
+ * RFC 8489 §10, RFC 8656 §7.2: a new Allocate goes elsewhere when this
+ * node is draining or above its high water (a sibling, relay/cluster.h),
+ * or when it arrived on an anycast address (this node's unicast address).
+ * A sibling comes first: pinning a client to a node that is leaving would
+ * only delay the move. Only here, so a Refresh or any request on an
+ * existing allocation is never redirected; and only after authentication,
+ * so the 300 carries MESSAGE-INTEGRITY and an off-path attacker cannot
+ * forge one the client would follow. True when answered.
+ */
+bool turn_allocate_redirect(struct req *q)
+{
+	return redirect_to_sibling(q) || redirect_to_unicast(q);
 }
 
 static int open_relay_stream(struct req *q, struct allocation *a, uint8_t fam)

@@ -95,9 +95,10 @@ int turn_peer_check(struct req *q, const struct stun_attr *pa, struct tw_addr *p
 void turn_do_send(struct worker *w, struct conn *c, const struct stun_msg *m);
 void turn_chdata_input(struct worker *w, struct conn *c, const uint8_t *buf, size_t len);
 /*
- * A new, authenticated Allocate on a draining or loaded node: answered 300
- * with ALTERNATE-SERVER naming a sibling (relay/cluster.h). True when
- * answered; false when it is to be served here.
+ * A new, authenticated Allocate on a draining or loaded node, or on an
+ * anycast address: answered 300 with ALTERNATE-SERVER naming a sibling
+ * (relay/cluster.h) or this node's unicast address (relay/anycast.h).
+ * True when answered; false when it is to be served here.
  */
 bool turn_allocate_redirect(struct req *q);
 /* The lifetime to grant in seconds (RFC 8656 §7.2); -1 when LIFETIME is malformed. */

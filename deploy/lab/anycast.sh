@@ -244,7 +244,9 @@ EOF
 }
 
 # The cluster section of the shared contract (issue 14): the other site
-# is this node's sibling, named by its unicast addresses.
+# is this node's sibling, named by its unicast addresses. A new Allocate
+# on the anycast address is sent (300) to this node's own unicast address,
+# so that the allocation stays here when BGP moves the anycast route.
 cluster_yaml() {
 	local s=$1 o
 	o=$(other "$s")
@@ -256,6 +258,8 @@ cluster:
   interval_ms: 1000
   capacity: 1000
   high_water: 800
+  anycast: [$ANYCAST_IP, "$ANYCAST_IP6"]
+  unicast: [$(unicast "$s"):3478, "[$(unicast6 "$s")]:3478"]
   siblings:
     - name: ${o}1
       report: tcp://$(unicast "$o"):3491

@@ -2,19 +2,23 @@
 """anycast_turn: a small TURN client (RFC 8656 over UDP, long-term
 credentials, MD5 keys) for the anycast lab, standard library only.
 
-    anycast_turn.py alloc SERVER_IP [--port 3478]
+    anycast_turn.py alloc SERVER_IP [--port 3478] [--follow]
         One Allocate. Prints one JSON line: {"result": "ok", "relayed": IP}
         (the relayed address tells the site apart: each node relays from its
         own unicast address), {"result": "redirect", "alternate": "IP:PORT",
         "integrity": true} for a 300, {"result": "error", "code": N}, or
         {"result": "timeout"}. Exit 0 for ok or redirect, 1 otherwise.
+        With --follow, a 300 that carries valid MESSAGE-INTEGRITY is
+        followed once (a new socket to the alternate, a new nonce), and the
+        line is the second answer with "redirect": {the 300's fields}; a 300
+        without integrity is not followed: {"result": "unauthenticated 300"}.
 
     anycast_turn.py hold SERVER_IP PEER_IP PEER_PORT --ready-file F --until-file G
         Allocate, CreatePermission, then a Send indication to the UDP echo
         PEER every 100 ms, counting the Data indications that come back.
         Creates F once an echo came back, runs until G exists, then must get
         back an echo of a packet sent after that: exit 0 if it did. Prints
-        one JSON line with the counts.
+        one JSON line with the counts. --follow as for alloc.
 
 Every wait is bounded (--timeout, default 3 s a transaction, 3 tries).
 """
@@ -182,8 +186,23 @@ class Client:
         return out
 
 
-def hold(c, a):
+def allocate(a):
+    """(client, answer): with --follow, through one authenticated 300."""
+    c = Client(a.server, a.port, a.timeout)
     r = c.allocate()
+    if not a.follow or r["result"] != "redirect":
+        return c, r
+    if not r["integrity"]:
+        return c, {"result": "unauthenticated 300", "redirect": r}
+    host, port = r["alternate"].rsplit(":", 1)
+    c = Client(host.strip("[]"), int(port), a.timeout)
+    r2 = c.allocate()
+    r2["redirect"] = r
+    return c, r2
+
+
+def hold(a):
+    c, r = allocate(a)
     if r["result"] != "ok" or not c.permission(a.peer):
         print(json.dumps({"result": "setup failed", "allocate": r}))
         return 1
@@ -205,7 +224,8 @@ def hold(c, a):
                 open(a.ready_file, "w").close()
             if after_mark is not None and n >= after_mark:
                 print(json.dumps({"result": "ok", "relayed": r["relayed"], "sent": sent,
-                                  "echoed": got, "resumed_at_seq": n}))
+                                  "echoed": got, "resumed_at_seq": n,
+                                  "redirect": r.get("redirect")}))
                 return 0
     print(json.dumps({"result": "no echo after the mark" if marked else "never marked",
                       "relayed": r["relayed"], "sent": sent, "echoed": got}))
@@ -223,15 +243,15 @@ def main():
     ap.add_argument("--ready-file")
     ap.add_argument("--until-file")
     ap.add_argument("--max-seconds", type=float, default=120.0)
+    ap.add_argument("--follow", action="store_true")
     a = ap.parse_args()
-    c = Client(a.server, a.port, a.timeout)
     if a.cmd == "alloc":
-        r = c.allocate()
+        r = allocate(a)[1]
         print(json.dumps(r))
         return 0 if r["result"] in ("ok", "redirect") else 1
     if not (a.peer and a.peer_port and a.ready_file and a.until_file):
         ap.error("hold needs PEER_IP PEER_PORT --ready-file --until-file")
-    return hold(c, a)
+    return hold(a)
 
 
 if __name__ == "__main__":

@@ -332,6 +332,10 @@ static const struct load_case load_cases[] = {
         {"cluster:\n  siblings: [{name: b, report: r, alternate: [192.0.2.1, 192.0.2.2]}]\n", 0, 2,
          58, "a second IPv4 alternate '192.0.2.2'"},
         {"cluster:\n  siblings: [{name: b, alternate: [192.0.2.1]}]\n", 0, 2, 14, "'report'"},
+        {"cluster:\n  unicast: [192.0.2.1:1, 192.0.2.2:2]\n", 0, 2, 26,
+         "a second IPv4 unicast '192.0.2.2:2'"},
+        {"cluster:\n  anycast: [192.0.2.100:3478]\n", 0, 2, 13,
+         "'192.0.2.100:3478' is not an IP address"},
 
         {"listen:\n  - address: 127.0.0.1:3478\n", 0, 2, 14, "is not an IP address"},
         {"listen:\n  - address: localhost\n", 0, 2, 14, "is not an IP address"},
@@ -595,6 +599,28 @@ static const struct check_case check_cases[] = {
         {L R U "trt: {max_udp: 0}\n", "trt.max_udp must be between 1"},
         {L R U "fastpath: {enabled: auto}\n", "fastpath.enabled needs fastpath.interfaces"},
         {L R U "fastpath: {enabled: on}\n", "fastpath.enabled needs fastpath.interfaces"},
+/* cluster.anycast: its own listener, a unicast address per family. */
+#define CN "cluster: {node: a, secret: 0123456789abcdef, listen: \"tcp://h:1\", "
+#define AL "listen: [{address: 127.0.0.1}, {address: 192.0.2.100}, {address: 198.51.100.11}]\n"
+        {L R U "cluster: {anycast: [192.0.2.100], unicast: [198.51.100.11:3478]}\n",
+         "cluster.anycast and cluster.unicast need cluster.node"},
+        {L R U CN "anycast: [192.0.2.100], unicast: [127.0.0.1:3478]}\n",
+         "cluster.anycast: no listen entry has address 192.0.2.100 (each anycast address "
+         "needs its own listener"},
+        {AL R U CN "anycast: [192.0.2.100]}\n",
+         "cluster.anycast 192.0.2.100 needs an IPv4 address of this node in cluster.unicast"},
+        {AL R U CN "anycast: [192.0.2.100], unicast: [\"[2001:db8::1]:3478\"]}\n",
+         "needs an IPv4 address of this node"},
+        {AL R U CN "anycast: [192.0.2.100], unicast: [192.0.2.100:3478]}\n",
+         "cluster.unicast: '192.0.2.100:3478' is also in cluster.anycast"},
+        {AL R U CN "anycast: [192.0.2.100], unicast: [198.51.100.11:3479]}\n",
+         "cluster.unicast: no listen entry answers on 198.51.100.11:3479"},
+        {AL R U CN "anycast: [0.0.0.0], unicast: [198.51.100.11:3478]}\n",
+         "cluster.anycast: '0.0.0.0' is not a unicast service address"},
+        {AL R U CN "unicast: [198.51.100.11:3478]}\n",
+         "cluster.unicast and cluster.domain are used only with cluster.anycast"},
+#undef CN
+#undef AL
         {L R U "software: "
                "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
                "ssssssssssssssssssssssssssssssssssssssssssssss\n",
