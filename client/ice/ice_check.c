@@ -374,7 +374,8 @@ void ice_check_incoming(struct ice_agent *a, int base, const struct tw_addr *fro
 	p = pair_at(a, (size_t)pi);
 	if (p->p.state != ICE_PAIR_SUCCEEDED && !p->tx_active) {
 		p->p.state = ICE_PAIR_WAITING;
-		trig_push(a, (size_t)pi, false);
+		/* a pair the controlling peer nominates goes first: it sends on it already */
+		trig_push(a, (size_t)pi, req.use_cand && !a->controlling);
 	}
 	/* RFC 8445 §7.3.1.5; aggressive nomination from the peer is taken too */
 	if (req.use_cand && !a->controlling) {

@@ -30,6 +30,10 @@ struct peer {
 	const char *dir, *name, *peer_name;
 	unsigned count, sent, pongs, pings_in, timeout_s, delay_ms, restart_after;
 	uint8_t *got;
+	/* pongs owed while the agent had no selected pair yet (-ENOTCONN): a
+	 * controlling aioice sends as soon as its own check succeeds, which can
+	 * be a tick before ours does */
+	unsigned *owed, nowed;
 	bool offered, remote_set, done, restarted;
 	bool unreachable; /* only run the checks; no data */
 	unsigned run_s;
@@ -139,7 +143,8 @@ static void on_data(struct ice_agent *a, uint8_t comp, const uint8_t *buf, size_
 	if (sscanf(msg, "ping %u", &n) == 1) {
 		p->pings_in++;
 		snprintf(msg, sizeof(msg), "pong %u", n);
-		ice_send(a, comp, msg, strlen(msg));
+		if (ice_send(a, comp, msg, strlen(msg)) == -ENOTCONN && p->nowed < MAX_COUNT)
+			p->owed[p->nowed++] = n;
 	} else if (sscanf(msg, "pong %u", &n) == 1 && n < p->count && !p->got[n]) {
 		p->got[n] = 1;
 		p->pongs++;
@@ -157,6 +162,12 @@ static void on_state(struct ice_agent *a, enum ice_state s, void *arg)
 static void send_some(struct peer *p)
 {
 	char msg[32];
+
+	for (; p->nowed; p->nowed--) {
+		snprintf(msg, sizeof(msg), "pong %u", p->owed[p->nowed - 1]);
+		if (ice_send(p->a, 1, msg, strlen(msg)) < 0)
+			return;
+	}
 
 	/* a few per tick: paced, so a healthy path loses none */
 	for (int i = 0; i < 4 && p->sent < p->count; i++) {
@@ -339,6 +350,7 @@ int main(int argc, char **argv)
 	log_init("ice_peer", LOG_LVL_INFO, false);
 	parse_args(&p, argc, argv);
 	p.got = calloc(p.count ? p.count : 1, 1);
+	p.owed = calloc(MAX_COUNT, sizeof(*p.owed));
 	p.cfg.on_state = on_state;
 	p.cfg.on_data = on_data;
 	p.cfg.on_gathered = on_gathered;
@@ -357,5 +369,6 @@ int main(int argc, char **argv)
 	ice_agent_free(p.a);
 	event_base_free(p.eb);
 	free(p.got);
+	free(p.owed);
 	return p.exit_code;
 }
