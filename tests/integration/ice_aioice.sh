@@ -12,6 +12,9 @@
 #       and checks first: aioice answers 487, we switch
 #   conflict-487-sent   both controlling; ours has the larger one and
 #       aioice checks first: we answer 487, aioice switches
+#   nice-direct, nice-relay   the other side is libnice (tests/client/
+#       nice_peer.c, the 4th argument) instead of aioice: direct, and
+#       relayed through twist-relay over TURN UDP (libnice force-relay)
 #   unreachable60   no aioice: 60 remote candidates nobody answers, two
 #       local addresses (120 pairs): at most 100 checks, one per Ta tick
 #       (the agent's own tick numbers, from its debug log)
@@ -21,6 +24,7 @@ set -u
 RELAY=${1:?usage: ice_aioice.sh TWIST-RELAY ICE_PEER CASE}
 PEER=${2:?}
 CASE=${3:?}
+NICE_PEER=${4:-}
 TW_NAME=ice_aioice_$CASE
 TW_PORT=3697
 TW_METRICS_PORT=9697
@@ -48,7 +52,12 @@ P_ARGS=(--dir "$TW_TMP" --name py --peer c --count $COUNT --timeout 90)
 # run_pair: both sides; each must exit 0 within the bound.
 run_pair() {
 	local cpid ppid i
-	tw_start aioice "$TW_TMP/py.log" "$PY" "$(dirname "$0")/ice_aioice.py" "${P_ARGS[@]}"
+	if [[ $CASE == nice-* ]]; then
+		[ -x "$NICE_PEER" ] || tw_fail "nice_peer '$NICE_PEER' not built (libnice-dev)"
+		tw_start libnice "$TW_TMP/py.log" "$NICE_PEER" "${P_ARGS[@]}"
+	else
+		tw_start aioice "$TW_TMP/py.log" "$PY" "$(dirname "$0")/ice_aioice.py" "${P_ARGS[@]}"
+	fi
 	ppid=$TW_LAST_PID
 	tw_start ice_peer "$TW_TMP/c.log" "$PEER" "${C_ARGS[@]}"
 	cpid=$TW_LAST_PID
@@ -130,6 +139,23 @@ conflict-487-sent)
 	[ "$(field "$C_RES" resp_487_sent)" -ge 1 ] || tw_fail "ice_peer sent no 487"
 	[ "$(field "$C_RES" role)" = controlling ] || tw_fail "ice_peer lost its role"
 	[ "$(field "$P_RES" role)" = controlled ] || tw_fail "aioice did not switch to controlled"
+	;;
+nice-direct)
+	C_ARGS+=(--role controlling --host 192.0.2.1)
+	P_ARGS+=(--role controlled --host 192.0.2.2)
+	run_pair
+	check_stream
+	want_selected "$C_RES" host 'host|prflx'
+	;;
+nice-relay)
+	tw_start_relay "$RELAY"
+	C_ARGS+=(--role controlled --relay-only --turn $TURN --turn-user demo --turn-pass demo)
+	P_ARGS+=(--role controlling --turn 127.0.0.1 --turn-port $TW_PORT)
+	run_pair
+	check_stream
+	want_selected "$C_RES" relay 'relay|prflx'
+	[ "$(field "$P_RES" selected)" = relay:relay ] || tw_fail "libnice selected $(field "$P_RES" selected)"
+	tw_stop_relay
 	;;
 unreachable60)
 	ip route add 203.0.113.0/24 dev ice13a-v0 || tw_fail "route to 203.0.113.0/24"
