@@ -187,7 +187,8 @@ static void finish(struct peer *p, int code)
 	printf("RESULT name=%s state=%s role=%s sent=%u pongs=%u pings_in=%u checks_sent=%llu "
 	       "check_rtx=%llu checks_same_tick=%llu ticks=%llu resp_401=%llu "
 	       "resp_487_sent=%llu resp_487_recv=%llu role_switches=%llu prflx_remote=%llu "
-	       "consent_ok=%llu pairs_dropped=%llu drops=%llu selected=%s:%s\n",
+	       "consent_ok=%llu pairs_dropped=%llu drops=%llu checks_in=%llu data_in=%llu "
+	       "selected=%s:%s\n",
 	       p->name, ice_state_name(ice_agent_state(p->a)),
 	       ice_agent_controlling(p->a) ? "controlling" : "controlled", p->sent, p->pongs,
 	       p->pings_in, (unsigned long long)st->checks_sent, (unsigned long long)st->check_rtx,
@@ -196,6 +197,7 @@ static void finish(struct peer *p, int code)
 	       (unsigned long long)st->resp_487_recv, (unsigned long long)st->role_switches,
 	       (unsigned long long)st->prflx_remote, (unsigned long long)st->consent_ok,
 	       (unsigned long long)st->pairs_dropped, (unsigned long long)st->drops,
+	       (unsigned long long)st->checks_in, (unsigned long long)st->data_in,
 	       sel ? ice_cand_type_name(l.type) : "none",
 	       sel ? ice_cand_type_name(r.type) : "none");
 	fflush(stdout);
