@@ -35,7 +35,7 @@ struct peer {
 	 * be a tick before ours does */
 	unsigned *owed, nowed;
 	bool offered, remote_set, done, restarted;
-	bool unreachable; /* only run the checks; no data */
+	bool unreachable; /* --no-data: checks only, for RUN_S seconds */
 	unsigned run_s;
 	uint64_t start_ms;
 	struct event *timer;
@@ -259,19 +259,19 @@ static void usage(void)
 	        "usage: ice_peer --dir D --name N --peer P --role controlling|controlled\n"
 	        "  [--host IP]... [--stun IP:PORT] [--turn IP:PORT --turn-user U --turn-pass W\n"
 	        "  [--turn-tcp]] [--relay-only] [--count N] [--timeout S] [--tie-breaker N]\n"
-	        "  [--delay-ms MS] [--unreachable RUN_S] [--max-tx N] [-v]\n");
+	        "  [--delay-ms MS] [--no-data RUN_S] [--max-tx N] [-v]\n");
 	exit(2);
 }
 
 static void parse_args(struct peer *p, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"dir", 1, 0, 'd'},         {"name", 1, 0, 'n'},        {"peer", 1, 0, 'p'},
-	        {"role", 1, 0, 'r'},        {"host", 1, 0, 'H'},        {"stun", 1, 0, 's'},
-	        {"turn", 1, 0, 't'},        {"turn-user", 1, 0, 'u'},   {"turn-pass", 1, 0, 'w'},
-	        {"turn-tcp", 0, 0, 'T'},    {"relay-only", 0, 0, 'R'},  {"count", 1, 0, 'c'},
-	        {"timeout", 1, 0, 'o'},     {"tie-breaker", 1, 0, 'b'}, {"delay-ms", 1, 0, 'D'},
-	        {"unreachable", 1, 0, 'U'}, {"max-tx", 1, 0, 'm'},      {0, 0, 0, 0},
+	        {"dir", 1, 0, 'd'},      {"name", 1, 0, 'n'},        {"peer", 1, 0, 'p'},
+	        {"role", 1, 0, 'r'},     {"host", 1, 0, 'H'},        {"stun", 1, 0, 's'},
+	        {"turn", 1, 0, 't'},     {"turn-user", 1, 0, 'u'},   {"turn-pass", 1, 0, 'w'},
+	        {"turn-tcp", 0, 0, 'T'}, {"relay-only", 0, 0, 'R'},  {"count", 1, 0, 'c'},
+	        {"timeout", 1, 0, 'o'},  {"tie-breaker", 1, 0, 'b'}, {"delay-ms", 1, 0, 'D'},
+	        {"no-data", 1, 0, 'U'},  {"max-tx", 1, 0, 'm'},      {0, 0, 0, 0},
 	};
 	int ch;
 

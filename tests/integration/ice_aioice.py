@@ -54,6 +54,9 @@ async def main(a):
     await conn.gather_candidates()
     write_offer(conn, os.path.join(a.dir, a.name + ".offer"))
     ufrag, pwd, cands = await read_offer(os.path.join(a.dir, a.peer + ".offer"), deadline)
+    if a.bad_pwd:
+        # the peer's checks then fail its integrity: it must answer 401
+        pwd = pwd[:-1] + ("a" if pwd[-1] != "a" else "b")
     conn.remote_username, conn.remote_password = ufrag, pwd
     for line in cands:
         await conn.add_remote_candidate(aioice.Candidate.from_sdp(line))
@@ -118,6 +121,7 @@ if __name__ == "__main__":
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--tie-breaker", type=int)
     p.add_argument("--delay-ms", type=int, default=0)
+    p.add_argument("--bad-pwd", action="store_true", help="use a wrong remote password")
     args = p.parse_args()
     try:
         sys.exit(asyncio.run(main(args)))

@@ -18,6 +18,8 @@
 #   srflx-controlling, srflx-controlled   each side behind its own NAT
 #       (namespaces ice13a-a, -na, -b, -nb, -s; nft masquerade), twist-relay
 #       as the STUN server: host candidates fail, server-reflexive succeed
+#   badpwd   aioice checks us with a wrong password: every check gets 401,
+#       no candidate, no pair
 #   unreachable60   no aioice: 60 remote candidates nobody answers, two
 #       local addresses (120 pairs): at most 100 checks, one per Ta tick
 #       (the agent's own tick numbers, from its debug log)
@@ -264,6 +266,24 @@ srflx-controlling | srflx-controlled)
 	grep -q 'typ srflx raddr 192.0.2.130 ' "$TW_TMP/py.offer" || tw_fail "aioice offered no srflx candidate"
 	tw_stop_relay
 	;;
+badpwd)
+	# aioice checks our candidates with a wrong password for us; we know
+	# no candidate of aioice (its offer to us is empty), so every pair we
+	# could form would come from those checks: there must be none
+	printf 'abcd\n0123456789012345678901\nend\n' >"$TW_TMP/py.offer"
+	P_ARGS=(--dir "$TW_TMP" --name pyx --peer c --count 1 --timeout 8 --role controlling --bad-pwd)
+	tw_start aioice "$TW_TMP/pyx.log" "$PY" "$(dirname "$0")/ice_aioice.py" "${P_ARGS[@]}"
+	timeout -k 5 60 "$PEER" "${C_ARGS[@]}" --role controlled --host 192.0.2.1 --no-data 6 \
+		>"$TW_TMP/c.log" 2>&1 || tw_fail "ice_peer failed: $(tail -n 5 "$TW_TMP/c.log")"
+	C_RES=$(grep '^RESULT' "$TW_TMP/c.log" | tail -n 1)
+	tw_log "ice_peer: $C_RES"
+	[ "$(field "$C_RES" checks_in)" -ge 1 ] || tw_fail "no check from aioice arrived"
+	[ "$(field "$C_RES" resp_401)" = "$(field "$C_RES" checks_in)" ] ||
+		tw_fail "$(field "$C_RES" checks_in) checks in, only $(field "$C_RES" resp_401) answered 401"
+	[ "$(field "$C_RES" prflx_remote)" = 0 ] || tw_fail "a wrong-password check made a candidate"
+	[ "$(field "$C_RES" checks_sent)" = 0 ] || tw_fail "a wrong-password check made a pair to check"
+	[ "$(field "$C_RES" selected)" = none:none ] || tw_fail "a pair was selected"
+	;;
 unreachable60)
 	ip route add 203.0.113.0/24 dev ice13a-v0 || tw_fail "route to 203.0.113.0/24"
 	{
@@ -273,7 +293,7 @@ unreachable60)
 		echo end
 	} >"$TW_TMP/py.offer"
 	timeout -k 5 60 "$PEER" "${C_ARGS[@]}" --role controlling --host 192.0.2.1 --host 192.0.2.2 \
-		--unreachable 10 -v >"$TW_TMP/c.log" 2>&1 || tw_fail "ice_peer failed: $(tail -n 5 "$TW_TMP/c.log")"
+		--no-data 10 -v >"$TW_TMP/c.log" 2>&1 || tw_fail "ice_peer failed: $(tail -n 5 "$TW_TMP/c.log")"
 	C_RES=$(grep '^RESULT' "$TW_TMP/c.log" | tail -n 1)
 	tw_log "ice_peer: $C_RES"
 	checks=$(field "$C_RES" checks_sent)
