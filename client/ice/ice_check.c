@@ -72,7 +72,8 @@ static int pair_slot(struct ice_agent *a, uint64_t prio)
 	for (size_t i = 0; i < a->npair; i++) {
 		enum ice_pair_state s = a->pair[i].p.state;
 
-		if (s != ICE_PAIR_FROZEN && s != ICE_PAIR_WAITING)
+		/* a valid pair waiting for its nomination check is not unchecked */
+		if ((s != ICE_PAIR_FROZEN && s != ICE_PAIR_WAITING) || a->pair[i].valid)
 			continue;
 		if (low == SIZE_MAX || a->pair[i].p.prio < a->pair[low].p.prio)
 			low = i;

@@ -339,6 +339,52 @@ static void test_unreachable_paced(void **state)
 	assert_int_equal(ice_agent_state(N->ag[0]), ICE_CHECKING);
 }
 
+/* At the cap, a pair from a peer-reflexive check replaces the lowest unchecked one. */
+static void test_cap_replacement(void **state)
+{
+	struct ice_cand rem[60];
+	struct ice_check_req req = {.prio = 0x7effffff, .controlling = false, .tb = 3};
+	uint8_t buf[ICE_MSG_MAX], tid[STUN_TID_LEN] = {9};
+	struct tw_addr a2, from;
+	const char *u, *p;
+	uint64_t lowest = UINT64_MAX;
+	int n, prflx = 0;
+	(void)state;
+
+	N->ag[0] = agent(true, 5, "192.0.2.1:1000");
+	tw_addr_parse("192.0.2.3:1001", 0, &a2);
+	ice_core_add_host(N->ag[0], 1, 1, &a2);
+	ice_core_gather(N->ag[0]);
+	for (int i = 0; i < 60; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "203.0.113.%d:%d", i + 1, 5000 + i);
+		memset(&rem[i], 0, sizeof(rem[i]));
+		rem[i].comp = 1;
+		tw_addr_parse(ip, 0, &rem[i].addr);
+		rem[i].prio = ice_cand_priority(ICE_CAND_HOST, (uint16_t)i, 1);
+		snprintf(rem[i].foundation, sizeof(rem[i].foundation), "f%d", i);
+	}
+	assert_int_equal(ice_set_remote(N->ag[0], "abcd", "0123456789012345678901", rem, 60), 0);
+	assert_int_equal(N->ag[0]->npair, 100);
+	for (size_t i = 0; i < N->ag[0]->npair; i++)
+		if (N->ag[0]->pair[i].p.prio < lowest)
+			lowest = N->ag[0]->pair[i].p.prio;
+	ice_local_credentials(N->ag[0], &u, &p);
+	tw_addr_parse("198.51.100.9:7000", 0, &from);
+	n = ice_msg_check(buf, sizeof(buf), tid, u, "abcd", p, &req);
+	ice_core_recv(N->ag[0], 0, &from, buf, (size_t)n);
+	assert_int_equal(N->ag[0]->npair, 100);
+	assert_int_equal(N->ag[0]->st.pairs_dropped, 1);
+	assert_int_equal(N->ag[0]->st.prflx_remote, 1);
+	for (size_t i = 0; i < N->ag[0]->npair; i++)
+		prflx += N->ag[0]->rem[N->ag[0]->pair[i].p.remote].type == ICE_CAND_PRFLX;
+	assert_int_equal(prflx, 1);
+	/* the one dropped was the lowest */
+	for (size_t i = 0; i < N->ag[0]->npair; i++)
+		assert_true(N->ag[0]->pair[i].p.prio >= lowest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +393,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_role_conflict, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unreachable_paced, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cap_replacement, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
