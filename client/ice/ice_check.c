@@ -32,6 +32,20 @@ static uint64_t pair_prio(const struct ice_agent *a, uint16_t l, uint16_t r)
 	                      : ice_pair_priority(a->rem[r].prio, a->loc[l].prio);
 }
 
+/* The one place a pair changes state (RFC 8445 §6.1.2.6 names the states). */
+void ice_pair_change_state(struct ice_agent *a, struct ice_cpair *p, enum ice_pair_state s)
+{
+	char lb[TW_ADDR_STRLEN], rb[TW_ADDR_STRLEN];
+
+	if (p->p.state == s)
+		return;
+	log_debug("ice: pair %s -> %s: %s -> %s",
+	          tw_addr_fmt(&pair_local(a, p)->addr, lb, sizeof(lb)),
+	          tw_addr_fmt(&pair_remote(a, p)->addr, rb, sizeof(rb)),
+	          ice_pair_state_name(p->p.state), ice_pair_state_name(s));
+	p->p.state = s;
+}
+
 static int pair_find(const struct ice_agent *a, uint16_t l, uint16_t r)
 {
 	for (size_t i = 0; i < a->npair; i++)
@@ -192,7 +206,7 @@ static void check_start(struct ice_agent *a, size_t pi)
 	struct ice_cpair *p = pair_at(a, pi);
 	char lb[TW_ADDR_STRLEN], rb[TW_ADDR_STRLEN];
 
-	p->p.state = ICE_PAIR_IN_PROGRESS;
+	ice_pair_change_state(a, p, ICE_PAIR_IN_PROGRESS);
 	p->tx_active = true;
 	p->tx_controlling = a->controlling;
 	p->sent = 0;
@@ -253,7 +267,7 @@ static void check_failed(struct ice_agent *a, struct ice_cpair *p)
 		a->nominating = false;
 	}
 	p->tx_active = false;
-	p->p.state = ICE_PAIR_FAILED;
+	ice_pair_change_state(a, p, ICE_PAIR_FAILED);
 	ice_agent_update_state(a);
 }
 
@@ -374,7 +388,7 @@ void ice_check_incoming(struct ice_agent *a, int base, const struct tw_addr *fro
 		return;
 	p = pair_at(a, (size_t)pi);
 	if (p->p.state != ICE_PAIR_SUCCEEDED && !p->tx_active) {
-		p->p.state = ICE_PAIR_WAITING;
+		ice_pair_change_state(a, p, ICE_PAIR_WAITING);
 		/* a pair the controlling peer nominates goes first: it sends on it already */
 		trig_push(a, (size_t)pi, req.use_cand && !a->controlling);
 	}
@@ -414,7 +428,7 @@ static void unfreeze_foundation(struct ice_agent *a, const struct ice_cpair *don
 
 		if (p->p.state == ICE_PAIR_FROZEN &&
 		    ice_pair_same_foundation(a->loc, a->rem, &p->p, &done->p))
-			p->p.state = ICE_PAIR_WAITING;
+			ice_pair_change_state(a, p, ICE_PAIR_WAITING);
 	}
 }
 
@@ -425,7 +439,7 @@ static void check_succeeded(struct ice_agent *a, size_t pi, const struct stun_ms
 	struct tw_addr mapped;
 
 	p->tx_active = false;
-	p->p.state = ICE_PAIR_SUCCEEDED;
+	ice_pair_change_state(a, p, ICE_PAIR_SUCCEEDED);
 	if (x && stun_attr_xaddr(m, x, &mapped) == 0)
 		local_prflx(a, p, &mapped);
 	if (!p->valid && !a->first_valid_ms)
@@ -453,7 +467,7 @@ static void check_error(struct ice_agent *a, size_t pi, const struct stun_msg *m
 		if (p->tx_controlling == a->controlling)
 			ice_role_switch(a);
 		p->tx_active = false;
-		p->p.state = ICE_PAIR_WAITING;
+		ice_pair_change_state(a, p, ICE_PAIR_WAITING);
 		trig_push(a, pi, true);
 		return;
 	}

@@ -119,6 +119,7 @@ void ice_check_incoming(struct ice_agent *a, int base, const struct tw_addr *fro
 bool ice_check_answer(struct ice_agent *a, int base, const struct tw_addr *from,
                       const struct stun_msg *m);
 void ice_role_switch(struct ice_agent *a);
+void ice_pair_change_state(struct ice_agent *a, struct ice_cpair *p, enum ice_pair_state s);
 int ice_local_creds_set(struct ice_agent *a, const char *ufrag, const char *pwd);
 void ice_gather_tick(struct ice_agent *a);
 bool ice_gather_answer(struct ice_agent *a, int base, const struct stun_msg *m);

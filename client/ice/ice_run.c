@@ -18,7 +18,7 @@ static void stop_other_checks(struct ice_agent *a, uint8_t comp)
 
 		if (a->loc[p->p.local].comp == comp &&
 		    (p->p.state == ICE_PAIR_FROZEN || p->p.state == ICE_PAIR_WAITING))
-			p->p.state = ICE_PAIR_FAILED;
+			ice_pair_change_state(a, p, ICE_PAIR_FAILED);
 	}
 	a->ntrig = 0;
 }
@@ -119,7 +119,7 @@ static void nominate_tick(struct ice_agent *a)
 		    now < a->first_valid_ms + a->cfg.nominate_delay_ms)
 			continue;
 		a->pair[bi].use_cand = true;
-		a->pair[bi].p.state = ICE_PAIR_WAITING;
+		ice_pair_change_state(a, &a->pair[bi], ICE_PAIR_WAITING);
 		memmove(a->trig + 1, a->trig, a->ntrig * sizeof(a->trig[0]));
 		a->trig[0] = (uint16_t)bi;
 		a->ntrig++;
