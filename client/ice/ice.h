@@ -77,6 +77,7 @@ struct ice_stats {
 	uint64_t prflx_remote, prflx_local;
 	uint64_t pairs_dropped; /* beyond max_pairs */
 	uint64_t consent_sent, consent_ok;
+	uint64_t selections; /* pairs selected (a restart selects again) */
 	uint64_t data_in, data_out;
 	uint64_t drops; /* malformed or unexpected datagrams */
 };

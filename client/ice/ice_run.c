@@ -56,6 +56,7 @@ void ice_select(struct ice_agent *a, size_t pi)
 	ice_cand_fmt(l, lb, sizeof(lb));
 	ice_cand_fmt(r, rb, sizeof(rb));
 	log_info("ice: component %u selected %s -> %s", l->comp, lb, rb);
+	a->st.selections++;
 	if (a->controlling) {
 		stop_other_checks(a, l->comp);
 		a->nominating = false;

@@ -34,7 +34,10 @@ struct peer {
 	 * controlling aioice sends as soon as its own check succeeds, which can
 	 * be a tick before ours does */
 	unsigned *owed, nowed;
-	bool offered, remote_set, done, restarted;
+	bool offered, remote_set, done;
+	/* --restart: an ICE restart half-way through the stream (RFC 8445 §9),
+	 * new offers in NAME.offer2; done only once a pair is selected again */
+	bool do_restart, restarted, remote2_set;
 	bool unreachable; /* --no-data: checks only, for RUN_S seconds */
 	unsigned run_s;
 	uint64_t start_ms;
@@ -187,7 +190,8 @@ static void finish(struct peer *p, int code)
 	printf("RESULT name=%s state=%s role=%s sent=%u pongs=%u pings_in=%u checks_sent=%llu "
 	       "check_rtx=%llu checks_same_tick=%llu ticks=%llu resp_401=%llu "
 	       "resp_487_sent=%llu resp_487_recv=%llu role_switches=%llu prflx_remote=%llu "
-	       "consent_ok=%llu pairs_dropped=%llu drops=%llu checks_in=%llu data_in=%llu "
+	       "consent_ok=%llu selections=%llu pairs_dropped=%llu drops=%llu checks_in=%llu "
+	       "data_in=%llu "
 	       "selected=%s:%s\n",
 	       p->name, ice_state_name(ice_agent_state(p->a)),
 	       ice_agent_controlling(p->a) ? "controlling" : "controlled", p->sent, p->pongs,
@@ -196,13 +200,25 @@ static void finish(struct peer *p, int code)
 	       (unsigned long long)st->resp_401, (unsigned long long)st->resp_487_sent,
 	       (unsigned long long)st->resp_487_recv, (unsigned long long)st->role_switches,
 	       (unsigned long long)st->prflx_remote, (unsigned long long)st->consent_ok,
-	       (unsigned long long)st->pairs_dropped, (unsigned long long)st->drops,
-	       (unsigned long long)st->checks_in, (unsigned long long)st->data_in,
-	       sel ? ice_cand_type_name(l.type) : "none",
+	       (unsigned long long)st->selections, (unsigned long long)st->pairs_dropped,
+	       (unsigned long long)st->drops, (unsigned long long)st->checks_in,
+	       (unsigned long long)st->data_in, sel ? ice_cand_type_name(l.type) : "none",
 	       sel ? ice_cand_type_name(r.type) : "none");
 	fflush(stdout);
 	p->exit_code = code;
 	event_base_loopbreak(p->eb);
+}
+
+static void restart_step(struct peer *p)
+{
+	if (!p->restarted && p->sent >= p->count / 2) {
+		if (ice_restart(p->a, NULL, NULL) < 0)
+			fatal("ice_restart failed");
+		write_offer(p, "offer2");
+		p->restarted = true;
+	}
+	if (p->restarted && !p->remote2_set)
+		p->remote2_set = read_offer(p, "offer2");
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -234,7 +250,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s == ICE_CONNECTED || s == ICE_COMPLETED)
 		send_some(p);
-	if (!p->done && p->pongs == p->count) {
+	if (p->do_restart)
+		restart_step(p);
+	if (!p->done && p->pongs == p->count &&
+	    (!p->do_restart || ice_agent_stats(p->a)->selections >= 2)) {
 		p->done = true;
 		touch(p, "done");
 	}
@@ -259,19 +278,32 @@ static void usage(void)
 	        "usage: ice_peer --dir D --name N --peer P --role controlling|controlled\n"
 	        "  [--host IP]... [--stun IP:PORT] [--turn IP:PORT --turn-user U --turn-pass W\n"
 	        "  [--turn-tcp]] [--relay-only] [--count N] [--timeout S] [--tie-breaker N]\n"
-	        "  [--delay-ms MS] [--no-data RUN_S] [--max-tx N] [-v]\n");
+	        "  [--delay-ms MS] [--no-data RUN_S] [--max-tx N] [--restart] [-v]\n");
 	exit(2);
 }
 
 static void parse_args(struct peer *p, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"dir", 1, 0, 'd'},      {"name", 1, 0, 'n'},        {"peer", 1, 0, 'p'},
-	        {"role", 1, 0, 'r'},     {"host", 1, 0, 'H'},        {"stun", 1, 0, 's'},
-	        {"turn", 1, 0, 't'},     {"turn-user", 1, 0, 'u'},   {"turn-pass", 1, 0, 'w'},
-	        {"turn-tcp", 0, 0, 'T'}, {"relay-only", 0, 0, 'R'},  {"count", 1, 0, 'c'},
-	        {"timeout", 1, 0, 'o'},  {"tie-breaker", 1, 0, 'b'}, {"delay-ms", 1, 0, 'D'},
-	        {"no-data", 1, 0, 'U'},  {"max-tx", 1, 0, 'm'},      {0, 0, 0, 0},
+	        {"dir", 1, 0, 'd'},
+	        {"name", 1, 0, 'n'},
+	        {"peer", 1, 0, 'p'},
+	        {"role", 1, 0, 'r'},
+	        {"host", 1, 0, 'H'},
+	        {"stun", 1, 0, 's'},
+	        {"turn", 1, 0, 't'},
+	        {"turn-user", 1, 0, 'u'},
+	        {"turn-pass", 1, 0, 'w'},
+	        {"turn-tcp", 0, 0, 'T'},
+	        {"relay-only", 0, 0, 'R'},
+	        {"count", 1, 0, 'c'},
+	        {"timeout", 1, 0, 'o'},
+	        {"tie-breaker", 1, 0, 'b'},
+	        {"delay-ms", 1, 0, 'D'},
+	        {"no-data", 1, 0, 'U'},
+	        {"max-tx", 1, 0, 'm'},
+	        {"restart", 0, 0, 'X'},
+	        {0, 0, 0, 0},
 	};
 	int ch;
 
@@ -332,6 +364,9 @@ static void parse_args(struct peer *p, int argc, char **argv)
 			break;
 		case 'm':
 			p->cfg.check_max_tx = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'X':
+			p->do_restart = true;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);

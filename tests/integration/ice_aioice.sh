@@ -18,6 +18,9 @@
 #   srflx-controlling, srflx-controlled   each side behind its own NAT
 #       (namespaces ice13a-a, -na, -b, -nb, -s; nft masquerade), twist-relay
 #       as the STUN server: host candidates fail, server-reflexive succeed
+#   restart   ice_peer against ice_peer (no aioice): both restart ICE
+#       half-way through the stream; the old pair carries the data until a
+#       new one is selected, and no datagram is lost
 #   badpwd   aioice checks us with a wrong password: every check gets 401,
 #       no candidate, no pair
 #   unreachable60   no aioice: 60 remote candidates nobody answers, two
@@ -60,7 +63,9 @@ P_WRAP=()
 # run_pair: both sides; each must exit 0 within the bound.
 run_pair() {
 	local cpid ppid i
-	if [[ $CASE == nice-* ]]; then
+	if [ "$CASE" = restart ]; then
+		tw_start ice_peer2 "$TW_TMP/py.log" "$PEER" "${P_ARGS[@]}"
+	elif [[ $CASE == nice-* ]]; then
 		[ -x "$NICE_PEER" ] || tw_fail "nice_peer '$NICE_PEER' not built (libnice-dev)"
 		tw_start libnice "$TW_TMP/py.log" "${P_WRAP[@]}" env ${NICE_ENV:-} "$NICE_PEER" "${P_ARGS[@]}"
 	else
@@ -265,6 +270,20 @@ srflx-controlling | srflx-controlled)
 	grep -q 'typ srflx raddr 192.0.2.2 ' "$TW_TMP/c.offer" || tw_fail "ice_peer offered no srflx candidate"
 	grep -q 'typ srflx raddr 192.0.2.130 ' "$TW_TMP/py.offer" || tw_fail "aioice offered no srflx candidate"
 	tw_stop_relay
+	;;
+restart)
+	# two of our agents; each restarts half-way through its stream
+	C_ARGS+=(--role controlling --host 192.0.2.1 --restart)
+	P_ARGS+=(--role controlled --host 192.0.2.2 --restart)
+	run_pair
+	check_stream
+	[ "$(field "$P_RES" pongs)" = $COUNT ] || tw_fail "the second agent lost pongs across the restart"
+	for r in "$C_RES" "$P_RES"; do
+		[ "$(field "$r" selections)" -ge 2 ] || tw_fail "no pair selected after the restart: $r"
+		[ "$(field "$r" state)" = completed ] || [ "$(field "$r" state)" = connected ] ||
+			tw_fail "ended in state $(field "$r" state)"
+	done
+	grep -q 'ice: restart' "$TW_TMP/c.log" || tw_fail "ice_peer did not restart"
 	;;
 badpwd)
 	# aioice checks our candidates with a wrong password for us; we know
