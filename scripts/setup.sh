@@ -37,7 +37,7 @@ PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libevent-dev libnanomsg-dev libprotobuf-c-dev protobuf-c-compiler
 	libyaml-dev libcmocka-dev libssl-dev zlib1g-dev libsqlite3-dev
-	coturn keepalived chromium python3-aioice tshark
+	coturn keepalived chromium python3-aioice libnice-dev tshark
 	iproute2 util-linux coreutils curl gnuplot-nox stress-ng
 	prometheus openssl
 	dpkg-dev lintian debootstrap mandoc groff-base man-db
