@@ -18,9 +18,7 @@
 #include "bpf/fastpath.h"
 #include "proto/addr.h"
 
-/* Entries stop this long before user space's own expiry. */
-#define FASTPATH_GUARD_MS 1000
-#define FASTPATH_MAX_IFS  8
+#define FASTPATH_MAX_IFS 8
 
 struct fastpath;
 

@@ -15,6 +15,7 @@
 #include "relay/alloc.h"
 #include "relay/fastpath.h"
 #include "relay/fastpath_alloc.h"
+#include "relay/fastpath_deadline.h"
 
 static bool alloc_eligible(const struct allocation *a)
 {
@@ -48,16 +49,15 @@ static uint64_t chan_deadline(struct allocation *a, const struct chan *c, struct
 	p = perm_of(a, &c->peer);
 	if (!rs || !p)
 		return 0;
-	d = c->expires < p->expires ? c->expires : p->expires;
-	d = d < a->expires ? d : a->expires;
-	if (d <= now + FASTPATH_GUARD_MS)
+	d = fastpath_deadline(now, c->expires, p->expires, a->expires);
+	if (!d)
 		return 0;
 	*t = (struct fastpath_tuple){.client = a->flow.key.client,
 	                             .listen = a->flow.key.local,
 	                             .relayed = rs->addr,
 	                             .peer = c->peer,
 	                             .chan = c->num};
-	return d - FASTPATH_GUARD_MS;
+	return d;
 }
 
 static void inst_tuple(const struct allocation *a, const struct fp_inst *in,
