@@ -18,6 +18,8 @@
 #             active relay (tests/bench/standby_ready feed) replicate one
 #             flow whose permission has FP_PERM_LIFETIME s left; fastpath.py
 #             checks the standby's maps hold it and carry it both ways,
+#             that twistctl sessions shows the flow's bytes each way (the
+#             program's per-channel counters) and the totals equal them,
 #             that hostile ChannelData is never forwarded by the program,
 #             and that nothing is forwarded once the permission expired
 set -uo pipefail
@@ -123,7 +125,7 @@ verifier)
 			tw_fail "fp_ingress not attached at $dev ingress: $(cat "$TW_TMP/net.txt")"
 	done
 	ip netns exec "$FP_RLY" bpftool map show >"$TW_TMP/map.txt" 2>&1
-	for m in fp_c2p fp_p2c fp_stats; do
+	for m in fp_c2p fp_p2c fp_chan fp_stats; do
 		grep -q "name $m " "$TW_TMP/map.txt" || tw_fail "map $m missing: $(cat "$TW_TMP/map.txt")"
 	done
 	[ "$(fp_metric twist_fastpath_enabled)" = 1 ] || tw_fail "twist_fastpath_enabled is not 1"
@@ -190,6 +192,9 @@ off)
 cases)
 	SYNCD=$(dirname "$BIN")/twist-syncd
 	HELPER=$(dirname "$BIN")/standby_ready
+	TWISTCTL=$(dirname "$BIN")/twistctl
+	[ -x "$TWISTCTL" ] || tw_fail "$TWISTCTL not found (build twistctl)"
+	FP_CONTROL_SOCK=$TW_TMP/control.sock
 	[ -x "$SYNCD" ] || tw_fail "$SYNCD not found (build twist-syncd)"
 	[ -x "$HELPER" ] || tw_fail "$HELPER not found (build standby_ready)"
 	mkdir -p "$TW_TMP/a" "$TW_TMP/b"
@@ -211,10 +216,11 @@ cases)
 	start_relay on "ha: { enabled: true, ipc_dir: \"$TW_TMP/b\" }"
 	syncd b 2 1 9722 9721 9724
 	FP_CLI=$FP_CLI FP_PEER=$FP_PEER FP_RLY=$FP_RLY FP_METRICS_PORT=$FP_METRICS_PORT \
-		FP_PERM_LIFETIME=$PERM_LIFETIME timeout -k 5 180 python3 "$HERE/fastpath.py" ||
+		FP_PERM_LIFETIME=$PERM_LIFETIME FP_TWISTCTL=$TWISTCTL FP_CONTROL_SOCK=$FP_CONTROL_SOCK \
+		timeout -k 5 180 python3 "$HERE/fastpath.py" ||
 		tw_fail "fastpath.py failed"
 	tw_stop_relay
-	tw_pass "standby maps filled from a replicated flow; hostile ChannelData never forwarded by the program; nothing forwarded after the permission expired"
+	tw_pass "standby maps filled from a replicated flow; per-allocation and total bytes exact; hostile ChannelData never forwarded by the program; nothing forwarded after the permission expired"
 	;;
 *) tw_fail "usage: fastpath.sh RELAY_BINARY verifier|uclient|off|cases" ;;
 esac
