@@ -39,7 +39,7 @@ static const struct option opts[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: twist-client --server HOST[:PORT] --user U --password P\n"
+	        "usage: twist-client --server HOST[:PORT]... --user U --password P\n"
 	        "         [--route PREFIX]... [--listen tcp:PORT|udp:PORT]... [--tun NAME]\n"
 	        "         [--nat64 PREFIX/96] [--map LOCAL=PEER]... [--config FILE]\n"
 	        "options:\n"
