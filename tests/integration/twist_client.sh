@@ -121,7 +121,7 @@ start_client() {
 	local name=$1 i
 	shift
 	CLIENT_LOG=$TW_TMP/$name.log
-	tw_start "$name" "$CLIENT_LOG" ip netns exec $NS_C "$CLIENT" --server $SRV --tun $TUNC \
+	tw_start "$name" "$CLIENT_LOG" ip netns exec $NS_C "$CLIENT" --server "${CLIENT_SERVER:-$SRV}" --tun $TUNC \
 		--tun-addr4 192.0.2.2 --tun-addr6 2001:db8:1::2 "$@"
 	CLIENT_PID=$TW_LAST_PID
 	for ((i = 0; i < 300; i++)); do
@@ -257,9 +257,9 @@ case_interwork() {
 	want=$(sha256sum <"$TW_TMP/www/blob" | cut -d' ' -f1)
 	start_http $NS_P $PEER 8080 "$TW_TMP/www" http4
 	start_http $NS_P $PEER6 8081 "$TW_TMP/www" http6
-	# The client reaches the relay over IPv6 here (the later --server wins).
-	start_client client --user demo --password demo --nat64 64:ff9b::/96 \
-		--map 192.0.2.66=$PEER6 --server "[2001:db8:2::10]:3478" ||
+	# The client reaches the relay over IPv6 here.
+	CLIENT_SERVER="[2001:db8:2::10]:3478" start_client client --user demo --password demo \
+		--nat64 64:ff9b::/96 --map 192.0.2.66=$PEER6 ||
 		tw_fail "twist-client exited at start-up"
 	got=$(nsx $NS_C curl -fsS --max-time 60 -g "http://[64:ff9b::$PEER]:8080/blob" |
 		sha256sum | cut -d' ' -f1)
