@@ -139,13 +139,14 @@ stop_client() {
 	tw_forget "$CLIENT_PID"
 	[ "$TW_STOP_STATUS" -eq 0 ] || tw_fail "twist-client exited $TW_STOP_STATUS on SIGTERM"
 	# The kernel unregisters a closed TUN once the last reference goes (the
-	# host's TIME-WAIT sockets hold routes through it for a moment).
-	for ((i = 0; i < 100; i++)); do
+	# host's TIME-WAIT sockets hold routes through it for a moment, longer
+	# on a loaded machine: the bound is generous, it is not a speed test).
+	for ((i = 0; i < 600; i++)); do
 		ip -n $NS_C link show $TUNC >/dev/null 2>&1 || break
 		sleep 0.1
 	done
 	if ip -n $NS_C link show $TUNC >/dev/null 2>&1; then
-		tw_fail "$TUNC still exists 10 s after SIGTERM"
+		tw_fail "$TUNC still exists 60 s after SIGTERM"
 	fi
 	[ $i -eq 0 ] || tw_log "$TUNC went $i polls after twist-client's exit"
 	if ip -n $NS_C route show table all | grep -q "$TUNC"; then
