@@ -9,6 +9,7 @@
 
 #include "proto/cursor.h"
 #include "proto/twist.h"
+#include "proto/twist_esp.h"
 
 #define IP4_HDR_MIN 20
 #define IP6_HDR_LEN 40
@@ -27,7 +28,7 @@
 
 static bool is_twist_attr(uint16_t type)
 {
-	return type >= TWIST_A_CAPS && type <= TWIST_A_COOKIE;
+	return type >= TWIST_A_CAPS && type <= TWIST_A_SPI;
 }
 
 int twist_unknown_drop(struct stun_msg *m)
@@ -102,6 +103,21 @@ int twist_attr_cookie(const struct stun_msg *m, const struct stun_attr *a,
 	if (a->len != TWIST_COOKIE_LEN || cur_get_bytes(&c, cookie, TWIST_COOKIE_LEN) < 0)
 		return -EBADMSG;
 	return 0;
+}
+
+int twist_attr_spi(const struct stun_msg *m, const struct stun_attr *a, uint32_t *spi)
+{
+	struct cur c;
+
+	attr_cur(m, a, &c);
+	if (a->len != 4 || cur_get_u32(&c, spi) < 0 || !twist_spi_ok(*spi))
+		return -EBADMSG;
+	return 0;
+}
+
+void twist_wr_spi(struct stun_wr *w, uint32_t spi)
+{
+	stun_wr_u32(w, TWIST_A_SPI, spi);
 }
 
 void twist_wr_caps(struct stun_wr *w, uint32_t caps)
