@@ -321,6 +321,11 @@ int twist_l4_csum_set(const struct tw_addr *src, const struct tw_addr *dst, uint
 	return 0;
 }
 
+bool twist_ip4_csum_ok(const uint8_t *hdr, size_t hlen)
+{
+	return hlen >= IP4_HDR_MIN && sum_fold(sum_bytes(0, hdr, hlen)) == 0xffff;
+}
+
 bool twist_l4_csum_ok(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
                       const uint8_t *seg, size_t len)
 {

@@ -156,6 +156,9 @@ int twist_l4_csum_set(const struct tw_addr *src, const struct tw_addr *dst, uint
 bool twist_l4_csum_ok(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
                       const uint8_t *seg, size_t len);
 
+/* True when an IPv4 header of hlen bytes (options included) sums right. */
+bool twist_ip4_csum_ok(const uint8_t *hdr, size_t hlen);
+
 /*
  * An IPv4 or IPv6 header for a segment from src to dst (the relay puts it
  * in front of an encapsulated segment before the TUN device): 20 or 40

@@ -127,3 +127,17 @@ enum twist_esp_kind twist_esp_classify(const uint8_t *p, size_t len)
 		return TWIST_ESP_PKT;
 	return TWIST_ESP_BAD;
 }
+
+int twist_esp_inner(const struct twist_esp *e, struct twist_ip *ip)
+{
+	int ret = twist_ip_parse(e->inner, e->inner_len, ip);
+
+	if (ret < 0)
+		return ret;
+	if (ip->seg + ip->seg_len != e->inner + e->inner_len)
+		return -EBADMSG;
+	if (e->next == TWIST_ESP_NH_IPV4 &&
+	    !twist_ip4_csum_ok(e->inner, (size_t)(ip->seg - e->inner)))
+		return -EBADMSG;
+	return 0;
+}

@@ -65,6 +65,17 @@ struct twist_esp {
  */
 int twist_esp_parse(const uint8_t *p, size_t len, struct twist_esp *out);
 
+/*
+ * The inner packet of a parsed ESP packet, as the relay takes it from a
+ * client: UDP or TCP, unfragmented, its IP length exactly the inner
+ * length, an IPv4 header checksum that sums right (the kernel would drop
+ * it quietly after the relay counted it as sent). 0, -EBADMSG, or
+ * -EPROTONOSUPPORT (neither UDP nor TCP). Addresses are the caller's to
+ * check against its flow.
+ */
+struct twist_ip;
+int twist_esp_inner(const struct twist_esp *e, struct twist_ip *ip);
+
 /* What one datagram on a tunnel-mode flow's client 5-tuple is. */
 enum twist_esp_kind {
 	TWIST_ESP_KEEPALIVE, /* exactly one byte 0xFF */
