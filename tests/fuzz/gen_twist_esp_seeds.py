@@ -50,6 +50,9 @@ def main():
     seeds["non_esp_marker"] = b"\x00\x00\x00\x00" + b"\x01" * 8
     seeds["dummy"] = struct.pack("!II", 0xC0DE0001, 3) + b"\x01\x02" + bytes([2, 59])
     seeds["esp_udp6"] = esp(0xC0DE0003, 4, transport_vectors()["udp6"])
+    # More padding than alignment needs (RFC 4303 §2.4 allows up to 255).
+    seeds["esp_long_pad"] = (struct.pack("!II", 0xC0F20001, 2) + bytes.fromhex("450000000240") +
+                             bytes([1, 2, 3, 4, 4, 4]))
     os.makedirs(OUT, exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(OUT, name + ".bin"), "wb") as f:

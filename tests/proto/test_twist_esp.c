@@ -114,6 +114,20 @@ static void padding_round_trip(void **state)
 	}
 }
 
+/* RFC 4303 §2.4: padding beyond alignment (up to 255 bytes) is allowed in. */
+static void parse_long_padding(void **state)
+{
+	uint8_t buf[sizeof(v_esp_udp4) + 4];
+	struct twist_esp e;
+	size_t n = sizeof(v_esp_udp4);
+
+	(void)state;
+	memcpy(buf, v_esp_udp4, n - 2);
+	memcpy(buf + n - 2, (const uint8_t[]){2, 3, 4, 5, 5, TWIST_ESP_NH_IPV4}, 6);
+	assert_int_equal(twist_esp_parse(buf, sizeof(buf), &e), 0);
+	assert_int_equal(e.inner_len, 33);
+}
+
 static void wrap_refuses(void **state)
 {
 	uint8_t buf[64] = {0};
@@ -207,9 +221,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(wrap_gives_vectors), cmocka_unit_test(parse_vectors),
-	        cmocka_unit_test(padding_round_trip), cmocka_unit_test(wrap_refuses),
-	        cmocka_unit_test(parse_refuses),      cmocka_unit_test(spi_range),
-	        cmocka_unit_test(classify),
+	        cmocka_unit_test(padding_round_trip), cmocka_unit_test(parse_long_padding),
+	        cmocka_unit_test(wrap_refuses),       cmocka_unit_test(parse_refuses),
+	        cmocka_unit_test(spi_range),          cmocka_unit_test(classify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
