@@ -188,7 +188,7 @@ static void esp_to_peer(struct twist_flow *f, const uint8_t *buf, size_t len)
 	if (!tw_addr_eq(&ip.dst, &f->peer))
 		return twist_plane_drop(f->tp, TWD_INNER_DST);
 	__atomic_store_n(&f->client_spoke, 1, __ATOMIC_RELAXED);
-	twist_plane_to_peer_ip(f->tp, e.inner, e.inner_len);
+	twist_plane_to_peer_ip(f->tp, e.inner, e.inner_len, ip.seg_len);
 }
 
 /* Tunnel mode's demultiplexing: keepalive, raw STUN, ESP; no encapsulated STUN. */

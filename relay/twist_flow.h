@@ -101,8 +101,9 @@ int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct 
 void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f);
 void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, const uint8_t *seg,
                          size_t len);
-/* Tunnel mode: a whole IP packet, checked by the caller, into the TUN as it is. */
-void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len);
+/* Tunnel mode: a whole IP packet, checked by the caller, into the TUN as it is
+ * (seg_len: its segment's length, for the byte counter). */
+void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len, size_t seg_len);
 /* Writes what this worker's twist_plane_to_peer() calls gathered: after each drain. */
 void twist_plane_flush(struct twist_plane *tp, const struct worker *w);
 void twist_plane_drop(struct twist_plane *tp, enum twist_drop d);

@@ -291,7 +291,7 @@ void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, con
 	TW_ADD(tp, bytes[0], len);
 }
 
-void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len)
+void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len, size_t seg_len)
 {
 	struct virtio_net_hdr vh = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
 	struct iovec iov[2] = {{&vh, sizeof(vh)}, {(void *)pkt, len}};
@@ -299,7 +299,7 @@ void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t l
 	if (writev(tp->fd, iov, 2) < 0)
 		return twist_plane_drop(tp, TWD_TUN_WRITE);
 	TW_ADD(tp, pkts[0], 1);
-	TW_ADD(tp, bytes[0], len);
+	TW_ADD(tp, bytes[0], seg_len);
 }
 
 void twist_plane_flush(struct twist_plane *tp, const struct worker *w)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seeds of fuzz_twist_esp (tests/fuzz/twist_esp.cmake).
 
-VECTORS are the ESP packets of docs/twist-protocol.md section 8 (tunnel
+VECTORS are the ESP packets of docs/twist-protocol.md section 9.6 (tunnel
 mode), built here with struct from RFC 4303's layout, apart from
 proto/twist_esp.c: SPI, sequence number, the inner IP packet (the
-transport-mode vectors of section 9, taken from gen_twist_seeds.py),
+transport-mode vectors of section 8, taken from gen_twist_seeds.py),
 padding 1, 2, 3, ..., pad length, next header, no ICV.
 
 Run from anywhere: python3 tests/fuzz/gen_twist_esp_seeds.py

@@ -1,6 +1,6 @@
 /*
  * proto/twist_esp.c: tunnel mode's ESP (RFC 4303, NULL/NULL). The vectors
- * are those of docs/twist-protocol.md §8, built by
+ * are those of docs/twist-protocol.md §9.6, built by
  * tests/fuzz/gen_twist_esp_seeds.py from RFC 4303's layout apart from this
  * codec; twist_vectors_doc checks that the three copies agree.
  */

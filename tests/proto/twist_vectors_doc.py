@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The TWIST vectors exist three times: the dumps in docs/twist-protocol.md
-section 8, the arrays in tests/proto/test_twist.c (which the codec must
+section 8 (and 9.6 for tunnel mode), the arrays in tests/proto/test_twist.c (which the codec must
 reproduce) and the seed generator tests/fuzz/gen_twist_seeds.py. This
 fails when any copy drifts from the others.
 
@@ -12,14 +12,23 @@ import re
 import sys
 
 ORDER = ["alloc_req", "alloc_resp", "listen_resp", "udp4", "tcp4", "udp6", "tcp6", "udp4_ones"]
+# Tunnel mode (section 9.6): the dumps, tests/proto/test_twist_esp.c and
+# tests/fuzz/gen_twist_esp_seeds.py.
+ESP_ORDER = ["esp_udp4", "esp_tcp4", "esp_tcp6"]
 
 
 def doc_vectors(path):
     text = open(path, encoding="utf-8").read()
-    sec = text.split("\n## 8. Test vectors", 1)
+    return dumps(path, text, "\n## 8. Test vectors")
+
+
+def dumps(path, text, heading):
+    """The hex dumps between heading and the next section."""
+    sec = text.split(heading, 1)
     if len(sec) != 2:
-        sys.exit("%s: no section 8" % path)
-    blocks = re.findall(r"```\n(.*?)```", sec[1], re.S)
+        sys.exit("%s: no %r" % (path, heading))
+    body = re.split(r"\n## ", sec[1], 1)[0]
+    blocks = re.findall(r"```\n(.*?)```", body, re.S)
     out = []
     for b in blocks:
         data = bytearray()
@@ -65,8 +74,36 @@ def main():
         if name in seeds and seeds[name] != want:
             print("gen_twist_seeds.py %s differs from v_%s" % (name, name))
             bad += 1
-    print("%d vectors compared, %d differences" % (len(ORDER), bad))
+    bad += esp_check(src)
+    print("%d vectors compared, %d differences" % (len(ORDER) + len(ESP_ORDER), bad))
     return 1 if bad else 0
+
+
+def esp_check(src):
+    spec = importlib.util.spec_from_file_location(
+        "gen_esp", os.path.join(src, "tests/fuzz/gen_twist_esp_seeds.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    path = os.path.join(src, "docs/twist-protocol.md")
+    doc = dumps(path, open(path, encoding="utf-8").read(), "\n### 9.6 Test vectors")
+    c = c_vectors(os.path.join(src, "tests/proto/test_twist_esp.c"))
+    bad = 0
+    if len(doc) != len(ESP_ORDER):
+        print("docs: %d dumps in section 9.6, want %d" % (len(doc), len(ESP_ORDER)))
+        bad += 1
+    for i, name in enumerate(ESP_ORDER):
+        want = c.get(name)
+        if want is None:
+            print("test_twist_esp.c: no v_%s" % name)
+            bad += 1
+            continue
+        if i < len(doc) and doc[i] != want:
+            print("docs 9.6 dump %d differs from v_%s" % (i + 1, name))
+            bad += 1
+        if bytes.fromhex(gen.VECTORS.get(name, "")) != want:
+            print("gen_twist_esp_seeds.py %s differs from v_%s" % (name, name))
+            bad += 1
+    return bad
 
 
 if __name__ == "__main__":
