@@ -49,61 +49,50 @@ def c_vectors(path):
     return out
 
 
-def main():
-    src = sys.argv[1]
-    spec = importlib.util.spec_from_file_location(
-        "gen", os.path.join(src, "tests/fuzz/gen_twist_seeds.py"))
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    seeds = {k: bytes.fromhex("".join(v)) for k, v in gen.VECTORS.items()}
-    doc = doc_vectors(os.path.join(src, "docs/twist-protocol.md"))
-    c = c_vectors(os.path.join(src, "tests/proto/test_twist.c"))
+def load(src, rel):
+    spec = importlib.util.spec_from_file_location(os.path.basename(rel)[:-3], os.path.join(src, rel))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def compare(order, doc, c, seeds, where):
+    """where: (doc section, C file, seed file) for the messages."""
     bad = 0
-    if len(doc) != len(ORDER):
-        print("docs: %d dumps in section 8, want %d" % (len(doc), len(ORDER)))
+    if len(doc) != len(order):
+        print("docs: %d dumps in section %s, want %d" % (len(doc), where[0], len(order)))
         bad += 1
-    for i, name in enumerate(ORDER):
+    for i, name in enumerate(order):
         want = c.get(name)
         if want is None:
-            print("test_twist.c: no v_%s" % name)
+            print("%s: no v_%s" % (where[1], name))
             bad += 1
             continue
         if i < len(doc) and doc[i] != want:
-            print("docs dump %d differs from v_%s" % (i + 1, name))
+            print("docs section %s dump %d differs from v_%s" % (where[0], i + 1, name))
             bad += 1
-        if name in seeds and seeds[name] != want:
-            print("gen_twist_seeds.py %s differs from v_%s" % (name, name))
-            bad += 1
-    bad += esp_check(src)
-    print("%d vectors compared, %d differences" % (len(ORDER) + len(ESP_ORDER), bad))
-    return 1 if bad else 0
-
-
-def esp_check(src):
-    spec = importlib.util.spec_from_file_location(
-        "gen_esp", os.path.join(src, "tests/fuzz/gen_twist_esp_seeds.py"))
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    path = os.path.join(src, "docs/twist-protocol.md")
-    doc = dumps(path, open(path, encoding="utf-8").read(), "\n### 9.6 Test vectors")
-    c = c_vectors(os.path.join(src, "tests/proto/test_twist_esp.c"))
-    bad = 0
-    if len(doc) != len(ESP_ORDER):
-        print("docs: %d dumps in section 9.6, want %d" % (len(doc), len(ESP_ORDER)))
-        bad += 1
-    for i, name in enumerate(ESP_ORDER):
-        want = c.get(name)
-        if want is None:
-            print("test_twist_esp.c: no v_%s" % name)
-            bad += 1
-            continue
-        if i < len(doc) and doc[i] != want:
-            print("docs 9.6 dump %d differs from v_%s" % (i + 1, name))
-            bad += 1
-        if bytes.fromhex(gen.VECTORS.get(name, "")) != want:
-            print("gen_twist_esp_seeds.py %s differs from v_%s" % (name, name))
+        if seeds.get(name, want) != want:
+            print("%s %s differs from v_%s" % (where[2], name, name))
             bad += 1
     return bad
+
+
+def main():
+    src = sys.argv[1]
+    path = os.path.join(src, "docs/twist-protocol.md")
+    text = open(path, encoding="utf-8").read()
+    gen = load(src, "tests/fuzz/gen_twist_seeds.py")
+    seeds = {k: bytes.fromhex("".join(v)) for k, v in gen.VECTORS.items()}
+    bad = compare(ORDER, doc_vectors(path), c_vectors(os.path.join(src, "tests/proto/test_twist.c")),
+                  seeds, ("8", "test_twist.c", "gen_twist_seeds.py"))
+    gen = load(src, "tests/fuzz/gen_twist_esp_seeds.py")
+    # Every ESP vector must be in the generator too.
+    seeds = {k: bytes.fromhex(gen.VECTORS.get(k, "")) for k in ESP_ORDER}
+    bad += compare(ESP_ORDER, dumps(path, text, "\n### 9.6 Test vectors"),
+                   c_vectors(os.path.join(src, "tests/proto/test_twist_esp.c")), seeds,
+                   ("9.6", "test_twist_esp.c", "gen_twist_esp_seeds.py"))
+    print("%d vectors compared, %d differences" % (len(ORDER) + len(ESP_ORDER), bad))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
