@@ -34,7 +34,9 @@ int tc_stun_allocate(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
                      const struct tc_alloc_req *r, const struct tc_cred *c)
 {
 	struct stun_wr w;
-	struct twist_encap e = {r->mode, r->keepalive, TWIST_KEEPALIVE_S};
+	struct twist_encap e = {r->mode == TWIST_ENCAP_TUNNEL ? TWIST_ENCAP_TUNNEL
+	                                                      : TWIST_ENCAP_TRANSPORT,
+	                        r->keepalive, TWIST_KEEPALIVE_S};
 	uint8_t tr[4] = {r->transport, 0, 0, 0};
 	uint8_t fam[4] = {r->family, 0, 0, 0};
 

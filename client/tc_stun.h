@@ -36,7 +36,7 @@ struct tc_alloc_req {
 	bool has_cookie;
 	uint8_t cookie[TWIST_COOKIE_LEN];
 	uint8_t keepalive; /* TWIST_KA_* wished for */
-	uint8_t mode;      /* TWIST_ENCAP_*: tunnel goes with TC_CAPS_TUNNEL */
+	uint8_t mode;      /* TWIST_ENCAP_* (0: transport); tunnel goes with TC_CAPS_TUNNEL */
 };
 
 /* What twist-client can do (TWIST-CAPS), without and with tunnel mode. */
