@@ -160,6 +160,22 @@ static enum twist_drop esp_drop(int err)
 }
 
 /*
+ * An inner header byte for byte the one the relay builds in transport mode
+ * (twist_ip_hdr: TTL 64, ID 0, DF, no options; twist-client sends these):
+ * its segment may then take transport mode's path, gathered into TSO
+ * writes, and the packet written is still the very one the client sent.
+ */
+static bool inner_hdr_is_plain(const struct twist_flow *f, const struct twist_esp *e,
+                               const struct twist_ip *ip)
+{
+	uint8_t hdr[40];
+	int hl = twist_ip_hdr(hdr, sizeof(hdr), &f->relayed, &f->peer, f->proto, ip->seg_len);
+
+	return hl > 0 && (size_t)hl == (size_t)(ip->seg - e->inner) &&
+	       memcmp(hdr, e->inner, (size_t)hl) == 0;
+}
+
+/*
  * Tunnel mode: the inner packet must be what the relay itself would send
  * the peer (docs/twist-protocol.md §9): from the relayed address and
  * port, to the latched peer, in the flow's protocol. It goes to the TUN
@@ -188,7 +204,10 @@ static void esp_to_peer(struct twist_flow *f, const uint8_t *buf, size_t len)
 	if (!tw_addr_eq(&ip.dst, &f->peer))
 		return twist_plane_drop(f->tp, TWD_INNER_DST);
 	__atomic_store_n(&f->client_spoke, 1, __ATOMIC_RELAXED);
-	twist_plane_to_peer_ip(f->tp, e.inner, e.inner_len, ip.seg_len);
+	if (inner_hdr_is_plain(f, &e, &ip))
+		twist_plane_to_peer(f->tp, f, ip.seg, ip.seg_len);
+	else
+		twist_plane_to_peer_ip(f->tp, e.inner, e.inner_len, ip.seg_len);
 }
 
 /* Tunnel mode's demultiplexing: keepalive, raw STUN, ESP; no encapsulated STUN. */

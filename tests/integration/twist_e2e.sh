@@ -492,7 +492,7 @@ if [ "$RELAY_UP" = 1 ]; then
 	cases_interworking
 	wanted wrong_password && client_must_refuse wrong_password '401|password|credential|unauthori' \
 		--server "$RELAY_IP:3478" --user "$USER_" --password wrong --route "$TUN_PREFIX4"
-	wanted tunnel_mode_used && case_tunnel_mode_used
+	[ "$MODE" = tunnel ] && wanted tunnel_mode_used && case_tunnel_mode_used
 	tw_stop "$RELAY_PID"
 	tw_forget "$RELAY_PID"
 	if wanted relay_clean_exit; then
