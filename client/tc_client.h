@@ -66,6 +66,8 @@ enum tc_drop {
 	TC_DROP_PEER_UNKNOWN, /* relay: a listen flow's segment before its peer is known */
 	TC_DROP_STUN,         /* relay: STUN that is no answer of ours */
 	TC_DROP_FORGED_300,   /* relay: a 300 whose integrity does not verify: ignored */
+	TC_DROP_ESP,          /* relay, tunnel mode: bad ESP, another SPI, or an inner packet
+	                       * not from the flow's peer to its relayed address */
 	TC_DROP_MAX,
 };
 
@@ -124,6 +126,7 @@ struct tc_flow {
 	uint64_t last_data_ms; /* a segment either way: the idle timeout */
 	uint64_t refresh_ms, reap_ms;
 	struct twist_encap encap;
+	uint32_t spi, esp_seq; /* tunnel mode: the server's SPI, the last sequence sent */
 	bool fin_out, fin_in, rst;
 };
 
@@ -148,7 +151,8 @@ struct tc_client {
 	struct tc_listener listeners[TC_MAX_LISTEN];
 	size_t nlisteners;
 	struct tc_stats st;
-	int exit_code;       /* set with a fatal answer (401 after credentials, 420) */
+	uint8_t mode;  /* TWIST_ENCAP_* new flows ask for (conf's, unless the server cannot) */
+	int exit_code; /* set with a fatal answer (401 after credentials, 420) */
 	uint64_t log_forged; /* the forged-300 warning's rate limit */
 };
 
@@ -189,6 +193,8 @@ void tc_io_tun_drain(struct tc_client *c);
 void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len);
 void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len);
 void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len);
+/* Tunnel mode: one ESP datagram from the relay. */
+void tc_data_from_relay_esp(struct tc_flow *f, const uint8_t *p, size_t len);
 /* A connect flow was refused: an RST for the application's queued SYN. */
 void tc_data_refuse(struct tc_flow *f);
 /* A listen flow learned its peer: it joins the table and a new flow is armed. */

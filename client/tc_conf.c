@@ -20,6 +20,7 @@ void tc_conf_defaults(struct tc_conf *c)
 	tw_addr_parse_ip(TC_TUN_ADDR6, &c->tun_addr6);
 	c->mtu = 1400;
 	c->keepalive = TWIST_KA_NATT;
+	c->mode = TWIST_ENCAP_TRANSPORT;
 	c->udp_idle_s = 60;
 	c->tcp_idle_s = 3600;
 	c->tcp_grace_s = 5;
@@ -142,6 +143,17 @@ static int set_keepalive(struct tc_conf *c, const char *val, char *err, size_t e
 	return 0;
 }
 
+static int set_mode(struct tc_conf *c, const char *val, char *err, size_t errlen)
+{
+	if (!strcmp(val, "transport"))
+		c->mode = TWIST_ENCAP_TRANSPORT;
+	else if (!strcmp(val, "tunnel"))
+		c->mode = TWIST_ENCAP_TUNNEL;
+	else
+		return bad(err, errlen, "mode", val, "want transport or tunnel");
+	return 0;
+}
+
 int tc_conf_set(struct tc_conf *c, const char *key, const char *val, char *err, size_t errlen)
 {
 	unsigned v;
@@ -175,6 +187,8 @@ int tc_conf_set(struct tc_conf *c, const char *key, const char *val, char *err, 
 		return set_map(c, val, err, errlen);
 	if (!strcmp(key, "keepalive"))
 		return set_keepalive(c, val, err, errlen);
+	if (!strcmp(key, "mode"))
+		return set_mode(c, val, err, errlen);
 	if (!strcmp(key, "log-level")) {
 		if (log_level_parse(val, &c->log_level) < 0)
 			return bad(err, errlen, key, val, "want error, warn, info or debug");

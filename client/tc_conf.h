@@ -37,6 +37,7 @@ struct tc_conf {
 	struct tc_listen listen[TC_MAX_LISTEN];
 	struct tc_xlate xlate;
 	uint8_t keepalive;    /* TWIST_KA_* asked for */
+	uint8_t mode;         /* TWIST_ENCAP_* asked for */
 	unsigned udp_idle_s;  /* a UDP flow without packets either way ends */
 	unsigned tcp_idle_s;  /* a TCP flow that saw no FIN or RST ends */
 	unsigned tcp_grace_s; /* after FIN both ways or RST */

@@ -11,8 +11,11 @@
 #include "common/log.h"
 #include "proto/cursor.h"
 #include "proto/twist.h"
+#include "proto/twist_esp.h"
 
 static uint8_t txbuf[TC_MAX_PKT + TC_IP6_HDR];
+/* Tunnel mode: ESP header, the relayed family's IP header, the segment, trailer. */
+static uint8_t espbuf[TWIST_ESP_HDR + TC_IP6_HDR + TC_MAX_PKT + TWIST_ESP_OVERHEAD_MAX];
 
 static struct tc_flow *flow_of(struct tc_node *n)
 {
@@ -77,6 +80,30 @@ void tc_data_from_tun(struct tc_client *c, uint8_t *pkt, size_t len)
 	}
 }
 
+/*
+ * Tunnel mode (docs/twist-protocol.md §9): the segment, already on the
+ * relay's ports and checksum, behind the IP header the relay would put in
+ * front of it (relayed address to peer), in ESP. The application's own IP
+ * header may be of the other family, so it is rebuilt, not rewritten.
+ */
+static int esp_send(struct tc_flow *f, const uint8_t *seg, size_t len)
+{
+	uint8_t *inner = espbuf + TWIST_ESP_HDR;
+	int hl, n;
+
+	hl = twist_ip_hdr(inner, TC_IP6_HDR, &f->map.relayed, &f->map.peer, f->proto, len);
+	if (hl < 0 || len > TC_MAX_PKT)
+		return -EMSGSIZE;
+	memcpy(inner + hl, seg, len);
+	/* No anti-replay at the relay (§9.3): the counter may wrap; 0 is skipped. */
+	if (++f->esp_seq == 0)
+		f->esp_seq = 1;
+	n = twist_esp_wrap(espbuf, sizeof(espbuf), (size_t)hl + len, f->spi, f->esp_seq);
+	if (n < 0)
+		return n;
+	return tc_flow_send(f, espbuf, (size_t)n);
+}
+
 void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len)
 {
 	struct tc_client *c = f->c;
@@ -90,7 +117,8 @@ void tc_data_to_relay(struct tc_flow *f, uint8_t *seg, size_t len)
 		return;
 	}
 	tc_flow_tcp_track(f, seg, len, true);
-	if (tc_flow_send(f, seg, len) == 0) {
+	if ((f->encap.mode == TWIST_ENCAP_TUNNEL ? esp_send(f, seg, len)
+	                                         : tc_flow_send(f, seg, len)) == 0) {
 		f->last_data_ms = f->last_tx_ms;
 		c->st.pkts_out++;
 		c->st.bytes_out += len;
@@ -114,6 +142,32 @@ void tc_data_from_relay(struct tc_flow *f, const uint8_t *seg, size_t len)
 	f->last_data_ms = c->ops->now_ms(c);
 	c->st.pkts_in++;
 	c->st.bytes_in += len;
+}
+
+/*
+ * Tunnel mode: the relay's ESP must carry the flow's SPI and a packet
+ * from the peer to the relayed address in the flow's protocol. A listen
+ * flow learns its peer here, from the first packet's inner source.
+ */
+void tc_data_from_relay_esp(struct tc_flow *f, const uint8_t *p, size_t len)
+{
+	struct tc_client *c = f->c;
+	struct twist_esp e;
+	struct twist_ip ip;
+
+	if (twist_esp_classify(p, len) != TWIST_ESP_PKT || twist_esp_parse(p, len, &e) < 0 ||
+	    e.spi != f->spi || twist_esp_inner(&e, &ip) < 0 || ip.proto != f->proto ||
+	    !tw_addr_eq(&ip.dst, &f->map.relayed)) {
+		c->st.drops[TC_DROP_ESP]++;
+		return;
+	}
+	if (!f->latched && (!f->listener || tc_data_latch(f, &ip.src) < 0))
+		return; /* counted by tc_data_latch, or a connect flow that cannot be unlatched */
+	if (!tw_addr_eq(&ip.src, &f->map.peer)) {
+		c->st.drops[TC_DROP_ESP]++;
+		return;
+	}
+	tc_data_from_relay(f, ip.seg, ip.seg_len);
 }
 
 int tc_data_latch(struct tc_flow *f, const struct tw_addr *peer)

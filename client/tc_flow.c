@@ -95,6 +95,7 @@ static void alloc_req(const struct tc_flow *f, struct tc_alloc_req *r)
 	memset(r, 0, sizeof(*r));
 	r->transport = f->proto;
 	r->keepalive = f->c->conf->keepalive;
+	r->mode = f->c->mode ? f->c->mode : TWIST_ENCAP_TRANSPORT;
 	if (f->listener) {
 		r->type = TWIST_TYPE_LISTEN;
 		r->family = TW_AF_INET; /* the TUN's IPv4 address receives */
@@ -325,11 +326,18 @@ static void allocated(struct tc_flow *f, const struct tc_resp *r)
 	                                               TWIST_KEEPALIVE_S};
 	if (!f->encap.interval_s)
 		f->encap.interval_s = TWIST_KEEPALIVE_S;
+	if (f->encap.mode == TWIST_ENCAP_TUNNEL && !r->has_spi) {
+		log_warn("flow %u: tunnel mode without a usable TWIST-SPI", f->id);
+		flow_fail(f);
+		return;
+	}
+	f->spi = r->spi;
 	refresh_at(f, r->has_lifetime ? r->lifetime : TC_LIFETIME);
 	change_state(f, TC_ACTIVE);
 	tc_srv_ok(&f->c->sel, &f->srv);
-	log_info("flow %u: %s %s", f->id, f->reopens ? "reopened, relayed" : "relayed",
-	         tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
+	log_info("flow %u: %s %s, %s mode", f->id, f->reopens ? "reopened, relayed" : "relayed",
+	         tw_addr_fmt(&f->map.relayed, a, sizeof(a)),
+	         f->encap.mode == TWIST_ENCAP_TUNNEL ? "tunnel" : "transport");
 	f->reopens = 0;
 	if (f->listener) {
 		if (r->has_cookie) {
@@ -510,6 +518,10 @@ void tc_flow_input(struct tc_flow *f, const uint8_t *p, size_t len)
 		return;
 	if (p[0] < 0x40 && stun_is_msg(p, len)) {
 		on_stun(f, p, len);
+		return;
+	}
+	if (f->state == TC_ACTIVE && f->encap.mode == TWIST_ENCAP_TUNNEL) {
+		tc_data_from_relay_esp(f, p, len);
 		return;
 	}
 	if (f->state != TC_ACTIVE || !f->latched) {

@@ -34,7 +34,9 @@ int tc_stun_allocate(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
                      const struct tc_alloc_req *r, const struct tc_cred *c)
 {
 	struct stun_wr w;
-	struct twist_encap e = {TWIST_ENCAP_TRANSPORT, r->keepalive, TWIST_KEEPALIVE_S};
+	struct twist_encap e = {r->mode == TWIST_ENCAP_TUNNEL ? TWIST_ENCAP_TUNNEL
+	                                                      : TWIST_ENCAP_TRANSPORT,
+	                        r->keepalive, TWIST_KEEPALIVE_S};
 	uint8_t tr[4] = {r->transport, 0, 0, 0};
 	uint8_t fam[4] = {r->family, 0, 0, 0};
 
@@ -47,6 +49,9 @@ int tc_stun_allocate(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
 	if (r->has_cookie)
 		twist_wr_cookie(&w, r->cookie);
 	twist_wr_encap(&w, &e);
+	/* Tunnel mode is asked for with the caps that back it (spec §9.1). */
+	if (r->mode == TWIST_ENCAP_TUNNEL)
+		twist_wr_caps(&w, TC_CAPS_TUNNEL);
 	stun_wr_attr(&w, STUN_A_SOFTWARE, TC_SOFTWARE, strlen(TC_SOFTWARE));
 	wr_auth(&w, c);
 	stun_wr_fingerprint(&w);
@@ -132,6 +137,8 @@ static int read_attrs(const struct stun_msg *m, struct tc_resp *r)
 		r->has_cookie = twist_attr_cookie(m, a, r->cookie) == 0;
 	if ((a = stun_msg_find(m, TWIST_A_CAPS)))
 		r->has_caps = twist_attr_caps(m, a, &r->caps) == 0;
+	if ((a = stun_msg_find(m, TWIST_A_SPI)))
+		r->has_spi = twist_attr_spi(m, a, &r->spi) == 0;
 	if ((a = stun_msg_find(m, STUN_A_DATA))) {
 		r->data = stun_attr_val(m, a);
 		r->data_len = a->len;

@@ -36,7 +36,14 @@ struct tc_alloc_req {
 	bool has_cookie;
 	uint8_t cookie[TWIST_COOKIE_LEN];
 	uint8_t keepalive; /* TWIST_KA_* wished for */
+	uint8_t mode;      /* TWIST_ENCAP_* (0: transport); tunnel goes with TC_CAPS_TUNNEL */
 };
+
+/* What twist-client can do (TWIST-CAPS), without and with tunnel mode. */
+#define TC_CAPS                                                                               \
+	(TWIST_CAP_TRANSPORT | TWIST_CAP_KA_NATT | TWIST_CAP_KA_BINDING | TWIST_CAP_CONNECT | \
+	 TWIST_CAP_LISTEN | TWIST_CAP_INTERWORKING)
+#define TC_CAPS_TUNNEL (TC_CAPS | TWIST_CAP_TUNNEL)
 
 /* Each returns the message length, or -ENOSPC. With c->have it is authenticated. */
 int tc_stun_allocate(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
@@ -64,6 +71,8 @@ struct tc_resp {
 	bool has_cookie;
 	uint32_t caps;
 	bool has_caps;
+	uint32_t spi; /* tunnel mode: TWIST-SPI */
+	bool has_spi;
 	uint16_t unknown[STUN_MAX_UNKNOWN];
 	uint8_t nunknown;
 	const uint8_t *data; /* Data indication: the segment, inside the caller's buffer */

@@ -24,16 +24,27 @@
 #define TC_STUN_PORT 3478
 
 static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},    {"user", required_argument, NULL, 'u'},
-        {"password", required_argument, NULL, 'p'},  {"route", required_argument, NULL, 'r'},
-        {"listen", required_argument, NULL, 'l'},    {"tun", required_argument, NULL, 't'},
-        {"tun-addr4", required_argument, NULL, '4'}, {"tun-addr6", required_argument, NULL, '6'},
-        {"nat64", required_argument, NULL, 'n'},     {"map", required_argument, NULL, 'm'},
-        {"mtu", required_argument, NULL, 'M'},       {"keepalive", required_argument, NULL, 'k'},
-        {"udp-idle", required_argument, NULL, 'U'},  {"tcp-idle", required_argument, NULL, 'T'},
-        {"max-flows", required_argument, NULL, 'F'}, {"log-level", required_argument, NULL, 'L'},
-        {"config", required_argument, NULL, 'c'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},
+        {"password", required_argument, NULL, 'p'},
+        {"route", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},
+        {"tun", required_argument, NULL, 't'},
+        {"tun-addr4", required_argument, NULL, '4'},
+        {"tun-addr6", required_argument, NULL, '6'},
+        {"nat64", required_argument, NULL, 'n'},
+        {"map", required_argument, NULL, 'm'},
+        {"mtu", required_argument, NULL, 'M'},
+        {"keepalive", required_argument, NULL, 'k'},
+        {"mode", required_argument, NULL, 'e'},
+        {"udp-idle", required_argument, NULL, 'U'},
+        {"tcp-idle", required_argument, NULL, 'T'},
+        {"max-flows", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *out)
@@ -55,6 +66,7 @@ static void usage(FILE *out)
 	        "  --map LOCAL=PEER       IPv4 destination LOCAL reaches IPv6 PEER\n"
 	        "  --mtu N                the TUN's MTU (1400)\n"
 	        "  --keepalive natt|binding  keepalive asked of the server (natt)\n"
+	        "  --mode transport|tunnel  encapsulation asked of the server (transport)\n"
 	        "  --udp-idle S           a UDP flow ends after S s without packets (60)\n"
 	        "  --tcp-idle S           a TCP flow without FIN or RST ends after S s (3600)\n"
 	        "  --max-flows N          flows at most (1024)\n"
@@ -204,8 +216,7 @@ static int probe(struct tc_client *c, const char *name)
 	struct tc_resp r;
 	char a[TW_ADDR_STRLEN];
 	int fd, n, ret = -ETIMEDOUT;
-	uint32_t caps = TWIST_CAP_TRANSPORT | TWIST_CAP_KA_NATT | TWIST_CAP_KA_BINDING |
-	                TWIST_CAP_CONNECT | TWIST_CAP_LISTEN | TWIST_CAP_INTERWORKING;
+	uint32_t caps = c->conf->mode == TWIST_ENCAP_TUNNEL ? TC_CAPS_TUNNEL : TC_CAPS;
 
 	fd = socket(c->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&c->server, c->server_len) < 0 ||
@@ -243,6 +254,13 @@ done:
 		         name, a, r.code);
 	else
 		log_info("server %s (%s): TWIST caps 0x%x", name, a, r.caps);
+	c->mode = c->conf->mode;
+	/* Both TWIST-CAPS must have it (spec §9.1); transport mode still works. */
+	if (c->mode == TWIST_ENCAP_TUNNEL && r.has_caps && !(r.caps & TWIST_CAP_TUNNEL)) {
+		log_warn("server %s (%s) does not offer tunnel mode: using transport mode", name,
+		         a);
+		c->mode = TWIST_ENCAP_TRANSPORT;
+	}
 	return 0;
 }
 
@@ -371,6 +389,8 @@ static const char *drop_name(enum tc_drop d)
 		return "stun";
 	case TC_DROP_FORGED_300:
 		return "forged_300";
+	case TC_DROP_ESP:
+		return "esp";
 	case TC_DROP_MAX:
 		break;
 	}

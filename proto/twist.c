@@ -9,6 +9,7 @@
 
 #include "proto/cursor.h"
 #include "proto/twist.h"
+#include "proto/twist_esp.h"
 
 #define IP4_HDR_MIN 20
 #define IP6_HDR_LEN 40
@@ -27,7 +28,7 @@
 
 static bool is_twist_attr(uint16_t type)
 {
-	return type >= TWIST_A_CAPS && type <= TWIST_A_COOKIE;
+	return type >= TWIST_A_CAPS && type <= TWIST_A_SPI;
 }
 
 int twist_unknown_drop(struct stun_msg *m)
@@ -102,6 +103,21 @@ int twist_attr_cookie(const struct stun_msg *m, const struct stun_attr *a,
 	if (a->len != TWIST_COOKIE_LEN || cur_get_bytes(&c, cookie, TWIST_COOKIE_LEN) < 0)
 		return -EBADMSG;
 	return 0;
+}
+
+int twist_attr_spi(const struct stun_msg *m, const struct stun_attr *a, uint32_t *spi)
+{
+	struct cur c;
+
+	attr_cur(m, a, &c);
+	if (a->len != 4 || cur_get_u32(&c, spi) < 0 || !twist_spi_ok(*spi))
+		return -EBADMSG;
+	return 0;
+}
+
+void twist_wr_spi(struct stun_wr *w, uint32_t spi)
+{
+	stun_wr_u32(w, TWIST_A_SPI, spi);
 }
 
 void twist_wr_caps(struct stun_wr *w, uint32_t caps)
@@ -303,6 +319,11 @@ int twist_l4_csum_set(const struct tw_addr *src, const struct tw_addr *dst, uint
 	put_u16(seg + off, 0);
 	put_u16(seg + off, twist_l4_csum(src, dst, proto, seg, len));
 	return 0;
+}
+
+bool twist_ip4_csum_ok(const uint8_t *hdr, size_t hlen)
+{
+	return hlen >= IP4_HDR_MIN && sum_fold(sum_bytes(0, hdr, hlen)) == 0xffff;
 }
 
 bool twist_l4_csum_ok(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,

@@ -30,6 +30,7 @@
 #define TWIST_A_REQUESTED_TYPE 0x5458 /* Allocate request: connect or listen */
 #define TWIST_A_ENCAP_TYPE     0x5459 /* Allocate request (wish), response (choice) */
 #define TWIST_A_COOKIE         0x545A /* listen: re-arm the same relayed port */
+#define TWIST_A_SPI            0x545B /* tunnel mode: the flow's SPI (success response) */
 
 /* TWIST-CAPS: a 32-bit field of what the sender can do. */
 #define TWIST_CAP_TRANSPORT    0x00000001u /* transport-mode encapsulation */
@@ -89,10 +90,13 @@ int twist_attr_type(const struct stun_msg *m, const struct stun_attr *a, uint8_t
 int twist_attr_encap(const struct stun_msg *m, const struct stun_attr *a, struct twist_encap *e);
 int twist_attr_cookie(const struct stun_msg *m, const struct stun_attr *a,
                       uint8_t cookie[TWIST_COOKIE_LEN]);
+/* 4 bytes; an SPI twist would never hand out (proto/twist_esp.h) is -EBADMSG. */
+int twist_attr_spi(const struct stun_msg *m, const struct stun_attr *a, uint32_t *spi);
 void twist_wr_caps(struct stun_wr *w, uint32_t caps);
 void twist_wr_type(struct stun_wr *w, uint8_t type);
 void twist_wr_encap(struct stun_wr *w, const struct twist_encap *e);
 void twist_wr_cookie(struct stun_wr *w, const uint8_t cookie[TWIST_COOKIE_LEN]);
+void twist_wr_spi(struct stun_wr *w, uint32_t spi);
 
 /*
  * What one datagram on a TWIST flow's client 5-tuple is (docs/twist-protocol.md
@@ -151,6 +155,9 @@ int twist_l4_csum_set(const struct tw_addr *src, const struct tw_addr *dst, uint
 /* True when seg's checksum is right for src -> dst (a UDP checksum of 0 over IPv4 passes). */
 bool twist_l4_csum_ok(const struct tw_addr *src, const struct tw_addr *dst, uint8_t proto,
                       const uint8_t *seg, size_t len);
+
+/* True when an IPv4 header of hlen bytes (options included) sums right. */
+bool twist_ip4_csum_ok(const uint8_t *hdr, size_t hlen);
 
 /*
  * An IPv4 or IPv6 header for a segment from src to dst (the relay puts it

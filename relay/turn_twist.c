@@ -11,14 +11,14 @@
 #include "relay/turn_int.h"
 #include "relay/twist_flow.h"
 
-#define TWIST_CAPS_SERVED                                                                     \
-	(TWIST_CAP_TRANSPORT | TWIST_CAP_KA_NATT | TWIST_CAP_KA_BINDING | TWIST_CAP_CONNECT | \
-	 TWIST_CAP_LISTEN | TWIST_CAP_INTERWORKING)
+#define TWIST_CAPS_SERVED                                                                    \
+	(TWIST_CAP_TRANSPORT | TWIST_CAP_TUNNEL | TWIST_CAP_KA_NATT | TWIST_CAP_KA_BINDING | \
+	 TWIST_CAP_CONNECT | TWIST_CAP_LISTEN | TWIST_CAP_INTERWORKING)
 
 static bool is_twist_attr(uint16_t t)
 {
 	return t == TWIST_A_CAPS || t == TWIST_A_REQUESTED_TYPE || t == TWIST_A_ENCAP_TYPE ||
-	       t == TWIST_A_COOKIE;
+	       t == TWIST_A_COOKIE || t == TWIST_A_SPI;
 }
 
 size_t turn_twist_unknown(const struct req *q, uint16_t *out)
@@ -48,7 +48,7 @@ void turn_twist_binding(struct req *q, struct stun_wr *wr)
 
 static void success(struct req *q, const struct twist_flow *f)
 {
-	struct twist_encap e = {TWIST_ENCAP_TRANSPORT, f->ka, TWIST_KEEPALIVE_S};
+	struct twist_encap e = {f->encap_mode, f->ka, TWIST_KEEPALIVE_S};
 	uint8_t buf[RESP_MAX];
 	struct stun_wr wr;
 
@@ -59,10 +59,31 @@ static void success(struct req *q, const struct twist_flow *f)
 	twist_wr_encap(&wr, &e);
 	if (f->type == TWIST_TYPE_LISTEN)
 		twist_wr_cookie(&wr, f->cookie);
+	if (f->encap_mode == TWIST_ENCAP_TUNNEL)
+		twist_wr_spi(&wr, f->spi);
 	turn_resp_send(q, &wr);
 }
 
-/* REQUESTED-TYPE, ENCAP-TYPE and TWIST-COOKIE: 0 or 400. */
+/*
+ * The mode (spec §9.1): tunnel when ENCAP-TYPE asks for it and the
+ * client's TWIST-CAPS in the same Allocate says it can do tunnel mode;
+ * the server's own caps always include it. Tunnel mode asked for without
+ * the caps that back it is a request that contradicts itself: 0, a 400.
+ */
+static uint8_t encap_mode(const struct stun_msg *m, const struct twist_encap *e)
+{
+	const struct stun_attr *a = stun_msg_find(m, TWIST_A_CAPS);
+	uint32_t caps = 0;
+
+	if (e->mode == TWIST_ENCAP_TRANSPORT)
+		return TWIST_ENCAP_TRANSPORT;
+	if (!a || twist_attr_caps(m, a, &caps) < 0 || !(caps & TWIST_CAP_TUNNEL) ||
+	    !(TWIST_CAPS_SERVED & TWIST_CAP_TUNNEL))
+		return 0;
+	return TWIST_ENCAP_TUNNEL;
+}
+
+/* REQUESTED-TYPE, ENCAP-TYPE, TWIST-CAPS and TWIST-COOKIE: 0 or 400. */
 static int twist_attrs(struct req *q, struct twist_ask *ask)
 {
 	const struct stun_msg *m = q->m;
@@ -76,9 +97,8 @@ static int twist_attrs(struct req *q, struct twist_ask *ask)
 	a = stun_msg_find(m, TWIST_A_ENCAP_TYPE);
 	if (a && twist_attr_encap(m, a, &e) < 0)
 		return 400;
-	/* Tunnel mode is not built: asked for alone it cannot be served. */
-	if (e.mode != TWIST_ENCAP_TRANSPORT ||
-	    (e.keepalive != TWIST_KA_NATT && e.keepalive != TWIST_KA_BINDING))
+	ask->mode = encap_mode(m, &e);
+	if (!ask->mode)
 		return 400;
 	ask->ka = e.keepalive;
 	a = stun_msg_find(m, TWIST_A_COOKIE);

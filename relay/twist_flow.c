@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "proto/twist_esp.h"
 #include "relay/netaddr.h"
 #include "relay/turn.h"
 #include "relay/twist_flow.h"
@@ -150,6 +152,82 @@ static void to_peer(struct twist_flow *f, const uint8_t *seg, size_t len)
 	twist_plane_to_peer(f->tp, f, seg, len);
 }
 
+static enum twist_drop esp_drop(int err)
+{
+	if (err == -ENODATA)
+		return TWD_ESP_DUMMY;
+	return err == -EPROTONOSUPPORT ? TWD_INNER_PROTO : TWD_ESP;
+}
+
+/*
+ * An inner header byte for byte the one the relay builds in transport mode
+ * (twist_ip_hdr: TTL 64, ID 0, DF, no options; twist-client sends these):
+ * its segment may then take transport mode's path, gathered into TSO
+ * writes, and the packet written is still the very one the client sent.
+ */
+static bool inner_hdr_is_plain(const struct twist_flow *f, const struct twist_esp *e,
+                               const struct twist_ip *ip)
+{
+	uint8_t hdr[40];
+	int hl = twist_ip_hdr(hdr, sizeof(hdr), &f->relayed, &f->peer, f->proto, ip->seg_len);
+
+	return hl > 0 && (size_t)hl == (size_t)(ip->seg - e->inner) &&
+	       memcmp(hdr, e->inner, (size_t)hl) == 0;
+}
+
+/*
+ * Tunnel mode: the inner packet must be what the relay itself would send
+ * the peer (docs/twist-protocol.md §9): from the relayed address and
+ * port, to the latched peer, in the flow's protocol. It goes to the TUN
+ * as it is.
+ */
+static void esp_to_peer(struct twist_flow *f, const uint8_t *buf, size_t len)
+{
+	struct twist_esp e;
+	struct twist_ip ip;
+	int ret = twist_esp_parse(buf, len, &e);
+
+	if (ret < 0)
+		return twist_plane_drop(f->tp, esp_drop(ret));
+	if (e.spi != f->spi)
+		return twist_plane_drop(f->tp, TWD_SPI);
+	ret = twist_esp_inner(&e, &ip);
+	if (ret < 0)
+		return twist_plane_drop(f->tp,
+		                        ret == -EPROTONOSUPPORT ? TWD_INNER_PROTO : TWD_INNER);
+	if (ip.proto != f->proto)
+		return twist_plane_drop(f->tp, TWD_INNER_PROTO);
+	if (!tw_addr_eq(&ip.src, &f->relayed))
+		return twist_plane_drop(f->tp, TWD_INNER_SRC);
+	if (!__atomic_load_n(&f->latched, __ATOMIC_ACQUIRE))
+		return twist_plane_drop(f->tp, TWD_NOT_LATCHED);
+	if (!tw_addr_eq(&ip.dst, &f->peer))
+		return twist_plane_drop(f->tp, TWD_INNER_DST);
+	__atomic_store_n(&f->client_spoke, 1, __ATOMIC_RELAXED);
+	if (inner_hdr_is_plain(f, &e, &ip))
+		twist_plane_to_peer(f->tp, f, ip.seg, ip.seg_len);
+	else
+		twist_plane_to_peer_ip(f->tp, e.inner, e.inner_len, ip.seg_len);
+}
+
+/* Tunnel mode's demultiplexing: keepalive, raw STUN, ESP; no encapsulated STUN. */
+static void from_client_esp(struct worker *w, struct twist_flow *f, uint8_t *buf, size_t len)
+{
+	switch (twist_esp_classify(buf, len)) {
+	case TWIST_ESP_KEEPALIVE:
+		f->last_client_ms = w->now_ms;
+		return;
+	case TWIST_ESP_STUN:
+		f->last_client_ms = w->now_ms;
+		return turn_client_input(w, &f->c, buf, len);
+	case TWIST_ESP_PKT:
+		f->last_client_ms = w->now_ms;
+		return esp_to_peer(f, buf, len);
+	default:
+		return twist_plane_drop(f->tp, TWD_BAD);
+	}
+}
+
 static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, uint8_t *buf,
                         size_t len)
 {
@@ -159,6 +237,8 @@ static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, 
 	/* Caught between bind and connect: another client's, for the listener. */
 	if (!tw_addr_eq(src, &f->c.client))
 		return udp_stray_input(w, &f->c.local, src, buf, len);
+	if (f->encap_mode == TWIST_ENCAP_TUNNEL)
+		return from_client_esp(w, f, buf, len);
 	switch (twist_classify(buf, len, f->proto, f->relayed.port, f->c.local.port, &off)) {
 	case TWIST_PKT_KEEPALIVE:
 		f->last_client_ms = w->now_ms;
@@ -217,6 +297,16 @@ static int connect_client(struct twist_flow *f)
 	return dp_watch(f->flow.w, &f->h);
 }
 
+static uint32_t spi_random(void)
+{
+	uint32_t r;
+
+	/* Never fails for 4 bytes; a fixed SPI would still work, only guessably. */
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = 0x5a5a5a5a;
+	return r;
+}
+
 int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_ask *ask,
                    struct twist_flow **out)
 {
@@ -240,6 +330,9 @@ int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_as
 	f->type = ask->type;
 	f->proto = ask->proto;
 	f->ka = ask->ka;
+	f->encap_mode = ask->mode;
+	if (ask->mode == TWIST_ENCAP_TUNNEL)
+		f->spi = twist_spi_from(spi_random());
 	snprintf(f->user, sizeof(f->user), "%s", ask->user);
 	memcpy(f->tid, ask->tid, STUN_TID_LEN);
 	f->expires = w->now_ms + ask->lifetime_s * 1000;

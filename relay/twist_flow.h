@@ -36,6 +36,14 @@ enum twist_drop {
 	TWD_NO_FLOW,     /* a peer packet no flow takes (not latched, not armed) */
 	TWD_TUN_WRITE,   /* the TUN refused a packet */
 	TWD_SEND,        /* the client socket refused a segment */
+	/* Tunnel mode (docs/twist-protocol.md §9): what a client's ESP may not be. */
+	TWD_ESP,         /* not ESP as RFC 4303 lays it out (length, padding) */
+	TWD_ESP_DUMMY,   /* next header 59: a dummy packet, discarded by design */
+	TWD_SPI,         /* another SPI than the flow's */
+	TWD_INNER,       /* the inner packet does not parse (fragment, lengths, checksum) */
+	TWD_INNER_SRC,   /* inner source other than the flow's relayed address and port */
+	TWD_INNER_DST,   /* inner destination other than the flow's peer */
+	TWD_INNER_PROTO, /* inner protocol other than the flow's */
 	TWD__COUNT,
 };
 
@@ -51,6 +59,7 @@ struct twist_stats {
 /* What a TWIST Allocate asks for, checked (relay/turn_twist.c). */
 struct twist_ask {
 	uint8_t type, proto, family, ka;
+	uint8_t mode;        /* TWIST_ENCAP_*: the server's choice */
 	struct tw_addr peer; /* connect: the peer; listen: the only peer allowed, or family 0 */
 	bool has_cookie;
 	uint8_t cookie[TWIST_COOKIE_LEN];
@@ -71,11 +80,15 @@ struct twist_flow {
 	struct tw_addr peer;      /* connect: from the start; listen: once latched */
 	struct tw_addr want;      /* listen: only this peer; family 0 = any */
 	uint8_t type, proto, ka;
-	int latched;        /* atomic: peer is valid */
-	int client_spoke;   /* atomic: listen: the client sent a segment, the peer's go bare */
-	bool in_plane;      /* linked in the port table, counted */
-	bool encap_reply;   /* the answer being sent goes back encapsulated */
-	uint64_t armed_seq; /* listen: oldest armed flow latches first */
+	uint8_t encap_mode;   /* TWIST_ENCAP_TRANSPORT or _TUNNEL, fixed at Allocate */
+	uint32_t spi;         /* tunnel mode: the SPI both directions carry */
+	uint32_t esp_seq_out; /* tunnel mode: the last sequence number sent (worker 0, under the
+	                         lock) */
+	int latched;          /* atomic: peer is valid */
+	int client_spoke;     /* atomic: listen: the client sent a segment, the peer's go bare */
+	bool in_plane;        /* linked in the port table, counted */
+	bool encap_reply;     /* the answer being sent goes back encapsulated */
+	uint64_t armed_seq;   /* listen: oldest armed flow latches first */
 	uint64_t expires, last_client_ms;
 	uint8_t tid[STUN_TID_LEN];
 	uint8_t cookie[TWIST_COOKIE_LEN];
@@ -88,6 +101,9 @@ int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct 
 void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f);
 void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, const uint8_t *seg,
                          size_t len);
+/* Tunnel mode: a whole IP packet, checked by the caller, into the TUN as it is
+ * (seg_len: its segment's length, for the byte counter). */
+void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len, size_t seg_len);
 /* Writes what this worker's twist_plane_to_peer() calls gathered: after each drain. */
 void twist_plane_flush(struct twist_plane *tp, const struct worker *w);
 void twist_plane_drop(struct twist_plane *tp, enum twist_drop d);

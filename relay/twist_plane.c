@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "proto/twist_esp.h"
 #include "relay/siphash.h"
 #include "relay/twist_flow.h"
 #include "relay/twist_gso.h"
@@ -65,10 +66,21 @@ struct twist_plane {
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
 
 static const char *const drop_names[TWD__COUNT] = {
-        [TWD_BAD] = "bad_datagram",      [TWD_NOT_LATCHED] = "not_latched",
-        [TWD_WRONG_PEER] = "wrong_peer", [TWD_MALFORMED] = "malformed",
-        [TWD_NO_FLOW] = "no_flow",       [TWD_TUN_WRITE] = "tun_write",
-        [TWD_SEND] = "send_error",       [TWD_PROTO] = "other_protocol",
+        [TWD_BAD] = "bad_datagram",
+        [TWD_NOT_LATCHED] = "not_latched",
+        [TWD_WRONG_PEER] = "wrong_peer",
+        [TWD_MALFORMED] = "malformed",
+        [TWD_NO_FLOW] = "no_flow",
+        [TWD_TUN_WRITE] = "tun_write",
+        [TWD_SEND] = "send_error",
+        [TWD_PROTO] = "other_protocol",
+        [TWD_ESP] = "esp_malformed",
+        [TWD_ESP_DUMMY] = "esp_dummy",
+        [TWD_SPI] = "wrong_spi",
+        [TWD_INNER] = "inner_malformed",
+        [TWD_INNER_SRC] = "inner_source",
+        [TWD_INNER_DST] = "inner_destination",
+        [TWD_INNER_PROTO] = "inner_protocol",
 };
 
 const char *twist_drop_name(enum twist_drop d)
@@ -279,6 +291,17 @@ void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, con
 	TW_ADD(tp, bytes[0], len);
 }
 
+void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len, size_t seg_len)
+{
+	struct virtio_net_hdr vh = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+	struct iovec iov[2] = {{&vh, sizeof(vh)}, {(void *)pkt, len}};
+
+	if (writev(tp->fd, iov, 2) < 0)
+		return twist_plane_drop(tp, TWD_TUN_WRITE);
+	TW_ADD(tp, pkts[0], 1);
+	TW_ADD(tp, bytes[0], seg_len);
+}
+
 void twist_plane_flush(struct twist_plane *tp, const struct worker *w)
 {
 	struct twist_gso *g = tp->gso[w->id < GSO_SLOTS ? w->id : 0];
@@ -371,7 +394,29 @@ static ssize_t send_indication(struct twist_plane *tp, struct twist_flow *f,
 	return send(f->h.fd, tp->ind, (size_t)n, MSG_DONTWAIT);
 }
 
-static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
+/*
+ * Tunnel mode: the peer's whole packet goes to the client in ESP, from
+ * the first one on (its IP header names the peer, so a listen flow needs
+ * no Data indication). pkt has TWIST_ESP_HDR bytes of room before it and
+ * TWIST_ESP_OVERHEAD_MAX after (tun_cb reads that way); under the lock.
+ */
+_Static_assert(sizeof(struct virtio_net_hdr) >= TWIST_ESP_HDR, "ESP header room");
+
+static ssize_t send_esp(struct twist_flow *f, uint8_t *pkt, size_t len)
+{
+	uint8_t *esp = pkt - TWIST_ESP_HDR;
+	int n;
+
+	/* No anti-replay at either end (§9), so the counter may wrap; 0 is skipped. */
+	if (++f->esp_seq_out == 0)
+		f->esp_seq_out = 1;
+	n = twist_esp_wrap(esp, len + TWIST_ESP_OVERHEAD_MAX, len, f->spi, f->esp_seq_out);
+	if (n < 0)
+		return -1;
+	return send(f->h.fd, esp, (size_t)n, MSG_DONTWAIT);
+}
+
+static void from_tun(struct twist_plane *tp, uint8_t *pkt, size_t len)
 {
 	struct twist_ip ip;
 	struct twist_flow *f;
@@ -391,8 +436,10 @@ static void from_tun(struct twist_plane *tp, const uint8_t *pkt, size_t len)
 	            ? port_of(tp, ip.dst.port)
 	            : NULL;
 	f = p ? match(p, &ip, opens_flow(&ip)) : NULL;
-	if (f && f->type == TWIST_TYPE_LISTEN &&
-	    !__atomic_load_n(&f->client_spoke, __ATOMIC_RELAXED))
+	if (f && f->encap_mode == TWIST_ENCAP_TUNNEL)
+		n = send_esp(f, pkt, len);
+	else if (f && f->type == TWIST_TYPE_LISTEN &&
+	         !__atomic_load_n(&f->client_spoke, __ATOMIC_RELAXED))
 		n = send_indication(tp, f, &ip);
 	else if (f)
 		n = send(f->h.fd, ip.seg, ip.seg_len, MSG_DONTWAIT);
@@ -411,7 +458,8 @@ static void tun_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (unsigned i = 0; i < TUN_BATCH; i++) {
-		ssize_t n = read(fd, tp->buf, sizeof(tp->buf));
+		/* Room behind the packet for an ESP trailer (send_esp). */
+		ssize_t n = read(fd, tp->buf, sizeof(tp->buf) - TWIST_ESP_OVERHEAD_MAX);
 
 		if (n <= 0)
 			return;

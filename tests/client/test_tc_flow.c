@@ -18,6 +18,7 @@
 
 #include "client/tc_client.h"
 #include "proto/cursor.h"
+#include "proto/twist_esp.h"
 
 #define NSENT 16
 
@@ -36,6 +37,7 @@ static char announced[128];
 static int nannounced;
 static bool stopped;
 static uint32_t rnd;
+static uint32_t answer_spi; /* nonzero: Allocate answers are tunnel mode with this SPI */
 
 static int f_open(struct tc_flow *f)
 {
@@ -149,6 +151,7 @@ static int setup(void **state)
 	tun_n = 0;
 	nannounced = 0;
 	stopped = false;
+	answer_spi = 0;
 	return 0;
 }
 
@@ -250,6 +253,10 @@ static void answer(struct tc_flow *f, int n, uint8_t cls, int code, bool integri
 		assert_int_equal(tw_addr_parse(relayed, 0, &a), 0);
 		stun_wr_xaddr(&w, STUN_A_XOR_RELAYED_ADDRESS, &a);
 		stun_wr_u32(&w, STUN_A_LIFETIME, 600);
+		if (answer_spi) {
+			e.mode = TWIST_ENCAP_TUNNEL;
+			twist_wr_spi(&w, answer_spi);
+		}
 		twist_wr_encap(&w, &e);
 	}
 	if (cookie)
@@ -759,6 +766,73 @@ static void test_recover_redirect(void **state)
 	assert_false(stopped);
 }
 
+/* An ESP datagram from the relay: src -> dst UDP "hello", under spi. */
+static size_t relay_esp(uint8_t *out, size_t cap, uint32_t spi, const struct tw_addr *src,
+                        const struct tw_addr *dst)
+{
+	int n = (int)app_pkt(out + TWIST_ESP_HDR, STUN_PROTO_UDP, src, dst, 0, "hello");
+
+	n = twist_esp_wrap(out, cap, (size_t)n, spi, 1);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* --mode tunnel: the Allocate asks for it, segments go in ESP, ESP comes back checked. */
+static void test_tunnel(void **state)
+{
+	struct tw_addr relayed = ip("203.0.113.200", 50000), peer = ip("198.51.100.2", 7);
+	struct tw_addr other = ip("198.51.100.3", 7), wrong_port = ip("203.0.113.200", 50001);
+	uint8_t buf[256];
+	struct stun_msg m;
+	struct twist_encap e;
+	struct twist_esp esp;
+	struct twist_ip pi;
+	uint32_t caps;
+	struct tc_flow *f;
+	const uint8_t *p;
+	size_t len;
+
+	(void)state;
+	cl.mode = TWIST_ENCAP_TUNNEL;
+	answer_spi = 0xC0010203;
+	f = connect_udp();
+	sent_msg(f, 1, &m);
+	assert_int_equal(twist_attr_encap(&m, stun_msg_find(&m, TWIST_A_ENCAP_TYPE), &e), 0);
+	assert_int_equal(e.mode, TWIST_ENCAP_TUNNEL);
+	assert_int_equal(twist_attr_caps(&m, stun_msg_find(&m, TWIST_A_CAPS), &caps), 0);
+	assert_true(caps & TWIST_CAP_TUNNEL);
+	/* the two queued packets: ESP, sequence 1 and 2, relayed -> peer inside */
+	for (int i = 0; i < 2; i++) {
+		p = sent_raw(f, 2 + i, &len);
+		assert_int_equal(len % 4, 0);
+		assert_int_equal(twist_esp_parse(p, len, &esp), 0);
+		assert_int_equal(esp.spi, 0xC0010203);
+		assert_int_equal(esp.seq, i + 1);
+		assert_int_equal(twist_esp_inner(&esp, &pi), 0);
+		assert_true(tw_addr_eq(&pi.src, &relayed));
+		assert_true(tw_addr_eq(&pi.dst, &peer));
+		assert_true(twist_l4_csum_ok(&relayed, &peer, STUN_PROTO_UDP, pi.seg, pi.seg_len));
+		assert_memory_equal(pi.seg + 8, i ? "two" : "one", 3);
+	}
+	/* the relay's ESP: into the TUN, to the application's address and port */
+	tc_flow_input(f, buf, relay_esp(buf, sizeof(buf), 0xC0010203, &peer, &relayed));
+	assert_int_equal(tun_n, 1);
+	assert_int_equal(twist_ip_parse(tun_pkt, tun_len, &pi), 0);
+	assert_true(tw_addr_eq(
+	        &pi.dst,
+	        &(struct tw_addr){.family = TW_AF_INET, .port = 40000, .ip = {192, 0, 2, 2}}));
+	assert_true(twist_l4_csum_ok(&pi.src, &pi.dst, STUN_PROTO_UDP, pi.seg, pi.seg_len));
+	/* hostile: another SPI, another source, another relayed port, a bare segment */
+	tc_flow_input(f, buf, relay_esp(buf, sizeof(buf), 0xC0010204, &peer, &relayed));
+	tc_flow_input(f, buf, relay_esp(buf, sizeof(buf), 0xC0010203, &other, &relayed));
+	tc_flow_input(f, buf, relay_esp(buf, sizeof(buf), 0xC0010203, &peer, &wrong_port));
+	len = relay_esp(buf, sizeof(buf), 0xC0010203, &peer, &relayed);
+	tc_flow_input(f, buf + TWIST_ESP_HDR + TC_IP4_HDR, 13);
+	tc_flow_input(f, buf, len - 1);
+	assert_int_equal(tun_n, 1);
+	assert_int_equal(cl.st.drops[TC_DROP_ESP], 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +847,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_recover_list, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_recover_send_error, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_recover_redirect, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_tunnel, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

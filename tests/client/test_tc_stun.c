@@ -58,6 +58,21 @@ static void test_allocate(void **state)
 	assert_int_equal(e.mode, TWIST_ENCAP_TRANSPORT);
 	assert_null(stun_msg_find(&m, STUN_A_MESSAGE_INTEGRITY)); /* no realm yet */
 	assert_true(stun_msg_fingerprint_ok(&m));
+	assert_null(stun_msg_find(&m, TWIST_A_CAPS)); /* only tunnel mode needs them */
+
+	/* tunnel mode: ENCAP-TYPE 2 with the caps that back it (twist-protocol.md §9.1) */
+	r.mode = TWIST_ENCAP_TUNNEL;
+	n = tc_stun_allocate(buf, sizeof(buf), tid, &r, &c);
+	assert_int_equal(stun_msg_parse(&m, buf, (size_t)n), 0);
+	assert_int_equal(twist_attr_encap(&m, stun_msg_find(&m, TWIST_A_ENCAP_TYPE), &e), 0);
+	assert_int_equal(e.mode, TWIST_ENCAP_TUNNEL);
+	{
+		uint32_t caps;
+
+		assert_int_equal(twist_attr_caps(&m, stun_msg_find(&m, TWIST_A_CAPS), &caps), 0);
+		assert_int_equal(caps, TC_CAPS_TUNNEL);
+	}
+	r.mode = 0;
 
 	/* after a 401: authenticated, and a listen with its cookie */
 	assert_int_equal(tc_cred_set(&c, "example.org", "nonce-1"), 0);
@@ -162,6 +177,10 @@ static void test_conf(void **state)
 	                 -EINVAL);
 	assert_int_equal(tc_conf_set(&c, "map", "192.0.2.66", err, sizeof(err)), -EINVAL);
 	assert_int_equal(tc_conf_set(&c, "mtu", "9000", err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.mode, TWIST_ENCAP_TRANSPORT); /* the default */
+	assert_int_equal(tc_conf_set(&c, "mode", "tunnel", err, sizeof(err)), 0);
+	assert_int_equal(c.mode, TWIST_ENCAP_TUNNEL);
+	assert_int_equal(tc_conf_set(&c, "mode", "esp", err, sizeof(err)), -EINVAL);
 	assert_int_equal(c.mtu, 1400);
 	assert_int_equal(tc_conf_set(&c, "tun-addr4", "none", err, sizeof(err)), 0);
 	assert_int_equal(tc_conf_check(&c, err, sizeof(err)), -EINVAL); /* listen needs it */

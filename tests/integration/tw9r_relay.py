@@ -25,7 +25,7 @@ from turn_conformance import (  # noqa: E402
     INDICATION, REFRESH, REQUEST, SUCCESS, Auth, Fail, Msg, Parsed, check, family_attr,
     requested_transport, u32)
 
-A_CAPS, A_TYPE, A_ENCAP, A_COOKIE = 0x5457, 0x5458, 0x5459, 0x545A
+A_CAPS, A_TYPE, A_ENCAP, A_COOKIE, A_SPI = 0x5457, 0x5458, 0x5459, 0x545A, 0x545B
 CONNECT, LISTEN = 1, 2
 UDP, TCP = 17, 6
 RELAY_A = ("203.0.113.10", 3478)
@@ -611,6 +611,194 @@ def error_rows():
         n = sum(int(x.split()[-1]) for x in codes.splitlines()
                 if x.startswith('twist_twist_allocate_errors_total{code="%d"}' % c))
         check(n > 0, "allocate error %d not counted" % c)
+
+
+# ---- tunnel mode (twist-protocol.md §9): RFC 4303 ESP, NULL/NULL, in the flow's UDP ----
+
+TUNNEL_ASK = [(A_ENCAP, bytes([2, 1, 0, 20])), (A_CAPS, u32(0x7F))]
+
+
+def ip4(src, dst, proto, seg, frag=0x4000, good_csum=True):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0, frag, 64, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    c = csum(h) if good_csum else csum(h) ^ 0x0101
+    return h[:10] + struct.pack("!H", c) + h[12:] + seg
+
+
+def ip6(src, dst, proto, seg):
+    return (struct.pack("!IHBB", 6 << 28, len(seg), proto, 64) +
+            socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) + seg)
+
+
+def esp(spi, seq, inner, nh=None, pad=None):
+    """RFC 4303 §2: SPI, sequence, payload, padding 1,2,3.. to 4 bytes, pad
+    length, next header; no ICV (NULL integrity)."""
+    if nh is None:
+        nh = 4 if inner[0] >> 4 == 4 else 41
+    n = (4 - (len(inner) + 2) % 4) % 4
+    pad = bytes(range(1, n + 1)) if pad is None else pad
+    return struct.pack("!II", spi, seq) + inner + pad + bytes([len(pad), nh])
+
+
+def esp_open(d):
+    """(spi, seq, inner) of the relay's ESP, every RFC 4303 rule checked."""
+    check(d is not None and len(d) >= 12 and len(d) % 4 == 0, "ESP of %r" % (d,))
+    spi, seq = struct.unpack("!II", d[:8])
+    padlen, nh = d[-2], d[-1]
+    inner = d[8:len(d) - 2 - padlen]
+    check(d[len(d) - 2 - padlen:-2] == bytes(range(1, padlen + 1)), "ESP padding %r" % d[-6:])
+    check(nh == {4: 4, 6: 41}[inner[0] >> 4], "next header %d for IPv%d" % (nh, inner[0] >> 4))
+    return spi, seq, inner
+
+
+def tunnel_flow(typ, proto, peer=None, extra=()):
+    f = Flow()
+    r = ok(f.allocate(typ, proto, peer, extra=TUNNEL_ASK + list(extra)), "tunnel Allocate")
+    check(r.get(A_ENCAP)[:1] == b"\x02", "ENCAP-TYPE answered %r" % r.get(A_ENCAP))
+    spi = r.get(A_SPI)
+    check(spi is not None and len(spi) == 4, "no TWIST-SPI in the answer")
+    f.spi = struct.unpack("!I", spi)[0]
+    check(0xC0 <= spi[0] <= 0xFE, "SPI 0x%08x outside 0xC0-0xFE" % f.spi)
+    return f
+
+
+@case
+def tunnel_connect_udp():
+    f = Flow()
+    err(f.allocate(CONNECT, UDP, (PEER, 7), extra=[(A_ENCAP, bytes([2, 1, 0, 20])),
+                                                   (A_CAPS, u32(0x01))]), 400,
+        "tunnel mode with caps that lack it")
+    f.close()
+    f = tunnel_flow(CONNECT, UDP, (PEER2, 7777))
+    spy = peer_udp(PEER2, 7777)
+    rip, rport = f.relayed
+    f.send_seg(esp(f.spi, 1, ip4(rip, PEER2, UDP, udp_seg(rip, rport, PEER2, 7777, b"tunnel"))))
+    data, src = spy.recvfrom(2048)
+    check(data == b"tunnel" and src == (rip, rport), "peer saw %r from %s" % (data, src))
+    for i in range(3):
+        spy.sendto(b"back%d" % i + b"x" * i, src)
+        spi, seq, inner = esp_open(f.recv())
+        check(spi == f.spi and seq == i + 1, "SPI 0x%08x seq %d" % (spi, seq))
+        check(inner[12:20] == socket.inet_aton(PEER2) + socket.inet_aton(rip),
+              "inner addresses %r" % inner[12:20])
+        check(inner[20:24] == struct.pack("!HH", 7777, rport) and inner[28:] == b"back%d" % i +
+              b"x" * i, "inner segment %r" % inner[20:])
+    # 1,000 through the echo, none lost.
+    g = tunnel_flow(CONNECT, UDP, (PEER, 7))
+    rip, rport = g.relayed
+    got, seq = set(), 0
+    deadline = time.monotonic() + 60
+    for base in range(0, 1000, 20):
+        if time.monotonic() > deadline:
+            break
+        for i in range(base, base + 20):
+            seq += 1
+            g.send_seg(esp(g.spi, seq, ip4(rip, PEER, UDP,
+                                           udp_seg(rip, rport, PEER, 7, b"n%06d" % i))))
+        for _ in range(20):
+            d = g.recv(5.0)
+            if d is None:
+                break
+            _, _, inner = esp_open(d)
+            got.add(int(inner[29:35]))
+    check(len(got) == 1000, "%d of 1000 datagrams came back in tunnel mode" % len(got))
+    for x in (f, g):
+        ok(x.refresh(0), "Refresh 0")
+        x.close()
+    spy.close()
+
+
+def dropped(reason):
+    return metric(RELAY_A, 'twist_twist_dropped_total{reason="%s"}' % reason)
+
+
+@case
+def tunnel_hostile_inner():
+    """Every inner packet the relay would not send itself is dropped and
+    counted by its reason; the peer sees none of them."""
+    f = tunnel_flow(CONNECT, UDP, (PEER2, 7777))
+    spy = peer_udp(PEER2, 7777)
+    spy.settimeout(QUIET)
+    rip, rport = f.relayed
+
+    def seg(src=rip, sport=rport, dst=PEER2, dport=7777):
+        return udp_seg(src, sport, dst, dport, b"bad")
+    good = ip4(rip, PEER2, UDP, seg())
+    tcp = tcp_seg(rip, rport, PEER2, 7777, 1, 0, SYN)
+    rows = [
+        ("wrong_spi", esp(f.spi ^ 1, 1, good)),
+        ("esp_malformed", esp(f.spi, 1, good)[:-1]),
+        ("esp_malformed", esp(f.spi, 1, good, pad=b"\x01\x03\x02")),
+        ("esp_dummy", esp(f.spi, 1, good, nh=59)),
+        ("inner_protocol", esp(f.spi, 1, good, nh=41)),
+        ("inner_protocol", esp(f.spi, 1, ip4(rip, PEER2, TCP, tcp))),
+        ("inner_malformed", esp(f.spi, 1, ip4(rip, PEER2, UDP, seg(), good_csum=False))),
+        ("inner_malformed", esp(f.spi, 1, ip4(rip, PEER2, UDP, seg(), frag=0x2000))),
+        ("inner_malformed", esp(f.spi, 1, good + b"\0\0\0\0")),
+        ("inner_source", esp(f.spi, 1, ip4("198.51.100.9", PEER2, UDP, seg(src="198.51.100.9")))),
+        ("inner_source", esp(f.spi, 1, ip4(rip, PEER2, UDP, seg(sport=rport ^ 1)))),
+        ("inner_destination", esp(f.spi, 1, ip4(rip, PEER, UDP, seg(dst=PEER)))),
+        ("inner_destination", esp(f.spi, 1, ip4(rip, PEER2, UDP, seg(dport=7778)))),
+        ("bad_datagram", b"\x00\x00\x00\x00" + good),
+        ("bad_datagram", b"\x80" + bytes(15)),   # first byte of no tunnel-mode kind
+    ]
+    before = {r: dropped(r) for r, _ in rows}
+    want = {}
+    for reason, pkt in rows:
+        f.send_seg(pkt)
+        want[reason] = want.get(reason, 0) + 1
+    try:
+        data, src = spy.recvfrom(2048)
+        raise Fail("the peer got %r from %s" % (data, src))
+    except socket.timeout:
+        pass
+    for reason, n in want.items():
+        got = dropped(reason) - before[reason]
+        check(got == n, "%s: %d counted, want %d" % (reason, got, n))
+    # The flow still works.
+    f.send_seg(esp(f.spi, 9, good))
+    spy.settimeout(WAIT)
+    data, _ = spy.recvfrom(2048)
+    check(data == b"bad", "the good packet after the bad ones: %r" % data)
+    ok(f.refresh(0), "Refresh 0")
+    f.close()
+    spy.close()
+
+
+@case
+def tunnel_ipv6_inner():
+    """An IPv6 relayed address over the IPv4 client 5-tuple: next header 41."""
+    f = tunnel_flow(CONNECT, UDP, ("2001:db8:3::2", 7))
+    rip, rport = f.relayed
+    check(rip == "2001:db8:4::200", "relayed %s" % rip)
+    f.send_seg(esp(f.spi, 1, ip6(rip, "2001:db8:3::2", UDP,
+                                 udp_seg(rip, rport, "2001:db8:3::2", 7, b"six"))))
+    spi, _, inner = esp_open(f.recv())
+    check(spi == f.spi and inner[0] >> 4 == 6 and inner[6] == UDP, "inner %r" % inner[:8])
+    check(inner[8:24] == socket.inet_pton(socket.AF_INET6, "2001:db8:3::2") and
+          inner[48:] == b"six", "IPv6 echo %r" % inner)
+    ok(f.refresh(0), "Refresh 0")
+    f.close()
+
+
+@case
+def tunnel_listen_udp():
+    """A listen flow in tunnel mode: the peer's first packet comes as ESP,
+    its address in the inner header; no Data indication."""
+    f = tunnel_flow(LISTEN, UDP)
+    rip, rport = f.relayed
+    spy = peer_udp(PEER2, 7779)
+    spy.sendto(b"hello listener", (rip, rport))
+    spi, seq, inner = esp_open(f.recv())
+    check(spi == f.spi and seq == 1, "SPI/seq of the first peer packet")
+    check(inner[12:16] == socket.inet_aton(PEER2) and inner[20:22] == struct.pack("!H", 7779),
+          "inner source of the latching packet")
+    f.send_seg(esp(f.spi, 1, ip4(rip, PEER2, UDP, udp_seg(rip, rport, PEER2, 7779, b"hi"))))
+    data, src = spy.recvfrom(2048)
+    check(data == b"hi" and src == (rip, rport), "peer got %r from %s" % (data, src))
+    ok(f.refresh(0), "Refresh 0")
+    f.close()
+    spy.close()
 
 
 def gauge(relay):

@@ -147,7 +147,7 @@ grep -q '203.0.113.200 dev tw9ra' <<<"$routes" || tw_fail "no route for 203.0.11
 routes=$(ip -n "$RLY" -6 route show)
 grep -q '2001:db8:4::200 dev tw9ra' <<<"$routes" || tw_fail "no route for 2001:db8:4::200 into tw9ra: $routes"
 
-ip netns exec "$CLI" python3 "$HERE/tw9r_relay.py" "$CLI" "$RLY" "$PEER" ||
+ip netns exec "$CLI" python3 "$HERE/tw9r_relay.py" "$CLI" "$RLY" "$PEER" ${TW9R_CASES:-} ||
 	tw_fail "tw9r_relay.py failed"
 
 rst=$(ip netns exec "$RLY" nft list counter inet tw9r_rst rsts | awk '/packets/ {print $2}')

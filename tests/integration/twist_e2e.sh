@@ -6,6 +6,10 @@
 #
 #   twist_e2e.sh PATH/TO/twist-relay PATH/TO/twist-client [CASE...]
 #
+# TWIST_E2E_MODE=tunnel runs every twist-client with --mode tunnel (RFC
+# 3948 ESP, docs/twist-protocol.md §9; the test twist_e2e_tunnel) and adds
+# the case tunnel_mode_used: each client's flows were answered tunnel mode.
+#
 # Each case prints "ok NAME: ..." or "FAIL NAME: ...", and the test fails
 # when any case fails; a case whose piece is missing fails, never skips.
 # With CASE arguments only those run (names below, in run order).
@@ -19,7 +23,9 @@
 # shellcheck disable=SC2015,SC2153,SC1091
 set -u
 export TWIST_TEST_NETNS=0 # the lab builds its own namespaces
+MODE=${TWIST_E2E_MODE:-transport}
 TW_NAME=twist_e2e
+[ "$MODE" = tunnel ] && TW_NAME=twist_e2e_tunnel
 . "$(dirname "$0")/lib.sh"
 
 RELAY=${1:?usage: twist_e2e.sh PATH/TO/twist-relay PATH/TO/twist-client [CASE...]}
@@ -39,6 +45,8 @@ ALL_CASES="tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 dns_dig
 keepalive_outlives_idle one_to_one client_sigterm listen_tcp listen_udp
 expiry_without_keepalive v6_to_v4_nat64 v4_to_v6_map wrong_password
 coturn_420 relay_clean_exit"
+[ "$MODE" = tunnel ] && ALL_CASES="$ALL_CASES tunnel_mode_used"
+case $MODE in transport | tunnel) ;; *) tw_fail "TWIST_E2E_MODE=$MODE: want transport or tunnel" ;; esac
 
 [ "$(id -u)" -eq 0 ] || tw_fail "needs root (network namespaces, TUN devices)"
 tw_need ip iproute2
@@ -147,7 +155,7 @@ start_client() {
 		return 1
 	fi
 	tw_start "$name" "$CLIENT_LOG" ip netns exec "$ns" "$CLIENT" --user "$USER_" --password "$PASS" \
-		--tun "$tun" "$@"
+		--tun "$tun" --mode "$MODE" "$@"
 	CLIENT_PID=$TW_LAST_PID
 	for ((i = 0; i < 200; i++)); do
 		if ! tw_running "$CLIENT_PID"; then
@@ -165,6 +173,22 @@ stop_client() {
 	tw_stop "$CLIENT_PID" || tw_warn "twist-client needed SIGKILL"
 	tw_forget "$CLIENT_PID"
 	CLIENT_STATUS=$TW_STOP_STATUS
+	CLIENT_LOGS+=("$CLIENT_LOG")
+}
+CLIENT_LOGS=()
+
+# Tunnel mode: every flow of every client that ran was answered tunnel
+# mode, and the relay dropped no ESP as malformed or hostile.
+case_tunnel_mode_used() {
+	local n_tun n_other drops
+	n_tun=$(cat "${CLIENT_LOGS[@]}" /dev/null | grep -c 'relayed .*, tunnel mode')
+	n_other=$(cat "${CLIENT_LOGS[@]}" /dev/null | grep -c 'relayed .*, transport mode')
+	drops=$(metric_sum 'twist_twist_dropped_total[{]reason="(esp_[a-z]*|wrong_spi|inner_[a-z]*)"[}]')
+	if [ "$n_tun" -gt 0 ] && [ "$n_other" -eq 0 ] && [ "${drops:-x}" = 0 ]; then
+		tw_ok tunnel_mode_used "$n_tun flows in tunnel mode, 0 in transport; ESP drops at the relay: 0"
+	else
+		tw_bad tunnel_mode_used "$n_tun flows in tunnel mode, $n_other in transport; ESP drops ${drops:-none on /metrics}"
+	fi
 }
 
 # listen_line PROTO:PORT: the relayed address twist-client printed (bounded).
@@ -468,6 +492,7 @@ if [ "$RELAY_UP" = 1 ]; then
 	cases_interworking
 	wanted wrong_password && client_must_refuse wrong_password '401|password|credential|unauthori' \
 		--server "$RELAY_IP:3478" --user "$USER_" --password wrong --route "$TUN_PREFIX4"
+	[ "$MODE" = tunnel ] && wanted tunnel_mode_used && case_tunnel_mode_used
 	tw_stop "$RELAY_PID"
 	tw_forget "$RELAY_PID"
 	if wanted relay_clean_exit; then

@@ -359,7 +359,7 @@ static void test_attrs(void **state)
 static void test_attrs_comprehension_required(void **state)
 {
 	const uint16_t types[] = {TWIST_A_CAPS, TWIST_A_REQUESTED_TYPE, TWIST_A_ENCAP_TYPE,
-	                          TWIST_A_COOKIE};
+	                          TWIST_A_COOKIE, TWIST_A_SPI};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -373,16 +373,17 @@ static void test_unknown_drop(void **state)
 {
 	struct stun_msg m = {0};
 	const uint16_t in[] = {0x5456,         TWIST_A_CAPS,       0x7fff,
-	                       TWIST_A_COOKIE, TWIST_A_ENCAP_TYPE, 0x545b};
+	                       TWIST_A_COOKIE, TWIST_A_ENCAP_TYPE, TWIST_A_SPI,
+	                       0x545c};
 
 	(void)state;
 	memcpy(m.unknown, in, sizeof(in));
-	m.nunknown = 6;
-	assert_int_equal(twist_unknown_drop(&m), 3);
+	m.nunknown = 7;
+	assert_int_equal(twist_unknown_drop(&m), 4);
 	assert_int_equal(m.nunknown, 3);
 	assert_int_equal(m.unknown[0], 0x5456);
 	assert_int_equal(m.unknown[1], 0x7fff);
-	assert_int_equal(m.unknown[2], 0x545b);
+	assert_int_equal(m.unknown[2], 0x545c);
 }
 
 /* A writer without room fails; it never writes past its cap. */
