@@ -120,6 +120,22 @@ int ice_restart(struct ice_agent *a, const char *ufrag, const char *pwd);
  */
 int ice_regather(struct ice_agent *a);
 
+/*
+ * A moving node's address watch (rtnetlink): cb runs once the kernel's
+ * address and link messages have been quiet for 50 ms; the caller then
+ * compares ice_host_addrs() with what it had. NULL when no socket.
+ */
+struct ice_watch;
+struct ice_watch *ice_watch_new(struct event_base *base, void (*cb)(void *arg), void *arg);
+void ice_watch_free(struct ice_watch *w);
+/* In cb: when the first message of this burst arrived (monotonic ms). */
+uint64_t ice_watch_first_ms(const struct ice_watch *w);
+struct sockaddr_storage;
+/* a as a kernel socket address; returns its length. */
+unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss);
+/* The addresses ice_gather() would use without cfg.host: up, not loopback, not link-local. */
+size_t ice_host_addrs(struct tw_addr *out, size_t cap);
+
 enum ice_state ice_agent_state(const struct ice_agent *a);
 bool ice_agent_controlling(const struct ice_agent *a);
 const struct ice_stats *ice_agent_stats(const struct ice_agent *a);

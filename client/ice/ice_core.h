@@ -15,6 +15,7 @@
 #define ICE_MAX_BASES  16
 #define ICE_MAX_LOCAL  32
 #define ICE_MAX_REMOTE 128
+#define ICE_OLD_MAX    16
 
 struct ice_base {
 	bool relay;
@@ -89,8 +90,11 @@ struct ice_agent {
 	uint64_t first_valid_ms;
 	uint64_t last_check_tick;
 	struct ice_sel sel[ICE_COMP_MAX + 1];
-	/* The pair a restart's new selection replaced: watched until its consent lapses. */
-	struct ice_sel old[ICE_COMP_MAX + 1];
+	/*
+	 * Pairs a restart's new selection replaced, watched until their consent
+	 * lapses; several, since a node may move again before that.
+	 */
+	struct ice_sel old[ICE_OLD_MAX];
 	unsigned prflx_seq;
 	struct ice_stats st;
 };

@@ -41,7 +41,7 @@ struct ice_io {
 	size_t nsock;
 };
 
-static void to_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == TW_AF_INET6) {
@@ -50,15 +50,19 @@ static void to_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss, so
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(a->port);
 		memcpy(&s6->sin6_addr, a->ip, 16);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(a->port);
-		memcpy(&s4->sin_addr, a->ip, 4);
-		*len = sizeof(*s4);
+		return sizeof(*s6);
 	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(a->port);
+	memcpy(&s4->sin_addr, a->ip, 4);
+	return sizeof(*s4);
+}
+
+static void to_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+	*len = ice_sockaddr(a, ss);
 }
 
 static int from_sockaddr(const struct sockaddr *sa, struct tw_addr *a)
@@ -339,22 +343,28 @@ static bool addr_usable(const struct ifaddrs *ifa, struct tw_addr *out)
 	return !(out->family == TW_AF_INET6 && out->ip[0] == 0xfe && (out->ip[1] & 0xc0) == 0x80);
 }
 
-static size_t host_addrs(const struct ice_agent *a, struct tw_addr *out, size_t cap)
+size_t ice_host_addrs(struct tw_addr *out, size_t cap)
 {
 	struct ifaddrs *ifs, *ifa;
 	size_t n = 0;
 
-	if (a->cfg.nhost) {
-		for (size_t i = 0; i < a->cfg.nhost && n < cap; i++)
-			out[n++] = a->cfg.host[i];
-		return n;
-	}
 	if (getifaddrs(&ifs) < 0)
 		return 0;
 	for (ifa = ifs; ifa && n < cap; ifa = ifa->ifa_next)
 		if (addr_usable(ifa, &out[n]))
 			out[n++].port = 0;
 	freeifaddrs(ifs);
+	return n;
+}
+
+static size_t host_addrs(const struct ice_agent *a, struct tw_addr *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!a->cfg.nhost)
+		return ice_host_addrs(out, cap);
+	for (size_t i = 0; i < a->cfg.nhost && n < cap; i++)
+		out[n++] = a->cfg.host[i];
 	return n;
 }
 

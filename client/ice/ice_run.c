@@ -46,30 +46,43 @@ static bool same_pair(const struct ice_sel *x, const struct ice_sel *y)
  */
 static void old_keep(struct ice_agent *a, uint8_t comp)
 {
-	struct ice_sel *o = &a->old[comp];
+	struct ice_sel *o = &a->old[0];
 
+	/* a free slot, else the one whose consent lapses first */
+	for (size_t i = 0; i < ICE_OLD_MAX; i++) {
+		if (!a->old[i].active) {
+			o = &a->old[i];
+			break;
+		}
+		if (a->old[i].consent_ok_ms < o->consent_ok_ms)
+			o = &a->old[i];
+	}
 	*o = a->sel[comp];
 	o->tx_active = false;
 	/* one whose consent was lost already was reported as disconnected */
 	o->active = !o->consent_lost;
 }
 
-static void old_tick(struct ice_agent *a, uint8_t comp, uint64_t now)
+static void old_tick(struct ice_agent *a, uint64_t now)
 {
-	struct ice_sel *o = &a->old[comp];
 	char lb[ICE_CAND_STRLEN], rb[ICE_CAND_STRLEN];
 
-	if (!o->active || now - o->consent_ok_ms < a->cfg.consent_timeout_ms)
-		return;
-	o->active = false;
-	if (a->sel[comp].active && same_pair(o, &a->sel[comp]))
-		return; /* the new selection is the old pair: its consent is fresh */
-	ice_cand_fmt(&o->lc, lb, sizeof(lb));
-	ice_cand_fmt(&o->rc, rb, sizeof(rb));
-	log_info("ice: component %u: consent on the old pair %s -> %s lapsed", comp, lb, rb);
-	a->st.old_lapsed++;
-	if (a->cfg.on_old_lapsed)
-		a->cfg.on_old_lapsed(a, comp, &o->lc, &o->rc, a->cfg.arg);
+	for (size_t i = 0; i < ICE_OLD_MAX; i++) {
+		struct ice_sel *o = &a->old[i];
+		uint8_t c = o->lc.comp;
+
+		if (!o->active || now - o->consent_ok_ms < a->cfg.consent_timeout_ms)
+			continue;
+		o->active = false;
+		if (a->sel[c].active && same_pair(o, &a->sel[c]))
+			continue; /* selected again: its consent is fresh */
+		ice_cand_fmt(&o->lc, lb, sizeof(lb));
+		ice_cand_fmt(&o->rc, rb, sizeof(rb));
+		log_info("ice: component %u: consent on the old pair %s -> %s lapsed", c, lb, rb);
+		a->st.old_lapsed++;
+		if (a->cfg.on_old_lapsed)
+			a->cfg.on_old_lapsed(a, c, &o->lc, &o->rc, a->cfg.arg);
+	}
 }
 
 void ice_select(struct ice_agent *a, size_t pi)
@@ -194,10 +207,10 @@ static void consent_tick(struct ice_agent *a)
 {
 	uint64_t now = ice_now(a);
 
+	old_tick(a, now);
 	for (uint8_t c = 1; c <= a->cfg.ncomp; c++) {
 		struct ice_sel *s = &a->sel[c];
 
-		old_tick(a, c, now);
 		if (!s->active || s->consent_lost)
 			continue;
 		if (now - s->consent_ok_ms >= a->cfg.consent_timeout_ms) {
