@@ -133,10 +133,12 @@ detach() {
 }
 
 up() {
-	local relay=${1:-} i
+	local relay=${1:-}
 	need nft nftables
 	lab_exists && die "the lab is up already ($LAB); mice.sh down first"
 	mkdir -p "$LAB/pids" "$LAB/logs" || die "cannot create $LAB"
+	# a lab half built (any die below) is removed again
+	trap 'lab_remove; rm -rf "$LAB"' EXIT
 	for ns in $ALL_NS; do ns_add "$ns"; done
 	ip -n $HA link add $P-br type bridge || die "bridge"
 	addr $HA $P-br $HA_IP/24
@@ -153,12 +155,17 @@ up() {
 	nsx $MN sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 	attach a 0
 	config >"$LAB/relay.yaml"
-	[ -n "$relay" ] || return 0
-	[ -x "$relay" ] || die "twist-relay binary '$relay' not found"
-	spawn relay $HA "$relay" --config "$LAB/relay.yaml"
+	[ -n "$relay" ] && relay_start "$relay"
+	trap - EXIT
+}
+
+relay_start() {
+	local i
+	[ -x "$1" ] || die "twist-relay binary '$1' not found"
+	spawn relay $HA "$1" --config "$LAB/relay.yaml"
 	for ((i = 0; i < 300; i++)); do
 		listening $HA udp $HA_IP:$MICE_PORT && listening $HA udp $HA_IP:$STUN_PORT && return 0
-		alive relay "$relay" || die "twist-relay exited at start-up (see $LAB/logs/relay.log)"
+		alive relay "$1" || die "twist-relay exited at start-up (see $LAB/logs/relay.log)"
 		sleep 0.1
 	done
 	die "twist-relay not listening on $HA_IP:$MICE_PORT after 30 s"

@@ -14,9 +14,11 @@
 #
 # Environment: MICE_MOVE_RESULTS, a file for the per-move lines (kept).
 # shellcheck disable=SC2153 # MICE_* come from eval "$(mice.sh env)"
+# shellcheck disable=SC2034 # TW_NAME, TW_EXTRA_LOGS: read by lib.sh
 set -u
 export TWIST_TEST_NETNS=0 # the lab builds its own namespaces
 TW_NAME=mice_move
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 RELAY=${1:?usage: mice_move.sh PATH/TO/twist-relay PATH/TO/twist-ice [MOVES]}
