@@ -43,17 +43,16 @@ struct ice_io {
 
 unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss)
 {
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == TW_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(a->port);
 		memcpy(&s6->sin6_addr, a->ip, 16);
 		return sizeof(*s6);
 	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons(a->port);
 	memcpy(&s4->sin_addr, a->ip, 4);
