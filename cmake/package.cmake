@@ -29,7 +29,7 @@ install(FILES ${twist_sysdir}/keepalived/keepalived.conf ${twist_sysdir}/pair/ha
 # Man pages and the Debian changelog, compressed as lintian wants them:
 # gzip -9n (no name or time stamp, so the package is reproducible).
 find_program(TWIST_GZIP gzip REQUIRED)
-set(twist_man_pages twist-relay.8 twist-syncd.8 twist-ha.8 twistctl.8 twist-client.8
+set(twist_man_pages twist-relay.8 twist-syncd.8 twist-ha.8 twistctl.8 twist-client.8 twist-ice.8
 	twist-relay.yaml.5)
 set(twist_gz_out)
 foreach(page ${twist_man_pages})

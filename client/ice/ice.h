@@ -10,6 +10,7 @@
  *   ice_add_remote_candidate(a, &c);           trickle
  *   ice_send(a, comp, buf, len);               on the selected pair
  *   ice_restart(a, ufrag, pwd);                old pair carries data meanwhile
+ *   ice_regather(a);                           after a restart, when addresses changed
  *   ice_agent_free(a);
  */
 #ifndef TWIST_CLIENT_ICE_H
@@ -64,6 +65,12 @@ struct ice_config {
 	void (*on_gathered)(struct ice_agent *a, void *arg);
 	void (*on_data)(struct ice_agent *a, uint8_t comp, const uint8_t *buf, size_t len,
 	                void *arg);
+	/*
+	 * The pair a restart's selection replaced has had no consent answer
+	 * for consent_timeout_ms (RFC 7675 §5.1): it may never carry data again.
+	 */
+	void (*on_old_lapsed)(struct ice_agent *a, uint8_t comp, const struct ice_cand *local,
+	                      const struct ice_cand *remote, void *arg);
 	void *arg;
 };
 
@@ -80,6 +87,10 @@ struct ice_stats {
 	uint64_t selections; /* pairs selected (a restart selects again) */
 	uint64_t data_in, data_out;
 	uint64_t drops; /* malformed or unexpected datagrams */
+	uint64_t regathers, hosts_dropped;
+	uint64_t old_lapsed;     /* replaced pairs whose consent lapsed */
+	uint64_t turn_redirects; /* authenticated 300s followed (RFC 8489 §10) */
+	uint64_t forged_300;     /* 300s without a valid MESSAGE-INTEGRITY: ignored */
 };
 
 struct ice_agent *ice_agent_new(struct event_base *base, const struct ice_config *cfg);
@@ -99,6 +110,31 @@ int ice_send(struct ice_agent *a, uint8_t comp, const void *buf, size_t len);
 
 /* RFC 8445 §9: new local credentials; ice_set_remote() then gives the peer's. */
 int ice_restart(struct ice_agent *a, const char *ufrag, const char *pwd);
+
+/*
+ * RFC 8445 §9 with new addresses: after ice_restart() and before
+ * ice_set_remote(), host sockets follow the interfaces' addresses now
+ * (those gone closed, unless the selected pair still uses one; new ones
+ * opened), server-reflexive and relayed candidates are gathered again,
+ * and on_gathered runs when done. -EBUSY after ice_set_remote().
+ */
+int ice_regather(struct ice_agent *a);
+
+/*
+ * A moving node's address watch (rtnetlink): cb runs once the kernel's
+ * address and link messages have been quiet for 50 ms; the caller then
+ * compares ice_host_addrs() with what it had. NULL when no socket.
+ */
+struct ice_watch;
+struct ice_watch *ice_watch_new(struct event_base *base, void (*cb)(void *arg), void *arg);
+void ice_watch_free(struct ice_watch *w);
+/* In cb: when the first message of this burst arrived (monotonic ms). */
+uint64_t ice_watch_first_ms(const struct ice_watch *w);
+struct sockaddr_storage;
+/* a as a kernel socket address; returns its length. */
+unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss);
+/* The addresses ice_gather() would use without cfg.host: up, not loopback, not link-local. */
+size_t ice_host_addrs(struct tw_addr *out, size_t cap);
 
 enum ice_state ice_agent_state(const struct ice_agent *a);
 bool ice_agent_controlling(const struct ice_agent *a);

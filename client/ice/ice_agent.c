@@ -163,16 +163,31 @@ int ice_local_creds_set(struct ice_agent *a, const char *ufrag, const char *pwd)
 	return 0;
 }
 
+/* A free slot left by a dropped host base, else a new one. */
+static int base_slot(struct ice_agent *a)
+{
+	for (size_t i = 0; i < a->nbase; i++)
+		if (a->base[i].free)
+			return (int)i;
+	if (a->nbase == ICE_MAX_BASES)
+		return -ENOSPC;
+	return (int)a->nbase++;
+}
+
 int ice_core_add_host(struct ice_agent *a, int sock, uint8_t comp, const struct tw_addr *addr)
 {
 	struct ice_base *b;
 	struct ice_cand *c;
 	int bi;
 
-	if (a->nbase == ICE_MAX_BASES || a->nloc == ICE_MAX_LOCAL)
+	if (a->nloc == ICE_MAX_LOCAL)
 		return -ENOSPC;
-	bi = (int)a->nbase++;
+	bi = base_slot(a);
+	if (bi < 0)
+		return bi;
 	b = &a->base[bi];
+	memset(b, 0, sizeof(*b));
+	memset(&a->gtx[bi], 0, sizeof(a->gtx[bi]));
 	b->sock = sock;
 	b->comp = comp;
 	b->addr = *addr;
@@ -272,16 +287,22 @@ static int gather_send(struct ice_agent *a, struct ice_gtx *g)
 	return a->io->send(a->io_ctx, a->base[g->base].sock, &a->cfg.stun_server, buf, (size_t)n);
 }
 
-void ice_core_gather(struct ice_agent *a)
+/* The srflx Bindings and the Allocates of every live base; on_gathered when all are answered. */
+static void gather_start(struct ice_agent *a)
 {
 	uint64_t now = ice_now(a);
 
-	ice_agent_change_state(a, ICE_GATHERING);
+	a->gathered = false;
 	a->gather_pending = 1; /* held until every request is out */
 	for (size_t i = 0; i < a->nbase; i++) {
 		struct ice_gtx *g = &a->gtx[i];
 
+		if (a->base[i].gone || a->base[i].free)
+			continue;
 		if (a->base[i].relay) {
+			/* one kept for a selected pair is not allocated again */
+			if (a->base[i].turn->state != ICE_TURN_IDLE)
+				continue;
 			a->gather_pending++;
 			ice_turn_start(a->base[i].turn, now);
 			continue;
@@ -299,6 +320,85 @@ void ice_core_gather(struct ice_agent *a)
 	for (size_t i = 0; i < a->nloc; i++)
 		local_added(a, i);
 	gather_done_one(a);
+}
+
+void ice_core_gather(struct ice_agent *a)
+{
+	ice_agent_change_state(a, ICE_GATHERING);
+	gather_start(a);
+}
+
+static bool base_selected(const struct ice_agent *a, int bi)
+{
+	for (uint8_t c = 1; c <= a->cfg.ncomp; c++)
+		if (a->sel[c].active && a->sel[c].base == bi)
+			return true;
+	return false;
+}
+
+/* Keeps the local candidates keep() accepts; safe only with no pairs (after a restart). */
+static void locals_filter(struct ice_agent *a,
+                          bool (*keep)(const struct ice_agent *, const struct ice_cand *))
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < a->nloc; i++)
+		if (keep(a, &a->loc[i]))
+			a->loc[k++] = a->loc[i];
+	a->nloc = k;
+}
+
+static bool on_live_base(const struct ice_agent *a, const struct ice_cand *c)
+{
+	return !a->base[c->base].gone && !a->base[c->base].free;
+}
+
+bool ice_core_drop_host(struct ice_agent *a, int bi)
+{
+	struct ice_base *b = &a->base[bi];
+	char s[TW_ADDR_STRLEN];
+
+	if (a->have_remote || b->relay || b->free)
+		return false;
+	if (!b->gone) {
+		log_info("ice: host address %s is gone", tw_addr_fmt(&b->addr, s, sizeof(s)));
+		a->st.hosts_dropped++;
+	}
+	b->gone = true;
+	a->gtx[bi].active = false;
+	locals_filter(a, on_live_base);
+	if (base_selected(a, bi))
+		return false;
+	memset(b, 0, sizeof(*b));
+	b->free = true; /* addr family 0: nothing is delivered to it */
+	return true;
+}
+
+/* Host candidates stay; what a server told us is asked again. */
+static bool is_host(const struct ice_agent *a, const struct ice_cand *c)
+{
+	(void)a;
+	return c->type == ICE_CAND_HOST;
+}
+
+int ice_core_regather(struct ice_agent *a)
+{
+	if (a->have_remote)
+		return -EBUSY;
+	if (a->state == ICE_NEW || a->state == ICE_CLOSED)
+		return -EINVAL;
+	locals_filter(a, is_host);
+	for (size_t i = 0; i < a->nbase; i++) {
+		struct ice_base *b = &a->base[i];
+
+		/* the server sees a new 5-tuple: the old allocation is not ours to use */
+		if (b->relay && !base_selected(a, (int)i))
+			ice_turn_reset(b->turn);
+	}
+	a->st.regathers++;
+	log_info("ice: gathering again, %zu host candidates", a->nloc);
+	gather_start(a);
+	return 0;
 }
 
 bool ice_gather_answer(struct ice_agent *a, int base, const struct stun_msg *m)

@@ -15,9 +15,16 @@
 #define ICE_MAX_BASES  16
 #define ICE_MAX_LOCAL  32
 #define ICE_MAX_REMOTE 128
+#define ICE_OLD_MAX    16
 
 struct ice_base {
 	bool relay;
+	/*
+	 * A host base whose address went away (ice_regather): gone while a
+	 * selected pair still sends from it, free once nothing does; a free
+	 * slot is reused by the next host address.
+	 */
+	bool gone, free;
 	int sock; /* host: its UDP socket; relay: the TURN socket */
 	uint8_t comp;
 	struct tw_addr addr;   /* host: bound address; relay: relayed address */
@@ -83,6 +90,11 @@ struct ice_agent {
 	uint64_t first_valid_ms;
 	uint64_t last_check_tick;
 	struct ice_sel sel[ICE_COMP_MAX + 1];
+	/*
+	 * Pairs a restart's new selection replaced, watched until their consent
+	 * lapses; several, since a node may move again before that.
+	 */
+	struct ice_sel old[ICE_OLD_MAX];
 	unsigned prflx_seq;
 	struct ice_stats st;
 };
@@ -95,6 +107,19 @@ int ice_core_add_host(struct ice_agent *a, int sock, uint8_t comp, const struct 
 int ice_core_add_turn(struct ice_agent *a, int sock, uint8_t comp, bool tcp);
 /* Sends the srflx Bindings and the Allocates; on_gathered when all are answered. */
 void ice_core_gather(struct ice_agent *a);
+/*
+ * Host base bi's address is gone: its candidates go, and the slot is freed
+ * unless a selected pair still sends from it. True when freed: the caller
+ * then closes the socket. Only between ice_restart() and ice_set_remote().
+ */
+bool ice_core_drop_host(struct ice_agent *a, int bi);
+/*
+ * Gathers again after a restart (the node moved): the server-reflexive
+ * candidates of every live host base asked for anew, the TURN allocations
+ * made again from the new address; on_gathered when all are answered.
+ * -EBUSY once remote candidates were given since the restart.
+ */
+int ice_core_regather(struct ice_agent *a);
 void ice_core_recv(struct ice_agent *a, int base, const struct tw_addr *from, const uint8_t *buf,
                    size_t len);
 void ice_core_turn_recv(struct ice_agent *a, int turn, const uint8_t *buf, size_t len);

@@ -41,24 +41,27 @@ struct ice_io {
 	size_t nsock;
 };
 
-static void to_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss)
 {
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == TW_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(a->port);
 		memcpy(&s6->sin6_addr, a->ip, 16);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(a->port);
-		memcpy(&s4->sin_addr, a->ip, 4);
-		*len = sizeof(*s4);
+		return sizeof(*s6);
 	}
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(a->port);
+	memcpy(&s4->sin_addr, a->ip, 4);
+	return sizeof(*s4);
+}
+
+static void to_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+	*len = ice_sockaddr(a, ss);
 }
 
 static int from_sockaddr(const struct sockaddr *sa, struct tw_addr *a)
@@ -116,7 +119,9 @@ static uint64_t io_now(void *ctx)
 	return clock_mono_ms();
 }
 
-static const struct ice_io_ops io_ops = {io_send, io_random, io_now};
+static int io_reconnect(void *ctx, int sock, const struct tw_addr *dst);
+
+static const struct ice_io_ops io_ops = {io_send, io_random, io_now, io_reconnect};
 
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
@@ -135,7 +140,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (from_sockaddr((struct sockaddr *)&ss, &from) < 0)
 			continue;
 		if (s->turn >= 0) {
-			if (tw_addr_eq(&from, &s->a->cfg.turn_server))
+			if (tw_addr_eq(&from, &s->a->turn[s->turn].server))
 				ice_core_turn_recv(s->a, s->turn, buf, (size_t)n);
 		} else {
 			ice_core_recv(s->a, s->base, &from, buf, (size_t)n);
@@ -188,14 +193,19 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 		         what & BEV_EVENT_EOF ? "closed" : "failed");
 }
 
+/* A slot a closed socket left (s->a NULL), else a new one. */
 static struct io_sock *sock_new(struct ice_agent *a)
 {
 	struct ice_io *io = io_of(a);
-	struct io_sock *s;
+	struct io_sock *s = NULL;
 
-	if (io->nsock == IO_MAX_SOCKS)
+	for (size_t i = 0; i < io->nsock && !s; i++)
+		if (!io->sock[i].a)
+			s = &io->sock[i];
+	if (!s && io->nsock == IO_MAX_SOCKS)
 		return NULL;
-	s = &io->sock[io->nsock++];
+	if (!s)
+		s = &io->sock[io->nsock++];
 	memset(s, 0, sizeof(*s));
 	s->a = a;
 	s->fd = -1;
@@ -204,23 +214,71 @@ static struct io_sock *sock_new(struct ice_agent *a)
 	return s;
 }
 
+static void sock_close(struct io_sock *s)
+{
+	if (s->ev)
+		event_free(s->ev);
+	if (s->bev)
+		bufferevent_free(s->bev);
+	else if (s->fd >= 0)
+		close(s->fd);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+static int tcp_connect(struct ice_agent *a, struct io_sock *s, const struct tw_addr *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	s->bev = bufferevent_socket_new(io_of(a)->eb, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!s->bev)
+		return -ENOMEM;
+	bufferevent_setcb(s->bev, on_tcp_read, NULL, on_tcp_event, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	to_sockaddr(srv, &ss, &sl);
+	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)sl) < 0)
+		return -ECONNREFUSED;
+	return 0;
+}
+
+/* A TURN redirect over TCP: the stream to the old server ends, one to dst starts. */
+static int io_reconnect(void *ctx, int sock, const struct tw_addr *dst)
+{
+	struct io_sock *s = &io_of(ctx)->sock[sock];
+
+	if (!s->bev)
+		return 0;
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	return tcp_connect(ctx, s, dst);
+}
+
 static int udp_open(struct ice_agent *a, const struct tw_addr *bind_to, struct io_sock **out)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct io_sock *s = sock_new(a);
+	int rc;
 
 	if (!s)
 		return -ENOSPC;
 	to_sockaddr(bind_to, &ss, &sl);
 	s->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&ss, sl) < 0)
-		return -errno;
+	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&ss, sl) < 0) {
+		rc = -errno;
+		goto bad;
+	}
 	s->ev = event_new(io_of(a)->eb, s->fd, EV_READ | EV_PERSIST, on_udp, s);
-	if (!s->ev || event_add(s->ev, NULL) < 0)
-		return -ENOMEM;
+	if (!s->ev || event_add(s->ev, NULL) < 0) {
+		rc = -ENOMEM;
+		goto bad;
+	}
 	*out = s;
 	return 0;
+bad:
+	sock_close(s); /* the slot is free again: a regather may retry */
+	return rc;
 }
 
 static int host_open(struct ice_agent *a, const struct tw_addr *addr, uint8_t comp)
@@ -239,17 +297,21 @@ static int host_open(struct ice_agent *a, const struct tw_addr *addr, uint8_t co
 	}
 	if (getsockname(s->fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    from_sockaddr((struct sockaddr *)&ss, &bound) < 0)
-		return -errno;
-	s->base = ice_core_add_host(a, (int)(s - io_of(a)->sock), comp, &bound);
-	return s->base < 0 ? s->base : 0;
+		rc = -EADDRNOTAVAIL;
+	else
+		rc = ice_core_add_host(a, (int)(s - io_of(a)->sock), comp, &bound);
+	if (rc < 0) {
+		sock_close(s);
+		return rc;
+	}
+	s->base = rc;
+	return 0;
 }
 
 static int turn_open(struct ice_agent *a, uint8_t comp)
 {
 	const struct tw_addr *srv = &a->cfg.turn_server;
 	struct tw_addr any = {.family = srv->family};
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	struct io_sock *s;
 	int rc;
 
@@ -261,14 +323,9 @@ static int turn_open(struct ice_agent *a, uint8_t comp)
 		s = sock_new(a);
 		if (!s)
 			return -ENOSPC;
-		s->bev = bufferevent_socket_new(io_of(a)->eb, -1, BEV_OPT_CLOSE_ON_FREE);
-		if (!s->bev)
-			return -ENOMEM;
-		bufferevent_setcb(s->bev, on_tcp_read, NULL, on_tcp_event, s);
-		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-		to_sockaddr(srv, &ss, &sl);
-		if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)sl) < 0)
-			return -ECONNREFUSED;
+		rc = tcp_connect(a, s, srv);
+		if (rc < 0)
+			return rc;
 	}
 	s->turn = ice_core_add_turn(a, (int)(s - io_of(a)->sock), comp,
 	                            a->cfg.turn_transport == ICE_TURN_TCP);
@@ -285,22 +342,28 @@ static bool addr_usable(const struct ifaddrs *ifa, struct tw_addr *out)
 	return !(out->family == TW_AF_INET6 && out->ip[0] == 0xfe && (out->ip[1] & 0xc0) == 0x80);
 }
 
-static size_t host_addrs(const struct ice_agent *a, struct tw_addr *out, size_t cap)
+size_t ice_host_addrs(struct tw_addr *out, size_t cap)
 {
 	struct ifaddrs *ifs, *ifa;
 	size_t n = 0;
 
-	if (a->cfg.nhost) {
-		for (size_t i = 0; i < a->cfg.nhost && n < cap; i++)
-			out[n++] = a->cfg.host[i];
-		return n;
-	}
 	if (getifaddrs(&ifs) < 0)
 		return 0;
 	for (ifa = ifs; ifa && n < cap; ifa = ifa->ifa_next)
 		if (addr_usable(ifa, &out[n]))
 			out[n++].port = 0;
 	freeifaddrs(ifs);
+	return n;
+}
+
+static size_t host_addrs(const struct ice_agent *a, struct tw_addr *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!a->cfg.nhost)
+		return ice_host_addrs(out, cap);
+	for (size_t i = 0; i < a->cfg.nhost && n < cap; i++)
+		out[n++] = a->cfg.host[i];
 	return n;
 }
 
@@ -319,6 +382,53 @@ int ice_gather(struct ice_agent *a)
 	}
 	ice_core_gather(a);
 	return 0;
+}
+
+static bool same_ip(const struct tw_addr *x, const struct tw_addr *y)
+{
+	return x->family == y->family &&
+	       memcmp(x->ip, y->ip, x->family == TW_AF_INET6 ? 16 : 4) == 0;
+}
+
+static bool have_host(const struct ice_agent *a, const struct tw_addr *ip, uint8_t comp)
+{
+	for (size_t i = 0; i < a->nbase; i++) {
+		const struct ice_base *b = &a->base[i];
+
+		if (!b->relay && !b->gone && !b->free && b->comp == comp && same_ip(&b->addr, ip))
+			return true;
+	}
+	return false;
+}
+
+static bool listed(const struct tw_addr *ip, const struct tw_addr *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_ip(ip, &addrs[i]))
+			return true;
+	return false;
+}
+
+int ice_regather(struct ice_agent *a)
+{
+	struct ice_io *io = io_of(a);
+	struct tw_addr addrs[ICE_MAX_HOST_ADDRS];
+	size_t n = a->cfg.relay_only ? 0 : host_addrs(a, addrs, ICE_MAX_HOST_ADDRS);
+
+	if (a->have_remote)
+		return -EBUSY;
+	for (size_t i = 0; i < io->nsock; i++) {
+		struct io_sock *s = &io->sock[i];
+
+		if (s->a && s->base >= 0 && !listed(&a->base[s->base].addr, addrs, n) &&
+		    ice_core_drop_host(a, s->base))
+			sock_close(s);
+	}
+	for (uint8_t c = 1; c <= a->cfg.ncomp; c++)
+		for (size_t i = 0; i < n; i++)
+			if (!have_host(a, &addrs[i], c))
+				host_open(a, &addrs[i], c);
+	return ice_core_regather(a);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -362,16 +472,9 @@ void ice_agent_free(struct ice_agent *a)
 		return;
 	io = a->evio;
 	ice_core_close(a);
-	for (size_t i = 0; i < io->nsock; i++) {
-		struct io_sock *s = &io->sock[i];
-
-		if (s->ev)
-			event_free(s->ev);
-		if (s->bev)
-			bufferevent_free(s->bev);
-		else if (s->fd >= 0)
-			close(s->fd);
-	}
+	for (size_t i = 0; i < io->nsock; i++)
+		if (io->sock[i].a)
+			sock_close(&io->sock[i]);
 	if (io->tick)
 		event_free(io->tick);
 	free(io);

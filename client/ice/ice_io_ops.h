@@ -15,6 +15,8 @@ struct ice_io_ops {
 	int (*send)(void *ctx, int sock, const struct tw_addr *dst, const void *buf, size_t len);
 	void (*random)(void *ctx, void *buf, size_t len);
 	uint64_t (*now)(void *ctx); /* monotonic ms */
+	/* A TCP socket connected anew to dst (a TURN redirect); NULL: not possible. */
+	int (*reconnect)(void *ctx, int sock, const struct tw_addr *dst);
 };
 
 #endif

@@ -32,6 +32,59 @@ static uint64_t consent_jitter(struct ice_agent *a)
 	return (uint64_t)a->cfg.consent_interval_ms * (800 + (uint64_t)r % 401) / 1000;
 }
 
+static bool same_pair(const struct ice_sel *x, const struct ice_sel *y)
+{
+	return tw_addr_eq(&x->lc.addr, &y->lc.addr) && tw_addr_eq(&x->rc.addr, &y->rc.addr) &&
+	       x->base == y->base;
+}
+
+/*
+ * The first selection after a restart replaces the pair that carried the
+ * data meanwhile. RFC 7675 §5.1: its consent expires consent_timeout_ms
+ * after its last answer; it is watched until then, so that a moving node
+ * can tell when its old path may no longer be used.
+ */
+static void old_keep(struct ice_agent *a, uint8_t comp)
+{
+	struct ice_sel *o = &a->old[0];
+
+	/* a free slot, else the one whose consent lapses first */
+	for (size_t i = 0; i < ICE_OLD_MAX; i++) {
+		if (!a->old[i].active) {
+			o = &a->old[i];
+			break;
+		}
+		if (a->old[i].consent_ok_ms < o->consent_ok_ms)
+			o = &a->old[i];
+	}
+	*o = a->sel[comp];
+	o->tx_active = false;
+	/* one whose consent was lost already was reported as disconnected */
+	o->active = !o->consent_lost;
+}
+
+static void old_tick(struct ice_agent *a, uint64_t now)
+{
+	char lb[ICE_CAND_STRLEN], rb[ICE_CAND_STRLEN];
+
+	for (size_t i = 0; i < ICE_OLD_MAX; i++) {
+		struct ice_sel *o = &a->old[i];
+		uint8_t c = o->lc.comp;
+
+		if (!o->active || now - o->consent_ok_ms < a->cfg.consent_timeout_ms)
+			continue;
+		o->active = false;
+		if (a->sel[c].active && same_pair(o, &a->sel[c]))
+			continue; /* selected again: its consent is fresh */
+		ice_cand_fmt(&o->lc, lb, sizeof(lb));
+		ice_cand_fmt(&o->rc, rb, sizeof(rb));
+		log_info("ice: component %u: consent on the old pair %s -> %s lapsed", c, lb, rb);
+		a->st.old_lapsed++;
+		if (a->cfg.on_old_lapsed)
+			a->cfg.on_old_lapsed(a, c, &o->lc, &o->rc, a->cfg.arg);
+	}
+}
+
 void ice_select(struct ice_agent *a, size_t pi)
 {
 	struct ice_cpair *p = &a->pair[pi];
@@ -43,6 +96,8 @@ void ice_select(struct ice_agent *a, size_t pi)
 	/* controlled: the highest-priority nominated pair wins (§8.1.1) */
 	if (s->active && !s->consent_lost && a->renewed[l->comp] && s->prio >= p->p.prio)
 		return;
+	if (s->active && !a->renewed[l->comp])
+		old_keep(a, l->comp);
 	memset(s, 0, sizeof(*s));
 	s->active = true;
 	s->base = l->base;
@@ -152,6 +207,7 @@ static void consent_tick(struct ice_agent *a)
 {
 	uint64_t now = ice_now(a);
 
+	old_tick(a, now);
 	for (uint8_t c = 1; c <= a->cfg.ncomp; c++) {
 		struct ice_sel *s = &a->sel[c];
 
@@ -264,7 +320,14 @@ void ice_core_turn_recv(struct ice_agent *a, int turn, const uint8_t *buf, size_
 	struct tw_addr peer;
 	size_t dlen;
 
-	if (ice_turn_recv(t, buf, len, ice_now(a), &peer, &data, &dlen) != 1)
+	int rc = ice_turn_recv(t, buf, len, ice_now(a), &peer, &data, &dlen);
+
+	a->st.forged_300 = a->st.turn_redirects = 0;
+	for (size_t i = 0; i < a->nturn; i++) {
+		a->st.forged_300 += a->turn[i].forged_300;
+		a->st.turn_redirects += a->turn[i].redirects;
+	}
+	if (rc != 1)
 		return;
 	for (size_t i = 0; i < a->nbase; i++) {
 		if (a->base[i].turn == t) {

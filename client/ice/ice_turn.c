@@ -137,6 +137,19 @@ int ice_turn_start(struct ice_turn *t, uint64_t now)
 	return tx_start(t, STUN_ALLOCATE, -1, now);
 }
 
+void ice_turn_reset(struct ice_turn *t)
+{
+	struct ice_turn keep = *t;
+
+	ice_turn_init(t, keep.io, keep.io_ctx, keep.sock, keep.tcp, &keep.server, keep.user,
+	              keep.pass);
+	t->on_alloc = keep.on_alloc;
+	t->arg = keep.arg;
+	t->drops = keep.drops;
+	t->forged_300 = keep.forged_300;
+	t->log_forged = keep.log_forged;
+}
+
 static int perm_find(struct ice_turn *t, const struct tw_addr *peer)
 {
 	for (size_t i = 0; i < t->nperm; i++)
@@ -284,8 +297,7 @@ static void on_success(struct ice_turn *t, struct ice_turn_tx *x, const struct s
 	}
 }
 
-static void on_error(struct ice_turn *t, struct ice_turn_tx *x, const struct stun_msg *m,
-                     uint64_t now)
+static int error_code(const struct stun_msg *m)
 {
 	const struct stun_attr *a = stun_msg_find(m, STUN_A_ERROR_CODE);
 	const char *reason;
@@ -294,6 +306,14 @@ static void on_error(struct ice_turn *t, struct ice_turn_tx *x, const struct stu
 
 	if (a)
 		stun_attr_error(m, a, &code, &reason, &rlen);
+	return code;
+}
+
+static void on_error(struct ice_turn *t, struct ice_turn_tx *x, const struct stun_msg *m,
+                     uint64_t now)
+{
+	int code = error_code(m);
+
 	if ((code == 401 && (x->method == STUN_ALLOCATE || !t->have_key)) || code == 438) {
 		if (turn_reauth(t, x, m, now) == 0)
 			return;
@@ -303,6 +323,55 @@ static void on_error(struct ice_turn *t, struct ice_turn_tx *x, const struct stu
 		change_state(t, ICE_TURN_FAILED, -EACCES);
 	else if (x->method == STUN_CHANNEL_BIND)
 		t->perm[x->perm].chan = 0;
+}
+
+/* Where a verified 300 sends the Allocate; -EINVAL when nowhere useful. */
+static int redirect_target(struct ice_turn *t, const struct stun_msg *m, struct tw_addr *to)
+{
+	const struct stun_attr *alt = stun_msg_find(m, STUN_A_ALTERNATE_SERVER);
+
+	if (!alt || stun_attr_addr(m, alt, to) < 0 || to->family != t->server.family || !to->port ||
+	    tw_addr_eq(to, &t->server) || t->redirects >= ICE_TURN_REDIRECTS)
+		return -EINVAL;
+	if (t->tcp && (!t->io->reconnect || t->io->reconnect(t->io_ctx, t->sock, to) < 0))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * RFC 8489 §10 (issue 14): a 300 Try Alternate moves the allocation only
+ * when our long-term key verifies its MESSAGE-INTEGRITY; anyone on the
+ * path can forge an unsigned one. Otherwise it is counted and ignored:
+ * the Allocate keeps waiting (and retransmitting) for the real answer.
+ * Followed, the Allocate starts again without credentials, since the
+ * realm and nonce are the new server's to give.
+ */
+static int on_300(struct ice_turn *t, struct ice_turn_tx *x, const struct stun_msg *m, uint64_t now)
+{
+	char b[TW_ADDR_STRLEN], c[TW_ADDR_STRLEN];
+	struct tw_addr to;
+
+	if (!t->have_key || !stun_msg_integrity_ok(m, t->key, sizeof(t->key))) {
+		t->forged_300++;
+		if (log_ratelimit(&t->log_forged, now, 10000))
+			log_warn(
+			        "ice turn %s: a 300 without valid MESSAGE-INTEGRITY ignored (%llu)",
+			        tw_addr_fmt(&t->server, b, sizeof(b)),
+			        (unsigned long long)t->forged_300);
+		return 0;
+	}
+	x->active = false;
+	if (redirect_target(t, m, &to) < 0) {
+		change_state(t, ICE_TURN_FAILED, -EHOSTUNREACH);
+		return 0;
+	}
+	log_info("ice turn %s: redirected by 300 to %s", tw_addr_fmt(&t->server, b, sizeof(b)),
+	         tw_addr_fmt(&to, c, sizeof(c)));
+	t->redirects++;
+	t->server = to;
+	t->have_key = false;
+	t->auth_tries = 0;
+	return tx_start(t, STUN_ALLOCATE, -1, now);
 }
 
 static struct ice_turn_tx *tx_find(struct ice_turn *t, const uint8_t *tid)
@@ -319,6 +388,8 @@ static int recv_answer(struct ice_turn *t, const struct stun_msg *m, uint64_t no
 
 	if (!x || x->method != m->method)
 		return -EBADMSG;
+	if (m->cls == STUN_ERROR && x->method == STUN_ALLOCATE && error_code(m) == 300)
+		return on_300(t, x, m, now);
 	if (m->cls == STUN_SUCCESS && t->have_key &&
 	    !stun_msg_integrity_ok(m, t->key, sizeof(t->key)))
 		return -EBADMSG;

@@ -21,9 +21,10 @@ enum ice_turn_state {
 	ICE_TURN_FAILED,
 };
 
-#define ICE_TURN_PERMS 64
-#define ICE_TURN_TX    8
-#define ICE_TURN_STR   256
+#define ICE_TURN_PERMS     64
+#define ICE_TURN_TX        8
+#define ICE_TURN_STR       256
+#define ICE_TURN_REDIRECTS 3 /* 300 Try Alternate followed at most this often */
 
 struct ice_turn_perm {
 	struct tw_addr peer; /* IP and port: the channel is per transport address */
@@ -67,11 +68,16 @@ struct ice_turn {
 	void (*on_alloc)(void *arg, struct ice_turn *t, int err);
 	void *arg;
 	uint64_t drops;
+	unsigned redirects;  /* 300s followed */
+	uint64_t forged_300; /* 300s ignored: no MESSAGE-INTEGRITY our key verifies */
+	uint64_t log_forged;
 };
 
 void ice_turn_init(struct ice_turn *t, const struct ice_io_ops *io, void *io_ctx, int sock,
                    bool tcp, const struct tw_addr *server, const char *user, const char *pass);
 int ice_turn_start(struct ice_turn *t, uint64_t now);
+/* Forgets the allocation (the client's address changed): idle again, same server and socket. */
+void ice_turn_reset(struct ice_turn *t);
 void ice_turn_tick(struct ice_turn *t, uint64_t now);
 /* Asks for a permission toward peer's IP (and remembers peer for a channel). */
 int ice_turn_permit(struct ice_turn *t, const struct tw_addr *peer, uint64_t now);

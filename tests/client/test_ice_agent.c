@@ -31,7 +31,9 @@ struct net {
 	struct ice_agent *ag[2];
 	struct pkt q[NPKT];
 	size_t nq;
-	bool blackhole; /* drop everything */
+	bool blackhole;      /* drop everything */
+	struct tw_addr dead; /* an address that left its host: nothing from or to it arrives */
+	unsigned lapsed[2];
 	uint32_t rnd;
 	unsigned data_in[2];
 };
@@ -76,7 +78,7 @@ static uint64_t f_now(void *ctx)
 	return N->now;
 }
 
-static const struct ice_io_ops fops = {f_send, f_random, f_now};
+static const struct ice_io_ops fops = {f_send, f_random, f_now, NULL};
 
 static void on_data(struct ice_agent *a, uint8_t comp, const uint8_t *buf, size_t len, void *arg)
 {
@@ -119,6 +121,11 @@ static int teardown(void **state)
 	return 0;
 }
 
+static bool same_ip(const struct tw_addr *x, const struct tw_addr *y)
+{
+	return x->family == y->family && memcmp(x->ip, y->ip, 16) == 0;
+}
+
 /* Delivers the queue to whichever agent owns the destination address. */
 static void deliver(void)
 {
@@ -130,6 +137,9 @@ static void deliver(void)
 	for (size_t i = 0; i < n && !N->blackhole; i++) {
 		struct ice_agent *src = N->ag[q[i].from_agent];
 		struct tw_addr from = src->base[q[i].sock].addr;
+
+		if (N->dead.family && (same_ip(&from, &N->dead) || same_ip(&q[i].dst, &N->dead)))
+			continue;
 
 		for (int k = 0; k < 2; k++) {
 			struct ice_agent *d = N->ag[k];
@@ -219,6 +229,98 @@ static void test_consent_lost_and_restart(void **state)
 	run(20 * 6);
 	assert_int_equal(ice_agent_state(N->ag[0]), ICE_DISCONNECTED);
 	assert_int_equal(ice_send(N->ag[0], 1, "x", 1), -EPERM);
+}
+
+static void on_old_lapsed(struct ice_agent *a, uint8_t comp, const struct ice_cand *l,
+                          const struct ice_cand *r, void *arg)
+{
+	(void)comp;
+	(void)l;
+	(void)r;
+	(void)arg;
+	N->lapsed[a == N->ag[0] ? 0 : 1]++;
+}
+
+/* Both agents restart and trade offers again, as twist-ice does after a move. */
+static void reoffer(void)
+{
+	struct ice_cand c[8];
+	const char *u, *p;
+	size_t n;
+
+	for (int k = 0; k < 2; k++) {
+		n = ice_local_candidates(N->ag[k], c, 8);
+		ice_local_credentials(N->ag[k], &u, &p);
+		assert_int_equal(ice_set_remote(N->ag[1 - k], u, p, c, n), 0);
+	}
+}
+
+static void assert_local_ip(int k, const char *ip)
+{
+	struct ice_cand l, r;
+	struct tw_addr want;
+
+	assert_int_equal(ice_selected_pair(N->ag[k], 1, &l, &r), 0);
+	tw_addr_parse(ip, 0, &want);
+	assert_true(same_ip(&l.addr, &want));
+}
+
+/*
+ * A node moves: its address goes, another comes. After a restart it drops
+ * the old host base (kept while the selected pair sends from it), gathers
+ * on the new one, and the stream moves to a new pair; the old pair is
+ * reported lapsed 30 s after its last consent answer, not before.
+ */
+static void test_move_regather(void **state)
+{
+	struct tw_addr nb;
+	struct ice_cand c[8];
+	(void)state;
+
+	N->ag[0] = agent(true, 5, "192.0.2.1:1000");
+	N->ag[1] = agent(false, 9, "203.0.113.2:2000");
+	N->ag[0]->cfg.on_old_lapsed = on_old_lapsed;
+	exchange();
+	run(40);
+	assert_local_ip(0, "192.0.2.1");
+	assert_int_equal(ice_core_regather(N->ag[0]), -EBUSY); /* not before a restart */
+
+	tw_addr_parse("192.0.2.1", 0, &N->dead);
+	assert_int_equal(ice_restart(N->ag[0], NULL, NULL), 0);
+	assert_int_equal(ice_restart(N->ag[1], NULL, NULL), 0);
+	assert_false(ice_core_drop_host(N->ag[0], 0)); /* the selected pair still uses it */
+	assert_true(N->ag[0]->base[0].gone);
+	tw_addr_parse("198.51.100.1:1000", 0, &nb);
+	assert_int_equal(ice_core_add_host(N->ag[0], 1, 1, &nb), 1);
+	assert_int_equal(ice_core_regather(N->ag[0]), 0);
+	assert_int_equal(ice_local_candidates(N->ag[0], c, 8), 1);
+	assert_true(tw_addr_eq(&c[0].addr, &nb));
+	assert_int_equal(ice_send(N->ag[0], 1, "x", 1), 0); /* the old pair until then */
+	reoffer();
+	run(40);
+	assert_local_ip(0, "198.51.100.1");
+	assert_int_equal(N->ag[0]->st.selections, 2);
+	assert_int_equal(ice_send(N->ag[0], 1, "y", 1), 0);
+	N->data_in[1] = 0;
+	deliver();
+	assert_int_equal(N->data_in[1], 1);
+	assert_int_equal(N->lapsed[0], 0);
+	run(20 * 23); /* the last consent answer came at most 6 s before the move */
+	assert_int_equal(N->lapsed[0], 0);
+	run(20 * 10);
+	assert_int_equal(N->lapsed[0], 1);
+	assert_int_equal(N->ag[0]->st.old_lapsed, 1);
+	assert_int_equal(ice_agent_state(N->ag[0]), ICE_COMPLETED);
+
+	/* the next move frees the old base: its slot takes the next address */
+	assert_int_equal(ice_restart(N->ag[0], NULL, NULL), 0);
+	assert_true(ice_core_drop_host(N->ag[0], 0));
+	assert_true(N->ag[0]->base[0].free);
+	tw_addr_parse("203.0.113.9:1000", 0, &nb);
+	assert_int_equal(ice_core_add_host(N->ag[0], 0, 1, &nb), 0);
+	assert_int_equal(N->ag[0]->st.hosts_dropped, 1);
+	assert_int_equal(ice_core_regather(N->ag[0]), 0);
+	assert_int_equal(N->ag[0]->st.regathers, 2);
 }
 
 static void test_role_conflict(void **state)
@@ -390,6 +492,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_consent_lost_and_restart, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_move_regather, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_role_conflict, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unreachable_paced, setup, teardown),

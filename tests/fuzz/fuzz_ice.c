@@ -53,7 +53,7 @@ static uint64_t f_now(void *ctx)
 	return clk;
 }
 
-static const struct ice_io_ops fops = {f_send, f_random, f_now};
+static const struct ice_io_ops fops = {f_send, f_random, f_now, NULL};
 
 static void fuzz_cand(const uint8_t *p, size_t n)
 {
@@ -77,12 +77,12 @@ static struct ice_agent *agent_new(bool turn)
 {
 	struct ice_agent *a = calloc(1, sizeof(*a));
 	struct ice_config cfg = {
-		.controlling = false,
-		.tie_breaker = 5,
-		.ufrag = "fuzzufrag",
-		.pwd = "fuzzpassword0123456789",
-		.turn_user = "demo",
-		.turn_pass = "demo",
+	        .controlling = false,
+	        .tie_breaker = 5,
+	        .ufrag = "fuzzufrag",
+	        .pwd = "fuzzpassword0123456789",
+	        .turn_user = "demo",
+	        .turn_pass = "demo",
 	};
 	struct ice_cand r = {.type = ICE_CAND_HOST, .comp = 1, .prio = 2130706431, .base = -1};
 	struct tw_addr host;

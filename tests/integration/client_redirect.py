@@ -3,6 +3,11 @@
 twist-client and 300 Try Alternate (RFC 8489 §10), against a fake server.
 
     client_redirect.py PATH/TO/twist-client
+    client_redirect.py --ice PATH/TO/twist-ice
+
+With --ice, the same fake serves the ICE agent's TURN client (twist-ice
+gathering a relayed candidate): the same two forged 300s must be ignored
+and the genuine one followed (issue 14).
 
 In a network namespace of its own (tw14r-cli, loopback only), a fake STUN
 server written here (turn_conformance.py's encoder) plays the relay:
@@ -112,10 +117,69 @@ def fake_server(log_path):
     print("TIMEOUT stage=%s alt_early=%d" % (stage, alt_early), flush=True)
 
 
+def run_ice(ice, tmp):
+    """twist-ice's ICE agent (client/ice/ice_turn.c) gathering a relayed
+    candidate from the fake: the same forged 300s, the same verdict."""
+    flog, ilog = os.path.join(tmp, "fake.log"), os.path.join(tmp, "ice.log")
+    fake = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, __file__, "--fake", flog],
+                            stdout=subprocess.PIPE, text=True)
+    procs = [fake]
+    try:
+        time.sleep(0.5)
+        # no home agent answers on 4191: the CN registers only after gathering anyway
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", NS, ice, "--role", "cn", "--ha", "127.0.0.1:4191",
+             "--spi", "1", "--key", "k", "--home", "2001:db8::1",
+             "--turn", "127.0.0.1:%d" % SERVER_PORT, "--user", USER, "--password", PASSWORD,
+             "--duration", "60"], stdout=open(ilog, "w"), stderr=subprocess.STDOUT))
+        out, _ = fake.communicate(timeout=90)
+        text = open(ilog).read()
+        check(out.startswith("FOLLOWED"), "fake server: %s\nfake log:\n%s\ntwist-ice log:\n%s"
+              % (out.strip(), open(flog).read(), text[-2000:]))
+        check("alt_early=0" in out, "the ICE agent went to the alternate on a forged 300: " + out)
+        check("a 300 without valid MESSAGE-INTEGRITY ignored" in text,
+              "no warning about the forged 300:\n" + text[-1500:])
+        check("redirected by 300 to 127.0.0.1:%d" % ALT_PORT in text,
+              "no log of the followed 300:\n" + text[-1500:])
+        print("ok   the ICE agent ignored two forged 300s (no integrity, wrong key) and "
+              "followed the genuine one to the alternate")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+
+
+def main_ice(ice):
+    global NS
+    NS = "tw14r-ice"  # a namespace of its own: it may run beside client_redirect
+    check(os.geteuid() == 0, "needs root (network namespace)")
+    check(os.access(ice, os.X_OK), "twist-ice '%s' not built" % ice)
+    tmp = tempfile.mkdtemp(prefix="twist-ice-redirect-")
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    sh("ip", "netns", "add", NS)
+    try:
+        sh("ip", "-n", NS, "link", "set", "lo", "up")
+        run_ice(ice, tmp)
+    except tc.Fail as e:
+        print("FAIL ice_redirect: %s" % e)
+        return 1
+    finally:
+        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    print("PASS ice_redirect")
+    return 0
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--fake":
         fake_server(sys.argv[2])
         return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--ice":
+        return main_ice(sys.argv[2])
     check(len(sys.argv) == 2, "usage: client_redirect.py PATH/TO/twist-client")
     client = sys.argv[1]
     check(os.geteuid() == 0, "needs root (network namespace, TUN device)")
