@@ -356,26 +356,9 @@ static void io_stop(struct tc_client *c)
 
 static int io_server_set(struct tc_client *c, const struct tw_addr *a)
 {
-	struct sockaddr_storage ss = {0};
-
-	if (a->family == TW_AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(a->port);
-		memcpy(&s4->sin_addr, a->ip, 4);
-		c->server_len = sizeof(*s4);
-	} else if (a->family == TW_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(a->port);
-		memcpy(&s6->sin6_addr, a->ip, 16);
-		c->server_len = sizeof(*s6);
-	} else {
+	if (a->family != TW_AF_INET && a->family != TW_AF_INET6)
 		return -EAFNOSUPPORT;
-	}
-	c->server = ss;
+	c->server_len = tw_addr_to_sa(a, &c->server);
 	c->server_addr = *a;
 	return 0;
 }

@@ -127,24 +127,6 @@ static int parse_args(struct tc_conf *conf, int argc, char **argv)
 	return 0;
 }
 
-static void sa_to_tw(const struct sockaddr_storage *ss, struct tw_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		a->family = TW_AF_INET;
-		a->port = ntohs(s4->sin_port);
-		memcpy(a->ip, &s4->sin_addr, 4);
-	} else {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		a->family = TW_AF_INET6;
-		a->port = ntohs(s6->sin6_port);
-		memcpy(a->ip, &s6->sin6_addr, 16);
-	}
-}
-
 /* HOST, HOST:PORT, [V6] or [V6]:PORT, into a. */
 static int resolve_server(const char *spec, struct tw_addr *a)
 {
@@ -179,8 +161,7 @@ static int resolve_server(const char *spec, struct tw_addr *a)
 	}
 	memcpy(&ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	sa_to_tw(&ss, a);
-	return 0;
+	return tw_addr_from_sa((const struct sockaddr *)&ss, a);
 }
 
 /*

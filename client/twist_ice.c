@@ -77,7 +77,7 @@ static void sig_send(struct tice *t, const uint8_t *buf, int n)
 		log_warn("twist-ice: cannot build a mobility message: %s", strerror(-n));
 		return;
 	}
-	sl = ice_sockaddr(&t->ha, &ss);
+	sl = tw_addr_to_sa(&t->ha, &ss);
 	if (sendto(t->fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, sl) < 0)
 		log_warn("twist-ice: to the home agent %s: %s", tw_addr_fmt(&t->ha, b, sizeof(b)),
 		         strerror(errno));
@@ -437,7 +437,7 @@ static int sig_open(struct tice *t)
 	socklen_t sl;
 	struct tw_addr any = {.family = t->ha.family};
 
-	sl = ice_sockaddr(&any, &ss);
+	sl = tw_addr_to_sa(&any, &ss);
 	t->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0 || bind(t->fd, (struct sockaddr *)&ss, sl) < 0)
 		return -errno;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Family codes are the STUN wire values (RFC 8489 §14.1). */
 #define TW_AF_INET  0x01
@@ -44,5 +45,13 @@ bool tw_cidr_match(const struct tw_cidr *c, const struct tw_addr *a);
 /* Formats into buf (TW_ADDR_STRLEN); returns buf so it fits in a printf. */
 const char *tw_addr_fmt(const struct tw_addr *a, char *buf, size_t len);
 const char *tw_addr_fmt_ip(const struct tw_addr *a, char *buf, size_t len);
+
+/*
+ * A tw_addr and the kernel's socket address: to_sa fills ss (an address
+ * that is not IPv6 is IPv4) and returns its length; from_sa reads an
+ * AF_INET or AF_INET6 address, -EAFNOSUPPORT otherwise.
+ */
+socklen_t tw_addr_to_sa(const struct tw_addr *a, struct sockaddr_storage *ss);
+int tw_addr_from_sa(const struct sockaddr *sa, struct tw_addr *a);
 
 #endif

@@ -53,7 +53,7 @@ static bool rx_get(struct worker *w, unsigned i, struct tw_addr *src, uint8_t **
 {
 	struct rx_batch *rx = &w->rx;
 
-	if (netaddr_from_sa((struct sockaddr *)&rx->src[i], src) < 0)
+	if (tw_addr_from_sa((struct sockaddr *)&rx->src[i], src) < 0)
 		return false;
 	if (rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 		worker_drop(w, DROP_OVERSIZE, src);
@@ -219,7 +219,7 @@ static void out_build(struct tx_queue *tx, unsigned m, unsigned i, unsigned segs
 	*h = (struct msghdr){.msg_iov = &tx->iov[i], .msg_iovlen = segs};
 	if (tx->has_dst[i]) {
 		h->msg_name = &tx->sa[m];
-		h->msg_namelen = netaddr_to_sa(&tx->dst[i], &tx->sa[m]);
+		h->msg_namelen = tw_addr_to_sa(&tx->dst[i], &tx->sa[m]);
 	}
 	if (segs > 1) {
 		struct cmsghdr *c;
@@ -300,7 +300,7 @@ int tx_now(struct worker *w, int fd, const struct tw_addr *dst, const void *buf,
 	socklen_t sl = 0;
 
 	if (dst)
-		sl = netaddr_to_sa(dst, &ss);
+		sl = tw_addr_to_sa(dst, &ss);
 	if (sendto(fd, buf, len, MSG_DONTWAIT, dst ? (struct sockaddr *)&ss : NULL, sl) < 0) {
 		STAT_INC(&w->st, drops[DROP_SEND_ERROR]);
 		return -errno;

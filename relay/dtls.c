@@ -406,7 +406,7 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 			STAT_INC(&l->w->st, drops[DROP_OVERSIZE]);
 			continue;
 		}
-		if (netaddr_from_sa((struct sockaddr *)&ss, &src) < 0)
+		if (tw_addr_from_sa((struct sockaddr *)&ss, &src) < 0)
 			continue;
 		s = sess_find(dw, fd, &src);
 		if (s)

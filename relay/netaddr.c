@@ -11,47 +11,6 @@ int netaddr_family(const struct tw_addr *a)
 	return a->family == TW_AF_INET6 ? AF_INET6 : AF_INET;
 }
 
-socklen_t netaddr_to_sa(const struct tw_addr *a, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->family == TW_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(a->port);
-		memcpy(&s6->sin6_addr, a->ip, 16);
-		return sizeof(*s6);
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(a->port);
-	memcpy(&s4->sin_addr, a->ip, 4);
-	return sizeof(*s4);
-}
-
-int netaddr_from_sa(const struct sockaddr *sa, struct tw_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		a->family = TW_AF_INET;
-		a->port = ntohs(s4->sin_port);
-		memcpy(a->ip, &s4->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		a->family = TW_AF_INET6;
-		a->port = ntohs(s6->sin6_port);
-		memcpy(a->ip, &s6->sin6_addr, 16);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
-}
-
 int netaddr_nonlocal(int fd, const struct tw_addr *a, bool transparent)
 {
 	static int warned;
@@ -99,7 +58,7 @@ int netaddr_socket(const struct tw_addr *a, int type)
 int netaddr_bind(int fd, const struct tw_addr *a, bool transparent)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(a, &ss);
+	socklen_t sl = tw_addr_to_sa(a, &ss);
 
 	/* A standby binds the VIP before it holds it (DESIGN decision 2). */
 	netaddr_nonlocal(fd, a, transparent);

@@ -403,7 +403,7 @@ struct tcp_conn *tcp_conn_new(struct worker *w, int fd, const struct tw_addr *cl
 
 	tc = calloc(1, sizeof(*tc));
 	if (!tc || getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
+	    tw_addr_from_sa((struct sockaddr *)&local, &tc->c.local) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto bad;
 	tc->tls = kind_tls(kind);

@@ -104,7 +104,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	w->now_ms = relay_now_ms();
 	if (w->tcpw->spare < 0)
 		w->tcpw->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (netaddr_from_sa(sa, &client) < 0) {
+	if (tw_addr_from_sa(sa, &client) < 0) {
 		evutil_closesocket(fd);
 		return;
 	}

@@ -344,7 +344,7 @@ static void connect_event(struct bufferevent *bev, short what, void *arg)
 static int peer_connect(struct tcpr_conn *t, const struct tw_addr *from)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(&t->peer, &ss);
+	socklen_t sl = tw_addr_to_sa(&t->peer, &ss);
 	int fd = netaddr_socket(from, SOCK_STREAM), one = 1;
 
 	if (fd < 0)
@@ -517,7 +517,7 @@ bool tcp_relay_readable(struct worker *w, struct dp_handle *h)
 		fd = accept4(h->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return false;
-		if (netaddr_from_sa((struct sockaddr *)&ss, &peer) < 0) {
+		if (tw_addr_from_sa((struct sockaddr *)&ss, &peer) < 0) {
 			close(fd);
 			continue;
 		}

@@ -94,7 +94,7 @@ int trt_v4_socket(struct trt *t, int type, const struct tw_addr *c6)
 	if (type == SOCK_STREAM)
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-	sl = netaddr_to_sa(src, &ss);
+	sl = tw_addr_to_sa(src, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		int e = -errno;
 
@@ -111,7 +111,7 @@ int trt_raw_send(struct trt *t, const uint8_t *pkt, size_t len, const struct tw_
 	socklen_t sl;
 
 	to.port = 0; /* a raw socket's "port" is the protocol */
-	sl = netaddr_to_sa(&to, &ss);
+	sl = tw_addr_to_sa(&to, &ss);
 	if (sendto(t->raw_fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
 		trt_drop(t, TRT_DROP_SEND);
 		return -errno;
@@ -162,7 +162,7 @@ static void self_load(struct trt *t)
 	if (getifaddrs(&ifa) == 0) {
 		for (i = ifa; i && n < TRT_MAX_SELF; i = i->ifa_next)
 			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
-				netaddr_from_sa(i->ifa_addr, &t->self[n++]);
+				tw_addr_from_sa(i->ifa_addr, &t->self[n++]);
 		freeifaddrs(ifa);
 	}
 	t->pol.self = t->self;

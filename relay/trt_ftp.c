@@ -99,7 +99,7 @@ static void client_connected_cb(evutil_socket_t fd, short what, void *arg)
 	trt_now(t);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0 ||
 	    getpeername(fd4, (struct sockaddr *)&ss, &sl) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&ss, &d4) < 0) {
+	    tw_addr_from_sa((struct sockaddr *)&ss, &d4) < 0) {
 		proxy_close(x);
 		return;
 	}
@@ -121,7 +121,7 @@ static int connect_client(struct proxy *x)
 	if (fd < 0 || (fd = netaddr_bind(fd, &from, true)) < 0)
 		return fd;
 	x->fd6 = fd;
-	sl = netaddr_to_sa(&x->client, &ss);
+	sl = tw_addr_to_sa(&x->client, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
 		return -errno;
 	x->ev = event_new(t->w->base, fd, EV_WRITE, client_connected_cb, x);
@@ -142,7 +142,7 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 	if (c < 0)
 		return;
 	/* Only the control connection's server: the listener is no open door. */
-	if (netaddr_from_sa((struct sockaddr *)&ss, &from) < 0 ||
+	if (tw_addr_from_sa((struct sockaddr *)&ss, &from) < 0 ||
 	    !tw_addr_ip_eq(&from, &x->f->env.server4)) {
 		close(c);
 		return;
@@ -179,7 +179,7 @@ static int proxy_open(struct ftp *f, const struct ftp_alg_event *ev)
 	x->lfd = netaddr_socket(&src, SOCK_STREAM);
 	if (x->lfd < 0 || (x->lfd = netaddr_bind(x->lfd, &src, false)) < 0 ||
 	    listen(x->lfd, 1) < 0 || getsockname(x->lfd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&ss, &src) < 0)
+	    tw_addr_from_sa((struct sockaddr *)&ss, &src) < 0)
 		goto bad;
 	x->ev = event_new(t->w->base, x->lfd, EV_READ | EV_PERSIST, listener_cb, x);
 	x->timer = evtimer_new(t->w->base, proxy_timeout_cb, x);

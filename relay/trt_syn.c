@@ -221,7 +221,7 @@ static void held_new(struct trt_syn *s, uint32_t id, const struct twist_ip *ip,
 {
 	struct trt *t = s->t;
 	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(d4, &ss);
+	socklen_t sl = tw_addr_to_sa(d4, &ss);
 	struct held *h = calloc(1, sizeof(*h));
 	struct held **sl_;
 

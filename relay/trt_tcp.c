@@ -421,7 +421,7 @@ static int buf_start(struct pair *p)
 	socklen_t sl = sizeof(ss);
 
 	if (getsockname(p->fd4, (struct sockaddr *)&ss, &sl) == 0)
-		netaddr_from_sa((struct sockaddr *)&ss, &env.source4);
+		tw_addr_from_sa((struct sockaddr *)&ss, &env.source4);
 	p->buffered = true;
 	for (int i = 0; i < 2; i++) {
 		p->h[i].p = p;
@@ -552,7 +552,7 @@ static void connect_late(struct trt *t, int fd6, const struct tw_addr *c6, const
                          const struct tw_addr *d4)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = netaddr_to_sa(d4, &ss);
+	socklen_t sl = tw_addr_to_sa(d4, &ss);
 	struct pair *p;
 	int fd4;
 
@@ -598,13 +598,13 @@ static void accept_one(struct trt *t, int fd6)
 	int fd4;
 
 	if (getsockname(fd6, (struct sockaddr *)&ss, &sl) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&ss, &d6) < 0) {
+	    tw_addr_from_sa((struct sockaddr *)&ss, &d6) < 0) {
 		refuse(fd6);
 		return;
 	}
 	sl = sizeof(ss);
 	if (getpeername(fd6, (struct sockaddr *)&ss, &sl) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&ss, &c6) < 0) {
+	    tw_addr_from_sa((struct sockaddr *)&ss, &c6) < 0) {
 		refuse(fd6);
 		return;
 	}

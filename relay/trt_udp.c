@@ -191,7 +191,7 @@ static void errqueue_one(struct trt_umap *m, struct msghdr *mh, size_t len)
 		if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR)
 			ee = (struct sock_extended_err *)CMSG_DATA(c);
 	if (ee == NULL || ee->ee_origin != SO_EE_ORIGIN_ICMP ||
-	    netaddr_from_sa(mh->msg_name, &d4) < 0 || (d = dest_find(m, &d4)) == NULL)
+	    tw_addr_from_sa(mh->msg_name, &d4) < 0 || (d = dest_find(m, &d4)) == NULL)
 		return;
 	if (trt_pkt_icmp_map(ee->ee_type, ee->ee_code, ee->ee_info, &e) < 0)
 		return;
@@ -257,7 +257,7 @@ static void server_read_cb(evutil_socket_t fd, short what, void *arg)
 				errqueue_drain(m);
 			return;
 		}
-		if (netaddr_from_sa((struct sockaddr *)&ss, &s4) < 0 ||
+		if (tw_addr_from_sa((struct sockaddr *)&ss, &s4) < 0 ||
 		    (d = dest_find(m, &s4)) == NULL) {
 			trt_drop(t, TRT_DROP_FILTERED);
 			continue;
@@ -307,7 +307,7 @@ static struct trt_umap *umap_new(struct trt *t, const struct tw_addr *c6, const 
 		return NULL;
 	}
 	if (getsockname(m->fd4, (struct sockaddr *)&ss, &sl) == 0)
-		netaddr_from_sa((struct sockaddr *)&ss, &m->s4);
+		tw_addr_from_sa((struct sockaddr *)&ss, &m->s4);
 	setsockopt(m->fd4, IPPROTO_IP, IP_MTU_DISCOVER, &off, sizeof(off));
 	setsockopt(m->fd4, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	m->ev4 = event_new(t->w->base, m->fd4, EV_READ | EV_PERSIST, server_read_cb, m);
@@ -340,7 +340,7 @@ static int dest_socket(const struct tw_addr *d6, const struct tw_addr *c6)
 	fd = netaddr_bind(fd, d6, true);
 	if (fd < 0)
 		return fd;
-	sl = netaddr_to_sa(c6, &ss);
+	sl = tw_addr_to_sa(c6, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		return netaddr_close_err(fd);
 	return fd;
@@ -406,7 +406,7 @@ static void client_datagram(struct trt *t, const struct tw_addr *c6, const struc
 		flow_changed(&m->flow);
 	}
 	m->last_ms = t->w->now_ms;
-	sl = netaddr_to_sa(&d4, &ss);
+	sl = tw_addr_to_sa(&d4, &ss);
 	if (sendto(m->fd4, t->buf, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
 		if (errno != EAGAIN && errno != ENOBUFS)
 			errqueue_drain(m);
@@ -420,7 +420,7 @@ static int orig_dst(struct msghdr *mh, struct tw_addr *d6)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 		if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_ORIGDSTADDR)
-			return netaddr_from_sa((struct sockaddr *)CMSG_DATA(c), d6);
+			return tw_addr_from_sa((struct sockaddr *)CMSG_DATA(c), d6);
 	return -ENOENT;
 }
 
@@ -438,7 +438,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			return; /* EAGAIN; a connected socket's ICMP error is not ours to act on */
-		if (netaddr_from_sa((struct sockaddr *)&r.ss, &c6) < 0 ||
+		if (tw_addr_from_sa((struct sockaddr *)&r.ss, &c6) < 0 ||
 		    orig_dst(&r.mh, &d6) < 0) {
 			trt_drop(t, TRT_DROP_BAD);
 			continue;

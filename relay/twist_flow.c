@@ -290,7 +290,7 @@ static int connect_client(struct twist_flow *f)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    netaddr_from_sa((struct sockaddr *)&ss, &f->server) < 0)
+	    tw_addr_from_sa((struct sockaddr *)&ss, &f->server) < 0)
 		f->server = f->c.local;
 	f->h.fd = fd;
 	f->h.readable = client_readable;

@@ -191,7 +191,7 @@ int udp_client_socket(const struct tw_addr *local, const struct tw_addr *client)
 
 	if (fd < 0)
 		return fd;
-	sl = netaddr_to_sa(client, &ss);
+	sl = tw_addr_to_sa(client, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
 		return netaddr_close_err(fd);
 	return fd;

@@ -130,9 +130,6 @@ struct ice_watch *ice_watch_new(struct event_base *base, void (*cb)(void *arg), 
 void ice_watch_free(struct ice_watch *w);
 /* In cb: when the first message of this burst arrived (monotonic ms). */
 uint64_t ice_watch_first_ms(const struct ice_watch *w);
-struct sockaddr_storage;
-/* a as a kernel socket address; returns its length. */
-unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss);
 /* The addresses ice_gather() would use without cfg.host: up, not loopback, not link-local. */
 size_t ice_host_addrs(struct tw_addr *out, size_t cap);
 

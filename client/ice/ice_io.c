@@ -41,51 +41,6 @@ struct ice_io {
 	size_t nsock;
 };
 
-unsigned ice_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (a->family == TW_AF_INET6) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(a->port);
-		memcpy(&s6->sin6_addr, a->ip, 16);
-		return sizeof(*s6);
-	}
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(a->port);
-	memcpy(&s4->sin_addr, a->ip, 4);
-	return sizeof(*s4);
-}
-
-static void to_sockaddr(const struct tw_addr *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-	*len = ice_sockaddr(a, ss);
-}
-
-static int from_sockaddr(const struct sockaddr *sa, struct tw_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		a->family = TW_AF_INET;
-		a->port = ntohs(s4->sin_port);
-		memcpy(a->ip, &s4->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		a->family = TW_AF_INET6;
-		a->port = ntohs(s6->sin6_port);
-		memcpy(a->ip, &s6->sin6_addr, 16);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
-}
-
 static struct ice_io *io_of(struct ice_agent *a)
 {
 	return a->evio;
@@ -100,7 +55,7 @@ static int io_send(void *ctx, int sock, const struct tw_addr *dst, const void *b
 
 	if (s->bev)
 		return bufferevent_write(s->bev, buf, len) == 0 ? 0 : -EIO;
-	to_sockaddr(dst, &ss, &sl);
+	sl = tw_addr_to_sa(dst, &ss);
 	if (sendto(s->fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0)
 		return -errno;
 	return 0;
@@ -137,7 +92,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 
 		if (n < 0)
 			return;
-		if (from_sockaddr((struct sockaddr *)&ss, &from) < 0)
+		if (tw_addr_from_sa((struct sockaddr *)&ss, &from) < 0)
 			continue;
 		if (s->turn >= 0) {
 			if (tw_addr_eq(&from, &s->a->turn[s->turn].server))
@@ -236,7 +191,7 @@ static int tcp_connect(struct ice_agent *a, struct io_sock *s, const struct tw_a
 		return -ENOMEM;
 	bufferevent_setcb(s->bev, on_tcp_read, NULL, on_tcp_event, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	to_sockaddr(srv, &ss, &sl);
+	sl = tw_addr_to_sa(srv, &ss);
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)sl) < 0)
 		return -ECONNREFUSED;
 	return 0;
@@ -263,7 +218,7 @@ static int udp_open(struct ice_agent *a, const struct tw_addr *bind_to, struct i
 
 	if (!s)
 		return -ENOSPC;
-	to_sockaddr(bind_to, &ss, &sl);
+	sl = tw_addr_to_sa(bind_to, &ss);
 	s->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&ss, sl) < 0) {
 		rc = -errno;
@@ -296,7 +251,7 @@ static int host_open(struct ice_agent *a, const struct tw_addr *addr, uint8_t co
 		return rc;
 	}
 	if (getsockname(s->fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    from_sockaddr((struct sockaddr *)&ss, &bound) < 0)
+	    tw_addr_from_sa((struct sockaddr *)&ss, &bound) < 0)
 		rc = -EADDRNOTAVAIL;
 	else
 		rc = ice_core_add_host(a, (int)(s - io_of(a)->sock), comp, &bound);
@@ -336,7 +291,7 @@ static bool addr_usable(const struct ifaddrs *ifa, struct tw_addr *out)
 {
 	if (!ifa->ifa_addr || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK))
 		return false;
-	if (from_sockaddr(ifa->ifa_addr, out) < 0)
+	if (tw_addr_from_sa(ifa->ifa_addr, out) < 0)
 		return false;
 	/* link-local IPv6 needs a scope the candidate line cannot carry */
 	return !(out->family == TW_AF_INET6 && out->ip[0] == 0xfe && (out->ip[1] & 0xc0) == 0x80);
