@@ -25,7 +25,10 @@
 # binary exists), TWIST_LAB_LOG (info|debug), TWIST_LAB_VIP_LO (1: put both
 # VIPs on lo of both nodes, hidden from ARP, the LVS-DR way; see
 # docs/ha.md "IP_TRANSPARENT": a workaround for a relay that connects its
-# standby sockets with IP_FREEBIND only, which Linux refuses).
+# standby sockets with IP_FREEBIND only, which Linux refuses),
+# TWIST_LAB_RELAY_EXTRA (a file of YAML appended to both nodes' relay.yaml:
+# deploy/lab/twist_pair.sh adds its twist section so), TWIST_LAB_FORWARD
+# (1: IPv4 forwarding on the nodes, which TWIST's TUN needs).
 set -u
 
 P=${TWIST_LAB:-tw}
@@ -148,6 +151,9 @@ build_net() {
 		# A standby binds the VIP before it has it (IP_FREEBIND does
 		# this per socket; the sysctl covers helpers that do not).
 		nsx "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1
+		if [ "${TWIST_LAB_FORWARD:-0}" = 1 ]; then
+			nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
+		fi
 		if [ "$(vip_lo)" = 1 ]; then
 			nsx "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
 				net.ipv4.conf.all.arp_announce=2
@@ -199,6 +205,9 @@ ha:
   ipc_dir: $LAB/$n/ipc
   sync_deadline_ms: 5
 EOF
+	if [ -n "${TWIST_LAB_RELAY_EXTRA:-}" ]; then
+		cat "$TWIST_LAB_RELAY_EXTRA" >>"$LAB/$n/relay.yaml" || die "$TWIST_LAB_RELAY_EXTRA"
+	fi
 }
 
 write_keepalived_conf() {
