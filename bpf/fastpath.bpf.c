@@ -45,6 +45,13 @@ struct {
 } fp_p2c SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_ENTRIES);
+	__type(key, struct fp_c2p_key);
+	__type(value, struct fp_chan_ctr);
+} fp_chan SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FP_ST__COUNT);
 	__type(key, __u32);
@@ -91,6 +98,26 @@ static __always_inline int fallback(__u32 reason)
 {
 	count(reason, 1);
 	return TC_ACT_OK;
+}
+
+/*
+ * The channel's own counters (bpf/fastpath.h); the relay creates the
+ * entry before the channel's, so a miss means it is being deleted, and
+ * the per-CPU totals still have the packet.
+ */
+static __always_inline void count_chan(const struct fp_c2p_key *k, int c2p, __u64 len)
+{
+	struct fp_chan_ctr *c = bpf_map_lookup_elem(&fp_chan, k);
+
+	if (!c)
+		return;
+	if (c2p) {
+		__sync_fetch_and_add(&c->c2p_pkts, 1);
+		__sync_fetch_and_add(&c->c2p_bytes, len);
+	} else {
+		__sync_fetch_and_add(&c->p2c_pkts, 1);
+		__sync_fetch_and_add(&c->p2c_bytes, len);
+	}
 }
 
 /* A helper failed after the packet was changed: it cannot go up as it was. */
@@ -372,6 +399,7 @@ static __always_inline int client_to_peer(struct __sk_buff *skb, const struct pk
 		return drop();
 	count(FP_ST_C2P_PKTS, 1);
 	count(FP_ST_C2P_BYTES, dlen);
+	count_chan(&k, 1, dlen);
 	return send(skb, &fib);
 }
 
@@ -380,6 +408,7 @@ static __always_inline int peer_to_client(struct __sk_buff *skb, const struct pk
 {
 	struct rewrite rw = {};
 	struct bpf_fib_lookup fib;
+	struct fp_c2p_key k = {};
 	__u32 dlen = p->plen, data = p->l4 + sizeof(struct udphdr);
 	__be32 hdr;
 
@@ -402,6 +431,13 @@ static __always_inline int peer_to_client(struct __sk_buff *skb, const struct pk
 		return drop();
 	count(FP_ST_P2C_PKTS, 1);
 	count(FP_ST_P2C_BYTES, dlen);
+	k.client = v->client;
+	k.listen = v->listen;
+	k.client_port = v->client_port;
+	k.listen_port = v->listen_port;
+	k.chan = v->chan;
+	k.family = p->family;
+	count_chan(&k, 0, dlen);
 	return send(skb, &fib);
 }
 

@@ -68,4 +68,16 @@ struct fp_p2c_val {
 	__u64 deadline_ns;
 };
 
+/*
+ * One channel's traffic through the program, keyed by its fp_c2p_key and
+ * added to atomically. A map of its own: refreshing an entry of fp_c2p or
+ * fp_p2c replaces the whole value, which would lose counts taken between
+ * the relay's read and its write. The relay creates it with the channel's
+ * entries, reads it into the allocation's counters, deletes it last.
+ */
+struct fp_chan_ctr {
+	__u64 c2p_pkts, c2p_bytes; /* data bytes, without the ChannelData header */
+	__u64 p2c_pkts, p2c_bytes;
+};
+
 #endif

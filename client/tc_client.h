@@ -19,6 +19,7 @@
 
 #include "client/tc_conf.h"
 #include "client/tc_pkt.h"
+#include "client/tc_srv.h"
 #include "client/tc_stun.h"
 #include "client/tc_table.h"
 #include "client/tc_tun.h"
@@ -72,7 +73,11 @@ struct tc_stats {
 	uint64_t flows_created, flows_failed, flows_closed;
 	uint64_t pkts_out, pkts_in, bytes_out, bytes_in;
 	uint64_t keepalives, refreshes;
-	uint64_t redirects; /* 300s followed */
+	uint64_t redirects;       /* 300s followed */
+	uint64_t lost;            /* flows whose server stopped answering or whose socket failed */
+	uint64_t reopens;         /* Allocates that reopened a lost flow */
+	uint64_t server_failures; /* servers given up on (no answer to an Allocate) */
+	uint64_t server_switches; /* ...after which new flows went elsewhere */
 	uint64_t drops[TC_DROP_MAX];
 };
 
@@ -111,6 +116,9 @@ struct tc_flow {
 	bool in_txn;
 	unsigned tries, rto_ms, auth_tries;
 	unsigned redirects; /* 300s this flow's Allocate followed (TC_MAX_REDIRECTS) */
+	struct tw_addr srv; /* the server its socket is connected to */
+	unsigned reopens;   /* Allocates since it was lost; 0 while it is not */
+	int sock_err;       /* a send saw the server gone: handled at the timer */
 	/* Timers, driven by the client's one-second tick (monotonic ms). */
 	uint64_t last_tx_ms;   /* anything sent: keepalives are due after a silence */
 	uint64_t last_data_ms; /* a segment either way: the idle timeout */
@@ -130,8 +138,8 @@ struct tc_client {
 	struct sockaddr_storage server;
 	socklen_t server_len;
 	struct tw_addr server_addr;
-	/* The server before the last followed 300, to fall back to (issue 10). */
-	struct tw_addr prev_server;
+	/* The --server list, a learned 300 and their back-off (tc_srv.h). */
+	struct tc_srvsel sel;
 	struct tc_cred cred;
 	struct tc_table table;
 	struct tc_flow_list flows;
@@ -155,6 +163,13 @@ void tc_flow_tick(struct tc_flow *f, uint64_t now_ms);
 void tc_flow_input(struct tc_flow *f, const uint8_t *p, size_t len);
 /* f's retransmission timer fired. Afterwards f->dead: the caller frees f. */
 void tc_flow_rtx(struct tc_flow *f);
+/*
+ * f's socket failed (-err: ICMP unreachable, say): the server is gone, f
+ * is reopened (tc_flow.c). Afterwards f->dead: the caller frees f.
+ */
+void tc_flow_sock_error(struct tc_flow *f, int err);
+/* True for the errors that mean the server is not there (not a full buffer). */
+bool tc_server_gone(int err);
 /* The application's TCP ended (FIN both ways or RST): close after the grace. */
 void tc_flow_tcp_track(struct tc_flow *f, const uint8_t *seg, size_t len, bool out);
 /* Stops the loop with an exit code and a message (an answer that ends the program). */

@@ -147,8 +147,14 @@ int tc_conf_set(struct tc_conf *c, const char *key, const char *val, char *err, 
 	unsigned v;
 	int ret;
 
-	if (!strcmp(key, "server"))
-		return set_str(c->server, sizeof(c->server), key, val, err, errlen);
+	if (!strcmp(key, "server")) {
+		if (c->nservers >= TC_MAX_SERVERS)
+			return bad(err, errlen, key, val, "too many (8 at most)");
+		ret = set_str(c->servers[c->nservers], TC_STR_MAX, key, val, err, errlen);
+		if (ret == 0)
+			c->nservers++;
+		return ret;
+	}
 	if (!strcmp(key, "user"))
 		return set_str(c->user, sizeof(c->user), key, val, err, errlen);
 	if (!strcmp(key, "password"))
@@ -197,7 +203,7 @@ int tc_conf_set(struct tc_conf *c, const char *key, const char *val, char *err, 
 
 int tc_conf_check(const struct tc_conf *c, char *err, size_t errlen)
 {
-	if (!*c->server || !*c->user || !*c->password) {
+	if (!c->nservers || !*c->user || !*c->password) {
 		snprintf(err, errlen, "--server, --user and --password are required");
 		return -EINVAL;
 	}

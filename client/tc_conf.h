@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "client/tc_pkt.h"
+#include "client/tc_srv.h"
 #include "client/tc_tun.h"
 #include "common/log.h"
 
@@ -22,7 +23,9 @@ struct tc_listen {
 };
 
 struct tc_conf {
-	char server[TC_STR_MAX]; /* HOST[:PORT] as given */
+	/* HOST[:PORT] as given, in the order tried (draft §12) */
+	char servers[TC_MAX_SERVERS][TC_STR_MAX];
+	size_t nservers;
 	char user[TC_STR_MAX];
 	char password[TC_STR_MAX];
 	char tun[IFNAMSIZ];
@@ -44,7 +47,7 @@ struct tc_conf {
 void tc_conf_defaults(struct tc_conf *c);
 /*
  * One setting by its key (the long option's name, which is also the YAML
- * key). Lists (route, listen, map) append. Returns 0 or -EINVAL with a
+ * key). Lists (server, route, listen, map) append. Returns 0 or -EINVAL with a
  * message in err.
  */
 int tc_conf_set(struct tc_conf *c, const char *key, const char *val, char *err, size_t errlen);

@@ -1,7 +1,7 @@
 /*
  * --config FILE: a YAML mapping of the command line's long options
  * (underscores or dashes), a scalar each, or a sequence of scalars for
- * route, listen and map. libyaml lives here only.
+ * server, route, listen and map. libyaml lives here only.
  */
 #include <errno.h>
 #include <stdio.h>

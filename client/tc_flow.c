@@ -59,12 +59,24 @@ void tc_client_fatal(struct tc_client *c, const char *fmt, ...)
 	c->ops->stop(c);
 }
 
+bool tc_server_gone(int err)
+{
+	return err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH ||
+	       err == -EHOSTDOWN || err == -ENETDOWN;
+}
+
 int tc_flow_send(struct tc_flow *f, const uint8_t *p, size_t len)
 {
 	int ret = f->c->ops->send(f, p, len);
 
 	if (ret < 0) {
 		f->c->st.drops[TC_DROP_SEND]++;
+		/* Not here, deep in a send: the flow's timer handles it (tc_flow_rtx). */
+		if (tc_server_gone(ret) && !f->sock_err) {
+			f->sock_err = ret;
+			if (!f->in_txn)
+				f->c->ops->timer(f, 1);
+		}
 		return ret;
 	}
 	f->last_tx_ms = now(f);
@@ -107,6 +119,8 @@ static int txn_start(struct tc_flow *f, uint16_t method, uint32_t lifetime)
 	if (method == STUN_ALLOCATE) {
 		alloc_req(f, &r);
 		n = tc_stun_allocate(f->req, sizeof(f->req), f->tid, &r, &c->cred);
+	} else if (method == STUN_BINDING) {
+		n = tc_stun_binding(f->req, sizeof(f->req), f->tid, 0);
 	} else {
 		n = tc_stun_refresh(f->req, sizeof(f->req), f->tid, lifetime, &c->cred);
 	}
@@ -115,7 +129,7 @@ static int txn_start(struct tc_flow *f, uint16_t method, uint32_t lifetime)
 	f->req_len = (size_t)n;
 	f->req_method = method;
 	f->req_lifetime = lifetime;
-	f->req_authed = c->cred.have;
+	f->req_authed = c->cred.have && method != STUN_BINDING;
 	f->in_txn = true;
 	f->tries = 0;
 	f->rto_ms = TC_RTO_MS;
@@ -148,8 +162,112 @@ static void flow_close(struct tc_flow *f)
 		f->dead = true;
 }
 
+static const char *fmt(const struct tw_addr *a, char *buf)
+{
+	return tw_addr_fmt(a, buf, TW_ADDR_STRLEN);
+}
+
+static int flow_open(struct tc_flow *f)
+{
+	int ret = f->c->ops->open(f);
+
+	if (ret == 0)
+		f->srv = f->c->server_addr;
+	return ret;
+}
+
+/*
+ * f's server gave no answer to an Allocate (or refused its socket): the
+ * selection moves on, and new flows follow it. Flows still on the old
+ * server find out for themselves, each at its next send or timer.
+ */
+static void server_failed(struct tc_flow *f)
+{
+	struct tc_client *c = f->c;
+	enum tc_srv_move m = tc_srv_failed(&c->sel, &f->srv, now(f));
+	char a[TW_ADDR_STRLEN], b[TW_ADDR_STRLEN];
+
+	if (m == TC_SRV_STALE)
+		return;
+	c->st.server_failures++;
+	log_info("server %s failed: new flows go to %s (%s)", fmt(&f->srv, a), fmt(&c->sel.cur, b),
+	         tc_srv_move_name(m));
+	if (tw_addr_eq(&c->sel.cur, &c->server_addr) || c->ops->server_set(c, &c->sel.cur) < 0)
+		return;
+	c->st.server_switches++;
+	/* The realm and nonce are the new server's to give. */
+	c->cred.have = false;
+}
+
+/* A new socket and a new Allocate for the same application 5-tuple. */
+static void reopen(struct tc_flow *f)
+{
+	struct tc_client *c = f->c;
+	char a[TW_ADDR_STRLEN];
+
+	c->ops->timer(f, 0);
+	c->ops->close(f);
+	f->in_txn = false;
+	f->sock_err = 0;
+	f->reopens++;
+	f->auth_tries = 0;
+	f->redirects = 0;
+	c->st.reopens++;
+	change_state(f, TC_ALLOCATING);
+	log_info("flow %u: reopening on %s (attempt %u)", f->id, fmt(&c->server_addr, a),
+	         f->reopens);
+	if (flow_open(f) < 0 || txn_start(f, STUN_ALLOCATE, 0) < 0)
+		flow_fail(f);
+}
+
+/*
+ * Draft §12: the server stopped answering f. An open flow is reopened
+ * where new flows go (the same server, unless another flow already found
+ * it dead); an Allocate without an answer fails its server first. A
+ * listen flow is not moved: its relayed address would change, so its
+ * listener arms a new one. Bounded: one try per server, and one more.
+ */
+static void flow_lost(struct tc_flow *f, const char *why)
+{
+	struct tc_client *c = f->c;
+	char a[TW_ADDR_STRLEN];
+
+	if (f->state == TC_CLOSING) {
+		f->dead = true;
+		return;
+	}
+	if (f->state == TC_FAILED)
+		return;
+	c->st.lost++;
+	log_info("flow %u: server %s lost: %s", f->id, fmt(&f->srv, a), why);
+	if (f->state == TC_ALLOCATING)
+		server_failed(f);
+	if (f->listener || f->reopens > c->sel.n ||
+	    (f->state == TC_ALLOCATING && tw_addr_eq(&f->srv, &c->server_addr))) {
+		flow_fail(f);
+		return;
+	}
+	reopen(f);
+}
+
+void tc_flow_sock_error(struct tc_flow *f, int err)
+{
+	if (f->dead || f->state == TC_FAILED)
+		return;
+	f->in_txn = false;
+	f->sock_err = 0;
+	f->c->ops->timer(f, 0);
+	flow_lost(f, strerror(-err));
+}
+
 void tc_flow_rtx(struct tc_flow *f)
 {
+	char why[64];
+
+	if (f->sock_err) {
+		tc_flow_sock_error(f, f->sock_err);
+		return;
+	}
 	if (!f->in_txn)
 		return;
 	if (f->tries < TC_RTO_TRIES) {
@@ -160,10 +278,8 @@ void tc_flow_rtx(struct tc_flow *f)
 	f->in_txn = false;
 	log_warn("flow %u: no answer from the server to %s", f->id,
 	         stun_method_name(f->req_method));
-	if (f->state == TC_CLOSING)
-		f->dead = true;
-	else
-		flow_fail(f);
+	snprintf(why, sizeof(why), "no answer to %s", stun_method_name(f->req_method));
+	flow_lost(f, why);
 }
 
 static void print_listen(const struct tc_flow *f)
@@ -211,7 +327,10 @@ static void allocated(struct tc_flow *f, const struct tc_resp *r)
 		f->encap.interval_s = TWIST_KEEPALIVE_S;
 	refresh_at(f, r->has_lifetime ? r->lifetime : TC_LIFETIME);
 	change_state(f, TC_ACTIVE);
-	log_info("flow %u: relayed %s", f->id, tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
+	tc_srv_ok(&f->c->sel, &f->srv);
+	log_info("flow %u: %s %s", f->id, f->reopens ? "reopened, relayed" : "relayed",
+	         tw_addr_fmt(&f->map.relayed, a, sizeof(a)));
+	f->reopens = 0;
 	if (f->listener) {
 		if (r->has_cookie) {
 			f->listener->has_cookie = true;
@@ -283,12 +402,12 @@ static bool follow_redirect(struct tc_flow *f, const struct tc_resp *r)
 		return false;
 	if (tw_addr_eq(&r->alt, &old) || c->ops->server_set(c, &r->alt) < 0)
 		return false;
-	c->prev_server = old;
+	tc_srv_redirect(&c->sel, &r->alt);
 	c->st.redirects++;
 	f->redirects++;
 	log_info("flow %u: redirected by 300 to %s", f->id, tw_addr_fmt(&r->alt, a, sizeof(a)));
 	c->ops->close(f);
-	if (c->ops->open(f) < 0)
+	if (flow_open(f) < 0)
 		return false;
 	c->cred.have = false;
 	f->auth_tries = 0;
@@ -298,21 +417,21 @@ static bool follow_redirect(struct tc_flow *f, const struct tc_resp *r)
 static void on_error(struct tc_flow *f, const struct tc_resp *r)
 {
 	struct tc_client *c = f->c;
-	char unk[64];
+	char unk[64], a[TW_ADDR_STRLEN];
 
 	if (r->code == 420) {
 		fmt_unknown(r, unk, sizeof(unk));
 		tc_client_fatal(c,
 		                "server %s does not support TWIST: it answered 420 (%s) to %s, "
 		                "unknown attributes:%s",
-		                c->conf->server, r->reason, stun_method_name(f->req_method), unk);
+		                fmt(&f->srv, a), r->reason, stun_method_name(f->req_method), unk);
 		return;
 	}
 	if (r->code == 401 && f->req_authed) {
 		tc_client_fatal(c,
 		                "server %s refused the credentials of user '%s' (401 %s): "
 		                "wrong user name or password",
-		                c->conf->server, c->conf->user, r->reason);
+		                fmt(&f->srv, a), c->conf->user, r->reason);
 		return;
 	}
 	if ((r->code == 401 || r->code == 438) && auth_retry(f, r))
@@ -374,6 +493,9 @@ static void on_stun(struct tc_flow *f, const uint8_t *p, size_t len)
 	}
 	f->in_txn = false;
 	f->c->ops->timer(f, 0);
+	/* A keepalive's answer, success or not: the server is there. */
+	if (f->req_method == STUN_BINDING)
+		return;
 	if (r.cls == STUN_SUCCESS)
 		on_success(f, &r);
 	else
@@ -414,7 +536,7 @@ static struct tc_flow *flow_new(struct tc_client *c, uint8_t proto)
 	tc_queue_init(&f->q, TC_QUEUE_PKTS, TC_QUEUE_BYTES);
 	TAILQ_INSERT_TAIL(&c->flows, f, link);
 	c->nflows++;
-	ret = c->ops->open(f);
+	ret = flow_open(f);
 	if (ret < 0) {
 		log_warn("flow %u: cannot open a socket to the server: %s", f->id, strerror(-ret));
 		tc_flow_free(f);
@@ -482,20 +604,17 @@ void tc_flow_free(struct tc_flow *f)
 
 static void keepalive(struct tc_flow *f)
 {
-	uint8_t buf[64], tid[STUN_TID_LEN];
 	uint8_t ka = TWIST_KEEPALIVE_BYTE;
-	int n;
 
 	f->c->st.keepalives++;
 	if (f->encap.keepalive != TWIST_KA_BINDING) {
 		tc_flow_send(f, &ka, 1);
 		return;
 	}
-	if (f->c->ops->random(tid, sizeof(tid)) < 0)
-		return;
-	n = tc_stun_binding(buf, sizeof(buf), tid, 0);
-	if (n > 0)
-		tc_flow_send(f, buf, (size_t)n);
+	/* A transaction: no answer within its retransmissions means the
+	 * server is gone (draft §12). A Refresh under way tells as much. */
+	if (!f->in_txn)
+		txn_start(f, STUN_BINDING, 0);
 }
 
 /* True when the application's side of f is done with it. */

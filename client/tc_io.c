@@ -113,14 +113,22 @@ static bool gso_fits(const struct tc_flow *f, size_t len)
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct tc_flow *f = arg;
+	struct tc_io_flow *io = f->io;
 
 	(void)what;
-	/* Bounded, so the TUN and the other flows get their turn. */
-	for (int i = 0; i < 64 && !f->dead && !f->c->exit_code; i++) {
+	/* Bounded, so the TUN and the other flows get their turn; a flow that
+	 * moved to a new socket (reopened, redirected) is done with this one. */
+	for (int i = 0; i < 64 && !f->dead && !f->c->exit_code && f->io == io; i++) {
 		ssize_t n = recv(fd, rxbuf, sizeof(rxbuf), 0);
 
-		if (n < 0)
-			break; /* EAGAIN, or an ICMP error on the connected socket */
+		if (n < 0) {
+			/* An ICMP error on the connected socket: the server is gone. */
+			int err = -errno;
+
+			if (tc_server_gone(err))
+				tc_flow_sock_error(f, err);
+			break;
+		}
 		tc_flow_input(f, rxbuf, (size_t)n);
 	}
 	if (f->dead)

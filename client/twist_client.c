@@ -39,11 +39,12 @@ static const struct option opts[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: twist-client --server HOST[:PORT] --user U --password P\n"
+	        "usage: twist-client --server HOST[:PORT]... --user U --password P\n"
 	        "         [--route PREFIX]... [--listen tcp:PORT|udp:PORT]... [--tun NAME]\n"
 	        "         [--nat64 PREFIX/96] [--map LOCAL=PEER]... [--config FILE]\n"
 	        "options:\n"
-	        "  --server HOST[:PORT]   the TWIST relay (port 3478 by default)\n"
+	        "  --server HOST[:PORT]   a TWIST relay (port 3478 by default); repeat for\n"
+	        "                         the servers to fall back to, in order\n"
 	        "  --user U, --password P long-term credentials\n"
 	        "  --route PREFIX         route PREFIX into the TUN: connect flows\n"
 	        "  --listen tcp:PORT|udp:PORT  a relayed address for the local server on PORT\n"
@@ -65,6 +66,7 @@ static void usage(FILE *out)
 static int parse_args(struct tc_conf *conf, int argc, char **argv)
 {
 	char err[256];
+	bool cli_servers = false;
 	int ch;
 
 	/* The file first, wherever --config stands: the command line wins. */
@@ -77,6 +79,12 @@ static int parse_args(struct tc_conf *conf, int argc, char **argv)
 	}
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		const char *key = NULL;
+
+		/* A --server list on the command line replaces the file's. */
+		if (ch == 's' && !cli_servers) {
+			conf->nservers = 0;
+			cli_servers = true;
+		}
 
 		for (const struct option *o = opts; o->name; o++)
 			if (o->val == ch)
@@ -125,9 +133,10 @@ static void sa_to_tw(const struct sockaddr_storage *ss, struct tw_addr *a)
 	}
 }
 
-/* HOST, HOST:PORT, [V6] or [V6]:PORT. */
-static int resolve_server(struct tc_client *c, const char *spec)
+/* HOST, HOST:PORT, [V6] or [V6]:PORT, into a. */
+static int resolve_server(const char *spec, struct tw_addr *a)
 {
+	struct sockaddr_storage ss = {0};
 	char host[TC_STR_MAX], port[8] = "3478";
 	const char *colon = strrchr(spec, ':');
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
@@ -156,24 +165,40 @@ static int resolve_server(struct tc_client *c, const char *spec)
 		log_err("server %s: %s", spec, gai_strerror(ret));
 		return -EINVAL;
 	}
-	memcpy(&c->server, res->ai_addr, res->ai_addrlen);
-	c->server_len = res->ai_addrlen;
+	memcpy(&ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	sa_to_tw(&c->server, &c->server_addr);
+	sa_to_tw(&ss, a);
 	return 0;
 }
 
-/* The server must not be behind the TUN: its own flows would loop into it. */
-static int server_outside(const struct tc_client *c)
+/*
+ * Every --server, in order. A server must not be behind the TUN: its own
+ * flows would loop into it.
+ */
+static int resolve_servers(struct tc_client *c)
 {
-	return tc_server_outside(c->conf, &c->server_addr);
+	const struct tc_conf *conf = c->conf;
+	struct tw_addr addrs[TC_MAX_SERVERS];
+
+	for (size_t i = 0; i < conf->nservers; i++) {
+		if (resolve_server(conf->servers[i], &addrs[i]) < 0)
+			return -EINVAL;
+		if (tc_server_outside(conf, &addrs[i]) < 0) {
+			log_err("server %s is inside a routed prefix: its flows would loop into "
+			        "the TUN",
+			        conf->servers[i]);
+			return -EINVAL;
+		}
+	}
+	tc_srv_init(&c->sel, addrs, conf->nservers);
+	return 0;
 }
 
 /*
  * TWIST-CAPS in a Binding (draft §9 step 1): a server without TWIST answers
  * 420, and we stop before anything is routed into the TUN.
  */
-static int probe(struct tc_client *c)
+static int probe(struct tc_client *c, const char *name)
 {
 	uint8_t req[128], buf[2048], tid[STUN_TID_LEN];
 	struct tc_resp r;
@@ -205,20 +230,41 @@ done:
 		close(fd);
 	tw_addr_fmt(&c->server_addr, a, sizeof(a));
 	if (ret < 0) {
-		log_err("server %s (%s): no answer to a STUN Binding", c->conf->server, a);
+		log_err("server %s (%s): no answer to a STUN Binding", name, a);
 		return ret;
 	}
 	if (r.cls == STUN_ERROR && r.code == 420) {
 		log_err("server %s (%s) does not support TWIST: it answered 420 (%s) to TWIST-CAPS",
-		        c->conf->server, a, r.reason);
+		        name, a, r.reason);
 		return -EPROTONOSUPPORT;
 	}
 	if (r.cls != STUN_SUCCESS || !r.has_caps)
 		log_warn("server %s (%s): no TWIST-CAPS in its Binding answer (%d); trying anyway",
-		         c->conf->server, a, r.code);
+		         name, a, r.code);
 	else
-		log_info("server %s (%s): TWIST caps 0x%x", c->conf->server, a, r.caps);
+		log_info("server %s (%s): TWIST caps 0x%x", name, a, r.caps);
 	return 0;
+}
+
+/*
+ * The first server of the list that answers the probe is where flows
+ * start; the others wait for it to fail (draft §12). One without TWIST
+ * is a mistake in the settings, not an outage: we stop.
+ */
+static int probe_servers(struct tc_client *c)
+{
+	int ret = -ETIMEDOUT;
+
+	for (size_t i = 0; i < c->sel.n; i++) {
+		if (c->ops->server_set(c, &c->sel.list[i].addr) < 0)
+			continue;
+		ret = probe(c, c->conf->servers[i]);
+		if (ret == 0)
+			tc_srv_start(&c->sel, i);
+		if (ret != -ETIMEDOUT)
+			return ret;
+	}
+	return ret;
 }
 
 static int add_route(struct tc_client *c, const struct tw_cidr *r)
@@ -338,6 +384,10 @@ static void status(struct tc_client *c)
 	struct tc_flow *f;
 	char a[TW_ADDR_STRLEN], b[TW_ADDR_STRLEN], r[TW_ADDR_STRLEN];
 
+	log_info("status: server %s%s lost %" PRIu64 " reopens %" PRIu64 " server_failures %" PRIu64
+	         " server_switches %" PRIu64 " redirects %" PRIu64,
+	         tw_addr_fmt(&c->server_addr, a, sizeof(a)), c->sel.learned ? " (from a 300)" : "",
+	         s->lost, s->reopens, s->server_failures, s->server_switches, s->redirects);
 	log_info("status: flows %zu (created %" PRIu64 " failed %" PRIu64 " closed %" PRIu64
 	         ") packets out %" PRIu64 " in %" PRIu64 " bytes out %" PRIu64 " in %" PRIu64
 	         " keepalives %" PRIu64 " refreshes %" PRIu64,
@@ -439,17 +489,12 @@ int main(int argc, char **argv)
 		c.listeners[i].spec = conf.listen[i];
 	}
 	c.nlisteners = conf.nlisten;
-	if (resolve_server(&c, conf.server) < 0)
+	if (resolve_servers(&c) < 0)
 		return 1;
-	if (server_outside(&c) < 0) {
-		log_err("server %s is inside a routed prefix: its flows would loop into the TUN",
-		        conf.server);
-		return 1;
-	}
 	if (tc_table_init(&c.table, conf.max_flows, (uint32_t)clock_mono_us()) < 0)
 		return 1;
 	c.base = event_base_new();
-	if (!c.base || tun_up(&c) < 0 || probe(&c) < 0)
+	if (!c.base || tun_up(&c) < 0 || probe_servers(&c) < 0)
 		goto done;
 	ret = run(&c) < 0 ? 1 : 0;
 done:

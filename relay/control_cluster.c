@@ -20,6 +20,7 @@
 #include "relay/alloc.h"
 #include "relay/cluster.h"
 #include "relay/control_int.h"
+#include "relay/fastpath_alloc.h"
 #include "relay/registry.h"
 #include "relay/relay.h"
 
@@ -171,6 +172,7 @@ static void sess_line(struct allocation *a, void *arg)
 	if (p->j->user[0] && (!a->user || strcmp(a->user, p->j->user) != 0))
 		return;
 	escape(a->user ? a->user : "", u, sizeof(u));
+	fastpath_alloc_count(a); /* what the program relayed counts as relayed */
 	evbuffer_add_printf(
 	        p->out,
 	        "user=%s transport=%s client=%s relayed=%s age_s=%llu expires_s=%llu "

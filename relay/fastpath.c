@@ -29,7 +29,7 @@ struct fp_if {
 
 struct fastpath {
 	struct fastpath_bpf *skel;
-	int c2p_fd, p2c_fd, stats_fd;
+	int c2p_fd, p2c_fd, chan_fd, stats_fd;
 	int ncpus;
 	struct fp_if ifs[FASTPATH_MAX_IFS];
 	unsigned n_ifs;
@@ -148,6 +148,7 @@ int fastpath_open(const char (*ifs)[16], unsigned n, struct fastpath **out, char
 	}
 	fp->c2p_fd = bpf_map__fd(fp->skel->maps.fp_c2p);
 	fp->p2c_fd = bpf_map__fd(fp->skel->maps.fp_p2c);
+	fp->chan_fd = bpf_map__fd(fp->skel->maps.fp_chan);
 	fp->stats_fd = bpf_map__fd(fp->skel->maps.fp_stats);
 	for (unsigned i = 0; i < n; i++)
 		if ((rc = attach_one(fp, ifs[i], why, whylen)) < 0)
@@ -215,9 +216,14 @@ int fastpath_set(struct fastpath *fp, const struct fastpath_tuple *t, uint64_t d
 	struct fp_p2c_key pk;
 	struct fp_c2p_val cv = {.deadline_ns = deadline_ns};
 	struct fp_p2c_val pv = {.deadline_ns = deadline_ns};
+	struct fp_chan_ctr zero = {0};
 	bool fresh;
 
 	keys(t, &ck, &pk);
+	/* Counters before the entries, so the program never relays uncounted;
+	 * an existing one (a refresh) keeps counting. */
+	if (bpf_map_update_elem(fp->chan_fd, &ck, &zero, BPF_NOEXIST) < 0 && errno != EEXIST)
+		return -errno;
 	ip_put(&cv.relayed, &t->relayed);
 	ip_put(&cv.peer, &t->peer);
 	cv.relayed_port = pk.relayed_port;
@@ -244,7 +250,7 @@ int fastpath_set(struct fastpath *fp, const struct fastpath_tuple *t, uint64_t d
 	return 0;
 }
 
-int fastpath_del(struct fastpath *fp, const struct fastpath_tuple *t)
+int fastpath_del(struct fastpath *fp, const struct fastpath_tuple *t, struct fp_chan_ctr *last)
 {
 	struct fp_c2p_key ck;
 	struct fp_p2c_key pk;
@@ -252,10 +258,28 @@ int fastpath_del(struct fastpath *fp, const struct fastpath_tuple *t)
 
 	keys(t, &ck, &pk);
 	bpf_map_delete_elem(fp->c2p_fd, &ck);
-	rc = bpf_map_delete_elem(fp->p2c_fd, &pk);
+	rc = bpf_map_delete_elem(fp->p2c_fd, &pk) < 0 ? -errno : 0;
+	/* The entries are gone first: nothing is counted after this read
+	 * but what a program already past its lookup adds. */
+	if (bpf_map_lookup_elem(fp->chan_fd, &ck, last) < 0)
+		memset(last, 0, sizeof(*last));
+	bpf_map_delete_elem(fp->chan_fd, &ck);
 	if (rc < 0)
-		return -errno;
+		return rc;
 	__atomic_sub_fetch(&fp->entries, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int fastpath_chan_read(struct fastpath *fp, const struct fastpath_tuple *t, struct fp_chan_ctr *out)
+{
+	struct fp_c2p_key ck;
+	struct fp_p2c_key pk;
+
+	keys(t, &ck, &pk);
+	if (bpf_map_lookup_elem(fp->chan_fd, &ck, out) < 0) {
+		memset(out, 0, sizeof(*out));
+		return -errno;
+	}
 	return 0;
 }
 

@@ -18,9 +18,7 @@
 #include "bpf/fastpath.h"
 #include "proto/addr.h"
 
-/* Entries stop this long before user space's own expiry. */
-#define FASTPATH_GUARD_MS 1000
-#define FASTPATH_MAX_IFS  8
+#define FASTPATH_MAX_IFS 8
 
 struct fastpath;
 
@@ -40,10 +38,20 @@ int fastpath_open(const char (*ifs)[16], unsigned n, struct fastpath **out, char
 /* Detaches, unloads; fastpath_close(NULL) is a no-op. */
 void fastpath_close(struct fastpath *fp);
 
-/* Installs or refreshes both directions of t until deadline_ms (monotonic). */
+/*
+ * Installs or refreshes both directions of t until deadline_ms (monotonic).
+ * The channel's counters start at zero when it is new and are kept on a
+ * refresh.
+ */
 int fastpath_set(struct fastpath *fp, const struct fastpath_tuple *t, uint64_t deadline_ms);
-/* Removes both directions of t; -ENOENT if they were not there. */
-int fastpath_del(struct fastpath *fp, const struct fastpath_tuple *t);
+/*
+ * Removes both directions of t and then its counters, whose last values
+ * go to last (zero if none); -ENOENT if the entries were not there.
+ */
+int fastpath_del(struct fastpath *fp, const struct fastpath_tuple *t, struct fp_chan_ctr *last);
+/* t's counters since it was installed; -ENOENT if it has none. */
+int fastpath_chan_read(struct fastpath *fp, const struct fastpath_tuple *t,
+                       struct fp_chan_ctr *out);
 
 /* The program's counters summed over the CPUs (enum fp_stat). */
 void fastpath_stats(struct fastpath *fp, uint64_t out[FP_ST__COUNT]);

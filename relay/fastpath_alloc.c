@@ -15,6 +15,7 @@
 #include "relay/alloc.h"
 #include "relay/fastpath.h"
 #include "relay/fastpath_alloc.h"
+#include "relay/fastpath_deadline.h"
 
 static bool alloc_eligible(const struct allocation *a)
 {
@@ -48,16 +49,15 @@ static uint64_t chan_deadline(struct allocation *a, const struct chan *c, struct
 	p = perm_of(a, &c->peer);
 	if (!rs || !p)
 		return 0;
-	d = c->expires < p->expires ? c->expires : p->expires;
-	d = d < a->expires ? d : a->expires;
-	if (d <= now + FASTPATH_GUARD_MS)
+	d = fastpath_deadline(now, c->expires, p->expires, a->expires);
+	if (!d)
 		return 0;
 	*t = (struct fastpath_tuple){.client = a->flow.key.client,
 	                             .listen = a->flow.key.local,
 	                             .relayed = rs->addr,
 	                             .peer = c->peer,
 	                             .chan = c->num};
-	return d - FASTPATH_GUARD_MS;
+	return d;
 }
 
 static void inst_tuple(const struct allocation *a, const struct fp_inst *in,
@@ -75,13 +75,42 @@ static void inst_tuple(const struct allocation *a, const struct fp_inst *in,
 	                             .chan = in->num};
 }
 
+/* Adds what in's channel carried since the last look to a's counters. */
+static void inst_account(struct allocation *a, struct fp_inst *in, const struct fp_chan_ctr *now)
+{
+	/* The counters only grow while the entry lives; it is created and
+	 * deleted only here, so a smaller figure never comes. */
+	if (now->c2p_bytes > in->seen.c2p_bytes)
+		a->bytes_to_peer += now->c2p_bytes - in->seen.c2p_bytes;
+	if (now->p2c_bytes > in->seen.p2c_bytes)
+		a->bytes_to_client += now->p2c_bytes - in->seen.p2c_bytes;
+	in->seen = *now;
+}
+
 static void inst_remove(struct allocation *a, unsigned i)
 {
 	struct fastpath_tuple t;
+	struct fp_chan_ctr last;
 
 	inst_tuple(a, &a->fp[i], &t);
-	fastpath_del(a->flow.w->r->fp, &t);
+	fastpath_del(a->flow.w->r->fp, &t, &last);
+	inst_account(a, &a->fp[i], &last);
 	a->fp[i] = a->fp[--a->n_fp];
+}
+
+void fastpath_alloc_count(struct allocation *a)
+{
+	struct fastpath *fp = a->flow.w->r->fp;
+	struct fastpath_tuple t;
+	struct fp_chan_ctr now;
+
+	if (!fp)
+		return;
+	for (unsigned i = 0; i < a->n_fp; i++) {
+		inst_tuple(a, &a->fp[i], &t);
+		if (fastpath_chan_read(fp, &t, &now) == 0)
+			inst_account(a, &a->fp[i], &now);
+	}
 }
 
 static bool inst_wanted(struct allocation *a, const struct fp_inst *in)
@@ -108,6 +137,7 @@ static int inst_add(struct allocation *a, const struct chan *c)
 		a->fp = n;
 		a->cap_fp = (uint8_t)cap;
 	}
+	/* Its counters start at zero with its entries (fastpath_set). */
 	a->fp[a->n_fp++] = (struct fp_inst){.peer = c->peer, .num = c->num};
 	return 0;
 }
@@ -120,6 +150,7 @@ void fastpath_alloc_sync(struct allocation *a)
 
 	if (!alloc_eligible(a))
 		return fastpath_alloc_clear(a);
+	fastpath_alloc_count(a);
 	for (unsigned i = 0; i < a->n_fp;) {
 		if (inst_wanted(a, &a->fp[i]))
 			i++;

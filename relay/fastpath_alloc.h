@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "bpf/fastpath.h"
 #include "proto/addr.h"
 
 struct allocation;
@@ -16,6 +17,7 @@ struct allocation;
 struct fp_inst {
 	struct tw_addr peer;
 	uint16_t num;
+	struct fp_chan_ctr seen; /* its counters when last added to the allocation's */
 };
 
 /*
@@ -24,7 +26,13 @@ struct fp_inst {
  * A no-op without a fast path.
  */
 void fastpath_alloc_sync(struct allocation *a);
-/* Removes all of a's entries (close). */
+/* Removes all of a's entries (close), counting what they carried. */
 void fastpath_alloc_clear(struct allocation *a);
+/*
+ * Adds what the program relayed on a's channels since the last call to
+ * a's own byte counters (twistctl sessions). The totals of /metrics come
+ * from the program's per-CPU counters and need no such call.
+ */
+void fastpath_alloc_count(struct allocation *a);
 
 #endif

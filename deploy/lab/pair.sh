@@ -26,9 +26,12 @@
 # VIPs on lo of both nodes, hidden from ARP, the LVS-DR way; see
 # docs/ha.md "IP_TRANSPARENT": a workaround for a relay that connects its
 # standby sockets with IP_FREEBIND only, which Linux refuses),
-# TWIST_LAB_RELAY_EXTRA (a file of YAML appended to both nodes' relay.yaml:
-# deploy/lab/twist_pair.sh adds its twist section so), TWIST_LAB_FORWARD
-# (1: IPv4 forwarding on the nodes, which TWIST's TUN needs).
+# TWIST_LAB_FASTPATH (off|auto|on: the relays' fastpath.enabled on eth-c
+# and eth-p, with IPv4 forwarding on in the nodes for bpf_fib_lookup;
+# docs/fastpath.md; default off), TWIST_LAB_RELAY_EXTRA (a file of YAML
+# appended to both nodes' relay.yaml: deploy/lab/twist_pair.sh adds its
+# twist section so), TWIST_LAB_FORWARD (1: IPv4 forwarding on the nodes,
+# which TWIST's TUN needs).
 set -u
 
 P=${TWIST_LAB:-tw}
@@ -151,7 +154,10 @@ build_net() {
 		# A standby binds the VIP before it has it (IP_FREEBIND does
 		# this per socket; the sysctl covers helpers that do not).
 		nsx "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1
-		if [ "${TWIST_LAB_FORWARD:-0}" = 1 ]; then
+		# bpf_fib_lookup answers only for an ingress interface that
+		# forwards (docs/fastpath.md, "Limits"), and TWIST's TUN needs
+		# forwarding; otherwise nothing routes through the nodes.
+		if [ "$(fastpath_mode)" != off ] || [ "${TWIST_LAB_FORWARD:-0}" = 1 ]; then
 			nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
 		fi
 		if [ "$(vip_lo)" = 1 ]; then
@@ -161,6 +167,14 @@ build_net() {
 			ip -n "$ns" addr add $RVIP/32 dev lo
 		fi
 	done
+}
+
+fastpath_mode() {
+	if [ -f "$LAB/fastpath" ]; then
+		cat "$LAB/fastpath"
+	else
+		echo "${TWIST_LAB_FASTPATH:-off}"
+	fi
 }
 
 vip_lo() {
@@ -204,6 +218,9 @@ ha:
   enabled: $([ "$ha" = 1 ] && echo true || echo false)
   ipc_dir: $LAB/$n/ipc
   sync_deadline_ms: 5
+fastpath:
+  enabled: $(fastpath_mode)
+  interfaces: [eth-c, eth-p]
 EOF
 	if [ -n "${TWIST_LAB_RELAY_EXTRA:-}" ]; then
 		cat "$TWIST_LAB_RELAY_EXTRA" >>"$LAB/$n/relay.yaml" || die "$TWIST_LAB_RELAY_EXTRA"
@@ -451,8 +468,13 @@ cmd_up() {
 	mkdir -p "$LAB/a/ipc" "$LAB/b/ipc" "$LAB/peer"
 	ha_mode >"$LAB/ha.tmp" && mv "$LAB/ha.tmp" "$LAB/ha"
 	vip_lo >"$LAB/vip_lo.tmp" && mv "$LAB/vip_lo.tmp" "$LAB/vip_lo"
+	case $(fastpath_mode) in
+	off | auto | on) ;;
+	*) die "TWIST_LAB_FASTPATH must be off, auto or on, not '$(fastpath_mode)'" ;;
+	esac
+	fastpath_mode >"$LAB/fastpath.tmp" && mv "$LAB/fastpath.tmp" "$LAB/fastpath"
 	echo "pair.sh: lab '$P' in $LAB, binaries from $BIN, replication $(ha_mode)," \
-		"VIPs on lo $(vip_lo)"
+		"VIPs on lo $(vip_lo), fast path $(fastpath_mode)"
 	build_net
 	start_echo
 	start_node a
@@ -561,6 +583,7 @@ SYNCD_METRICS=$SYNCD_METRICS
 HA_METRICS=$HA_METRICS
 HA=$(ha_mode)
 VIP_LO=$(vip_lo)
+FASTPATH=$(fastpath_mode)
 EOF
 }
 

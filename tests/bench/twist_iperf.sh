@@ -4,7 +4,13 @@
 # the baseline), with the relay's and the shim's CPU seconds per GB.
 #
 #   twist_iperf.sh --relay PATH/twist-relay --client PATH/twist-client
-#                  [--secs 10] [--out FILE]
+#                  [--secs 10] [--out FILE] [--rate RATE]
+#
+# --rate (tc's units: 1gbit, 2500mbit) shapes the relay's link toward the
+# peer with a token bucket for both runs: the one leg both paths share, so
+# the comparison is over a path whose bottleneck is a link, as on a real
+# network, instead of this machine's CPU (veths forward at whatever the
+# CPU allows).
 #
 # In deploy/lab/twist.sh's lab (it takes the tw9-* lab down first and at the
 # end). Baseline: the NAT lets TCP through for the run (twist.sh allow-tcp
@@ -20,7 +26,7 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 LABSH=$HERE/../../deploy/lab/twist.sh
-RELAY="" CLIENT="" SECS=10 OUT=$PWD/twist_iperf.results
+RELAY="" CLIENT="" SECS=10 OUT=$PWD/twist_iperf.results RATE=""
 STOP_GRACE=10
 log() { printf '[twist_iperf] %s\n' "$*"; }
 die() {
@@ -35,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--client) CLIENT=$2; shift 2 ;;
 	--secs) SECS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
+	--rate) RATE=$2; shift 2 ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
@@ -60,6 +67,12 @@ trap 'exit 1' INT TERM
 "$LABSH" down
 TWIST_LAB_BIG_MB=1 "$LABSH" up || die "lab up failed"
 eval "$("$LABSH" env)"
+if [ -n "$RATE" ]; then
+	# tw9rp: the relay namespace's link toward the peer (deploy/lab/twist.sh).
+	ip -n "$RELAY_NS" link show tw9rp >/dev/null 2>&1 || die "no tw9rp link in $RELAY_NS"
+	ip netns exec "$RELAY_NS" tc qdisc replace dev tw9rp root tbf rate "$RATE" burst 256kb \
+		latency 20ms || die "tc tbf rate $RATE failed"
+fi
 
 # spawn NS LOG CMD...: PID into PIDS and LAST.
 spawn() {
@@ -128,6 +141,7 @@ HZ=$(getconf CLK_TCK)
 {
 	echo "date=$(date -u +%FT%TZ)"
 	echo "secs=$SECS"
+	echo "shaped_rate=${RATE:-none}"
 	echo "baseline_bps=$BASE_BPS"
 	echo "baseline_bytes=$BASE_BYTES"
 	echo "twist_bps=$TW_BPS"

@@ -2,8 +2,8 @@
  * client/tc_flow.c and tc_data.c, the flows' engine, through a fake
  * struct tc_ops: no socket, no TUN, a clock the test moves. The test plays
  * the server with proto/stun.c's writer: 401 then success, a wrong
- * password, 420, silence, keepalives, Refresh, teardown, listen and the
- * cookie re-arm.
+ * password, 420, silence, keepalives, Refresh, teardown, listen, the
+ * cookie re-arm, 300s and the recovery of lost flows (draft §12).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -49,11 +49,15 @@ static void f_close(struct tc_flow *f)
 	f->io = NULL;
 }
 
+static int send_fail; /* -errno: every send fails so */
+
 static int f_send(struct tc_flow *f, const uint8_t *p, size_t len)
 {
 	struct fake_io *io = f->io;
 	int i = io->n++ % NSENT;
 
+	if (send_fail)
+		return send_fail;
 	assert_true(len <= sizeof(io->sent[0]));
 	memcpy(io->sent[i], p, len);
 	io->len[i] = len;
@@ -141,6 +145,7 @@ static int setup(void **state)
 	fake_now = 1000000;
 	server_sets = 0;
 	cl.server_addr = ip("203.0.113.1", 3478);
+	tc_srv_init(&cl.sel, &cl.server_addr, 1);
 	tun_n = 0;
 	nannounced = 0;
 	stopped = false;
@@ -601,7 +606,7 @@ static void test_redirect(void **state)
 	answer_300(f, 1, 1, &alt);
 	assert_int_equal(server_sets, 1);
 	assert_true(tw_addr_eq(&cl.server_addr, &alt));
-	assert_true(tw_addr_eq(&cl.prev_server, &first));
+	assert_true(cl.sel.has_prev && tw_addr_eq(&cl.sel.prev, &first));
 	assert_int_equal(cl.st.redirects, 1);
 	assert_int_equal(io_of(f)->n, 1);
 	sent_msg(f, 0, &m);
@@ -620,6 +625,140 @@ static void test_redirect(void **state)
 	assert_int_equal(f->state, TC_FAILED);
 }
 
+/* Two servers, A (the default one) then B, as --server A --server B. */
+static void two_servers(void)
+{
+	struct tw_addr l[2] = {ip("203.0.113.1", 3478), ip("203.0.113.2", 3478)};
+
+	tc_srv_init(&cl.sel, l, 2);
+}
+
+/*
+ * Draft §12: an open flow whose Refresh goes unanswered is reopened on the
+ * same server (same application 5-tuple, new socket, new Allocate); when
+ * that Allocate's socket fails too, A is given up and the flow reopens on
+ * B, where it carries the application's packets again.
+ */
+static void test_recover_list(void **state)
+{
+	struct tw_addr a = ip("203.0.113.1", 3478), b = ip("203.0.113.2", 3478);
+	struct tw_addr app = ip("192.0.2.2", 40000), peer = ip("198.51.100.2", 7);
+	struct tc_flow *f;
+	struct stun_msg m;
+	uint8_t pkt[256];
+	const uint8_t *p;
+	size_t len;
+
+	(void)state;
+	two_servers();
+	f = connect_udp();
+	assert_true(tw_addr_eq(&f->srv, &a));
+	fake_now = f->refresh_ms;
+	f->last_data_ms = fake_now; /* busy, not idle */
+	tc_flow_tick(f, fake_now);
+	assert_true(f->in_txn);
+	for (int i = 0; i < 7; i++)
+		tc_flow_rtx(f);
+	/* reopened on A: one Allocate on a new socket, with the credentials */
+	assert_int_equal(f->state, TC_ALLOCATING);
+	assert_true(tw_addr_eq(&f->srv, &a));
+	assert_int_equal(server_sets, 0);
+	assert_int_equal(cl.st.lost, 1);
+	assert_int_equal(cl.st.reopens, 1);
+	assert_int_equal(io_of(f)->n, 1);
+	sent_msg(f, 0, &m);
+	assert_int_equal(m.method, STUN_ALLOCATE);
+	assert_true(m.mi >= 0);
+	/* the application's packets wait for the new allocation */
+	tc_data_from_tun(&cl, pkt, app_pkt(pkt, STUN_PROTO_UDP, &app, &peer, 0, "three"));
+	assert_int_equal(f->q.n, 1);
+	/* ICMP unreachable on it: A failed, B from now on */
+	tc_flow_sock_error(f, -ECONNREFUSED);
+	assert_false(f->dead);
+	assert_int_equal(cl.st.server_failures, 1);
+	assert_int_equal(cl.st.server_switches, 1);
+	assert_int_equal(server_sets, 1);
+	assert_true(tw_addr_eq(&cl.server_addr, &b));
+	assert_true(tw_addr_eq(&f->srv, &b));
+	assert_int_equal(cl.st.reopens, 2);
+	assert_int_equal(f->q.n, 1);
+	sent_msg(f, 0, &m);
+	assert_int_equal(m.mi, -1); /* B's realm and nonce are B's to give */
+	answer(f, 0, STUN_ERROR, 401, false, NULL, false);
+	answer(f, 1, STUN_SUCCESS, 0, true, "203.0.113.201:50002", false);
+	assert_int_equal(f->state, TC_ACTIVE);
+	assert_int_equal(f->reopens, 0);
+	assert_int_equal(io_of(f)->n, 3);
+	p = sent_raw(f, 2, &len);
+	assert_int_equal(p[0] << 8 | p[1], 50002);
+	assert_memory_equal(p + 8, "three", 5);
+	assert_int_equal(cl.sel.list[0].fails, 1);
+	assert_int_equal(cl.sel.list[1].fails, 0);
+	assert_false(stopped);
+}
+
+/* A send that finds the server gone is handled at the flow's timer. */
+static void test_recover_send_error(void **state)
+{
+	struct tc_flow *f;
+
+	(void)state;
+	two_servers();
+	f = connect_udp();
+	send_fail = -ECONNREFUSED;
+	fake_now += 25000; /* a keepalive is due */
+	tc_flow_tick(f, fake_now);
+	send_fail = 0;
+	assert_int_equal(f->sock_err, -ECONNREFUSED);
+	assert_int_equal(io_of(f)->timer, 1);
+	tc_flow_rtx(f);
+	assert_int_equal(f->state, TC_ALLOCATING);
+	assert_int_equal(cl.st.lost, 1);
+	assert_int_equal(cl.st.reopens, 1);
+	assert_int_equal(f->sock_err, 0);
+}
+
+/*
+ * A server learned from a 300 that dies: the flow goes back to the server
+ * that sent the 300, and when that one fails too, to the next --server.
+ */
+static void test_recover_redirect(void **state)
+{
+	struct tw_addr a = ip("203.0.113.1", 3478), b = ip("203.0.113.2", 3478);
+	struct tw_addr alt = ip("203.0.113.9", 3478);
+	struct tw_addr app = ip("192.0.2.2", 40000), peer = ip("198.51.100.2", 7);
+	uint8_t pkt[256];
+	struct tc_flow *f;
+
+	(void)state;
+	two_servers();
+	tc_data_from_tun(&cl, pkt, app_pkt(pkt, STUN_PROTO_UDP, &app, &peer, 0, "one"));
+	f = only_flow();
+	answer(f, 0, STUN_ERROR, 401, false, NULL, false);
+	answer_300(f, 1, 1, &alt);
+	answer(f, 0, STUN_ERROR, 401, false, NULL, false);
+	answer(f, 1, STUN_SUCCESS, 0, true, "203.0.113.200:50000", false);
+	assert_int_equal(f->state, TC_ACTIVE);
+	assert_true(tw_addr_eq(&f->srv, &alt));
+	/* lost: the same (learned) server first */
+	tc_flow_sock_error(f, -EHOSTUNREACH);
+	assert_true(tw_addr_eq(&f->srv, &alt));
+	/* its Allocate fails: back to A, the server before the 300 */
+	tc_flow_sock_error(f, -ECONNREFUSED);
+	assert_true(tw_addr_eq(&f->srv, &a));
+	assert_true(tw_addr_eq(&cl.server_addr, &a));
+	assert_false(cl.sel.learned);
+	/* A fails: B, the next in the list */
+	tc_flow_sock_error(f, -ECONNREFUSED);
+	assert_true(tw_addr_eq(&f->srv, &b));
+	assert_int_equal(cl.st.server_failures, 2);
+	assert_int_equal(cl.st.reopens, 3);
+	/* B fails as well: the budget (one try per server, and one) is spent */
+	tc_flow_sock_error(f, -ECONNREFUSED);
+	assert_int_equal(f->state, TC_FAILED);
+	assert_false(stopped);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +770,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_refresh_and_fin, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_listen, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_recover_list, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_recover_send_error, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_recover_redirect, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -171,6 +171,13 @@ static void test_conf(void **state)
 	assert_int_equal(c.nroutes, 1);
 	assert_int_equal(c.nlisten, 1);
 	assert_int_equal(c.xlate.nmap, 1);
+	/* --server again: the servers to fall back to, in order, 8 at most */
+	for (int i = 1; i < TC_MAX_SERVERS; i++)
+		assert_int_equal(tc_conf_set(&c, "server", "203.0.113.11", err, sizeof(err)), 0);
+	assert_int_equal(tc_conf_set(&c, "server", "203.0.113.12", err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.nservers, TC_MAX_SERVERS);
+	assert_string_equal(c.servers[0], "203.0.113.10");
+	assert_string_equal(c.servers[1], "203.0.113.11");
 }
 
 static const char *write_tmp(const char *text)
@@ -199,10 +206,18 @@ static void test_yaml(void **state)
 	              "listen: [tcp:8000, udp:7000]\ntun_addr4: 192.0.2.2\nmtu: 1380\n");
 	assert_int_equal(tc_conf_yaml(&c, p, err, sizeof(err)), 0);
 	unlink(p);
+	assert_int_equal(c.nservers, 1);
 	assert_int_equal(c.nroutes, 2);
 	assert_int_equal(c.nlisten, 2);
 	assert_int_equal(c.mtu, 1380);
 	assert_int_equal(tc_conf_check(&c, err, sizeof(err)), 0);
+
+	tc_conf_defaults(&c);
+	p = write_tmp("server: [\"203.0.113.10\", \"[2001:db8::1]:3479\"]\n");
+	assert_int_equal(tc_conf_yaml(&c, p, err, sizeof(err)), 0);
+	unlink(p);
+	assert_int_equal(c.nservers, 2);
+	assert_string_equal(c.servers[1], "[2001:db8::1]:3479");
 
 	tc_conf_defaults(&c);
 	p = write_tmp("server: a\nroute:\n  - 198.51.100.1/28\n");

@@ -9,3 +9,7 @@ get_target_property(fuzz_relay_libs relay_core LINK_LIBRARIES)
 twist_fuzz(fuzz_relay SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_relay.c
 	${CMAKE_SOURCE_DIR}/tests/relay/harness.c ${fuzz_relay_srcs}
 	LIBS ${fuzz_relay_libs})
+# relay/fastpath.c includes the BPF skeleton that relay/ generates in its
+# build directory.
+target_include_directories(fuzz_relay PRIVATE ${CMAKE_BINARY_DIR}/relay)
+add_dependencies(fuzz_relay fastpath_skel)

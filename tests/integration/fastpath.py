@@ -2,7 +2,8 @@
 """
 The fast path on a standby's imported flow, in fastpath.sh's lab.
 
-    FP_CLI=.. FP_RLY=.. FP_PEER=.. FP_METRICS_PORT=.. FP_PERM_LIFETIME=.. fastpath.py
+    FP_CLI=.. FP_RLY=.. FP_PEER=.. FP_METRICS_PORT=.. FP_PERM_LIFETIME=.. \
+        FP_TWISTCTL=.. FP_CONTROL_SOCK=.. fastpath.py
 
 fastpath.sh has fed the relay one replicated flow through a twist-syncd
 pair (tests/bench/standby_ready feed): client 203.0.113.2:40000 on the
@@ -12,6 +13,9 @@ No Allocate is ever sent: what forwards is what the standby built.
 
   1. the standby's maps hold the flow (twist_fastpath_entries), and data
      goes both ways through the program;
+     The allocation's bytes_to_peer and bytes_to_client (twistctl
+     sessions, fed by the program's per-channel counters) and the deltas
+     of twist_bytes_total equal the data sent each way;
   2. hostile ChannelData (a length beyond the datagram, an unbound channel,
      a truncated header, an unknown client, trailing bytes) is never
      forwarded by the program: user space counts it, or relays what it
@@ -27,6 +31,7 @@ judges speed.
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 import urllib.request
@@ -38,6 +43,7 @@ from tw9r_relay import in_ns  # noqa: E402
 CLI, RLY, PEER = os.environ["FP_CLI"], os.environ["FP_RLY"], os.environ["FP_PEER"]
 METRICS = int(os.environ["FP_METRICS_PORT"])
 PERM_LIFETIME = int(os.environ["FP_PERM_LIFETIME"])
+TWISTCTL, CONTROL = os.environ["FP_TWISTCTL"], os.environ["FP_CONTROL_SOCK"]
 CLIENT = ("203.0.113.2", 40000)
 LISTEN = ("203.0.113.1", 3478)
 RELAYED = ("198.51.100.1", 50000)
@@ -80,6 +86,18 @@ def drops(m, reason):
     return m.get('twist_drops_total{reason="%s"}' % reason, 0)
 
 
+def session_bytes():
+    """(bytes_to_peer, bytes_to_client) of the one allocation."""
+    out = subprocess.run([TWISTCTL, "--socket", CONTROL, "sessions"], capture_output=True,
+                         text=True, timeout=30)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("user=")]
+    check(out.returncode == 0 and len(lines) == 1,
+          "twistctl sessions: rc %d, want one allocation: %r %r" %
+          (out.returncode, out.stdout, out.stderr))
+    f = dict(w.split("=", 1) for w in lines[0].split())
+    return int(f["bytes_to_peer"]), int(f["bytes_to_client"])
+
+
 def recv(s, timeout):
     s.settimeout(timeout)
     try:
@@ -99,9 +117,17 @@ def wait_import():
                {k: v for k, v in m.items() if "fastpath" in k or "sync" in k})
 
 
+def bytes_in(m, d):
+    return m.get('twist_bytes_total{dir="%s"}' % d, 0)
+
+
 def both_ways(cli, peer, n=20):
     m0 = metrics()
+    s0 = session_bytes()
+    sent_c2p = sent_p2c = 0
     for i in range(n):
+        sent_c2p += len(b"fast-%d" % i)
+        sent_p2c += len(b"back-%d" % i)
         data = b"fast-%d" % i
         cli.sendto(channel_data(CHAN, data), LISTEN)
         got, src = recv(peer, WAIT)
@@ -119,6 +145,17 @@ def both_ways(cli, peer, n=20):
     check(c2p >= n - 2 and p2c >= n - 2,
           "the program carried %d and %d of %d each way" % (c2p, p2c, n))
     log("%d messages each way, %d and %d by the program" % (n, c2p, p2c))
+    s1 = session_bytes()
+    got = (s1[0] - s0[0], s1[1] - s0[1])
+    check(got == (sent_c2p, sent_p2c),
+          "twistctl sessions: the allocation relayed %d and %d bytes, the client and the "
+          "peer sent %d and %d" % (got + (sent_c2p, sent_p2c)))
+    tot = (bytes_in(m1, "client_in") - bytes_in(m0, "client_in"),
+           bytes_in(m1, "peer_in") - bytes_in(m0, "peer_in"))
+    check(tot == (sent_c2p, sent_p2c),
+          "twist_bytes_total grew by %d and %d, the client and the peer sent %d and %d" %
+          (tot + (sent_c2p, sent_p2c)))
+    log("per allocation and in total: %d bytes to the peer, %d to the client" % got)
 
 
 def hostile(cli, peer):

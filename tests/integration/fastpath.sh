@@ -14,10 +14,17 @@
 #             relay without CAP_BPF, CAP_SYS_ADMIN, CAP_NET_ADMIN and
 #             CAP_PERFMON: the user-space path, the one log line that says
 #             why, no filter and no fast-path packet; totals exact
+#   webrtc    Chromium's data channel with relay-only ICE in the client
+#             namespace, its remote a second Chromium in the peer namespace
+#             on its host address (webrtc/fastpath.mjs): every message
+#             arrives in order, and twist_fastpath_packets_total grows both
+#             ways: the program carried the DTLS/SCTP datagrams
 #   cases     the relay as an HA standby: a twist-syncd pair and a fake
 #             active relay (tests/bench/standby_ready feed) replicate one
 #             flow whose permission has FP_PERM_LIFETIME s left; fastpath.py
 #             checks the standby's maps hold it and carry it both ways,
+#             that twistctl sessions shows the flow's bytes each way (the
+#             program's per-channel counters) and the totals equal them,
 #             that hostile ChannelData is never forwarded by the program,
 #             and that nothing is forwarded once the permission expired
 set -uo pipefail
@@ -123,7 +130,7 @@ verifier)
 			tw_fail "fp_ingress not attached at $dev ingress: $(cat "$TW_TMP/net.txt")"
 	done
 	ip netns exec "$FP_RLY" bpftool map show >"$TW_TMP/map.txt" 2>&1
-	for m in fp_c2p fp_p2c fp_stats; do
+	for m in fp_c2p fp_p2c fp_chan fp_stats; do
 		grep -q "name $m " "$TW_TMP/map.txt" || tw_fail "map $m missing: $(cat "$TW_TMP/map.txt")"
 	done
 	[ "$(fp_metric twist_fastpath_enabled)" = 1 ] || tw_fail "twist_fastpath_enabled is not 1"
@@ -187,9 +194,39 @@ off)
 	done
 	tw_pass "fast path off and unprivileged: user-space path, logged, totals exact"
 	;;
+webrtc)
+	tw_need node "nodejs (any node >= 18)"
+	[ -x "${CHROMIUM:-/usr/bin/chromium}" ] ||
+		tw_fail "${CHROMIUM:-/usr/bin/chromium} not found: apt-get install chromium (scripts/setup.sh does)"
+	[ -f "$HERE/webrtc/node_modules/playwright-core/package.json" ] ||
+		tw_fail "playwright-core missing: run 'npm ci' in $HERE/webrtc (scripts/setup.sh does)"
+	start_relay on
+	# Browser B, in the peer namespace: playwright talks to it over the
+	# pipes it inherits through ip netns exec.
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$FP_PEER" "${CHROMIUM:-/usr/bin/chromium}" \
+		>"$TW_TMP/peer-chromium"
+	chmod +x "$TW_TMP/peer-chromium"
+	c0=$(fp_metric 'twist_fastpath_packets_total{dir="client_to_peer"}')
+	p0=$(fp_metric 'twist_fastpath_packets_total{dir="peer_to_client"}')
+	timeout -k 10 240 ip netns exec "$FP_CLI" node "$HERE/webrtc/fastpath.mjs" --host "$FP_LISTEN_IP" \
+		--port 3478 --peer-chromium "$TW_TMP/peer-chromium" --count 200 --timeout 120 </dev/null ||
+		tw_fail "Chromium's data channel through the fast path failed (see above)"
+	c=$(($(fp_metric 'twist_fastpath_packets_total{dir="client_to_peer"}') - c0))
+	p=$(($(fp_metric 'twist_fastpath_packets_total{dir="peer_to_client"}') - p0))
+	tw_log "the program carried $c datagrams to the peer and $p to the client"
+	[ "$c" -gt 0 ] && [ "$p" -gt 0 ] ||
+		tw_fail "twist_fastpath_packets_total did not grow both ways ($c, $p): the program carried nothing"
+	[ "$(fp_metric 'twist_fastpath_fallbacks_total{reason="dropped"}')" = 0 ] ||
+		tw_fail "packets were lost after a helper failed"
+	tw_stop_relay
+	tw_pass "Chromium relay-only through the fast path: 200 messages, $c + $p datagrams by the program"
+	;;
 cases)
 	SYNCD=$(dirname "$BIN")/twist-syncd
 	HELPER=$(dirname "$BIN")/standby_ready
+	TWISTCTL=$(dirname "$BIN")/twistctl
+	[ -x "$TWISTCTL" ] || tw_fail "$TWISTCTL not found (build twistctl)"
+	FP_CONTROL_SOCK=$TW_TMP/control.sock
 	[ -x "$SYNCD" ] || tw_fail "$SYNCD not found (build twist-syncd)"
 	[ -x "$HELPER" ] || tw_fail "$HELPER not found (build standby_ready)"
 	mkdir -p "$TW_TMP/a" "$TW_TMP/b"
@@ -211,10 +248,11 @@ cases)
 	start_relay on "ha: { enabled: true, ipc_dir: \"$TW_TMP/b\" }"
 	syncd b 2 1 9722 9721 9724
 	FP_CLI=$FP_CLI FP_PEER=$FP_PEER FP_RLY=$FP_RLY FP_METRICS_PORT=$FP_METRICS_PORT \
-		FP_PERM_LIFETIME=$PERM_LIFETIME timeout -k 5 180 python3 "$HERE/fastpath.py" ||
+		FP_PERM_LIFETIME=$PERM_LIFETIME FP_TWISTCTL=$TWISTCTL FP_CONTROL_SOCK=$FP_CONTROL_SOCK \
+		timeout -k 5 180 python3 "$HERE/fastpath.py" ||
 		tw_fail "fastpath.py failed"
 	tw_stop_relay
-	tw_pass "standby maps filled from a replicated flow; hostile ChannelData never forwarded by the program; nothing forwarded after the permission expired"
+	tw_pass "standby maps filled from a replicated flow; per-allocation and total bytes exact; hostile ChannelData never forwarded by the program; nothing forwarded after the permission expired"
 	;;
-*) tw_fail "usage: fastpath.sh RELAY_BINARY verifier|uclient|off|cases" ;;
+*) tw_fail "usage: fastpath.sh RELAY_BINARY verifier|uclient|off|webrtc|cases" ;;
 esac

@@ -81,6 +81,7 @@ fp_csum_errors() {
 }
 
 # fp_lab_config FILE FASTPATH(auto|on|off) METRICS_PORT [EXTRA_YAML_LINES]
+# (FP_CONTROL_SOCK: the control socket's path, none if unset)
 fp_lab_config() {
 	cat >"$1" <<YAML
 listen:
@@ -90,7 +91,7 @@ relay: { addresses: [$FP_RELAY_IP, "$FP_RELAY_IP6"], port_min: 49152, port_max: 
 auth: { realm: twist.local, users: [{ name: demo, password: demo }], nonce_secret: "fp15-lab-shared-nonce-secret-0123" }
 peers: { allow: [198.51.100.0/24, "2001:db8:15:2::/64"] }
 metrics: { enabled: true, listen: "127.0.0.1:$3" }
-control: { socket: "" }
+control: { socket: "${FP_CONTROL_SOCK:-}" }
 compat: { rfc5766_channels: true }
 fastpath: { enabled: $2, interfaces: [fp15r0, fp15r1] }
 ${4:-}

@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { quietFlags } from './chromium_flags.mjs';
+
 const pageUrl = process.argv[2];
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!pageUrl) {
@@ -32,15 +34,7 @@ try {
 // The flags are webrtc.mjs's (see there why): no sandbox as root, and no
 // background traffic; only loopback names resolve.
 const args = [
-	'--no-sandbox',
-	'--disable-gpu',
-	'--disable-quic',
-	'--no-first-run',
-	'--disable-background-networking',
-	'--disable-component-update',
-	'--disable-sync',
-	'--disable-default-apps',
-	'--disable-extensions',
+	...quietFlags,
 	'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 

@@ -21,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { quietFlags } from './chromium_flags.mjs';
+
 const log = (...a) => console.log('[webrtc]', ...a);
 
 function usage(msg) {
@@ -83,15 +85,7 @@ const turnUrl = opts.transport === 'tls'
 //  --disable-quic and the other --disable-*: no background traffic. This
 //    test talks to the relay on loopback and to nothing else.
 const args = [
-	'--no-sandbox',
-	'--disable-gpu',
-	'--disable-quic',
-	'--no-first-run',
-	'--disable-background-networking',
-	'--disable-component-update',
-	'--disable-sync',
-	'--disable-default-apps',
-	'--disable-extensions',
+	...quietFlags,
 	'--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,DialMediaRouteProvider,OptimizationHints,Translate',
 	'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1], EXCLUDE ::1',
 	'--allow-loopback-in-peer-connection',
