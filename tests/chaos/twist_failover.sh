@@ -119,7 +119,6 @@ fail_active() {
 start_client() {
 	start client "$TWIST_CLIENT_NS" "$TWIST_BIN/twist-client" --server "$VIP:3478" \
 		--user demo --password demo --tun twc0 "$@"
-	CLIENT_PID=$LAST_PID
 	wait_for 200 ip -n "$TWIST_CLIENT_NS" link show twc0 ||
 		die "twist-client made no twc0: $(tail -n 3 "$TMP/client.log" | tr '\n' ' ')"
 }
