@@ -78,6 +78,7 @@ struct tc_stats {
 	uint64_t redirects;       /* 300s followed */
 	uint64_t lost;            /* flows whose server stopped answering or whose socket failed */
 	uint64_t reopens;         /* Allocates that reopened a lost flow */
+	uint64_t icmp_probes;     /* ICMP errors on active flows, checked by a Binding */
 	uint64_t server_failures; /* servers given up on (no answer to an Allocate) */
 	uint64_t server_switches; /* ...after which new flows went elsewhere */
 	uint64_t drops[TC_DROP_MAX];
@@ -117,6 +118,7 @@ struct tc_flow {
 	bool req_authed;
 	bool in_txn;
 	unsigned tries, rto_ms, auth_tries;
+	unsigned max_tries; /* of the transaction under way */
 	unsigned redirects; /* 300s this flow's Allocate followed (TC_MAX_REDIRECTS) */
 	struct tw_addr srv; /* the server its socket is connected to */
 	unsigned reopens;   /* Allocates since it was lost; 0 while it is not */

@@ -12,8 +12,12 @@
 #include "client/tc_client.h"
 #include "common/log.h"
 
-#define TC_RTO_MS        500  /* RFC 8489 §6.2.1 */
-#define TC_RTO_TRIES     7    /* RFC 8489 §6.2.1 Rc */
+#define TC_RTO_MS    500 /* RFC 8489 §6.2.1 */
+#define TC_RTO_TRIES 7   /* RFC 8489 §6.2.1 Rc */
+/* After an ICMP error: an answer within 0.7 s (100 + 200 + 400 ms), or lost.
+ * Longer than an HA pair's takeover, short enough for a dead lone server. */
+#define TC_PROBE_TRIES   3
+#define TC_PROBE_RTO_MS  100
 #define TC_AUTH_TRIES    3    /* 401 then 438s before we give up */
 #define TC_LIFETIME      600  /* what we ask a Refresh for (RFC 8656 default) */
 #define TC_FAILED_HOLD   5000 /* a refused tuple's packets are dropped this long */
@@ -133,6 +137,7 @@ static int txn_start(struct tc_flow *f, uint16_t method, uint32_t lifetime)
 	f->req_authed = c->cred.have && method != STUN_BINDING;
 	f->in_txn = true;
 	f->tries = 0;
+	f->max_tries = TC_RTO_TRIES;
 	f->rto_ms = TC_RTO_MS;
 	txn_send(f);
 	return 0;
@@ -251,9 +256,31 @@ static void flow_lost(struct tc_flow *f, const char *why)
 	reopen(f);
 }
 
+/*
+ * An ICMP error is unauthenticated, and while an HA pair fails over the
+ * node that still holds the VIP for a moment answers exactly so, its relay
+ * dead (docs/ha.md "TWIST flows"). An active flow therefore asks the
+ * server with a Binding, quickly retransmitted, and is lost only if no
+ * answer comes (tc_flow_rtx): its TCP connections live on when the standby
+ * answers instead.
+ */
+static bool probe_first(struct tc_flow *f)
+{
+	if (f->state != TC_ACTIVE)
+		return false;
+	f->sock_err = 0;
+	f->c->st.icmp_probes++;
+	if (!f->in_txn && txn_start(f, STUN_BINDING, 0) == 0) {
+		f->max_tries = TC_PROBE_TRIES;
+		f->rto_ms = TC_PROBE_RTO_MS;
+		f->c->ops->timer(f, f->rto_ms);
+	}
+	return f->in_txn;
+}
+
 void tc_flow_sock_error(struct tc_flow *f, int err)
 {
-	if (f->dead || f->state == TC_FAILED)
+	if (f->dead || f->state == TC_FAILED || probe_first(f))
 		return;
 	f->in_txn = false;
 	f->sock_err = 0;
@@ -266,12 +293,15 @@ void tc_flow_rtx(struct tc_flow *f)
 	char why[64];
 
 	if (f->sock_err) {
+		bool resend = f->in_txn && f->state == TC_ACTIVE;
+
 		tc_flow_sock_error(f, f->sock_err);
-		return;
+		if (!resend)
+			return; /* lost, or a probe just sent */
 	}
 	if (!f->in_txn)
 		return;
-	if (f->tries < TC_RTO_TRIES) {
+	if (f->tries < f->max_tries) {
 		f->rto_ms *= 2;
 		txn_send(f);
 		return;

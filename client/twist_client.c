@@ -386,9 +386,10 @@ static void status(struct tc_client *c)
 	char a[TW_ADDR_STRLEN], b[TW_ADDR_STRLEN], r[TW_ADDR_STRLEN];
 
 	log_info("status: server %s%s lost %" PRIu64 " reopens %" PRIu64 " server_failures %" PRIu64
-	         " server_switches %" PRIu64 " redirects %" PRIu64,
+	         " server_switches %" PRIu64 " redirects %" PRIu64 " icmp_probes %" PRIu64,
 	         tw_addr_fmt(&c->server_addr, a, sizeof(a)), c->sel.learned ? " (from a 300)" : "",
-	         s->lost, s->reopens, s->server_failures, s->server_switches, s->redirects);
+	         s->lost, s->reopens, s->server_failures, s->server_switches, s->redirects,
+	         s->icmp_probes);
 	log_info("status: flows %zu (created %" PRIu64 " failed %" PRIu64 " closed %" PRIu64
 	         ") packets out %" PRIu64 " in %" PRIu64 " bytes out %" PRIu64 " in %" PRIu64
 	         " keepalives %" PRIu64 " refreshes %" PRIu64,

@@ -4,6 +4,7 @@
 
 #include "proto/cursor.h"
 #include "proto/flow.h"
+#include "proto/twist.h"
 
 size_t flow_addr_put(const struct tw_addr *a, uint8_t out[FLOW_ADDR_MAX])
 {
@@ -107,6 +108,63 @@ static bool trt_valid(const Twist__Flow *f, const struct tw_addr *client, uint8_
 	return true;
 }
 
+/* An optional address: absent, or ip + port of the relayed family. */
+static bool twist_addr_ok(const ProtobufCBinaryData *b, const struct tw_addr *rel, bool *present)
+{
+	struct tw_addr a;
+
+	*present = b->len != 0;
+	return !*present || (flow_addr_get(b, &a) == 0 && a.family == rel->family);
+}
+
+/* The modes and the cookie agree with the flow's type (docs/twist-protocol.md). */
+static bool twist_modes_ok(const Twist__Twist *t, uint16_t port)
+{
+	if (t->keepalive != TWIST_KA_NATT && t->keepalive != TWIST_KA_BINDING)
+		return false;
+	/* RFC 4303 §2.1: SPIs 1..255 are reserved, 0 is never on the wire. */
+	if (t->encap_mode == TWIST_ENCAP_TRANSPORT && t->spi != 0)
+		return false;
+	if (t->encap_mode == TWIST_ENCAP_TUNNEL && t->spi < 256)
+		return false;
+	if (t->encap_mode != TWIST_ENCAP_TRANSPORT && t->encap_mode != TWIST_ENCAP_TUNNEL)
+		return false;
+	if (t->type == TWIST_TYPE_CONNECT)
+		return t->cookie == 0;
+	return (uint16_t)(t->cookie >> 48) == port;
+}
+
+/*
+ * A TWIST flow: a UDP client 5-tuple, one relayed address, a peer of its
+ * family (connect: always), nothing of TURN.
+ */
+static bool twist_valid(const Twist__Flow *f, uint8_t transport)
+{
+	const Twist__Twist *t = f->twist;
+	struct tw_addr rel;
+	bool peer, want;
+
+	if (transport != 17 || f->n_relayed != 1 || f->n_perms || f->n_chans || f->reservation)
+		return false;
+	if (flow_addr_get(&f->relayed[0], &rel) < 0 || rel.port == 0)
+		return false;
+	if (t->type != TWIST_TYPE_CONNECT && t->type != TWIST_TYPE_LISTEN)
+		return false;
+	if (t->transport != 17 && t->transport != 6)
+		return false;
+	if (!twist_addr_ok(&t->peer, &rel, &peer) || !twist_addr_ok(&t->want, &rel, &want))
+		return false;
+	if (t->type == TWIST_TYPE_CONNECT && (!peer || want))
+		return false;
+	return twist_modes_ok(t, rel.port);
+}
+
+static bool user_realm_valid(const Twist__Flow *f)
+{
+	return f->user && strlen(f->user) <= FLOW_MAX_USER && f->realm &&
+	       strlen(f->realm) <= FLOW_MAX_USER;
+}
+
 bool flow_valid(const Twist__Flow *f)
 {
 	struct tw_addr c, l, r;
@@ -117,16 +175,15 @@ bool flow_valid(const Twist__Flow *f)
 	if (f->deleted)
 		return true;
 	if (f->trt)
-		return trt_valid(f, &c, t);
+		return !f->twist && trt_valid(f, &c, t);
+	if (f->twist)
+		return user_realm_valid(f) && twist_valid(f, t);
 	if (f->n_relayed < 1 || f->n_relayed > 2)
 		return false;
 	for (size_t i = 0; i < f->n_relayed; i++)
 		if (flow_addr_get(&f->relayed[i], &r) < 0)
 			return false;
-	if (!f->user || strlen(f->user) > FLOW_MAX_USER || !f->realm ||
-	    strlen(f->realm) > FLOW_MAX_USER)
-		return false;
-	return perms_valid(f) && chans_valid(f);
+	return user_realm_valid(f) && perms_valid(f) && chans_valid(f);
 }
 
 static bool flows_valid(Twist__Flow **flows, size_t n)

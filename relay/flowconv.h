@@ -24,6 +24,9 @@ struct flow_out {
 	Twist__Trt trt;
 	uint8_t trt_src[FLOW_ADDR_MAX], trt_dst[FLOW_TRT_DESTS][FLOW_ADDR_MAX];
 	ProtobufCBinaryData trt_dsts[FLOW_TRT_DESTS];
+	/* A TWIST flow (relay/twist_sync.c). */
+	Twist__Twist tw;
+	uint8_t tw_peer[FLOW_ADDR_MAX], tw_want[FLOW_ADDR_MAX];
 };
 
 void flowconv_export(const struct allocation *a, uint64_t now_ms, struct flow_out *o);

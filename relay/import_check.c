@@ -1,6 +1,8 @@
 #include <string.h>
 
 #include "proto/chdata.h"
+#include "proto/twist.h"
+#include "proto/twist_esp.h"
 #include "relay/alloc.h"
 #include "relay/config.h"
 #include "relay/import_check.h"
@@ -26,6 +28,13 @@ void import_limits_init(struct import_limits *lim, const struct config *cfg,
 	lim->trt_sources = cfg->trt_sources;
 	lim->n_trt_sources = cfg->n_trt_sources;
 	lim->trt_idle = cfg->trt_udp_idle_timeout;
+	lim->twist = cfg->twist_enabled;
+	lim->twist_relay[0] = cfg->twist_relay4;
+	lim->twist_relay[1] = cfg->twist_relay6;
+	lim->twist_port_min = cfg->twist_port_min;
+	lim->twist_port_max = cfg->twist_port_max;
+	/* Tunnel mode is always offered with twist (docs/twist-protocol.md §9). */
+	lim->twist_tunnel = cfg->twist_enabled;
 }
 
 static unsigned clamp(uint32_t *v, uint32_t max);
@@ -44,6 +53,7 @@ static int trt_check(Twist__Flow *f, const struct import_limits *lim, unsigned *
 	const Twist__Trt *m = f->trt;
 	struct tw_addr c, l, a;
 	bool ours = false;
+	unsigned n;
 
 	if (!lim->trt)
 		return IMPORT_TRT_OFF;
@@ -64,8 +74,9 @@ static int trt_check(Twist__Flow *f, const struct import_limits *lim, unsigned *
 		if (trt_policy_check(&lim->trt_policy, &c, &a) != TRT_OK)
 			return IMPORT_TRT_DENIED;
 	}
+	n = clamp(&f->lifetime, lim->trt_idle);
 	if (clamped)
-		*clamped = clamp(&f->lifetime, lim->trt_idle);
+		*clamped = n;
 	return IMPORT_OK;
 }
 
@@ -164,6 +175,50 @@ static unsigned clamp(uint32_t *v, uint32_t max)
 	return 1;
 }
 
+/* What relay/turn_twist.c asks of a peer: the policy allows it, and it is not twist's own. */
+static int twist_peer_check(const ProtobufCBinaryData *b, const struct import_limits *lim)
+{
+	struct tw_addr p;
+
+	if (b->len == 0)
+		return IMPORT_OK;
+	flow_addr_get(b, &p); /* flow_valid() checked it */
+	if (policy_check(lim->policy, &p) != POLICY_ALLOW ||
+	    tw_addr_ip_eq(&p, &lim->twist_relay[0]) || tw_addr_ip_eq(&p, &lim->twist_relay[1]))
+		return IMPORT_PEER_DENIED;
+	return IMPORT_OK;
+}
+
+static int twist_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clamped)
+{
+	const Twist__Twist *t = f->twist;
+	const struct tw_addr *ours;
+	struct tw_addr r;
+	unsigned n;
+	int rc;
+
+	if (!lim->twist)
+		return IMPORT_TWIST_OFF;
+	flow_addr_get(&f->relayed[0], &r); /* flow_valid(): exactly one, well formed */
+	ours = &lim->twist_relay[fam(&r)];
+	if (!ours->family || !tw_addr_ip_eq(&r, ours))
+		return IMPORT_RELAYED_ADDR;
+	if (r.port < lim->twist_port_min || r.port > lim->twist_port_max)
+		return IMPORT_RELAYED_PORT;
+	if ((rc = twist_peer_check(&t->peer, lim)) != IMPORT_OK ||
+	    (rc = twist_peer_check(&t->want, lim)) != IMPORT_OK)
+		return rc;
+	if (t->encap_mode == TWIST_ENCAP_TUNNEL ? !lim->twist_tunnel || !twist_spi_ok(t->spi)
+	                                        : t->spi != 0)
+		return IMPORT_TWIST_ENCAP;
+	if (lim->user_known && !lim->user_known(lim->user_arg, f->user))
+		return IMPORT_USER_UNKNOWN;
+	n = clamp(&f->lifetime, lim->max_lifetime);
+	if (clamped)
+		*clamped = n;
+	return IMPORT_OK;
+}
+
 int import_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clamped)
 {
 	bool has[2] = {false, false};
@@ -180,6 +235,8 @@ int import_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clam
 		return IMPORT_OK;
 	if (in_trt_prefix(f, lim))
 		return IMPORT_TRT_IDENTITY;
+	if (f->twist)
+		return twist_check(f, lim, clamped);
 	if ((rc = relayed_check(f, lim, has)) != IMPORT_OK ||
 	    (rc = perms_check(f, lim, has)) != IMPORT_OK ||
 	    (rc = chans_check(f, lim, has)) != IMPORT_OK)
@@ -230,6 +287,12 @@ const char *import_reason_name(enum import_reason r)
 		return "trt_source";
 	case IMPORT_TRT_DENIED:
 		return "trt_denied";
+	case IMPORT_TWIST_OFF:
+		return "twist_off";
+	case IMPORT_TWIST_ENCAP:
+		return "twist_encap";
+	case IMPORT_USER_UNKNOWN:
+		return "user_unknown";
 	case IMPORT__COUNT:
 		break;
 	}

@@ -32,6 +32,14 @@ struct import_limits {
 	const struct tw_addr *trt_sources;
 	unsigned n_trt_sources;
 	uint32_t trt_idle; /* udp_idle_timeout */
+	/* TWIST flows (docs/ha.md "TWIST flows"); twist false: refused. */
+	bool twist;
+	bool twist_tunnel;             /* tunnel mode served here */
+	struct tw_addr twist_relay[2]; /* twist.relay_ipv4/6; family 0 = not served */
+	uint16_t twist_port_min, twist_port_max;
+	/* Whether the flow's user may authenticate here; NULL: not checked. */
+	bool (*user_known)(void *arg, const char *user);
+	void *user_arg;
 };
 
 /* Why a flow was refused; 0 is accepted. Each is a counter or a log word. */
@@ -52,6 +60,9 @@ enum import_reason {
 	IMPORT_TRT_IDENTITY,    /* local is not PREFIX::0 port trt.port, or an allocation's is */
 	IMPORT_TRT_SOURCE,      /* a mapping's IPv4 source that is not one of trt.ipv4_sources */
 	IMPORT_TRT_DENIED,      /* a destination the translator's rules refuse */
+	IMPORT_TWIST_OFF,       /* a TWIST flow, and twist.enabled is off here */
+	IMPORT_TWIST_ENCAP,     /* an encapsulation mode this node does not serve */
+	IMPORT_USER_UNKNOWN,    /* a user this node would not authenticate */
 	IMPORT__COUNT,
 };
 
@@ -65,6 +76,10 @@ void import_limits_init(struct import_limits *lim, const struct config *cfg,
  * flow has its lifetimes clamped in place to this node's maxima (the
  * allocation's to max_lifetime, a permission's to 300 s, a channel's to
  * 600 s: RFC 8656 §9 and §12), and *clamped (if not NULL) says how many.
+ * A TWIST flow (f->twist) instead needs its relayed address to be one of
+ * twist.relay_ipv4/6 with the port in twist's range, its peer (or a listen
+ * flow's wanted peer) one a client could ask for, its mode served here
+ * and its user known; its lifetime is clamped to max_lifetime.
  */
 int import_check(Twist__Flow *f, const struct import_limits *lim, unsigned *clamped);
 const char *import_reason_name(enum import_reason r);

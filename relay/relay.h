@@ -79,7 +79,7 @@ struct relay {
 	int ready;                 /* all workers running; atomic */
 	struct sync *sync;         /* NULL without ha.enabled */
 	uint64_t sync_bad_msgs;    /* undecodable messages from twist-syncd; atomic */
-	uint64_t sync_refused[16]; /* flows import_check refused, by reason; atomic */
+	uint64_t sync_refused[24]; /* flows import_check refused, by reason; atomic */
 	uint64_t sync_clamped;     /* lifetimes import_check clamped; atomic */
 	int64_t import_backlog;    /* tuples handed to workers, not applied yet; atomic */
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */

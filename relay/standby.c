@@ -12,6 +12,7 @@
 #include "relay/trt.h"
 #include "relay/trt_tuple.h"
 #include "relay/turn.h"
+#include "relay/twist_flow.h"
 
 static void import_failed(struct worker *w, const struct alloc_key *k, const char *why, int err)
 {
@@ -95,6 +96,17 @@ bad:
 	return NULL;
 }
 
+/* A TWIST flow, or the delete of one (a delete names only the 5-tuple). */
+static void import_twist(struct worker *w, const Twist__Flow *f, const struct alloc_key *k)
+{
+	const char *why;
+	int rc = twist_flow_import(w, f, &why);
+
+	if (rc < 0)
+		return import_failed(w, k, why, rc);
+	STAT_INC(&w->st, sync_imported);
+}
+
 void standby_import(struct worker *w, const Twist__Flow *f)
 {
 	const struct conn_ops *ops;
@@ -112,6 +124,8 @@ void standby_import(struct worker *w, const Twist__Flow *f)
 			STAT_INC(&w->st, sync_imported);
 		return;
 	}
+	if (f->twist || (f->deleted && twist_flow_find(w, &k)))
+		return import_twist(w, f, &k);
 	/* Decision 8: only transports whose state can live on the standby. */
 	ops = conn_ops_for(k.transport);
 	if (!ops || !ops->replicates || !ops->restore) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "relay/auth.h"
 #include "relay/sync.h"
 #include "relay/trt_tuple.h"
 #include "relay/sync_int.h"
@@ -76,6 +77,16 @@ static struct worker *flow_owner(struct relay *r, const Twist__Flow *f)
  */
 _Static_assert(IMPORT__COUNT <= sizeof(((struct relay *)0)->sync_refused) / sizeof(uint64_t),
                "struct relay counts every import_reason");
+
+/* A TWIST tuple names its user: one this node would not authenticate is refused. */
+static bool user_known(void *arg, const char *user)
+{
+	struct relay *r = arg;
+	uint8_t key[32];
+
+	return r->auth &&
+	       auth_key(r->auth, user, strlen(user), STUN_PWALG_MD5, relay_wall_s(), key) >= 0;
+}
 
 static bool refused(struct sync *s, Twist__Flow *f)
 {
@@ -244,6 +255,8 @@ int sync_start(struct relay *r, struct event_base *base)
 		return -ENOMEM;
 	s->r = r;
 	import_limits_init(&s->lim, &r->cfg, r->policy, r->relay_addr);
+	s->lim.user_known = user_known;
+	s->lim.user_arg = r;
 	s->push = nn_open(NN_PUSH, r->cfg.ha_ipc_dir, "sync-in.ipc");
 	s->pull = nn_open(NN_PULL, r->cfg.ha_ipc_dir, "sync-out.ipc");
 	r->sync = s;

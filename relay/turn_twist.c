@@ -234,8 +234,10 @@ bool turn_twist_request(struct req *q)
 
 	if (!q->twist)
 		return false;
-	/* Not replicated (issue 10): nothing to hold for the standby. */
-	q->row = NULL;
+	/* A new flow's answer waits for the standby, as an allocation's does
+	 * (decision 5); a Refresh's is not held (a lost lifetime is clamped). */
+	if (method != STUN_ALLOCATE)
+		q->row = NULL;
 	if (method == STUN_ALLOCATE) {
 		twist_allocate(q);
 		return true;

@@ -39,13 +39,33 @@ static void tw_destroy(struct flow *fl)
 	free(fl);
 }
 
+/*
+ * The latch happens on worker 0 (the TUN's reader) and client_spoke under
+ * the client's datagram; the replication queue belongs to the flow's own
+ * worker, so the flow's worker queues them here: on the client's next
+ * datagram (the answer to the peer's first packet) or at the next sweep.
+ */
+static void tell_standby(struct twist_flow *f)
+{
+	bool latched = __atomic_load_n(&f->latched, __ATOMIC_ACQUIRE);
+	bool spoke = __atomic_load_n(&f->client_spoke, __ATOMIC_RELAXED);
+
+	if ((latched && !f->latch_told) || (spoke && !f->spoke_told)) {
+		f->latch_told = latched;
+		f->spoke_told = spoke;
+		flow_changed(&f->flow);
+	}
+}
+
 static void tw_sweep(struct flow *fl, uint64_t now)
 {
 	struct twist_flow *f = (struct twist_flow *)fl;
-	bool idle = now >= f->last_client_ms + twist_plane_idle_ms(f->tp);
+	/* A standby's copy hears nothing of its client until the VIP moves:
+	 * only its lifetime (refreshed by the active) ends it. */
+	bool idle = !f->quiet_copy && now >= f->last_client_ms + twist_plane_idle_ms(f->tp);
 
 	if (now < f->expires && !idle)
-		return;
+		return tell_standby(f);
 	if (log_enabled(LOG_LVL_INFO)) {
 		char rb[TW_ADDR_STRLEN];
 
@@ -57,9 +77,7 @@ static void tw_sweep(struct flow *fl, uint64_t now)
 
 static void tw_export(const struct flow *fl, uint64_t now_ms, struct flow_out *o)
 {
-	(void)fl;
-	(void)now_ms;
-	(void)o; /* never called: TWIST flows do not replicate yet (issue 10) */
+	twist_flow_export((const struct twist_flow *)fl, now_ms, o);
 }
 
 static const struct flow_ops twist_flow_ops = {
@@ -237,6 +255,8 @@ static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, 
 	/* Caught between bind and connect: another client's, for the listener. */
 	if (!tw_addr_eq(src, &f->c.client))
 		return udp_stray_input(w, &f->c.local, src, buf, len);
+	f->quiet_copy = false;
+	tell_standby(f);
 	if (f->encap_mode == TWIST_ENCAP_TUNNEL)
 		return from_client_esp(w, f, buf, len);
 	switch (twist_classify(buf, len, f->proto, f->relayed.port, f->c.local.port, &off)) {
@@ -272,7 +292,7 @@ static bool client_readable(struct worker *w, struct dp_handle *h)
 #define TWIST_RCVBUF (4 << 20)
 
 /* The connected per-client socket (decision 1), from the listener's address. */
-static int connect_client(struct twist_flow *f)
+int twist_flow_connect(struct twist_flow *f)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -307,6 +327,31 @@ static uint32_t spi_random(void)
 	return r;
 }
 
+struct twist_flow *twist_flow_alloc(struct worker *w, const struct alloc_key *k)
+{
+	struct twist_flow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	flow_init(&f->flow, &twist_flow_ops, w, k, true);
+	f->h.fd = -1;
+	f->tp = w->r->twist;
+	f->c = (struct conn){
+	        .ops = &twist_conn_ops, .w = w, .client = k->client, .local = k->local};
+	f->c.tw = f;
+	f->c.authed = true;
+	return f;
+}
+
+struct twist_flow *twist_flow_find(struct worker *w, const struct alloc_key *k)
+{
+	/* A walk over the worker's flows: only the standby's imports look. */
+	for (struct flow *fl = flow_first(w); fl; fl = fl->next)
+		if (fl->ops == &twist_flow_ops && alloc_key_eq(&fl->key, k))
+			return (struct twist_flow *)fl;
+	return NULL;
+}
+
 int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_ask *ask,
                    struct twist_flow **out)
 {
@@ -317,16 +362,9 @@ int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_as
 
 	if (!twist_plane_up(tp))
 		return 508;
-	f = calloc(1, sizeof(*f));
+	f = twist_flow_alloc(w, &k);
 	if (!f)
 		return 508;
-	flow_init(&f->flow, &twist_flow_ops, w, &k, false);
-	f->h.fd = -1;
-	f->tp = tp;
-	f->c = (struct conn){
-	        .ops = &twist_conn_ops, .w = w, .client = c->client, .local = c->local};
-	f->c.tw = f;
-	f->c.authed = true;
 	f->type = ask->type;
 	f->proto = ask->proto;
 	f->ka = ask->ka;
@@ -340,11 +378,12 @@ int twist_flow_new(struct worker *w, const struct conn *c, const struct twist_as
 	if (ask->type == TWIST_TYPE_CONNECT) {
 		f->peer = ask->peer;
 		f->latched = 1;
+		f->latch_told = true; /* in the first tuple */
 	} else {
 		f->want = ask->peer;
 	}
 	code = twist_plane_link(tp, f, ask);
-	if (!code && connect_client(f) < 0)
+	if (!code && twist_flow_connect(f) < 0)
 		code = 508;
 	if (code) {
 		flow_free(&f->flow);
@@ -369,4 +408,5 @@ void twist_flow_release(struct twist_flow *f)
 void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms)
 {
 	f->expires = expires_ms;
+	flow_changed(&f->flow);
 }

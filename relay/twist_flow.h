@@ -2,7 +2,7 @@
  * TWIST flows (docs/twist-protocol.md): one client UDP 5-tuple bound to one
  * relayed port on twist.relay_ipv4/6 and one peer, relayed through the
  * relay's TUN device (relay/twist_tun.h). A kind of struct flow (decision
- * 11), not replicated (issue 10 does HA).
+ * 11) that replicates (relay/twist_sync.c, docs/ha.md "TWIST flows").
  *
  * Threads: a flow lives on the worker whose listener took its Allocate;
  * the TUN is read on worker 0. The one thing both sides touch is the
@@ -22,6 +22,7 @@
 #include "proto/twist.h"
 #include "relay/conn.h"
 #include "relay/dataplane.h"
+#include "proto/flow.h"
 #include "relay/flow.h"
 #include "relay/relay.h"
 
@@ -88,6 +89,9 @@ struct twist_flow {
 	int client_spoke;     /* atomic: listen: the client sent a segment, the peer's go bare */
 	bool in_plane;        /* linked in the port table, counted */
 	bool encap_reply;     /* the answer being sent goes back encapsulated */
+	bool latch_told;      /* the latch (worker 0's doing) is queued for the standby */
+	bool spoke_told;      /* client_spoke is queued for the standby */
+	bool quiet_copy;      /* imported and not heard from here: no idle expiry */
 	uint64_t armed_seq;   /* listen: oldest armed flow latches first */
 	uint64_t expires, last_client_ms;
 	uint8_t tid[STUN_TID_LEN];
@@ -96,6 +100,10 @@ struct twist_flow {
 };
 
 /* Between the flow kind and the plane (relay/twist_plane.c). */
+/* Links an imported f at f->relayed.port (with its cookie), no quota: 0 or -ERANGE. */
+int twist_plane_adopt(struct twist_plane *tp, struct twist_flow *f);
+/* Latches an imported listen flow to peer (once). */
+void twist_plane_latch(struct twist_plane *tp, struct twist_flow *f, const struct tw_addr *peer);
 /* Takes a port (new, or the cookie's) and links f there; 0 or a STUN error code. */
 int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct twist_ask *ask);
 void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f);
@@ -137,5 +145,27 @@ void twist_flow_set_expiry(struct twist_flow *f, uint64_t expires_ms);
  * client socket stays for one last answer; flow_delete() follows.
  */
 void twist_flow_release(struct twist_flow *f);
+
+/* The parts twist_flow_new() is made of, for the standby's imports (relay/twist_sync.c). */
+struct twist_flow *twist_flow_alloc(struct worker *w, const struct alloc_key *k);
+/* The connected per-client socket, watched: 0 or -errno. */
+int twist_flow_connect(struct twist_flow *f);
+/* This worker's TWIST flow of that 5-tuple, or NULL. */
+struct twist_flow *twist_flow_find(struct worker *w, const struct alloc_key *k);
+
+/* Replication: tuples (relay/twist_tuple.c, pure), imports (relay/twist_sync.c). */
+struct flow_out;
+void twist_flow_export(const struct twist_flow *f, uint64_t now_ms, struct flow_out *o);
+/* The fields a flow is born with, from a checked tuple. */
+void twist_tuple_birth(struct twist_flow *f, const Twist__Flow *t);
+/* What changes during its life. */
+struct twist_state {
+	uint64_t expires;    /* on this node's clock */
+	struct tw_addr peer; /* family 0: not latched */
+	bool client_spoke;
+};
+void twist_tuple_state(const Twist__Flow *t, uint64_t now_ms, struct twist_state *st);
+/* Builds, updates or (a delete) frees the flow of a checked tuple: 0 or -errno, *why set. */
+int twist_flow_import(struct worker *w, const Twist__Flow *t, const char **why);
 
 #endif

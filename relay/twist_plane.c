@@ -127,11 +127,11 @@ static uint64_t user_hash(const struct twist_plane *tp, const char *user)
 	return siphash(tp->key, user, strlen(user));
 }
 
-static int user_take(struct twist_plane *tp, uint64_t h)
+static int user_take(struct twist_plane *tp, uint64_t h, bool enforce)
 {
 	struct tw_user **u = user_slot(tp, h);
 
-	if (*u && tp->max_per_user && (*u)->n >= tp->max_per_user)
+	if (enforce && *u && tp->max_per_user && (*u)->n >= tp->max_per_user)
 		return -EDQUOT;
 	if (!*u) {
 		*u = calloc(1, sizeof(**u));
@@ -227,7 +227,7 @@ int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct 
 		code = 508;
 	else if (port < 0)
 		code = -port;
-	else if (user_take(tp, uh) < 0)
+	else if (user_take(tp, uh, true) < 0)
 		code = 486;
 	if (code) {
 		pthread_mutex_unlock(&tp->mu);
@@ -249,6 +249,55 @@ int twist_plane_link(struct twist_plane *tp, struct twist_flow *f, const struct 
 	__atomic_add_fetch(flows_gauge(tp, f), 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&tp->mu);
 	return 0;
+}
+
+/*
+ * The standby's side: the port and cookie the active chose. No quota (the
+ * active enforced it), and the port may already hold the cookie's other
+ * flows.
+ */
+int twist_plane_adopt(struct twist_plane *tp, struct twist_flow *f)
+{
+	struct tw_port *p;
+	int rc = 0;
+
+	pthread_mutex_lock(&tp->mu);
+	p = port_of(tp, f->relayed.port);
+	if (!p || !tw_addr_ip_eq(&f->relayed, &tp->relay[f->relayed.family == TW_AF_INET6])) {
+		rc = -ERANGE;
+		goto done;
+	}
+	if (user_take(tp, user_hash(tp, f->user), false) < 0) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	if (f->type == TWIST_TYPE_LISTEN) {
+		memcpy(p->cookie, f->cookie, TWIST_COOKIE_LEN);
+		p->user_h = user_hash(tp, f->user);
+		p->cookie_live = true;
+		f->armed_seq = ++tp->seq;
+		if (!__atomic_load_n(&f->latched, __ATOMIC_RELAXED))
+			p->narmed++;
+	}
+	f->pnext = p->head;
+	p->head = f;
+	f->in_plane = true;
+	__atomic_add_fetch(flows_gauge(tp, f), 1, __ATOMIC_RELAXED);
+done:
+	pthread_mutex_unlock(&tp->mu);
+	return rc;
+}
+
+void twist_plane_latch(struct twist_plane *tp, struct twist_flow *f, const struct tw_addr *peer)
+{
+	pthread_mutex_lock(&tp->mu);
+	if (!__atomic_load_n(&f->latched, __ATOMIC_RELAXED)) {
+		f->peer = *peer;
+		__atomic_store_n(&f->latched, 1, __ATOMIC_RELEASE);
+		if (f->in_plane && f->type == TWIST_TYPE_LISTEN)
+			port_of(tp, f->relayed.port)->narmed--;
+	}
+	pthread_mutex_unlock(&tp->mu);
 }
 
 void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f)

@@ -28,7 +28,10 @@
 # standby sockets with IP_FREEBIND only, which Linux refuses),
 # TWIST_LAB_FASTPATH (off|auto|on: the relays' fastpath.enabled on eth-c
 # and eth-p, with IPv4 forwarding on in the nodes for bpf_fib_lookup;
-# docs/fastpath.md; default off).
+# docs/fastpath.md; default off), TWIST_LAB_RELAY_EXTRA (a file of YAML
+# appended to both nodes' relay.yaml: deploy/lab/twist_pair.sh adds its
+# twist section so), TWIST_LAB_FORWARD (1: IPv4 forwarding on the nodes,
+# which TWIST's TUN needs).
 set -u
 
 P=${TWIST_LAB:-tw}
@@ -152,9 +155,11 @@ build_net() {
 		# this per socket; the sysctl covers helpers that do not).
 		nsx "$ns" sysctl -qw net.ipv4.ip_nonlocal_bind=1
 		# bpf_fib_lookup answers only for an ingress interface that
-		# forwards (docs/fastpath.md, "Limits"); nothing routes through
-		# the nodes, the client and peer LANs have no route to each other.
-		[ "$(fastpath_mode)" = off ] || nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
+		# forwards (docs/fastpath.md, "Limits"), and TWIST's TUN needs
+		# forwarding; otherwise nothing routes through the nodes.
+		if [ "$(fastpath_mode)" != off ] || [ "${TWIST_LAB_FORWARD:-0}" = 1 ]; then
+			nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
+		fi
 		if [ "$(vip_lo)" = 1 ]; then
 			nsx "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
 				net.ipv4.conf.all.arp_announce=2
@@ -217,6 +222,9 @@ fastpath:
   enabled: $(fastpath_mode)
   interfaces: [eth-c, eth-p]
 EOF
+	if [ -n "${TWIST_LAB_RELAY_EXTRA:-}" ]; then
+		cat "$TWIST_LAB_RELAY_EXTRA" >>"$LAB/$n/relay.yaml" || die "$TWIST_LAB_RELAY_EXTRA"
+	fi
 }
 
 write_keepalived_conf() {

@@ -718,11 +718,50 @@ static void test_recover_send_error(void **state)
 	send_fail = 0;
 	assert_int_equal(f->sock_err, -ECONNREFUSED);
 	assert_int_equal(io_of(f)->timer, 1);
+	/* An active flow checks first: a Binding, lost when it goes unanswered. */
 	tc_flow_rtx(f);
+	assert_int_equal(f->state, TC_ACTIVE);
+	assert_true(f->in_txn);
+	assert_int_equal(f->req_method, STUN_BINDING);
+	assert_int_equal(f->sock_err, 0);
+	assert_int_equal(cl.st.icmp_probes, 1);
+	for (int i = 0; i < 3; i++)
+		tc_flow_rtx(f);
 	assert_int_equal(f->state, TC_ALLOCATING);
 	assert_int_equal(cl.st.lost, 1);
 	assert_int_equal(cl.st.reopens, 1);
-	assert_int_equal(f->sock_err, 0);
+}
+
+/*
+ * An HA failover (docs/ha.md "TWIST flows"): ICMP port unreachable from the
+ * node that still holds the VIP, then the standby answers the Binding. The
+ * flow is not lost and keeps its relayed address.
+ */
+static void test_icmp_then_answer(void **state)
+{
+	struct tc_flow *f;
+	size_t sent;
+
+	(void)state;
+	two_servers();
+	f = connect_udp();
+	tc_flow_sock_error(f, -ECONNREFUSED);
+	assert_int_equal(f->state, TC_ACTIVE);
+	assert_true(f->in_txn);
+	assert_int_equal(f->req_method, STUN_BINDING);
+	/* more of them while the probe is under way change nothing */
+	sent = io_of(f)->n;
+	tc_flow_sock_error(f, -ECONNREFUSED);
+	tc_flow_sock_error(f, -EHOSTUNREACH);
+	assert_int_equal(io_of(f)->n, sent);
+	tc_flow_rtx(f); /* the probe is resent */
+	assert_int_equal(io_of(f)->n, sent + 1);
+	answer(f, (int)sent, STUN_SUCCESS, 0, false, NULL, false);
+	assert_false(f->in_txn);
+	assert_int_equal(f->state, TC_ACTIVE);
+	assert_int_equal(cl.st.lost, 0);
+	assert_int_equal(cl.st.reopens, 0);
+	assert_int_equal(cl.st.icmp_probes, 3);
 }
 
 /*
@@ -747,8 +786,11 @@ static void test_recover_redirect(void **state)
 	answer(f, 1, STUN_SUCCESS, 0, true, "203.0.113.200:50000", false);
 	assert_int_equal(f->state, TC_ACTIVE);
 	assert_true(tw_addr_eq(&f->srv, &alt));
-	/* lost: the same (learned) server first */
+	/* lost (its Binding probe unanswered): the same (learned) server first */
 	tc_flow_sock_error(f, -EHOSTUNREACH);
+	for (int i = 0; i < 3; i++)
+		tc_flow_rtx(f);
+	assert_int_equal(f->state, TC_ALLOCATING);
 	assert_true(tw_addr_eq(&f->srv, &alt));
 	/* its Allocate fails: back to A, the server before the 300 */
 	tc_flow_sock_error(f, -ECONNREFUSED);
@@ -846,6 +888,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_recover_list, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_recover_send_error, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_icmp_then_answer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_recover_redirect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_tunnel, setup, teardown),
 	};

@@ -9,8 +9,16 @@
  * and exports back (flowconv_export) to a flow that import_check() accepts
  * again unchanged. Nothing may leak.
  *
+ * A TWIST flow (f->twist) goes instead into a scratch struct twist_flow
+ * (twist_tuple_birth/state: no plane, no sockets). An accepted one has its
+ * relayed address on twist.relay_ipv4/6 with the port in range, a cookie
+ * naming that port (listen), a lifetime within max_lifetime, a peer of the
+ * relayed family, and exports back (twist_flow_export) to a tuple that
+ * import_check() accepts unchanged.
+ *
  * Limits: relay addresses 192.0.2.1 and 2001:db8::1, the default port range
- * and lifetimes, peers allowed in 198.51.100.0/24 and 2001:db8:1::/48.
+ * and lifetimes, peers allowed in 198.51.100.0/24 and 2001:db8:1::/48;
+ * twist relayed 192.0.2.200 and 2001:db8::200, user "demo" only.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +30,7 @@
 #include "relay/flowconv.h"
 #include "relay/import_check.h"
 #include "relay/policy.h"
+#include "relay/twist_flow.h"
 
 #define NOW_MS 1000000000ull
 
@@ -31,6 +40,12 @@ static struct flow_out out;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool known(void *arg, const char *user)
+{
+	(void)arg;
+	return strcmp(user, "demo") == 0;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -44,10 +59,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    tw_cidr_parse("2001:db8:1::/48", &cfg.allow[1]) < 0)
 		abort();
 	cfg.n_allow = 2;
+	cfg.twist_enabled = true;
+	if (tw_addr_parse_ip("192.0.2.200", &cfg.twist_relay4) < 0 ||
+	    tw_addr_parse_ip("2001:db8::200", &cfg.twist_relay6) < 0)
+		abort();
 	if (!(p = policy_new(&cfg)) || tw_addr_parse_ip("192.0.2.1", &relay[0]) < 0 ||
 	    tw_addr_parse_ip("2001:db8::1", &relay[1]) < 0)
 		abort();
 	import_limits_init(&lim, &cfg, p, relay); /* p lives as long as the process */
+	lim.user_known = known;
 	return 0;
 }
 
@@ -74,6 +94,45 @@ static void check_reexport(const struct allocation *a)
 		abort();
 }
 
+static void check_twist(const struct twist_flow *f, const struct twist_state *st)
+{
+	const struct tw_addr *ours =
+	        f->relayed.family == TW_AF_INET6 ? &cfg.twist_relay6 : &cfg.twist_relay4;
+
+	if (!tw_addr_ip_eq(&f->relayed, ours) || f->relayed.port < cfg.twist_port_min ||
+	    f->relayed.port > cfg.twist_port_max)
+		abort();
+	if (st->expires > NOW_MS + (uint64_t)cfg.max_lifetime * 1000)
+		abort();
+	if (f->type == TWIST_TYPE_LISTEN && (f->cookie[0] << 8 | f->cookie[1]) != f->relayed.port)
+		abort();
+	if (f->type == TWIST_TYPE_CONNECT && !st->peer.family)
+		abort();
+	if ((st->peer.family && st->peer.family != f->relayed.family) ||
+	    (f->want.family && f->want.family != f->relayed.family))
+		abort();
+}
+
+static void import_twist(const Twist__Flow *t, const struct alloc_key *k)
+{
+	static struct twist_flow f;
+	struct twist_state st;
+	unsigned clamped;
+
+	memset(&f, 0, sizeof(f));
+	f.flow.key = *k;
+	twist_tuple_birth(&f, t);
+	twist_tuple_state(t, NOW_MS, &st);
+	check_twist(&f, &st);
+	f.expires = st.expires;
+	f.peer = st.peer;
+	f.latched = st.peer.family != 0;
+	f.client_spoke = st.client_spoke;
+	twist_flow_export(&f, NOW_MS, &out);
+	if (import_check(&out.f, &lim, &clamped) != IMPORT_OK || clamped != 0)
+		abort();
+}
+
 static void import_one(Twist__Flow *f)
 {
 	struct allocation a;
@@ -81,6 +140,8 @@ static void import_one(Twist__Flow *f)
 
 	if (flowconv_key(f, &k) < 0 || import_check(f, &lim, NULL) != IMPORT_OK || f->deleted)
 		return;
+	if (f->twist)
+		return import_twist(f, &k);
 	memset(&a, 0, sizeof(a));
 	a.flow.key = k;
 	for (size_t i = 0; i < f->n_relayed; i++)
