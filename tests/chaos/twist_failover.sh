@@ -7,6 +7,9 @@
 #                             the active node is SIGKILLed (keepalived, relay,
 #                             syncd, twist-ha, by PID)
 #   twist_failover.sh link    the same with the active node's links cut
+#   twist_failover.sh kill-tunnel
+#                             kill, with twist-client --mode tunnel (RFC 3948
+#                             ESP): the standby holds the flow's SPI too
 #   twist_failover.sh listen  a peer's open TCP connection to the client's
 #                             listen flow, echoing a line every 20 ms across
 #                             a SIGKILL of the active
@@ -18,7 +21,9 @@
 # echoes) is printed and recorded in $TWIST_CHAOS_OUT, never judged: the
 # machine is shared. Needs root; a missing tool fails, naming its package.
 set -u
-CASE=${1:?usage: twist_failover.sh kill|link|listen}
+CASE=${1:?usage: twist_failover.sh kill|link|kill-tunnel|listen}
+MODE=transport
+[ "$CASE" = kill-tunnel ] && MODE=tunnel
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LABSH=$ROOT/deploy/lab/twist_pair.sh
@@ -118,7 +123,7 @@ fail_active() {
 
 start_client() {
 	start client "$TWIST_CLIENT_NS" "$TWIST_BIN/twist-client" --server "$VIP:3478" \
-		--user demo --password demo --tun twc0 "$@"
+		--user demo --password demo --tun twc0 --mode "$MODE" "$@"
 	wait_for 200 ip -n "$TWIST_CLIENT_NS" link show twc0 ||
 		die "twist-client made no twc0: $(tail -n 3 "$TMP/client.log" | tr '\n' ' ')"
 }
@@ -161,6 +166,9 @@ case_download() {
 	[ "$got" = "$want" ] || fail "SHA-256 $got, want $want ($(cat "$TMP/curl.log"))"
 	[ "$rsts" = 0 ] || fail "$rsts RST seen by the client's TCP"
 	has_vip_b || fail "the VIP did not move to node B"
+	# twist-client logs each flow's mode ("relayed ADDR, tunnel mode").
+	grep -q "relayed .*, $MODE mode" "$TMP/client.log" ||
+		fail "no flow in $MODE mode in twist-client's log"
 }
 
 case_listen() {
@@ -197,7 +205,7 @@ trap 'exit 1' INT TERM
 "$LABSH" up || die "deploy/lab/twist_pair.sh up failed"
 eval "$("$LABSH" env)"
 case $CASE in
-kill | link) case_download ;;
+kill | link | kill-tunnel) case_download ;;
 listen) case_listen ;;
 *) die "unknown case $CASE" ;;
 esac
