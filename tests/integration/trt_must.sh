@@ -248,7 +248,13 @@ case_acl() {
 	sleep 1 # the capture's last packets
 	tw_stop "$cap"
 	tw_forget "$cap"
-	n=$(tcpdump -r "$TW_TMP/acl.pcap" -n 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
+	# Read every packet and look at the flags: libpcap's tcp[] filters
+	# index IPv4 headers only, so 'tcp[tcpflags] & tcp-rst' never matches
+	# an IPv6 packet.
+	tcpdump -r "$TW_TMP/acl.pcap" -n >"$TW_TMP/acl.txt" 2>&1
+	tw_log "capture toward $DENIED_IP:"
+	sed 's/^/    /' "$TW_TMP/acl.txt"
+	n=$(grep -c "^.* $H\.80 > $DENIED_IP\.[0-9]*: Flags \[R" "$TW_TMP/acl.txt")
 	if twist_only acl_rst; then
 		[ "$n" -ge 1 ] && tw_ok acl_rst "$n RST from $H to $DENIED_IP seen in the client namespace" ||
 			tw_bad acl_rst "no RST toward $DENIED_IP in the capture"
