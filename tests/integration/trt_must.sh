@@ -15,8 +15,11 @@
 #   halfclose  nc -N: the server's answer arrives after the client's EOF
 #   acl        the denied source gets a RST and a "trt: denied" log line;
 #              PREFIX::7f00:1 and PREFIX::e000:1 refused
-#   ftp        curl (EPSV), curl --ftp-port - (EPRT), lftp with EPSV not
-#              preferred, lftp active, and 1-byte command writes (EPSV, EPRT)
+#   ftp        from vsftpd (:21, answers EPSV itself: passed through):
+#              curl (EPSV), curl --ftp-port - (EPRT), lftp with EPSV not
+#              preferred, lftp active, 1-byte command writes (EPSV, EPRT);
+#              from trt-ftp522.py (:2121, EPSV refused with 522): curl's
+#              EPSV turned into PASV by the ALG (counted)
 #   pmtu       the client link drops to MTU 1280 in the middle of a download
 #   load       5,000 TCP flows and 5,000 UDP mappings at once; the relay's
 #              fds back to the start, RSS within 5 %
@@ -284,7 +287,7 @@ ftp_check() {
 }
 
 case_ftp() {
-	local got mode k v url="ftp://[$H]/pub/file.bin"
+	local got mode k k0 v url="ftp://[$H]/pub/file.bin"
 	tw_need lftp lftp
 	FTP_SHA=$(cat "$LAB_DIR/ftp/pub/file.sha256")
 	got=$(cli curl -sS -g --max-time 60 "$url" 2>"$TW_TMP/f1.err" | sha256sum | cut -d' ' -f1)
@@ -312,12 +315,26 @@ case_ftp() {
 		got=$(drv ftp-split "$H" $mode 2>"$TW_TMP/split-$mode.err" | tail -n1)
 		ftp_check "ftp_split_$mode" "$got" "(commands in 1-byte writes)"
 	done
+	# vsftpd answers EPSV over IPv4: the ALG passes it on, no rewrite.
+	k0=$(metric twist_trt_alg_rewrites_total kind=epsv)
+	if twist_only ftp_epsv_passthrough; then
+		[ "${k0:-0}" = 0 ] && tw_ok ftp_epsv_passthrough "vsftpd answered EPSV: alg_rewrites{kind=epsv} ${k0:-none}" ||
+			tw_bad ftp_epsv_passthrough "alg_rewrites{kind=epsv} '${k0:-none}' after vsftpd only, want 0"
+	fi
+	# An IPv4 server that refuses EPSV with 522 (RFC 6384): the ALG
+	# swallows the 522 and asks PASV. (curl alone would retry PASV itself
+	# after the 522; the counter tells the two apart.)
+	url="ftp://[$H]:$FTP522_PORT/pub/file.bin"
+	got=$(cli curl -sS -g -v --max-time 60 "$url" 2>"$TW_TMP/f522.err" | sha256sum | cut -d' ' -f1)
+	ftp_check ftp_curl_epsv_522 "$got" "(curl sent: $(grep -Eo '^> (EPSV|PASV)' "$TW_TMP/f522.err" |
+		cut -c3- | tr '\n' ' ')got: $(grep -Eo '^< (229|227|522)' "$TW_TMP/f522.err" | cut -c3- | tr '\n' ' '))"
 	if twist_only ftp_alg_counted; then
 		k=$(metric twist_trt_alg_rewrites_total kind=epsv)
 		v=$(metric twist_trt_alg_rewrites_total kind=eprt)
-		[ "${k:-0}" -ge 1 ] && [ "${v:-0}" -ge 1 ] &&
-			tw_ok ftp_alg_counted "alg_rewrites{kind=epsv} $k, {kind=eprt} $v" ||
-			tw_bad ftp_alg_counted "alg_rewrites{kind=epsv} '${k:-none}', {kind=eprt} '${v:-none}'"
+		[ "${k:-0}" -gt "${k0:-0}" ] && ! grep -q '^< 522' "$TW_TMP/f522.err" && [ "${v:-0}" -ge 1 ] &&
+			tw_ok ftp_alg_counted "alg_rewrites{kind=epsv} ${k0:-none} -> $k (:$FTP522_PORT), {kind=eprt} $v" ||
+			tw_bad ftp_alg_counted "alg_rewrites{kind=epsv} '${k0:-none}' -> '${k:-none}' (:$FTP522_PORT)," \
+				"{kind=eprt} '${v:-none}'; curl saw 522: $(grep -c '^< 522' "$TW_TMP/f522.err")"
 	fi
 }
 
