@@ -196,7 +196,7 @@ build_net() {
 
 # The server side's unbound serves test. and the reverse of 198.51.100.0/24
 # from local-data, answering with the AA bit: all an authoritative server
-# must do for the DNS64 resolver's stub zones (docs/trt-dns64.md says why not
+# must do for the DNS64 resolver's stub zones (docs/trt.md "DNS64" says why not
 # nsd or bind9 here).
 write_auth_conf() {
 	cat >"$LAB/auth.conf" <<EOF
