@@ -59,8 +59,8 @@ struct trt_umap {
 	struct tw_addr c6;
 	int fd4;
 	struct event *ev4;
-	struct udest dest[TRT_UDP_DESTS];
-	unsigned n_dest;
+	struct udest *dest; /* grown as the client reaches more: most reach one */
+	unsigned n_dest, cap_dest;
 	struct tw_addr s4; /* Y4:q, once known */
 	uint64_t last_ms, exported_ms;
 	bool linked;
@@ -111,7 +111,9 @@ static void umap_close(struct flow *f)
 		if (m->dest[i].fd6 >= 0)
 			close(m->dest[i].fd6);
 	}
-	m->n_dest = 0;
+	free(m->dest);
+	m->dest = NULL;
+	m->n_dest = m->cap_dest = 0;
 	if (m->ev4)
 		event_free(m->ev4);
 	m->ev4 = NULL;
@@ -355,6 +357,15 @@ static struct udest *dest_add(struct trt_umap *m, const struct tw_addr *d6,
 	if (m->n_dest == TRT_UDP_DESTS) {
 		trt_drop(t, TRT_DROP_DESTS);
 		return NULL;
+	}
+	if (m->n_dest == m->cap_dest) {
+		unsigned cap = m->cap_dest ? m->cap_dest * 2 : 1;
+
+		d = realloc(m->dest, cap * sizeof(*d));
+		if (d == NULL)
+			return NULL;
+		m->dest = d;
+		m->cap_dest = cap;
 	}
 	d = &m->dest[m->n_dest];
 	d->m = m;

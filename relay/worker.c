@@ -15,6 +15,7 @@
 #include "relay/sync.h"
 #include "relay/tcp.h"
 #include "relay/tcp_handover.h"
+#include "relay/trt.h"
 #include "relay/udp.h"
 #include "relay/mice_ha.h"
 #include "relay/worker.h"
@@ -49,7 +50,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		mice_ha_sweep(w->r->mice, w->now_ms);
 	/* After a flood of connections glibc keeps the freed memory in its
 	 * arenas (one per worker); give it back once the flood is over. */
-	if (w->r->conns && connlimit_shrunk(w->r->conns, TRIM_AFTER_CLOSED)) {
+	if ((w->r->conns && connlimit_shrunk(w->r->conns, TRIM_AFTER_CLOSED)) ||
+	    trt_shrunk(w->r->trt, TRIM_AFTER_CLOSED)) {
 		malloc_trim(0);
 		STAT_INC(&w->st, malloc_trims);
 	}
