@@ -433,6 +433,11 @@ case_load() {
 		[ "$fd1" -le "$fd0" ] && [ "$((rss1 * 100))" -le "$((rss0 * 105))" ] && break
 		sleep 0.1
 	done
+	# A relay that is gone has no fds and no RSS: that must not pass.
+	if [ -z "$rss0" ] || [ -z "$rss1" ] || [ -z "$(relay_pid)" ] || ! [ -d "/proc/$(relay_pid)" ]; then
+		tw_bad load_alive "twist-relay (pid '$(relay_pid)') not running: RSS '$rss0' -> '$rss1'"
+		return
+	fi
 	[ "$fd1" -le "$fd0" ] && tw_ok load_fds "relay fds $fd0 before, $fd1 after" ||
 		tw_bad load_fds "relay fds $fd0 before, $fd1 after 60 s"
 	[ "$((rss1 * 100))" -le "$((rss0 * 105))" ] && tw_ok load_rss "relay VmRSS $rss0 KiB before, $rss1 after" ||
