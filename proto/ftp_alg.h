@@ -6,7 +6,7 @@
  * whole lines, so any split of the same bytes gives the same output (the
  * split-read bug of faithd's ALG).
  *
- * What it rewrites (docs/trt-ftp.md):
+ * What it rewrites (docs/trt.md "FTP"):
  *   EPSV (or EPSV 2)  passed on; a 5xx answer is swallowed, the ALG sends
  *                     PASV and turns the 227 into a 229 (|||port|)
  *   EPSV ALL          passed on; a 5xx answer becomes 200

@@ -455,6 +455,9 @@ static void write_trt(struct evbuffer *b, struct relay *r)
 	for (unsigned i = 0; i < TRT_DROP__COUNT; i++)
 		sample(b, "twist_trt_dropped_total", "reason", trt_drop_name((enum trt_drop)i),
 		       st.drops[i]);
+	counter(b, "twist_trt_splice_fallback_total",
+	        "TCP reads copied through user space because no splice pipe was free.", "counter",
+	        st.splice_fallback);
 }
 
 static int metrics_page(struct evbuffer *b, void *arg)

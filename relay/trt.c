@@ -232,6 +232,11 @@ struct trt *trt_new(struct relay *r, char *err, size_t errlen)
 	}
 	policy_load(t);
 	warn_timeouts(c);
+	t->pipes = trt_pipes_new();
+	if (t->pipes == NULL) {
+		snprintf(err, errlen, "trt: out of memory");
+		goto bad;
+	}
 	if (raw_open(t, err, errlen) < 0 || trt_tcp_start(t, err, errlen) < 0 ||
 	    trt_udp_start(t, err, errlen) < 0)
 		goto bad;
@@ -266,8 +271,24 @@ void trt_free(struct trt *t)
 		close(t->raw_fd);
 	if (t->urg_fd >= 0)
 		close(t->urg_fd);
+	trt_pipes_free(t->pipes);
 	free(t->ubucket);
 	free(t);
+}
+
+bool trt_shrunk(struct trt *t, unsigned by)
+{
+	unsigned live;
+
+	if (t == NULL)
+		return false;
+	live = t->n_tcp + t->n_udp;
+	if (live > t->trim_peak)
+		t->trim_peak = live;
+	if (t->trim_peak - live < by)
+		return false;
+	t->trim_peak = live;
+	return true;
 }
 
 void trt_stats_read(const struct trt *t, struct trt_stats *out)

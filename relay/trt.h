@@ -12,6 +12,7 @@
 #ifndef TWIST_RELAY_TRT_H
 #define TWIST_RELAY_TRT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,7 @@ struct trt_stats {
 	uint64_t icmp[TRT_ICMP__COUNT];
 	uint64_t alg[TRT_ALG_KINDS];
 	uint64_t drops[TRT_DROP__COUNT];
+	uint64_t splice_fallback; /* TCP reads copied through user space: no pipe was free */
 };
 
 /*
@@ -83,6 +85,12 @@ void trt_unwatch(struct trt *t);
 /* After the workers freed their flows: the table and route go. trt_free(NULL) is a no-op. */
 void trt_free(struct trt *t);
 void trt_stats_read(const struct trt *t, struct trt_stats *out);
+/*
+ * True once the pairs and mappings have fallen by `by` or more below their
+ * peak since the last true (worker 0's tick then gives freed memory back,
+ * as after a flood of TURN connections).
+ */
+bool trt_shrunk(struct trt *t, unsigned by);
 void trt_set_filter(struct trt *t, const struct trt_filter_ops *ops);
 /* For the ALG: one rewrite of the kind (enum ftp_alg_rw's order). */
 void trt_count_alg(struct trt *t, unsigned kind);

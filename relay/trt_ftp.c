@@ -1,5 +1,5 @@
 /*
- * The FTP ALG (proto/ftp_alg.h, docs/trt-ftp.md) as the translator's TCP
+ * The FTP ALG (proto/ftp_alg.h, docs/trt.md "FTP") as the translator's TCP
  * filter (struct trt_filter_ops): the control connection's bytes through
  * the ALG, and its active-mode proxies. The ALG does no I/O; this file
  * feeds it from the two input buffers and opens the listeners it asks for.

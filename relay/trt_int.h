@@ -19,6 +19,7 @@ struct evconnlistener;
 struct accept_pause;
 struct trt_syn;
 struct trt_umap;
+struct trt_pipes;
 
 #define TRT_MAX_SELF 64
 #define TRT_BUF      (65535 + 64)
@@ -38,9 +39,12 @@ struct trt {
 	int urg_fd; /* epoll set of TCP sockets, EPOLLPRI only (trt_tcp.c) */
 	struct event *urg_ev;
 	struct trt_syn *syn; /* the SYN queue (relay/trt_syn.c) */
+	struct trt_pipes
+	        *pipes; /* lent to TCP directions with bytes in flight (relay/trt_pipe.c) */
 	struct trt_umap **ubucket;
 	unsigned umask;
 	unsigned n_tcp, n_udp; /* live pairs (and held SYNs), mappings: the limits */
+	unsigned trim_peak;    /* most pairs and mappings since memory was last given back */
 	const struct trt_filter_ops *filter;
 	uint64_t log_last[TRT_DENY__COUNT], icmp_last_ms;
 	unsigned icmp_tokens;
@@ -82,6 +86,13 @@ void trt_tcp_pair_start(struct trt *t, int fd6, int fd4, const struct tw_addr *c
 /* An IPv4 connection made for a held SYN, handed over at accept. */
 void trt_tcp_adopt(struct trt *t, int fd6, int fd4, const struct tw_addr *c6,
                    const struct tw_addr *d4);
+
+/* relay/trt_pipe.c: the pool of splice pipes. */
+struct trt_pipes *trt_pipes_new(void);
+void trt_pipes_free(struct trt_pipes *pp);
+int trt_pipe_get(struct trt_pipes *pp, int fds[2]);
+void trt_pipe_put(struct trt_pipes *pp, int fds[2], bool empty);
+unsigned trt_pipes_used(const struct trt_pipes *pp);
 
 /* relay/trt_syn.c: SYNs held on an NFQUEUE until the IPv4 side answers. */
 struct trt_syn *trt_syn_new(struct trt *t, unsigned queue, char *err, size_t errlen);

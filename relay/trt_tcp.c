@@ -3,10 +3,14 @@
  * and each accepted IPv6 connection paired with an IPv4 connection to the
  * address embedded in its destination.
  *
- * Bytes move with splice() through a pipe per direction: no copy through
- * user space. A direction reads only when its pipe is empty and, when the
+ * Bytes move with splice() through a pipe: no copy through user space. A
+ * direction borrows a pipe from the pool (relay/trt_pipe.c) when bytes
+ * arrive and returns it once empty, so idle pairs hold only their two
+ * sockets; with the pool spent, it copies through user space instead,
+ * keeping only what the other socket did not take (freed once sent). A
+ * direction reads only when nothing it read is still unsent and, when the
  * other side's socket is full, stops reading until it is writable again:
- * the pipe (64 KiB) is the whole buffer. Connections to a port in
+ * the pipe (64 KiB) or the copy is the whole buffer. Connections to a port in
  * trt.ftp_ports go through bufferevents and the filter hook instead
  * (libevent watermarks: a side is not read while the other's output holds
  * more than BUF_HIGH).
@@ -22,7 +26,7 @@
  * buffered (FTP) path does not forward urgent data.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h> /* splice */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -58,9 +62,11 @@ struct half {
 	struct pair *p;
 	enum trt_dir dir;
 	int in, out;
-	int pipe[2];
+	int pipe[2];    /* borrowed from the pool while bytes are in it */
 	size_t pending; /* bytes in the pipe */
-	struct event *rd, *wr;
+	uint8_t *copy;  /* without a pipe: what the other socket has not taken yet */
+	size_t copy_off, copy_len;
+	struct event *ev; /* reads in, or waits for room in out: one at a time */
 	bool eof, shut;
 };
 
@@ -81,17 +87,16 @@ struct pair {
 
 static void half_close(struct half *h)
 {
-	if (h->rd && h->p->t->urg_fd >= 0)
+	if (h->ev && h->p->t->urg_fd >= 0)
 		epoll_ctl(h->p->t->urg_fd, EPOLL_CTL_DEL, h->in, NULL);
-	if (h->rd)
-		event_free(h->rd);
-	if (h->wr)
-		event_free(h->wr);
-	h->rd = h->wr = NULL;
-	for (int i = 0; i < 2; i++)
-		if (h->pipe[i] >= 0)
-			close(h->pipe[i]);
-	h->pipe[0] = h->pipe[1] = -1;
+	if (h->ev)
+		event_free(h->ev);
+	h->ev = NULL;
+	if (h->p)
+		trt_pipe_put(h->p->t->pipes, h->pipe, h->pending == 0);
+	free(h->copy);
+	h->copy = NULL;
+	h->copy_off = h->copy_len = 0;
 }
 
 static void pair_close(struct flow *f)
@@ -182,6 +187,31 @@ static void half_count(struct half *h, size_t n)
 	h->p->last_ms = t->w->now_ms;
 }
 
+/* Bytes read and not yet sent on. */
+static bool half_busy(const struct half *h)
+{
+	return h->pending > 0 || h->copy_len > h->copy_off;
+}
+
+/* n bytes read without the pipe, appended to what waits for the other socket. */
+static int half_keep(struct half *h, const uint8_t *b, size_t n)
+{
+	uint8_t *c;
+
+	if (h->copy_off > 0 && h->copy_off == h->copy_len) {
+		free(h->copy);
+		h->copy = NULL;
+		h->copy_off = h->copy_len = 0;
+	}
+	c = realloc(h->copy, h->copy_len + n);
+	if (c == NULL)
+		return -1;
+	memcpy(c + h->copy_len, b, n);
+	h->copy = c;
+	h->copy_len += n;
+	return 1;
+}
+
 /*
  * At the urgent mark splice() reads nothing more: take the byte with
  * MSG_OOB and send it the same way, then step over its place in the stream
@@ -202,22 +232,12 @@ static int half_urgent(struct half *h)
 		h->eof = true;
 	if (n <= 0)
 		return n == 0 || errno == EAGAIN ? 1 : -1;
-	if (write(h->pipe[1], b, (size_t)n) != n)
-		return -1;
-	h->pending += (size_t)n;
-	return 1;
+	return half_keep(h, b, (size_t)n);
 }
 
-/* One read from the socket into the empty pipe: 1 read, 0 nothing now, -1 reset. */
-static int half_fill(struct half *h)
+/* A read that brought no bytes (n 0 or -1): 1 EOF or the urgent mark, -1 a reset. */
+static int half_nothing(struct half *h, ssize_t n)
 {
-	ssize_t n = splice(h->in, NULL, h->pipe[1], NULL, PIPE_CHUNK,
-	                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-	if (n > 0) {
-		h->pending = (size_t)n;
-		return 1;
-	}
 	if (n == 0) {
 		h->eof = true;
 		return 1;
@@ -227,10 +247,97 @@ static int half_fill(struct half *h)
 	return errno == EINTR ? 1 : -1;
 }
 
-static void half_block(struct half *h)
+/* Without a pipe: one read through the shared buffer, kept for half_flush. */
+static int half_copy(struct half *h)
 {
-	event_del(h->rd);
-	event_add(h->wr, NULL);
+	struct trt *t = h->p->t;
+	ssize_t n = recv(h->in, t->buf, sizeof(t->buf), MSG_DONTWAIT), m;
+
+	if (n > 0) {
+		TRT_INC(t, splice_fallback);
+		m = send(h->out, t->buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (m < 0 && errno != EAGAIN)
+			return -1;
+		m = m < 0 ? 0 : m;
+		half_count(h, (size_t)m);
+		return m == n ? 1 : half_keep(h, t->buf + m, (size_t)(n - m));
+	}
+	return half_nothing(h, n);
+}
+
+/* One read from the socket into an empty pipe: 1 read, 0 nothing now, -1 reset. */
+static int half_fill(struct half *h)
+{
+	ssize_t n;
+	int rc;
+
+	if (h->pipe[0] < 0 && trt_pipe_get(h->p->t->pipes, h->pipe) < 0)
+		return half_copy(h);
+	n = splice(h->in, NULL, h->pipe[1], NULL, PIPE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		h->pending = (size_t)n;
+		return 1;
+	}
+	rc = half_nothing(h, n);
+	/* Nothing in flight: the pipe goes back for another pair. */
+	trt_pipe_put(h->p->t->pipes, h->pipe, true);
+	return rc;
+}
+
+/*
+ * Sends what the direction holds (pipe or copy): 1 all sent, 0 the other
+ * socket is full, -1 it failed.
+ */
+static int half_flush(struct half *h)
+{
+	ssize_t m;
+
+	if (h->pending > 0) {
+		m = splice(h->pipe[0], NULL, h->out, NULL, h->pending,
+		           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (m < 0 && errno == EAGAIN)
+			return 0;
+		if (m <= 0)
+			return -1;
+		h->pending -= (size_t)m;
+		half_count(h, (size_t)m);
+		if (h->pending > 0)
+			return 0;
+		trt_pipe_put(h->p->t->pipes, h->pipe, true);
+	}
+	if (h->copy_len > h->copy_off) {
+		m = send(h->out, h->copy + h->copy_off, h->copy_len - h->copy_off,
+		         MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (m < 0 && errno == EAGAIN)
+			return 0;
+		if (m <= 0)
+			return -1;
+		h->copy_off += (size_t)m;
+		half_count(h, (size_t)m);
+		if (h->copy_off < h->copy_len)
+			return 0;
+		free(h->copy);
+		h->copy = NULL;
+		h->copy_off = h->copy_len = 0;
+	}
+	return 1;
+}
+
+static void half_read_cb(evutil_socket_t fd, short what, void *arg);
+static void half_write_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * A direction either reads its input or waits for room in its output,
+ * never both: one event, pointed at one or the other (an event per pair
+ * and direction less, which 5,000 pairs feel).
+ */
+static void half_watch(struct half *h, bool out)
+{
+	event_del(h->ev);
+	event_assign(h->ev, h->p->t->w->base, out ? h->out : h->in,
+	             (out ? EV_WRITE : EV_READ) | EV_PERSIST, out ? half_write_cb : half_read_cb,
+	             h);
+	event_add(h->ev, NULL);
 }
 
 static void half_pump(struct half *h)
@@ -240,36 +347,29 @@ static void half_pump(struct half *h)
 	for (int i = 0; i < PUMP_ROUNDS; i++) {
 		int rc = 0;
 
-		if (h->pending == 0 && !h->eof && (rc = half_fill(h)) <= 0) {
+		if (!half_busy(h) && !h->eof && (rc = half_fill(h)) <= 0) {
 			if (rc < 0) {
 				pair_abort(p);
 				return;
 			}
 			break;
 		}
-		if (h->pending > 0) {
-			ssize_t m = splice(h->pipe[0], NULL, h->out, NULL, h->pending,
-			                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-			if (m < 0 && errno == EAGAIN) {
-				half_block(h);
-				return;
-			}
-			if (m <= 0) {
-				pair_abort(p);
-				return;
-			}
-			h->pending -= (size_t)m;
-			half_count(h, (size_t)m);
+		rc = half_flush(h);
+		if (rc < 0) {
+			pair_abort(p);
+			return;
+		}
+		if (rc == 0) {
+			half_watch(h, true);
+			return;
 		}
 		if (h->eof)
 			break;
 	}
-	if (h->eof && h->pending == 0 && !h->shut) {
+	if (h->eof && !half_busy(h) && !h->shut) {
 		shutdown(h->out, SHUT_WR);
 		h->shut = true;
-		event_del(h->rd);
-		event_del(h->wr);
+		event_del(h->ev);
 		pair_maybe_done(p);
 	}
 }
@@ -291,9 +391,10 @@ static void half_write_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	trt_now(h->p->t);
-	event_del(h->wr);
 	if (!h->eof)
-		event_add(h->rd, NULL);
+		half_watch(h, false);
+	else
+		event_del(h->ev);
 	half_pump(h);
 }
 
@@ -306,16 +407,13 @@ static int half_start(struct pair *p, enum trt_dir dir)
 	h->dir = dir;
 	h->in = dir == TRT_TO_V4 ? p->fd6 : p->fd4;
 	h->out = dir == TRT_TO_V4 ? p->fd4 : p->fd6;
-	if (pipe2(h->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -errno;
-	h->rd = event_new(base, h->in, EV_READ | EV_PERSIST, half_read_cb, h);
-	h->wr = event_new(base, h->out, EV_WRITE | EV_PERSIST, half_write_cb, h);
-	if (h->rd == NULL || h->wr == NULL)
+	h->ev = event_new(base, h->in, EV_READ | EV_PERSIST, half_read_cb, h);
+	if (h->ev == NULL)
 		return -ENOMEM;
 	if (epoll_ctl(p->t->urg_fd, EPOLL_CTL_ADD, h->in,
 	              &(struct epoll_event){.events = EPOLLPRI | EPOLLET, .data.ptr = h}) < 0)
 		return -errno;
-	return event_add(h->rd, NULL) < 0 ? -ENOMEM : 0;
+	return event_add(h->ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
 /* Urgent data arrived on some half's socket: what precedes it first, then the byte. */
@@ -333,7 +431,7 @@ static void urgent_cb(evutil_socket_t fd, short what, void *arg)
 		/* A pair closed earlier in this batch keeps its memory until worker_reap. */
 		if (h->p->flow.closed || h->eof)
 			continue;
-		if (h->pending == 0)
+		if (!half_busy(h))
 			half_pump(h);
 		if (h->p->flow.closed)
 			continue;

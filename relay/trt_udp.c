@@ -39,7 +39,8 @@
 #include "relay/trt_int.h"
 #include "relay/trt_tuple.h"
 
-#define TRT_UDP_DESTS 16 /* destinations per mapping: sockets bound to each */
+#define UDP_RCVBUF    (4 << 20) /* the transparent socket's receive buffer */
+#define TRT_UDP_DESTS 16        /* destinations per mapping: sockets bound to each */
 #define READ_BATCH    32
 #define ERR_BATCH     8
 
@@ -59,8 +60,8 @@ struct trt_umap {
 	struct tw_addr c6;
 	int fd4;
 	struct event *ev4;
-	struct udest dest[TRT_UDP_DESTS];
-	unsigned n_dest;
+	struct udest *dest; /* grown as the client reaches more: most reach one */
+	unsigned n_dest, cap_dest;
 	struct tw_addr s4; /* Y4:q, once known */
 	uint64_t last_ms, exported_ms;
 	bool linked;
@@ -111,7 +112,9 @@ static void umap_close(struct flow *f)
 		if (m->dest[i].fd6 >= 0)
 			close(m->dest[i].fd6);
 	}
-	m->n_dest = 0;
+	free(m->dest);
+	m->dest = NULL;
+	m->n_dest = m->cap_dest = 0;
 	if (m->ev4)
 		event_free(m->ev4);
 	m->ev4 = NULL;
@@ -356,6 +359,15 @@ static struct udest *dest_add(struct trt_umap *m, const struct tw_addr *d6,
 		trt_drop(t, TRT_DROP_DESTS);
 		return NULL;
 	}
+	if (m->n_dest == m->cap_dest) {
+		unsigned cap = m->cap_dest ? m->cap_dest * 2 : 1;
+
+		d = realloc(m->dest, cap * sizeof(*d));
+		if (d == NULL)
+			return NULL;
+		m->dest = d;
+		m->cap_dest = cap;
+	}
 	d = &m->dest[m->n_dest];
 	d->m = m;
 	d->d4 = *d4;
@@ -450,11 +462,17 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 int trt_udp_start(struct trt *t, char *err, size_t errlen)
 {
 	struct tw_addr any = {.family = TW_AF_INET6, .port = t->cfg->trt_port};
-	int fd, one = 1;
+	int fd, one = 1, rcvbuf = UDP_RCVBUF;
 
 	fd = netaddr_socket(&any, SOCK_DGRAM);
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Every client's first datagram, of the whole prefix, lands on this
+		 * one socket: the kernel's 208 KiB default overflowed at a burst of
+		 * new mappings (the trt_load test's 5,000). FORCE passes
+		 * net.core.rmem_max with CAP_NET_ADMIN; costs nothing until used. */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 		if (setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) < 0 ||
 		    setsockopt(fd, SOL_IPV6, IPV6_RECVORIGDSTADDR, &one, sizeof(one)) < 0)
 			fd = netaddr_close_err(fd);

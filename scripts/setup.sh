@@ -7,7 +7,8 @@
 #   build:   build-essential cmake pkg-config clang (+ libclang-rt-14-dev for
 #            libFuzzer) and the -dev packages of libevent nanomsg protobuf-c
 #            libyaml cmocka openssl zlib, protobuf-c-compiler
-#   TRT lab: tayga, vsftpd, lftp, wget, netcat-openbsd (deploy/lab/trt.sh,
+#   TRT lab: tayga, vsftpd, lftp, wget, netcat-openbsd, python3-pyftpdlib
+#            (the FTP server that refuses EPSV; deploy/lab/trt.sh,
 #            tests/integration/trt_must.sh, tests/bench/trt_iperf.sh)
 #   tests:   coturn (turnutils_uclient/turnutils_peer and the reference
 #            turnserver), chromium, python3-aioice, tshark, iproute2 (ss, ip),
@@ -46,7 +47,7 @@ PKGS=(
 	python3-websockets libnss3-tools
 	unbound socat iperf3 dnsutils conntrack tcpdump
 	bird2
-	tayga vsftpd lftp wget netcat-openbsd
+	tayga vsftpd lftp wget netcat-openbsd python3-pyftpdlib
 	libbpf-dev bpftool ethtool
 )
 # Installed for a tool only (turnutils_*, keepalived, unbound, bird, vsftpd

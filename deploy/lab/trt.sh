@@ -26,6 +26,8 @@
 #              the body's SHA-256), TCP echo :7, reply-after-EOF :8007, UDP
 #              echo :8007, UDP who-am-i :8009; socat UDP echo :7; vsftpd :21
 #              (anonymous, read-only, /pub/file.bin 10 MB + file.sha256);
+#              trt-ftp522.py :2121 (pyftpdlib, the same files, refuses EPSV
+#              with 522: the ALG's EPSV-to-PASV case);
 #              unbound, authoritative for test. and 100.51.198.in-addr.arpa.
 #
 # TAYGA: tun nat64 in trt12-xlt, prefix PREFIX, dynamic pool 203.0.113.0/24,
@@ -65,6 +67,7 @@ SOURCES4="198.51.100.2 198.51.100.3"
 TAYGA_POOL=203.0.113.0/24
 METRICS=127.0.0.1:9641
 TRT_PORT=4630
+FTP522_PORT=2121
 # Every wait is bounded: tenths of a second. An ASan relay may take a
 # while to exit (its leak check).
 WAIT_UP=150
@@ -78,6 +81,8 @@ need_root() {
 	need unbound unbound
 	need vsftpd vsftpd
 	need /usr/bin/python3 python3
+	/usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null ||
+		die "python3's pyftpdlib missing: apt-get install python3-pyftpdlib"
 	need sha256sum coreutils
 }
 
@@ -98,6 +103,7 @@ XLT_IP4=$XLT_IP4
 XLT_IP6=$XLT_IP6
 SOURCES4="$SOURCES4"
 METRICS=$METRICS
+FTP522_PORT=$FTP522_PORT
 LAB_DIR=$LAB
 EOF
 }
@@ -128,7 +134,7 @@ trt:
   tcp_idle_timeout: ${TRT_TCP_IDLE:-7440}
   tcp_keepalive: 600
   udp_idle_timeout: ${TRT_UDP_IDLE:-300}
-  ftp_ports: [21]
+  ftp_ports: [21, $FTP522_PORT]
   max_tcp: 20000
   max_udp: 20000
 EOF
@@ -190,7 +196,7 @@ build_net() {
 
 # The server side's unbound serves test. and the reverse of 198.51.100.0/24
 # from local-data, answering with the AA bit: all an authoritative server
-# must do for the DNS64 resolver's stub zones (docs/trt-dns64.md says why not
+# must do for the DNS64 resolver's stub zones (docs/trt.md "DNS64" says why not
 # nsd or bind9 here).
 write_auth_conf() {
 	cat >"$LAB/auth.conf" <<EOF
@@ -314,6 +320,8 @@ start_servers() {
 	# One child per client mapping, gone after 60 s idle.
 	spawn echo $SRV socat -T 60 UDP4-LISTEN:7,bind=$SERVER_IP,reuseaddr,fork PIPE
 	spawn ftp $SRV vsftpd "$LAB/vsftpd.conf"
+	spawn ftp522 $SRV /usr/bin/python3 "$HERE/trt-ftp522.py" --bind $SERVER_IP --port $FTP522_PORT \
+		--root "$LAB/ftp"
 	spawn auth $SRV unbound -d -c "$LAB/auth.conf"
 	spawn dns64 $XLT unbound -d -c "$LAB/dns64.conf"
 }
@@ -331,7 +339,7 @@ wait_listen() {
 wait_servers() {
 	local w
 	for w in "tcp $SERVER_IP:80" "tcp $SERVER_IP:7" "tcp $SERVER_IP:8007" "udp $SERVER_IP:8007" \
-		"udp $SERVER_IP:8009" "udp $SERVER_IP:7" "tcp $SERVER_IP:21" "udp $SERVER_IP:53"; do
+		"udp $SERVER_IP:8009" "udp $SERVER_IP:7" "tcp $SERVER_IP:21" "tcp $SERVER_IP:$FTP522_PORT" "udp $SERVER_IP:53"; do
 		# shellcheck disable=SC2086 # "proto addr" on purpose
 		wait_listen $SRV $w "server"
 	done

@@ -5,7 +5,7 @@
 if (!exists("dat")) dat = "trt-iperf.dat"
 if (!exists("out")) out = "bench-trt-iperf.png"
 
-set terminal pngcairo size 1000,420 font "sans,11" noenhanced
+set terminal pngcairo size 1000,480 font "sans,11" noenhanced
 set output out
 set datafile missing "?"
 set multiplot layout 1,2 title "iperf3 TCP, IPv6-only client to IPv4-only server (TRT lab, veths)"
@@ -15,7 +15,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set xlabel "parallel streams"
-set key top left
+set key below horizontal
 
 set title "Throughput (higher is better)"
 set ylabel "Gbit/s"
@@ -25,7 +25,7 @@ plot dat using 2:xtic(1) title "twist TRT" lc rgb "#1f77b4", \
 
 set title "CPU per GB translated (lower is better)"
 set ylabel "CPU s per GB"
-set key top right horizontal maxcols 2
+set key below horizontal maxcols 2
 plot dat using 4:xtic(1) title "twist-relay process" lc rgb "#1f77b4", \
      dat using 5:xtic(1) title "tayga process" lc rgb "#ff7f0e", \
      dat using 6:xtic(1) title "machine, twist run" lc rgb "#9ecae1", \

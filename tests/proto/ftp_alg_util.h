@@ -40,7 +40,7 @@ int fa_run_init(struct fa_run *r, const struct ftp_alg_env *env, size_t cap, siz
 void fa_run_free(struct fa_run *r);
 /* Queues n bytes from side dir and feeds everything that can go. */
 void fa_run_step(struct fa_run *r, int dir, const void *p, size_t n);
-/* The lab's addresses (docs/trt-ftp.md): client, PREFIX::X4, the translator. */
+/* The lab's addresses (docs/trt.md "FTP"): client, PREFIX::X4, the translator. */
 void fa_env_lab(struct ftp_alg_env *env);
 
 #endif
