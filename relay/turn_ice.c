@@ -5,6 +5,7 @@
  * come from relay/stcred.h; the home agent fills it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto/stun.h"
@@ -47,15 +48,16 @@ static int short_term_verify(struct req *q)
 		worker_drop(q->w, DROP_RATELIMIT, &q->c->client);
 		return -1;
 	}
-	if (st && ua->len < sizeof(q->user))
+	if (st)
 		n = stcred_key(st, (const char *)stun_attr_val(m, ua), ua->len, q->w->now_ms,
 		               q->key);
 	if (n < 0)
 		return refuse(q, ICE_CHECK_UNKNOWN_USER);
 	if (!turn_integrity_ok(m, q->key, n))
 		return refuse(q, ICE_CHECK_INTEGRITY);
-	memcpy(q->user, stun_attr_val(m, ua), ua->len);
-	q->user[ua->len] = '\0';
+	/* A label only (no allocation is a pair's): ufrags may be longer. */
+	snprintf(q->user, sizeof(q->user), "%.*s", (int)ua->len,
+	         (const char *)stun_attr_val(m, ua));
 	q->keylen = n;
 	q->mi256 = m->mi256 >= 0;
 	return 0;
