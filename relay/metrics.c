@@ -127,6 +127,11 @@ static void write_reasons(struct evbuffer *b, struct relay *r)
 	for (int i = 0; i < AUTHF__COUNT; i++)
 		sample(b, "twist_auth_failures_total", "reason",
 		       stats_auth_fail_name((enum auth_fail)i), SUM(r, auth_fail[i]));
+	family(b, "twist_ice_checks_total", "counter",
+	       "ICE checks answered with short-term credentials, by outcome.");
+	for (int i = 0; i < ICE_CHECK__COUNT; i++)
+		sample(b, "twist_ice_checks_total", "result",
+		       stats_ice_check_name((enum ice_check)i), SUM(r, ice_checks[i]));
 	family(b, "twist_misdirected_total", "counter",
 	       "Bytes from clients that spoke TLS, DTLS or HTTP to a TURN port, by kind (also "
 	       "in drops).");

@@ -7,6 +7,7 @@
 #include "relay/config.h"
 #include "relay/mice_ha.h"
 #include "relay/ratelimit.h"
+#include "relay/stcred.h"
 
 #define RL_SLOTS        4096
 #define PENDING_MS      10000 /* how long a relayed BU waits for its answer */
@@ -27,6 +28,16 @@ struct binding {
 	struct tw_addr pending; /* the correspondent a relayed BU went to; family 0: none */
 	uint16_t pending_seq;
 	uint64_t pending_until;
+	/* The HA's ICE credentials for this node, made for its ufrag (§6.1). */
+	char mn_ufrag[MICE_UFRAG_MAX + 1]; /* "": no offer seen */
+	char ufrag[STCRED_UFRAG_LEN + 1];
+	char pwd[STCRED_PWD_LEN + 1];
+};
+
+/* What the HA's own BA offers the node: a copy taken under the lock. */
+struct ha_ice {
+	char ufrag[STCRED_UFRAG_LEN + 1]; /* "": nothing */
+	char pwd[STCRED_PWD_LEN + 1];
 };
 
 struct mice_ha {
@@ -38,6 +49,7 @@ struct mice_ha {
 	uint8_t opt_type;
 	unsigned max_lifetime; /* in units of 4 s */
 	struct ratelimit *rl;
+	struct stcred *creds;    /* NULL: the HA answers no checks */
 	struct mice_ha_stats st; /* written with relaxed atomics */
 };
 
@@ -89,7 +101,7 @@ static const uint8_t bu_status[MICE_BU__COUNT] = {
         [MICE_BU_NO_RESOURCES] = MH_ST_NO_RESOURCES, [MICE_BU_PEER_UNKNOWN] = MH_ST_UNSPECIFIED,
 };
 
-struct mice_ha *mice_ha_new(const struct config *cfg, uint32_t seed)
+struct mice_ha *mice_ha_new(const struct config *cfg, uint32_t seed, struct stcred *creds)
 {
 	struct mice_ha *ha = calloc(1, sizeof(*ha));
 
@@ -100,6 +112,7 @@ struct mice_ha *mice_ha_new(const struct config *cfg, uint32_t seed)
 	ha->max_bindings = cfg->mice_max_bindings;
 	ha->opt_type = (uint8_t)cfg->mice_option_type;
 	ha->max_lifetime = cfg->mice_max_lifetime / LIFETIME_UNIT_S;
+	ha->creds = creds;
 	ha->keys = calloc(ha->n_keys ? ha->n_keys : 1, sizeof(*ha->keys));
 	ha->bindings = calloc(ha->max_bindings ? ha->max_bindings : 1, sizeof(*ha->bindings));
 	ha->rl = ratelimit_new(RL_SLOTS, cfg->mice_rate, cfg->mice_burst, seed);
@@ -152,6 +165,8 @@ static struct binding *binding_find(struct mice_ha *ha, const struct tw_addr *ho
 
 static void binding_drop(struct mice_ha *ha, struct binding *b)
 {
+	if (ha->creds)
+		stcred_drop(ha->creds, b->key);
 	memset(b, 0, sizeof(*b));
 	ha->n_bindings--;
 }
@@ -200,9 +215,31 @@ static bool send_mh(struct mice_ha *ha, const struct mice_mh *m, const struct ha
 	return true;
 }
 
+/*
+ * The HA as one of the node's remote candidates: host, on the port the
+ * node signals to, with the priority RFC 8445 §5.1.2.1 recommends for a
+ * host candidate of component 1.
+ */
+static void ba_ice(struct mice_mh *ba, const struct ha_ice *ice, const struct tw_addr *local)
+{
+	struct mice_cand *c = &ba->ice.cand[0];
+
+	ba->has_ice = true;
+	memcpy(ba->ice.ufrag, ice->ufrag, sizeof(ice->ufrag));
+	memcpy(ba->ice.pwd, ice->pwd, sizeof(ice->pwd));
+	ba->ice.n_cands = 1;
+	c->type = MICE_CAND_HOST;
+	c->component = 1;
+	c->transport = MICE_TR_UDP;
+	c->priority = (126u << 24) | (65535u << 8) | (256u - 1);
+	strcpy(c->foundation, "ha");
+	c->addr = *local;
+}
+
 /* A BA answering bu: signed when bu authenticated with k (RFC 4285 §5). */
 static void answer(struct mice_ha *ha, enum mice_bu_result r, uint16_t seq, uint16_t lifetime,
-                   const struct ha_key *k, const struct tw_addr *dst, const struct mice_ha_out *out)
+                   const struct ha_key *k, const struct ha_ice *ice, const struct tw_addr *dst,
+                   const struct mice_ha_out *out)
 {
 	struct mice_mh *ba = calloc(1, sizeof(*ba));
 
@@ -217,8 +254,36 @@ static void answer(struct mice_ha *ha, enum mice_bu_result r, uint16_t seq, uint
 		ba->home = k->cfg->home;
 		ba->spi = k->cfg->spi;
 	}
+	if (ice && ice->ufrag[0] && out->local.family)
+		ba_ice(ba, ice, &out->local);
 	send_mh(ha, ba, k, dst, out);
 	free(ba);
+}
+
+/*
+ * Under lock, b just (re)registered: its ICE credentials follow the
+ * binding's lifetime; an offer with a new ufrag (a new node, or an ICE
+ * restart after a move) gets new ones. Copied into *ice for the BA.
+ */
+static void binding_creds(struct mice_ha *ha, struct binding *b, const struct mice_mh *bu,
+                          struct ha_ice *ice)
+{
+	if (!ha->creds)
+		return;
+	if (bu->has_ice && strcmp(b->mn_ufrag, bu->ice.ufrag) != 0) {
+		if (stcred_random(b->ufrag, STCRED_UFRAG_LEN) < 0 ||
+		    stcred_random(b->pwd, STCRED_PWD_LEN) < 0) {
+			b->mn_ufrag[0] = '\0';
+			stcred_drop(ha->creds, b->key);
+			return;
+		}
+		strcpy(b->mn_ufrag, bu->ice.ufrag);
+	}
+	if (!b->mn_ufrag[0] ||
+	    stcred_set(ha->creds, b->key, b->ufrag, b->mn_ufrag, b->pwd, b->expires_ms) < 0)
+		return;
+	memcpy(ice->ufrag, b->ufrag, sizeof(ice->ufrag));
+	memcpy(ice->pwd, b->pwd, sizeof(ice->pwd));
 }
 
 /*
@@ -243,7 +308,8 @@ static void relay_bu(struct mice_ha *ha, struct mice_mh *bu, const struct ha_key
 /* Registration under lock: the caller has authenticated bu with keys[ki]. */
 static enum mice_bu_result register_bu(struct mice_ha *ha, uint64_t now, unsigned ki,
                                        const struct tw_addr *src, struct mice_mh *bu,
-                                       uint16_t *granted, const struct mice_ha_out *out)
+                                       uint16_t *granted, struct ha_ice *ice,
+                                       const struct mice_ha_out *out)
 {
 	struct ha_key *k = &ha->keys[ki];
 	struct binding *b = binding_find(ha, &k->cfg->home, now), *peer = NULL;
@@ -262,6 +328,7 @@ static enum mice_bu_result register_bu(struct mice_ha *ha, uint64_t now, unsigne
 	}
 	b->coa = *src;
 	b->expires_ms = now + (uint64_t)*granted * LIFETIME_UNIT_S * 1000;
+	binding_creds(ha, b, bu, ice);
 	if (peer) {
 		b->pending = ha->keys[peer->key].cfg->home;
 		b->pending_seq = bu->seq;
@@ -279,25 +346,26 @@ static void on_bu(struct mice_ha *ha, uint64_t now, const struct tw_addr *src, s
 	const uint8_t *key;
 	enum mice_bu_result r;
 	uint16_t seq = m->seq, granted = 0;
+	struct ha_ice ice = {{0}, {0}};
 
 	COUNT(ha->st.rx_bu);
 	if (!k || (key = key_bytes(k, &keylen), !mice_mh_auth_ok(m, buf, len, key, keylen)))
-		return answer(ha, MICE_BU_AUTH_FAILED, seq, 0, NULL, src, out);
+		return answer(ha, MICE_BU_AUTH_FAILED, seq, 0, NULL, NULL, src, out);
 	if (m->home.family && !tw_addr_ip_eq(&m->home, &k->cfg->home))
-		return answer(ha, MICE_BU_NOT_HOME, seq, 0, k, src, out);
+		return answer(ha, MICE_BU_NOT_HOME, seq, 0, k, NULL, src, out);
 	/* A node is not its own correspondent. */
 	if (m->peer.family && tw_addr_ip_eq(&m->peer, &k->cfg->home))
-		return answer(ha, MICE_BU_PEER_UNKNOWN, seq, 0, k, src, out);
+		return answer(ha, MICE_BU_PEER_UNKNOWN, seq, 0, k, NULL, src, out);
 	pthread_mutex_lock(&ha->lock);
 	if (k->seen && !mice_seq_newer(m->seq, k->last_seq)) {
 		seq = k->last_seq; /* RFC 6275 §9.5.1: the last accepted number */
 		r = MICE_BU_SEQUENCE;
 	} else {
-		r = register_bu(ha, now, (unsigned)(k - ha->keys), src, m, &granted, out);
+		r = register_bu(ha, now, (unsigned)(k - ha->keys), src, m, &granted, &ice, out);
 	}
 	__atomic_store_n(&ha->st.bindings, ha->n_bindings, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ha->lock);
-	answer(ha, r, seq, granted, k, src, out);
+	answer(ha, r, seq, granted, k, &ice, src, out);
 }
 
 /* The correspondent's answer to a relayed BU: back to the mobile node, re-signed. */

@@ -21,10 +21,13 @@
 
 struct config;
 struct mice_ha;
+struct stcred;
 
 struct mice_ha_out {
 	void (*send)(void *ctx, const struct tw_addr *dst, const uint8_t *buf, size_t len);
 	void *ctx;
+	/* The HA's address and port here: its ICE candidate (family 0: none). */
+	struct tw_addr local;
 };
 
 enum mice_drop {
@@ -55,8 +58,12 @@ struct mice_ha_stats {
 	uint64_t bindings; /* now */
 };
 
-/* From a validated config with mice.enabled; NULL on allocation failure. */
-struct mice_ha *mice_ha_new(const struct config *cfg, uint32_t seed);
+/*
+ * From a validated config with mice.enabled; NULL on allocation failure.
+ * creds (may be NULL) receives, per key index, the HA's ICE credentials
+ * for the node, which its checks to the HA must use (docs/mice.md §6.1).
+ */
+struct mice_ha *mice_ha_new(const struct config *cfg, uint32_t seed, struct stcred *creds);
 void mice_ha_free(struct mice_ha *ha);
 /* One datagram the demux gave to the mobility handler. Thread-safe. */
 void mice_ha_input(struct mice_ha *ha, uint64_t now_ms, const struct tw_addr *src,

@@ -21,7 +21,7 @@ bool mice_port_input(struct worker *w, const struct listener *l, const struct tw
                      const uint8_t *buf, size_t len)
 {
 	struct port_out o = {w, l->fd};
-	struct mice_ha_out out = {port_send, &o};
+	struct mice_ha_out out = {port_send, &o, l->addr};
 
 	if (!l->mice || !w->r->mice)
 		return false;

@@ -17,6 +17,7 @@
 #include "relay/trt.h"
 #include "relay/twist_flow.h"
 #include "relay/mice_ha.h"
+#include "relay/stcred.h"
 #include "relay/worker.h"
 
 #define RL_SLOTS (1u << 16) /* 512 KiB of buckets, one table for all workers */
@@ -79,7 +80,10 @@ static int mice_start(struct relay *r)
 {
 	if (!r->cfg.mice_enabled)
 		return 0;
-	if (!(r->mice = mice_ha_new(&r->cfg, r->seed)))
+	/* One short-term credential per key: a binding is per home address. */
+	if (!(r->stcred = stcred_new(r->cfg.n_mice_keys)))
+		return -ENOMEM;
+	if (!(r->mice = mice_ha_new(&r->cfg, r->seed, r->stcred)))
 		return -ENOMEM;
 	log_info("mice: home agent on udp port %u, %u keys, option type %u", r->cfg.mice_port,
 	         r->cfg.n_mice_keys, r->cfg.mice_option_type);
@@ -215,6 +219,8 @@ void relay_fini(struct relay *r)
 	r->twist = NULL;
 	mice_ha_free(r->mice);
 	r->mice = NULL;
+	stcred_free(r->stcred);
+	r->stcred = NULL;
 	trt_free(r->trt); /* removes the nft table and the route */
 	r->trt = NULL;
 	policy_free(r->policy);

@@ -38,6 +38,7 @@ struct sync_worker;
 struct userdb_loader;
 struct twist_plane;
 struct mice_ha;
+struct stcred;
 struct cluster;
 struct trt;
 struct fastpath;
@@ -85,6 +86,7 @@ struct relay {
 	int sync_loaded;           /* twist-syncd answered the start-up dump; atomic */
 	struct twist_plane *twist; /* NULL unless twist.enabled (relay/twist_flow.h) */
 	struct mice_ha *mice;      /* NULL unless mice.enabled (relay/mice_ha.h) */
+	struct stcred *stcred;     /* ICE short-term credentials, the HA's (relay/stcred.h) */
 	struct cluster *cluster;   /* NULL without cluster.node (relay/cluster.h) */
 	int draining;              /* twistctl drain: redirect new Allocates; atomic */
 	int redirecting;           /* above cluster.high_water, until low_water; atomic */

@@ -64,6 +64,25 @@ const char *stats_auth_fail_name(enum auth_fail f)
 	return "?";
 }
 
+const char *stats_ice_check_name(enum ice_check c)
+{
+	switch (c) {
+	case ICE_CHECK_OK:
+		return "ok";
+	case ICE_CHECK_UNKNOWN_USER:
+		return "unknown_user";
+	case ICE_CHECK_INTEGRITY:
+		return "bad_integrity";
+	case ICE_CHECK_BAD_REQUEST:
+		return "bad_request";
+	case ICE_CHECK_ROLE_CONFLICT:
+		return "role_conflict";
+	case ICE_CHECK__COUNT:
+		break;
+	}
+	return "?";
+}
+
 const char *stats_method_name(enum stats_method m)
 {
 	switch (m) {

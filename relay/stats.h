@@ -42,6 +42,16 @@ enum auth_fail {
 	AUTHF__COUNT,
 };
 
+/* ICE checks answered with short-term credentials (relay/turn_ice.c), by outcome. */
+enum ice_check {
+	ICE_CHECK_OK,            /* 200 */
+	ICE_CHECK_UNKNOWN_USER,  /* 401: no live credentials for USERNAME */
+	ICE_CHECK_INTEGRITY,     /* 401: wrong password */
+	ICE_CHECK_BAD_REQUEST,   /* 400: no PRIORITY, or not one role attribute */
+	ICE_CHECK_ROLE_CONFLICT, /* 487 */
+	ICE_CHECK__COUNT,
+};
+
 /* Why a stream client connection was closed by the relay, or not accepted. */
 enum conn_close {
 	CLOSE_PEER,             /* EOF or an error from the client's side */
@@ -110,6 +120,7 @@ struct stats {
 	uint64_t errors[7][100]; /* error responses by class 3..6 and number; [0] unused */
 	uint64_t drops[DROP__COUNT];
 	uint64_t auth_fail[AUTHF__COUNT];
+	uint64_t ice_checks[ICE_CHECK__COUNT];
 	uint64_t misdirected[MISDIRECT_N]; /* by what the bytes looked like; [NONE] unused */
 	uint64_t allocs_created, allocs_expired, allocs_deleted;
 	uint64_t binding_changed[4];   /* RFC 5780 answers by STUN_CHANGE_* bits >> 1; [0] unused */
@@ -157,6 +168,7 @@ struct stats {
 
 const char *stats_drop_name(enum drop_reason r);
 const char *stats_auth_fail_name(enum auth_fail f);
+const char *stats_ice_check_name(enum ice_check c);
 const char *stats_method_name(enum stats_method m);
 const char *stats_close_name(enum conn_close c);
 const char *stats_refuse_name(enum conn_refuse r);

@@ -23,20 +23,24 @@ static void indication_keepalive(struct worker *w, struct conn *c, const struct 
 }
 
 static const struct turn_method methods[] = {
-        {STUN_BINDING, SM_BINDING, NULL, false, false, turn_do_binding, indication_keepalive, NULL},
+        /* RFC 8445 §7.3: an ICE check to this relay carries short-term credentials. */
+        {STUN_BINDING, SM_BINDING, NULL, false, false, turn_do_binding, indication_keepalive, NULL,
+         &turn_cred_short_term},
         {STUN_ALLOCATE, SM_ALLOCATE, &turn_cred_long_term, false, true, turn_do_allocate, NULL,
-         NULL},
-        {STUN_REFRESH, SM_REFRESH, &turn_cred_long_term, true, true, turn_do_refresh, NULL, NULL},
-        {STUN_SEND, SM_SEND, NULL, false, false, NULL, turn_do_send, NULL},
-        {STUN_DATA, SM_DATA, NULL, false, false, NULL, NULL, NULL},
-        {STUN_CREATE_PERMISSION, SM_CREATE_PERMISSION, &turn_cred_long_term, true, true,
-         turn_do_create_permission, NULL, NULL},
-        {STUN_CHANNEL_BIND, SM_CHANNEL_BIND, &turn_cred_long_term, true, true, turn_do_channel_bind,
          NULL, NULL},
+        {STUN_REFRESH, SM_REFRESH, &turn_cred_long_term, true, true, turn_do_refresh, NULL, NULL,
+         NULL},
+        {STUN_SEND, SM_SEND, NULL, false, false, NULL, turn_do_send, NULL, NULL},
+        {STUN_DATA, SM_DATA, NULL, false, false, NULL, NULL, NULL, NULL},
+        {STUN_CREATE_PERMISSION, SM_CREATE_PERMISSION, &turn_cred_long_term, true, true,
+         turn_do_create_permission, NULL, NULL, NULL},
+        {STUN_CHANNEL_BIND, SM_CHANNEL_BIND, &turn_cred_long_term, true, true, turn_do_channel_bind,
+         NULL, NULL, NULL},
         /* RFC 6062: TCP connections cannot survive a failover, nothing to hold. */
-        {STUN_CONNECT, SM_CONNECT, &turn_cred_long_term, true, false, turn_do_connect, NULL, NULL},
+        {STUN_CONNECT, SM_CONNECT, &turn_cred_long_term, true, false, turn_do_connect, NULL, NULL,
+         NULL},
         {STUN_CONNECTION_BIND, SM_CONNECTION_BIND, &turn_cred_long_term, false, false,
-         turn_do_connection_bind, NULL, turn_connection_bind_nonce},
+         turn_do_connection_bind, NULL, turn_connection_bind_nonce, NULL},
 };
 
 static const struct turn_method *method_row(uint16_t method)
@@ -135,6 +139,13 @@ bool turn_unauth_allowed(struct req *q)
 	return false;
 }
 
+bool turn_integrity_ok(const struct stun_msg *m, const uint8_t *key, int keylen)
+{
+	if (m->mi256 >= 0)
+		return stun_msg_integrity256_ok(m, key, (size_t)keylen);
+	return stun_msg_integrity_ok(m, key, (size_t)keylen);
+}
+
 void turn_error_unknown(struct req *q, const uint16_t *types, size_t n)
 {
 	uint8_t buf[RESP_MAX];
@@ -165,11 +176,17 @@ static void handle_request(struct req *q)
 			turn_error(q, 403);
 		return;
 	}
-	if (row->cred) {
+	q->cred = row->cred;
+	if (!q->cred && row->cred_opt && row->cred_opt->applies(q->m))
+		q->cred = row->cred_opt;
+	if (q->cred) {
 		if (row->nonce_alt)
 			q->nonce_alt = row->nonce_alt(q);
-		if (row->cred->verify(q) < 0)
+		if (q->cred->verify(q) < 0)
 			return;
+	}
+	/* An ICE check's user is a pair of ufrags, no TURN user. */
+	if (q->cred && q->cred->turn_user) {
 		q->c->authed = true;
 		if (q->c->a && strcmp(q->c->a->user, q->user) != 0) {
 			STAT_INC(&q->w->st, auth_fail[AUTHF_WRONG_USER]);

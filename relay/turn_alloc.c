@@ -576,6 +576,8 @@ void turn_do_binding(struct req *q)
 		q->change = q->resp_port = 0; /* errors go back the way they came */
 		return turn_error(q, 400);
 	}
+	if (turn_ice_check(q) < 0)
+		return;
 	alt = ops->alt_addr && ops->alt_addr(q->c, q->change, &origin) == 0 &&
 	      ops->alt_addr(q->c, STUN_CHANGE_IP | STUN_CHANGE_PORT, &other) == 0;
 	/* §7.2, §7.5: no alternate address here (none configured, or not UDP). */

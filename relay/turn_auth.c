@@ -107,14 +107,6 @@ static int pick_user(struct req *q, const struct stun_attr *ua, const struct stu
 	return 0;
 }
 
-/* §9.2.4: with both, MESSAGE-INTEGRITY-SHA256 is the one that counts. */
-static bool integrity_ok(const struct stun_msg *m, const uint8_t *key, int keylen)
-{
-	if (m->mi256 >= 0)
-		return stun_msg_integrity256_ok(m, key, (size_t)keylen);
-	return stun_msg_integrity_ok(m, key, (size_t)keylen);
-}
-
 static int refuse(struct req *q, enum auth_fail why)
 {
 	auth_failed(q, why, why == AUTHF_BAD_REQUEST ? 400 : why == AUTHF_NONCE ? 438 : 401);
@@ -177,7 +169,7 @@ static int long_term_verify(struct req *q)
 	}
 	/* A REST username has one key per active secret (rotation); at most
 	 * 1 + AUTH_DB_SECRETS of them, each tried once. */
-	for (unsigned idx = 1; !(ok = integrity_ok(m, q->key, rc)); idx++) {
+	for (unsigned idx = 1; !(ok = turn_integrity_ok(m, q->key, rc)); idx++) {
 		rc = auth_key_at(au, q->user, strlen(q->user), (uint16_t)alg, relay_wall_s(), idx,
 		                 q->key);
 		if (rc < 0)
@@ -196,4 +188,5 @@ static int long_term_verify(struct req *q)
 const struct cred_kind turn_cred_long_term = {
         .name = "long-term",
         .verify = long_term_verify,
+        .turn_user = true,
 };

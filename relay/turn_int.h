@@ -35,21 +35,27 @@ struct req {
 	/* A second address whose nonces are good here too (set from the row's
 	 * nonce_alt); NULL: only the client's own. */
 	const struct tw_addr *nonce_alt;
-	bool twist; /* a TWIST Allocate, or a request on a TWIST flow's 5-tuple */
+	bool twist;                   /* a TWIST Allocate, or a request on a TWIST flow's 5-tuple */
+	const struct cred_kind *cred; /* what authenticated it; NULL: nothing */
 };
 
 /*
  * A way to authenticate a request (RFC 8489 §9): long-term credentials
- * with static users or TURN REST secrets today; ICE short-term later.
- * verify() returns 0 with q->user and q->key set, or -1 having answered
- * (or dropped) the request itself.
+ * (static users, the user database, TURN REST secrets) and short-term
+ * ones (ICE checks, turn_ice.c). verify() returns 0 with q->user and
+ * q->key set, or -1 having answered (or dropped) the request itself.
  */
 struct cred_kind {
 	const char *name;
 	int (*verify)(struct req *q);
+	/* For a row's optional kind: whether the request asks for it. */
+	bool (*applies)(const struct stun_msg *m);
+	/* Its users are TURN users: they own allocations (441 on another's). */
+	bool turn_user;
 };
 
 extern const struct cred_kind turn_cred_long_term;
+extern const struct cred_kind turn_cred_short_term;
 
 /* One row per STUN method (DESIGN decision 11). */
 struct turn_method {
@@ -62,6 +68,8 @@ struct turn_method {
 	void (*indication)(struct worker *w, struct conn *c, const struct stun_msg *m);
 	/* Optional: another client address whose nonce the request may carry. */
 	const struct tw_addr *(*nonce_alt)(struct req *q);
+	/* Without cred: the kind a request may still ask for (applies()). */
+	const struct cred_kind *cred_opt;
 };
 
 /* Responses (turn.c). */
@@ -76,6 +84,11 @@ void turn_count_error(struct worker *w, int code);
 void turn_error_unknown(struct req *q, const uint16_t *types, size_t n);
 /* The per-source limit on answers a spoofed flood would reflect. */
 bool turn_unauth_allowed(struct req *q);
+/* RFC 8489 §9.2.4: with both, MESSAGE-INTEGRITY-SHA256 is the one that counts. */
+bool turn_integrity_ok(const struct stun_msg *m, const uint8_t *key, int keylen);
+
+/* An ICE check (turn_ice.c): PRIORITY and the role, 0 or -1 when answered. */
+int turn_ice_check(struct req *q);
 
 /* Handlers (turn_alloc.c, turn_data.c). */
 void turn_do_binding(struct req *q);

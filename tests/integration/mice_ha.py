@@ -7,10 +7,15 @@ METRICS_URL "" skips the counter checks; --again uses sequence numbers
 above the first run's (the home agent remembers the last one per key).
 Exits non-zero with a message on the first thing that is wrong.
 """
+import hashlib
+import hmac
+import ipaddress
+import os
 import socket
 import struct
 import sys
 import urllib.request
+import zlib
 
 import mice_mh as mm
 
@@ -119,11 +124,66 @@ def stun(s, dst):
           "without FINGERPRINT, not taken as STUN")
 
 
+def stun_attr(t, v):
+    return struct.pack("!HH", t, len(v)) + v + b"\0" * (-len(v) % 4)
+
+
+def ice_check(username, pwd):
+    """An RFC 8445 §7.2.4 check, short-term MESSAGE-INTEGRITY then FINGERPRINT; and its tid."""
+    tid = os.urandom(12)
+    attrs = (stun_attr(0x0006, username.encode()) + stun_attr(0x0024, struct.pack("!I", 1862270975))
+             + stun_attr(0x802A, struct.pack("!Q", 0x5eed)) + stun_attr(0x0025, b""))
+    hdr = struct.pack("!HHI", 0x0001, len(attrs) + 24, mm.STUN_COOKIE) + tid
+    mi = hmac.new(pwd.encode(), hdr + attrs, hashlib.sha1).digest()
+    body = attrs + stun_attr(0x0008, mi)
+    hdr = struct.pack("!HHI", 0x0001, len(body) + 8, mm.STUN_COOKIE) + tid
+    crc = (zlib.crc32(hdr + body) ^ 0x5354554E) & 0xffffffff
+    body += stun_attr(0x8028, struct.pack("!I", crc))
+    return struct.pack("!HHI", 0x0001, len(body), mm.STUN_COOKIE) + tid + body, tid
+
+
+def integrity_ok(r, pwd):
+    """Whether r's MESSAGE-INTEGRITY is right for pwd (False without one)."""
+    at = 20
+    while at + 4 <= len(r):
+        t, ln = struct.unpack("!HH", r[at:at + 4])
+        if t == 0x0008:
+            hdr = r[:2] + struct.pack("!H", at + 24 - 20) + r[4:20]
+            want = hmac.new(pwd.encode(), hdr + r[20:at], hashlib.sha1).digest()
+            return hmac.compare_digest(want, r[at + 4:at + 24])
+        at += 4 + ((ln + 3) & ~3)
+    return False
+
+
+def check_ha(s, dst, ha_desc, mn_ufrag):
+    """The HA as the node's remote candidate: its checks with the HA's credentials."""
+    c = ha_desc["cands"]
+    if len(c) != 1 or c[0]["type"] != 0 or (c[0]["addr"], c[0]["port"]) != dst[:2] or \
+            ipaddress.ip_address(c[0]["addr"]) != ipaddress.ip_address(dst[0]):
+        fail("the HA's BA offers candidates %r, expected its host address %r" % (c, dst[:2]))
+    user, pwd = ha_desc["ufrag"] + ":" + mn_ufrag, ha_desc["pwd"]
+    req, tid = ice_check(user, pwd)
+    r = exchange(s, dst, req)
+    t, attrs = stun_answer(r, tid)
+    if t != 0x0101 or 0x0020 not in attrs or 0x8028 not in attrs:
+        fail("ICE check to the HA: type 0x%04x, attributes %s" % (t, sorted(attrs)))
+    if not integrity_ok(r, pwd):
+        fail("the check's success is not signed with the HA's short-term password")
+    req, tid = ice_check(user, "x" + pwd[1:])
+    r = exchange(s, dst, req)
+    t, attrs = stun_answer(r, tid)
+    err = attrs.get(0x0009, b"\0\0\0\0")
+    if t != 0x0111 or err[2] * 100 + err[3] != 401 or 0x0008 in attrs:
+        fail("a check with a wrong password: type 0x%04x error %d, integrity %s; expected an "
+             "unsigned 401" % (t, err[2] * 100 + err[3], 0x0008 in attrs))
+    print("ICE check to the HA answered 200 with short-term integrity; a wrong password 401")
+
+
 def metrics(url):
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     vals = {}
     for line in text.splitlines():
-        if line.startswith("twist_mice_"):
+        if line.startswith("twist_mice_") or line.startswith("twist_ice_checks_total"):
             k, v = line.rsplit(" ", 1)
             vals[k] = int(v)
     want = {
@@ -142,6 +202,8 @@ def metrics(url):
         if got != v and not (retransmitted and got > v):
             fail("%s is %d, expected %d" % (k, got, v))
     for k in ('twist_mice_messages_total{kind="stun"}',
+              'twist_ice_checks_total{result="ok"}',
+              'twist_ice_checks_total{result="bad_integrity"}',
               'twist_mice_dropped_total{reason="malformed"}'):
         if vals.get(k, 0) < 1:
             fail("%s is %s, expected at least 1" % (k, vals.get(k)))
@@ -167,6 +229,9 @@ def main():
     m = ba(exchange(mn, ha, bu), 0, base, MN_KEY)
     if m["lifetime"] != MAX_LIFETIME:
         fail("MN registration granted lifetime %d, expected %d" % (m["lifetime"], MAX_LIFETIME))
+    if m["desc"] is None:
+        fail("the HA's BA carries no ICE credentials of its own")
+    ha_desc = m["desc"]
     raw = recv(cn)
     if raw is None:
         fail("the correspondent got no relayed Binding Update")
@@ -207,6 +272,7 @@ def main():
           "another's home (133)")
 
     stun(mn, ha)
+    check_ha(mn, ha, ha_desc, mm.desc_decode(off)["ufrag"])
     if url:
         metrics(url)
 

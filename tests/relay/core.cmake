@@ -8,6 +8,8 @@ target_link_libraries(relay_harness PUBLIC relay_core)
 twist_unit(test_turn SOURCES test_turn.c LIBS relay_harness)
 # Binding compatibility: CHANGE-REQUEST, RFC 5780 and classic RFC 3489.
 twist_unit(test_binding SOURCES test_binding.c LIBS relay_harness)
+# ICE checks with short-term credentials (relay/turn_ice.c).
+twist_unit(test_ice_check SOURCES test_ice_check.c LIBS relay_harness)
 # relay/stream.c and relay/connlimit.c through the same fake transport.
 twist_unit(test_stream SOURCES test_stream.c LIBS relay_harness)
 # RFC 6062 TCP relay allocations through the same fake transport.

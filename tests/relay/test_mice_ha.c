@@ -4,6 +4,7 @@
  * status, unexpected and unauthenticated BAs, lifetimes, deregistration,
  * the cache bound and the per-source rate.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "proto/mice_mh.h"
 #include "relay/config.h"
 #include "relay/mice_ha.h"
+#include "relay/stcred.h"
 
 #include "../proto/mice_util.h"
 
@@ -47,7 +49,7 @@ static void fake_send(void *ctx, const struct tw_addr *dst, const uint8_t *buf, 
 	out_q[n_out++].len = len;
 }
 
-static const struct mice_ha_out out = {fake_send, NULL};
+static struct mice_ha_out out = {fake_send, NULL, {0}};
 static struct config cfg;
 static struct tw_addr mn_coa, cn_coa, xn_coa, mn_home, cn_home;
 
@@ -58,7 +60,7 @@ static void key(unsigned i, unsigned spi, const char *k, const char *home)
 	tw_addr_parse_ip(home, &cfg.mice_keys[i].home);
 }
 
-static struct mice_ha *ha_new(unsigned max_bindings, unsigned rate)
+static struct mice_ha *ha_new_creds(unsigned max_bindings, unsigned rate, struct stcred *creds)
 {
 	config_defaults(&cfg);
 	cfg.mice_enabled = true;
@@ -75,8 +77,14 @@ static struct mice_ha *ha_new(unsigned max_bindings, unsigned rate)
 	tw_addr_parse("192.0.2.99:7000", 0, &xn_coa);
 	mn_home = cfg.mice_keys[0].home;
 	cn_home = cfg.mice_keys[1].home;
+	tw_addr_parse("192.0.2.1:4191", 0, &out.local);
 	n_out = 0;
-	return mice_ha_new(&cfg, 1);
+	return mice_ha_new(&cfg, 1, creds);
+}
+
+static struct mice_ha *ha_new(unsigned max_bindings, unsigned rate)
+{
+	return ha_new_creds(max_bindings, rate, NULL);
 }
 
 /* Sends m from src at time now, signed with k (NULL: unsigned). */
@@ -180,6 +188,64 @@ static void test_offer_answer(void **state)
 	assert_int_equal(st.drops[MICE_DROP_BA_UNEXPECTED], 1);
 	assert_int_equal(st.bindings, 2);
 	mice_ha_free(ha);
+}
+
+/* "HAFRAG:MNFRAG" from the i-th message, a BA carrying the HA's credentials. */
+static void ha_user(unsigned i, uint16_t seq, const char *mnfrag, char *user, size_t cap, char *pwd)
+{
+	struct mice_mh *r = got(i, &mn_coa, MH_TYPE_BA, MH_ST_ACCEPTED, seq, MN_KEY);
+
+	assert_true(r->has_ice && r->ice.n_cands == 1);
+	assert_int_equal(r->ice.cand[0].type, MICE_CAND_HOST);
+	assert_true(tw_addr_eq(&r->ice.cand[0].addr, &out.local));
+	assert_int_equal(strlen(r->ice.ufrag), STCRED_UFRAG_LEN);
+	assert_int_equal(strlen(r->ice.pwd), STCRED_PWD_LEN);
+	snprintf(user, cap, "%s:%s", r->ice.ufrag, mnfrag);
+	strcpy(pwd, r->ice.pwd);
+}
+
+/* §6.1: the HA's ICE credentials in its BA, in the store, gone with the binding. */
+static void test_ice_credentials(void **state)
+{
+	static struct mice_mh m;
+	struct stcred *st = stcred_new(3);
+	struct mice_ha *ha = ha_new_creds(16, 100, st);
+	char user[64], pwd[STCRED_PWD_LEN + 1], user2[64], pwd2[STCRED_PWD_LEN + 1];
+	uint8_t key[STCRED_PWD_MAX];
+
+	(void)state;
+	bu(&m, 1, 100, &cn_home, NULL, CN_SPI);
+	input(ha, T0, &cn_coa, &m, CN_KEY);
+	assert_false(got(0, &cn_coa, MH_TYPE_BA, MH_ST_ACCEPTED, 1, CN_KEY)->has_ice);
+	n_out = 0;
+	bu(&m, 2, 10, NULL, &cn_home, MN_SPI); /* 40 s, with an offer */
+	input(ha, T0, &mn_coa, &m, MN_KEY);
+	assert_int_equal(n_out, 2);
+	ha_user(1, 2, "mn01", user, sizeof(user), pwd);
+	assert_int_equal(stcred_key(st, user, strlen(user), T0 + 1000, key), STCRED_PWD_LEN);
+	assert_memory_equal(key, pwd, STCRED_PWD_LEN);
+	/* The same offer again: the same credentials, a later expiry. */
+	n_out = 0;
+	bu(&m, 3, 10, NULL, &cn_home, MN_SPI);
+	input(ha, T0 + 30000, &mn_coa, &m, MN_KEY);
+	ha_user(1, 3, "mn01", user2, sizeof(user2), pwd2);
+	assert_string_equal(user, user2);
+	assert_string_equal(pwd, pwd2);
+	assert_true(stcred_key(st, user, strlen(user), T0 + 60000, key) > 0);
+	/* A new ufrag (an ICE restart): new credentials, the old ones refused. */
+	n_out = 0;
+	bu(&m, 4, 10, NULL, &cn_home, MN_SPI);
+	m.ice.ufrag[0] = 'X';
+	input(ha, T0 + 31000, &mn_coa, &m, MN_KEY);
+	ha_user(1, 4, "Xn01", user2, sizeof(user2), pwd2);
+	assert_string_not_equal(pwd, pwd2);
+	assert_int_equal(stcred_key(st, user, strlen(user), T0 + 31000, key), -ENOENT);
+	/* Expired with the binding, and swept. */
+	assert_int_equal(stcred_key(st, user2, strlen(user2), T0 + 31000 + 40000, key), -ENOENT);
+	mice_ha_sweep(ha, T0 + 31000 + 40000);
+	assert_int_equal(stcred_key(st, user2, strlen(user2), T0 + 32000, key), -ENOENT);
+	mice_ha_free(ha);
+	stcred_free(st);
 }
 
 static void test_refusals(void **state)
@@ -326,11 +392,9 @@ static void test_too_big(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_offer_answer),
-	        cmocka_unit_test(test_refusals),
-	        cmocka_unit_test(test_lifetimes_and_bounds),
-	        cmocka_unit_test(test_rate),
-	        cmocka_unit_test(test_too_big),
+	        cmocka_unit_test(test_offer_answer),         cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_lifetimes_and_bounds), cmocka_unit_test(test_rate),
+	        cmocka_unit_test(test_ice_credentials),      cmocka_unit_test(test_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
