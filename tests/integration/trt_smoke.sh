@@ -217,7 +217,19 @@ check "reply from another server port filtered" udp_filter $SRV6
 	tw_fail "ICMPv6 not counted"
 echo ping | nsx $NS_C timeout 10 socat -t 3 - UDP6:[$SRV6]:7 | grep -q ping ||
 	tw_fail "socat UDP echo"
-[ "$(metric 'twist_trt_mappings{proto="udp"}')" -ge 1 ] || tw_fail "no live UDP mapping"
+# A live mapping, read while a sender keeps it busy: socat's own 3 s wait
+# after EOF is as long as udp_idle_timeout, so its mapping may be gone
+# already on a loaded machine. The sender stops by itself after 30 s.
+# ip netns exec, not nsx: $! must be the process that is killed below.
+ip netns exec $NS_C timeout 30 sh -c "while :; do echo keep; sleep 0.3; done | socat -u - UDP6:[$SRV6]:7" &
+KEEP=$!
+for ((i = 0; i < 100; i++)); do
+	[ "$(metric 'twist_trt_mappings{proto="udp"}')" -ge 1 ] 2>/dev/null && break
+	sleep 0.2
+done
+kill $KEEP 2>/dev/null
+wait $KEEP 2>/dev/null
+[ "$i" -lt 100 ] || tw_fail "no live UDP mapping"
 for ((i = 0; i < 100; i++)); do
 	[ "$(metric 'twist_trt_mappings{proto="udp"}')" = 0 ] && break
 	sleep 0.2
