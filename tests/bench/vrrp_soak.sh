@@ -85,6 +85,19 @@ ha_changes() {
 	echo "$sum"
 }
 
+# Health verdict changes (demotions, faults) on both nodes: reported, not
+# judged. A demoted master keeps the VIPs (nopreempt); a fault would not,
+# and shows up as a transition.
+ha_verdicts() {
+	local n sum=0 v
+	for n in a b; do
+		v=$(ip netns exec "$(node_ns_of "$n")" curl -s -m 10 "http://$HA_METRICS/metrics" 2>/dev/null |
+			awk '/^twist_ha_health_changes_total/ { s += $2 } END { print s + 0 }')
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+
 cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
 
 lab_up
@@ -96,6 +109,7 @@ expect_master a
 
 kd0=$(kd_entering)
 ha0=$(ha_changes)
+hv0=$(ha_verdicts)
 read -r busy0 idle0 < <(cpu_busy)
 
 ip netns exec "$NODE_B_NS" python3 "$ROOT/tests/bench/vrrp_adverts.py" --src 203.0.113.2 \
@@ -130,6 +144,7 @@ cat "$OUT/turnload.out"
 
 kd=$(($(kd_entering) - kd0))
 ha=$(($(ha_changes) - ha0))
+hv=$(($(ha_verdicts) - hv0))
 m=$(master)
 role_a=$(cat "$LAB_DIR/a/role" 2>/dev/null)
 role_b=$(cat "$LAB_DIR/b/role" 2>/dev/null)
@@ -138,7 +153,7 @@ busy=$(awk -v b0="$busy0" -v b1="$busy1" -v i0="$idle0" -v i1="$idle1" \
 adv=$(cat "$OUT/adverts.out" 2>/dev/null)
 line="${LABEL:+$LABEL: }advert_int $ADV, rt ${RTP:-none}, $DURATION s, $RATE pps offered,"
 line="$line $BURN burners, CPU busy $busy%, load $(cut -d' ' -f1-3 /proc/loadavg);"
-line="$line transitions: keepalived $kd, twist-ha $ha; master $m, roles a=$role_a b=$role_b;"
+line="$line transitions: keepalived $kd, twist-ha $ha (health verdict changes $hv); master $m, roles a=$role_a b=$role_b;"
 line="$line ${adv:-no advert record}"
 log "$line"
 echo "$line" >>"$OUT/summary.txt"

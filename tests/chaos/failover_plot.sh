@@ -25,7 +25,7 @@ plot_runs() {
 	gaps "$csv" kill >"$TMP/kill.dat"
 	gaps "$csv" link >"$TMP/link.dat"
 	gnuplot <<EOF
-set terminal pngcairo size 900,480 font "sans,10"
+set terminal pngcairo noenhanced size 900,480 font "sans,10"
 set output "$png"
 set title "$title"
 set xlabel "run"
@@ -53,7 +53,7 @@ plot_cdf() {
 	done
 	[ "$i" -gt 0 ] || die "cdf: no LABEL=CSV given"
 	gnuplot <<EOF
-set terminal pngcairo size 900,480 font "sans,10"
+set terminal pngcairo noenhanced size 900,480 font "sans,10"
 set output "$png"
 set title "twist pair failover gap by VRRP advert interval (SIGKILL and links down)"
 set xlabel "gap: longest time without an echoed packet (ms)"
@@ -61,7 +61,7 @@ set ylabel "fraction of runs"
 set xrange [0:*]
 set yrange [0:1.02]
 set grid
-set key bottom right
+set key below
 set arrow from 100, 0 to 100, 1.02 nohead dt 2
 plot $plots
 EOF
