@@ -39,6 +39,7 @@ MON_RT=${TWIST_CHAOS_MON_RT:-10}
 observer_rt() {
 	local pid
 	[ "$MON_RT" = 0 ] && return
+	# shellcheck disable=SC2154 # PID_run is set by traffic (lib.sh)
 	for pid in "$PID_run" "$(cat "$LAB_DIR/peer/echo.pid" 2>/dev/null)"; do
 		[ -n "$pid" ] && chrt -r -p "$MON_RT" "$pid" >/dev/null ||
 			fail "chrt -r -p $MON_RT $pid failed (util-linux; needs CAP_SYS_NICE)"
