@@ -31,7 +31,11 @@
 # docs/fastpath.md; default off), TWIST_LAB_RELAY_EXTRA (a file of YAML
 # appended to both nodes' relay.yaml: deploy/lab/twist_pair.sh adds its
 # twist section so), TWIST_LAB_FORWARD (1: IPv4 forwarding on the nodes,
-# which TWIST's TUN needs).
+# which TWIST's TUN needs),
+# TWIST_LAB_ADVERT (VRRPv3 advert_int in seconds, default 0.02),
+# TWIST_LAB_RT (keepalived's VRRP real-time priority, 1..99, or 0 for
+# none; default 50), TWIST_LAB_PRIO ("A B": the VRRP priorities, default
+# "250 240": a small skew, see docs/ha.md).
 set -u
 
 P=${TWIST_LAB:-tw}
@@ -56,6 +60,9 @@ SYNCD_METRICS=127.0.0.1:9642
 HA_METRICS=127.0.0.1:9643
 SYNC_PORT=7400
 VRID=51
+ADVERT=${TWIST_LAB_ADVERT:-0.02}
+RT=${TWIST_LAB_RT:-50}
+PRIO=${TWIST_LAB_PRIO:-250 240}
 NONCE_SECRET=twist-lab-shared-nonce-secret-0123456789
 # Every wait is bounded: tenths of a second.
 WAIT_UP=300
@@ -67,7 +74,7 @@ die() {
 
 node_ns() { echo "$P-$1"; }
 node_octet() { [ "$1" = a ] && echo 2 || echo 3; }
-node_prio() { [ "$1" = a ] && echo 150 || echo 100; }
+node_prio() { [ "$1" = a ] && echo "${PRIO% *}" || echo "${PRIO#* }"; }
 node_id() { [ "$1" = a ] && echo 1 || echo 2; }
 other() { [ "$1" = a ] && echo b || echo a; }
 
@@ -227,6 +234,14 @@ EOF
 	fi
 }
 
+# Short adverts: a VRRP process starved of CPU for 3 adverts (a busy
+# machine) lets the backup take over. Real-time scheduling keeps the
+# adverts on time whatever else runs (docs/ha.md, "Spurious failover").
+rt_conf() {
+	[ "$RT" = 0 ] && return
+	printf '\tvrrp_rt_priority %s\n' "$RT"
+}
+
 write_keepalived_conf() {
 	local n=$1
 	cat >"$LAB/$n/keepalived.conf" <<EOF
@@ -243,11 +258,8 @@ global_defs {
 	vrrp_garp_master_refresh 1
 	vrrp_garp_master_refresh_repeat 1
 	vrrp_min_garp true
-	# 50 ms adverts: a VRRP process starved of CPU for 150 ms (a busy
-	# test machine) lets the backup take over. Real-time scheduling keeps
-	# the adverts on time whatever else runs.
-	vrrp_rt_priority 50
 	vrrp_garp_lower_prio_repeat 3
+$(rt_conf)
 }
 
 # twist-ha writes 0 when healthy, a negative number otherwise: -254 puts
@@ -265,7 +277,7 @@ vrrp_instance VI_TWIST {
 	interface eth-c
 	virtual_router_id $VRID
 	priority $(node_prio "$n")
-	advert_int 0.05
+	advert_int $ADVERT
 	virtual_ipaddress {
 		$VIP/24 dev eth-c
 		$RVIP/24 dev eth-p

@@ -8,7 +8,9 @@
 #
 # Output (TWIST_CHAOS_OUT, default ./failover-runs):
 #   runs.csv      mode,run,gap_ms,gap_p50_ms,lost,lost_outside_gap,
-#                 allocations_lost,n437,n438,timeouts,ok
+#                 allocations_lost,n437,n438,timeouts,ok,send_stall_ms
+#                 (send_stall_ms: turnmon's longest pause between two
+#                 sends, its own scheduling delay, part of the gap)
 #   summary.txt   p50 / p99 / max of the gap per mode, failures, uclient
 #   failover-gap.png (gnuplot), also copied to docs/img/ with the CSV
 #                 when TWIST_CHAOS_DOCS=1
@@ -26,7 +28,23 @@ SUMMARY=$OUT/summary.txt
 CLIENTS=${TWIST_CHAOS_CLIENTS:-4}
 RATE=${TWIST_CHAOS_RATE:-100}
 
-echo "mode,run,gap_ms,gap_p50_ms,lost,lost_outside_gap,allocations_lost,n437,n438,timeouts,ok" >"$CSV"
+echo "mode,run,gap_ms,gap_p50_ms,lost,lost_outside_gap,allocations_lost,n437,n438,timeouts,ok,send_stall_ms" >"$CSV"
+
+# The observers (turnmon and the lab's UDP echo, both Python) get a
+# real-time priority below keepalived's: on a shared, loaded machine a
+# monitor kept off the CPU sends nothing and reads late, and that silence
+# would be counted as failover gap. The relay and keepalived run as
+# deployed. TWIST_CHAOS_MON_RT=0 leaves them at normal priority.
+MON_RT=${TWIST_CHAOS_MON_RT:-10}
+observer_rt() {
+	local pid
+	[ "$MON_RT" = 0 ] && return
+	# shellcheck disable=SC2154 # PID_run is set by traffic (lib.sh)
+	for pid in "$PID_run" "$(cat "$LAB_DIR/peer/echo.pid" 2>/dev/null)"; do
+		[ -n "$pid" ] && chrt -r -p "$MON_RT" "$pid" >/dev/null ||
+			fail "chrt -r -p $MON_RT $pid failed (util-linux; needs CAP_SYS_NICE)"
+	done
+}
 
 one_run() {
 	local mode=$1 i=$2 row
@@ -34,12 +52,13 @@ one_run() {
 	trap chaos_cleanup EXIT
 	if ! "$PAIR" up >"$OUT/up.log" 2>&1; then
 		cat "$OUT/up.log"
-		echo "$mode,$i,,,,,,,,,lab-failed" >>"$CSV"
+		echo "$mode,$i,,,,,,,,,lab-failed," >>"$CSV"
 		FAILS=$((FAILS + 1))
 		return
 	fi
 	eval "$("$PAIR" env)"
 	traffic run --clients "$CLIENTS" --rate "$RATE" --duration 4 >/dev/null
+	observer_rt
 	sleep 1.5
 	"$PAIR" fail-active "$mode" >/dev/null
 	traffic_wait run >"$OUT/run.log" 2>&1
@@ -49,11 +68,12 @@ import json, sys
 try:
     r = json.load(open(sys.argv[1]))
 except Exception:
-    print(",,,,,,,no-report")
+    print(",,,,,,,,no-report,")
     sys.exit(0)
-print("%.1f,%.1f,%d,%d,%d,%d,%d,%d,%s" % (
+print("%.1f,%.1f,%d,%d,%d,%d,%d,%d,%s,%.1f" % (
     r["gap_max_s"] * 1000, r["gap_p50_s"] * 1000, r["lost"], r["lost_outside_gap"],
-    r["allocations_lost"], r["n_437"], r["n_438"], r["timeouts"], "ok" if r["ok"] else "FAIL"))
+    r["allocations_lost"], r["n_437"], r["n_438"], r["timeouts"], "ok" if r["ok"] else "FAIL",
+    r.get("send_stall_max_s", 0) * 1000))
 EOF
 )
 	echo "$mode,$i,$row" >>"$CSV"
@@ -118,24 +138,10 @@ for mode in ("kill", "link"):
     out.write(line + "\n")
 EOF
 
-if command -v gnuplot >/dev/null; then
-	awk -F, 'NR > 1 && $1 == "kill" && $3 != "" { print $2, $3 }' "$CSV" >"$OUT/kill.dat"
-	awk -F, 'NR > 1 && $1 == "link" && $3 != "" { print $2, $3 }' "$CSV" >"$OUT/link.dat"
-	gnuplot <<EOF
-set terminal pngcairo size 900,480 font "sans,10"
-set output "$OUT/failover-gap.png"
-set title "twist pair failover: longest time without a delivered packet ($CLIENTS clients x $RATE pps, $N runs each)"
-set xlabel "run"
-set ylabel "gap (ms)"
-set yrange [0:*]
-set grid
-set key top left
-plot "$OUT/kill.dat" using 1:2 with linespoints pt 7 title "SIGKILL keepalived+relay+syncd", \
-     "$OUT/link.dat" using 1:2 with linespoints pt 5 title "links down"
-EOF
-else
-	fail "gnuplot not found (apt-get install gnuplot-nox): no plot"
-fi
+ADV=${TWIST_LAB_ADVERT:-$(sed -n 's/^ADVERT=${TWIST_LAB_ADVERT:-\(.*\)}$/\1/p' "$PAIR")}
+bash "$CHAOS_DIR/failover_plot.sh" runs "$CSV" "$OUT/failover-gap.png" \
+	"twist pair failover, advert_int $ADV s: longest time without a delivered packet ($CLIENTS clients x $RATE pps, $N runs each)" ||
+	fail "no plot (failover_plot.sh)"
 
 if command -v turnutils_uclient >/dev/null; then
 	uclient_run

@@ -7,7 +7,10 @@ by code that shares nothing with it.
 
 Each client: Allocate (401, then again with REALM/NONCE/MESSAGE-INTEGRITY),
 CreatePermission and ChannelBind towards a UDP echo, then ChannelData at a
-fixed rate. Every echoed packet's arrival time is recorded. The report gives,
+fixed rate. Every echoed packet's arrival time is recorded, as the kernel
+stamped it (SO_TIMESTAMPNS): a monitor that the machine's load keeps off
+the CPU for a moment does not see a gap that the packets did not have. The
+report gives,
 per client and overall, the gap (the longest time with no packet delivered,
 including a gap still open at the end), the loss, and the error responses
 seen. After the traffic each client performs Refresh, CreatePermission and
@@ -37,6 +40,19 @@ import socket
 import struct
 import sys
 import time
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TS_SPACE = socket.CMSG_SPACE(16)
+
+
+def kernel_stamp(anc):
+    """The packet's arrival on the monotonic clock, from the kernel's
+    wall-clock stamp; None without one."""
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("@qq", data[:16])
+            return sec + nsec / 1e9 - (time.time() - time.monotonic())
+    return None
 
 COOKIE = 0x2112A442
 ALLOCATE, REFRESH, SEND, DATA, CREATE_PERMISSION, CHANNEL_BIND = 3, 4, 6, 7, 8, 9
@@ -150,6 +166,7 @@ class Client:
         self.idx, self.mon = idx, mon
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind((mon.args.bind, 0))
         self.sock.connect(mon.server)
         self.sock.setblocking(False)
@@ -383,12 +400,12 @@ class Monitor:
     def drain(self, c):
         for _ in range(512):
             try:
-                b = c.sock.recv(65535)
+                b, anc, _, _ = c.sock.recvmsg(65535, TS_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue  # ICMP errors surface here; the gap counts them
-            now = time.monotonic()
+            now = kernel_stamp(anc) or time.monotonic()
             if not b:
                 continue
             if 0x40 <= b[0] <= 0x7F:
@@ -512,7 +529,10 @@ class Monitor:
             lost_in_gap = sum(1 for s in c.sent_at
                               if at - 0.2 <= s <= at + gap) if c.sent_at else 0
             lost = c.seq - len(c.seen)
-            per.append({"client": c.idx, "local": "%s:%d" % c.local,
+            # The monitor's own stalls: a sender kept off the CPU sends
+            # nothing, and that silence is in the gap too.
+            stall = max((y - x for x, y in zip(c.sent_at, c.sent_at[1:])), default=0.0)
+            per.append({"send_stall_s": round(stall, 4), "client": c.idx, "local": "%s:%d" % c.local,
                         "relayed": "%s:%d" % c.relayed if c.relayed else None,
                         "sent": c.seq, "received": len(c.seen), "lost": lost,
                         "lost_outside_gap": max(0, lost - lost_in_gap),
@@ -532,6 +552,7 @@ class Monitor:
                "lost": sum(p["lost"] for p in per),
                "lost_outside_gap": sum(p["lost_outside_gap"] for p in per),
                "gap_max_s": gap_max, "gap_p50_s": gaps[len(gaps) // 2],
+               "send_stall_max_s": max((p["send_stall_s"] for p in per), default=0.0),
                "errors": self.errors, "setup_errors": getattr(self, "setup_errors", {}),
                "n_437": n_437, "n_438": n_438, "timeouts": self.timeouts,
                "bad_integrity": self.bad_integrity,
