@@ -120,3 +120,23 @@ lab_remove() {
 	done
 	return 0
 }
+
+# lab_up: the up subcommand of every lab: refuse a lab that is up, clear a
+# half-built one, then the lab's own build_net, start_servers and
+# wait_servers (and its cmd_down and need_root, which it defines).
+lab_up() {
+	need_root
+	if [ -f "$LAB/up" ] && lab_exists; then
+		die "the lab is up (since $(cat "$LAB/up")): run '$0 down' first"
+	fi
+	if lab_exists || [ -d "$LAB" ]; then
+		echo "$LAB_TOOL: removing a half-built lab first"
+		cmd_down
+	fi
+	mkdir -p "$LAB/pids" "$LAB/logs" || die "mkdir $LAB"
+	build_net
+	start_servers
+	wait_servers
+	date -u +%FT%TZ >"$LAB/up"
+	echo "$LAB_TOOL: up (state in $LAB); eval \"\$($0 env)\" for the names"
+}

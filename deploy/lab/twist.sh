@@ -221,20 +221,7 @@ wait_servers() {
 # ---- subcommands ----
 
 cmd_up() {
-	need_root
-	if [ -f "$LAB/up" ] && lab_exists; then
-		die "the lab is up (since $(cat "$LAB/up")): run '$0 down' first"
-	fi
-	if lab_exists || [ -d "$LAB" ]; then
-		echo "twist.sh: removing a half-built lab first"
-		cmd_down
-	fi
-	mkdir -p "$LAB/pids" "$LAB/logs" || die "mkdir $LAB"
-	build_net
-	start_servers
-	wait_servers
-	date -u +%FT%TZ >"$LAB/up"
-	echo "twist.sh: up (state in $LAB); eval \"\$($0 env)\" for the names"
+	lab_up
 }
 
 cmd_down() {
