@@ -18,8 +18,8 @@ set yrange [0:*]
 unset key
 name(s) = (s eq "coturn") ? "coturn" : (s eq "user") ? "user space" : "fast path"
 
-set title "CPU ns per relayed packet (path)"
-plot dat using 3:xtic(name(strcol(1))) lc rgb "#4477aa"
+set title "CPU ns per relayed packet (whole machine)"
+plot dat using 2:xtic(name(strcol(1))) lc rgb "#4477aa"
 set title "p99 round trip, fixed rate (us)"
 plot dat using 4:xtic(name(strcol(1))) lc rgb "#ee6677"
 set title "max lossless (packets/s each way)"

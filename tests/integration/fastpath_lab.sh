@@ -73,6 +73,41 @@ fp_lab_offload() {
 	done
 }
 
+# fp_lab_napi: the four veth ends receive in NAPI (GRO on and TSO off,
+# which veth needs for NAPI) with threaded NAPI, so that each end's receive path (the TC
+# program included) runs in a kernel thread of its own, "napi/DEV-ID",
+# instead of in the softirq of whichever process sent the packet. The
+# benchmark can then charge each end's kernel work to its side. Sets
+# FP_NAPI_PIDS to "DEV:PID ..." (one thread per end: veth has one queue).
+fp_lab_napi() {
+	local ns dev pid comm
+	FP_NAPI_PIDS=""
+	for ns in "$FP_CLI:fp15c" "$FP_RLY:fp15r0" "$FP_RLY:fp15r1" "$FP_PEER:fp15p"; do
+		dev=${ns##*:}
+		# veth_xmit() hands a packet to the peer's NAPI only when the
+		# sending end has no TSO (or forwards UDP GRO); otherwise it is
+		# received in the sender's softirq as before. UDP only here.
+		ip netns exec "${ns%%:*}" ethtool -K "$dev" gro on tso off >/dev/null 2>&1 ||
+			tw_fail "ethtool -K $dev gro on tso off"
+		ip netns exec "${ns%%:*}" sh -c "echo 1 > /sys/class/net/$dev/threaded" ||
+			tw_fail "threaded NAPI on $dev"
+	done
+	for ns in fp15c fp15r0 fp15r1 fp15p; do
+		pid=""
+		for comm in /proc/[0-9]*/comm; do
+			case $(cat "$comm" 2>/dev/null) in
+			"napi/$ns-"*)
+				[ -z "$pid" ] || tw_fail "two NAPI threads for $ns: is another fp15 lab up?"
+				pid=${comm#/proc/} pid=${pid%/comm}
+				;;
+			esac
+		done
+		[ -n "$pid" ] || tw_fail "no NAPI thread for $ns"
+		FP_NAPI_PIDS="$FP_NAPI_PIDS $ns:$pid"
+	done
+	tw_log "threaded NAPI:$FP_NAPI_PIDS"
+}
+
 # fp_csum_errors NS: UDP datagrams NS dropped for a bad checksum (v4 + v6).
 fp_csum_errors() {
 	ip netns exec "$1" cat /proc/net/snmp /proc/net/snmp6 |
