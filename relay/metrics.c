@@ -367,6 +367,11 @@ static void write_twist(struct evbuffer *b, struct relay *r)
 	for (unsigned i = 0; i < TWD__COUNT; i++)
 		sample(b, "twist_twist_dropped_total", "reason",
 		       twist_drop_name((enum twist_drop)i), st.drops[i]);
+	counter(b, "twist_twist_gro_reads_total",
+	        "Reads from TWIST client sockets that carried more than one datagram (UDP_GRO).",
+	        "counter", st.gro_reads);
+	counter(b, "twist_twist_gro_datagrams_total", "Datagrams those reads carried.", "counter",
+	        st.gro_dgrams);
 	family(b, "twist_twist_allocate_errors_total", "counter",
 	       "TWIST Allocate requests answered with an error, by code.");
 	for (unsigned i = 0; i < TWIST_ERR_CODES; i++) {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,13 +282,90 @@ static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, 
 	}
 }
 
+/*
+ * UDP_GRO on the client socket: a burst the client sent with UDP GSO (its
+ * TSO reads, client/tc_flow.c) arrives as one skb and leaves the socket in
+ * one read, instead of being cut into up to 64 skbs by the kernel and read
+ * back one by one. The datagrams are handled in place: nothing the client
+ * path does keeps a pointer into them (segments are copied into the TSO
+ * gather, answers are built apart) or writes in front of them.
+ */
+#define GRO_BUFSZ   65536
+#define GRO_ROUNDS  8 /* reads per wake-up before yielding, as dp_drain */
+#define GRO_CTL_LEN CMSG_SPACE(sizeof(int))
+
+static _Thread_local uint8_t gro_buf[RX_HEADROOM + GRO_BUFSZ];
+
+/* The segment size a GRO read reports, or the whole length without one. */
+static size_t gro_size(struct msghdr *m, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		int v;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
+			continue;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		return v > 0 ? (size_t)v : len;
+	}
+	return len;
+}
+
 static bool client_readable(struct worker *w, struct dp_handle *h)
 {
 	struct twist_flow *f = (struct twist_flow *)((char *)h - offsetof(struct twist_flow, h));
-	bool more = dp_drain(w, h->fd, h, from_client, f);
+	uint8_t *buf = gro_buf + RX_HEADROOM;
+	bool more = true;
 
+	w->now_ms = relay_now_ms();
+	for (unsigned round = 0; round < GRO_ROUNDS && more; round++) {
+		struct sockaddr_storage ss;
+		union {
+			char b[GRO_CTL_LEN];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {buf, GRO_BUFSZ};
+		struct msghdr m = {.msg_name = &ss,
+		                   .msg_namelen = sizeof(ss),
+		                   .msg_iov = &iov,
+		                   .msg_iovlen = 1,
+		                   .msg_control = ctl.b,
+		                   .msg_controllen = sizeof(ctl.b)};
+		struct tw_addr src;
+		ssize_t n;
+		size_t seg;
+
+		tx_flush(w);
+		n = recvmsg(h->fd, &m, MSG_DONTWAIT);
+		if (n < 0 && (errno == ECONNREFUSED || errno == EINTR))
+			continue; /* an earlier ICMP error, reported once */
+		if (n < 0) {
+			more = false; /* drained (EAGAIN), or an error the next datagram repeats */
+			break;
+		}
+		if (tw_addr_from_sa((struct sockaddr *)&ss, &src) < 0)
+			continue;
+		if (m.msg_flags & MSG_TRUNC) {
+			worker_drop(w, DROP_OVERSIZE, &src);
+			continue;
+		}
+		seg = gro_size(&m, (size_t)n);
+		if (seg < (size_t)n)
+			twist_count_gro(f->tp, ((size_t)n + seg - 1) / seg);
+		for (size_t off = 0; off < (size_t)n && h->fd >= 0; off += seg) {
+			size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
+
+			if (len > RX_BUFSZ)
+				worker_drop(w, DROP_OVERSIZE, &src);
+			else
+				from_client(w, f, &src, buf + off, len);
+		}
+		if (h->fd < 0)
+			return false; /* closed by what it carried; dp_close flushed */
+		twist_plane_flush(f->tp, w);
+	}
+	tx_flush(w);
 	twist_plane_flush(f->tp, w);
-	return more;
+	return more; /* true: stopped at GRO_ROUNDS, dp re-arms it (edge-triggered) */
 }
 
 #define TWIST_RCVBUF (4 << 20)
@@ -308,6 +387,8 @@ int twist_flow_connect(struct twist_flow *f)
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* Best effort too: without it the kernel cuts bursts up (client_readable). */
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &(int){1}, sizeof(int));
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    tw_addr_from_sa((struct sockaddr *)&ss, &f->server) < 0)

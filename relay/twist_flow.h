@@ -55,6 +55,7 @@ struct twist_stats {
 	uint64_t pkts[2], bytes[2]; /* [to_peer, to_client] */
 	uint64_t drops[TWD__COUNT];
 	uint64_t errors[TWIST_ERR_CODES];
+	uint64_t gro_reads, gro_dgrams; /* client reads that carried > 1 datagram, and those */
 };
 
 /* What a TWIST Allocate asks for, checked (relay/turn_twist.c). */
@@ -127,6 +128,8 @@ void twist_plane_unwatch(struct twist_plane *tp);
 void twist_plane_free(struct twist_plane *tp);
 void twist_plane_stats(struct twist_plane *tp, struct twist_stats *out);
 void twist_count_error(struct twist_plane *tp, int code);
+/* One read from a client socket that carried n > 1 datagrams (UDP_GRO). */
+void twist_count_gro(struct twist_plane *tp, uint64_t n);
 const char *twist_drop_name(enum twist_drop d);
 extern const int twist_err_codes[TWIST_ERR_CODES];
 

@@ -46,6 +46,18 @@ struct tw_user {
 	unsigned n;
 };
 
+/*
+ * A worker's own gathering of segments for the TUN, and its client-to-peer
+ * counts since its last flush: one atomic add per flush instead of two per
+ * segment on the cache line every worker and the TUN reader share (5 % of
+ * the relay's time in one bulk TCP flow). A line each: workers write only
+ * their own.
+ */
+struct tp_slot {
+	_Alignas(64) struct twist_gso *gso; /* made on first use */
+	uint64_t pkts, bytes;
+};
+
 struct twist_plane {
 	pthread_mutex_t mu; /* ports, users, flows' pnext and latching */
 	int fd;
@@ -57,10 +69,10 @@ struct twist_plane {
 	unsigned max_per_user;
 	uint64_t idle_ms, seq;
 	uint8_t key[16];
-	struct twist_stats st;            /* atomic */
-	struct twist_gso *gso[GSO_SLOTS]; /* each worker's own, by its id, made on first use */
-	uint8_t buf[TUN_BUF];             /* the reader's; one thread reads */
-	uint8_t ind[TUN_BUF + 64];        /* the reader's: a Data indication around a segment */
+	struct twist_stats st; /* atomic */
+	struct tp_slot slot[GSO_SLOTS];
+	uint8_t buf[TUN_BUF];      /* the reader's; one thread reads */
+	uint8_t ind[TUN_BUF + 64]; /* the reader's: a Data indication around a segment */
 };
 
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
@@ -100,6 +112,12 @@ void twist_count_error(struct twist_plane *tp, int code)
 	for (unsigned i = 0; tp && i < TWIST_ERR_CODES; i++)
 		if (twist_err_codes[i] == code)
 			TW_ADD(tp, errors[i], 1);
+}
+
+void twist_count_gro(struct twist_plane *tp, uint64_t n)
+{
+	TW_ADD(tp, gro_reads, 1);
+	TW_ADD(tp, gro_dgrams, n);
 }
 
 void twist_plane_stats(struct twist_plane *tp, struct twist_stats *out)
@@ -330,14 +348,14 @@ void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, con
                          size_t len)
 {
 	unsigned id = f->flow.w->id;
-	struct twist_gso **g = &tp->gso[id < GSO_SLOTS ? id : 0];
+	struct tp_slot *sl = &tp->slot[id < GSO_SLOTS ? id : 0];
 
-	if (!*g && !(*g = twist_gso_new()))
+	if (!sl->gso && !(sl->gso = twist_gso_new()))
 		return twist_plane_drop(tp, TWD_TUN_WRITE);
-	if (twist_gso_put(*g, tp->fd, f, &f->relayed, &f->peer, f->proto, seg, len) < 0)
+	if (twist_gso_put(sl->gso, tp->fd, f, &f->relayed, &f->peer, f->proto, seg, len) < 0)
 		twist_plane_drop(tp, TWD_TUN_WRITE);
-	TW_ADD(tp, pkts[0], 1);
-	TW_ADD(tp, bytes[0], len);
+	sl->pkts++;
+	sl->bytes += len;
 }
 
 void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t len, size_t seg_len)
@@ -353,10 +371,15 @@ void twist_plane_to_peer_ip(struct twist_plane *tp, const uint8_t *pkt, size_t l
 
 void twist_plane_flush(struct twist_plane *tp, const struct worker *w)
 {
-	struct twist_gso *g = tp->gso[w->id < GSO_SLOTS ? w->id : 0];
+	struct tp_slot *sl = &tp->slot[w->id < GSO_SLOTS ? w->id : 0];
 
-	if (g && twist_gso_flush(g, tp->fd) < 0)
+	if (sl->gso && twist_gso_flush(sl->gso, tp->fd) < 0)
 		twist_plane_drop(tp, TWD_TUN_WRITE);
+	if (sl->pkts) {
+		TW_ADD(tp, pkts[0], sl->pkts);
+		TW_ADD(tp, bytes[0], sl->bytes);
+		sl->pkts = sl->bytes = 0;
+	}
 }
 
 bool twist_plane_up(const struct twist_plane *tp)
@@ -523,9 +546,12 @@ static void tun_cb(evutil_socket_t fd, short what, void *arg)
 
 struct twist_plane *twist_plane_new(const struct config *cfg, char *err, size_t errlen)
 {
-	struct twist_plane *tp = calloc(1, sizeof(*tp));
+	/* aligned: the slots are a cache line each */
+	struct twist_plane *tp = aligned_alloc(_Alignof(struct twist_plane), sizeof(*tp));
 	unsigned n = (unsigned)(cfg->twist_port_max - cfg->twist_port_min) + 1;
 
+	if (tp)
+		memset(tp, 0, sizeof(*tp));
 	if (!tp || !(tp->ports = calloc(n, sizeof(*tp->ports)))) {
 		snprintf(err, errlen, "twist: out of memory");
 		free(tp);
@@ -580,7 +606,7 @@ void twist_plane_free(struct twist_plane *tp)
 			free(u);
 		}
 	for (unsigned i = 0; i < GSO_SLOTS; i++)
-		twist_gso_free(tp->gso[i]);
+		twist_gso_free(tp->slot[i].gso);
 	pthread_mutex_destroy(&tp->mu);
 	free(tp->ports);
 	free(tp);

@@ -42,7 +42,7 @@ USER_=demo
 PASS=demo
 
 ALL_CASES="tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 dns_dig
-keepalive_outlives_idle one_to_one client_sigterm listen_tcp listen_udp
+keepalive_outlives_idle one_to_one client_sigterm listen_tcp listen_gro listen_udp
 expiry_without_keepalive v6_to_v4_nat64 v4_to_v6_map wrong_password
 coturn_420 relay_clean_exit"
 [ "$MODE" = tunnel ] && ALL_CASES="$ALL_CASES tunnel_mode_used"
@@ -340,7 +340,7 @@ cases_listen() {
 	TW_SS_NS=$CLIENT_NS tw_wait_port tcp 0.0.0.0 8000 "$TW_LAST_PID" 60
 	start_client listen "$CLIENT_NS" twc1 --server "$RELAY_IP:3478" \
 		--listen tcp:8000 --listen udp:7007 || {
-		fail_all "$WHY" listen_tcp listen_udp expiry_without_keepalive
+		fail_all "$WHY" listen_tcp listen_gro listen_udp expiry_without_keepalive
 		return
 	}
 	# A UDP server's answers reach the TUN only from the TUN's own address
@@ -369,6 +369,20 @@ cases_listen() {
 			fi
 		else
 			tw_bad listen_tcp "no 'listen tcp:8000 relayed ADDR:PORT' line on stdout within 20 s"
+		fi
+	fi
+	# The client served those megabytes in TSO reads sent with UDP GSO: the
+	# relay must have read them back coalesced (UDP_GRO, relay/twist_flow.c)
+	# and cut them up right, or the SHA-256s above would not match.
+	if wanted listen_gro; then
+		local gr gd
+		gr=$(metric_sum twist_twist_gro_reads_total)
+		gd=$(metric_sum twist_twist_gro_datagrams_total)
+		if [ "${gr:-0}" -gt 0 ] && [ "${gd:-0}" -ge $((2 * gr)) ]; then
+			tw_ok listen_gro "$gd datagrams arrived in $gr coalesced reads"
+		else
+			tw_bad listen_gro "no coalesced reads: twist_twist_gro_reads_total=${gr:-absent}" \
+				"twist_twist_gro_datagrams_total=${gd:-absent}"
 		fi
 	fi
 	if ! read -r addr port < <(listen_line udp:7007); then
