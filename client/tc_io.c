@@ -48,6 +48,8 @@ static struct {
 	uint8_t buf[GSO_MAX_LEN];
 } gso;
 static bool gso_batching, gso_off;
+/* While the TUN is drained (at most 64 reads), one reading of the clock serves. */
+static uint64_t drain_now_ms;
 
 static int send_gso(int fd, const uint8_t *p, size_t len, size_t seg)
 {
@@ -318,6 +320,7 @@ void tc_io_tun_drain(struct tc_client *c)
 {
 	static uint8_t buf[sizeof(struct virtio_net_hdr) + TC_MAX_PKT];
 
+	drain_now_ms = clock_mono_ms();
 	gso_batching = true;
 	/* Bounded, so the flows' sockets get their turn under load. */
 	for (int i = 0; i < 64 && !c->exit_code; i++) {
@@ -334,7 +337,7 @@ void tc_io_tun_drain(struct tc_client *c)
 static uint64_t io_now_ms(struct tc_client *c)
 {
 	(void)c;
-	return clock_mono_ms();
+	return gso_batching ? drain_now_ms : clock_mono_ms();
 }
 
 static int io_random(uint8_t *p, size_t n)
