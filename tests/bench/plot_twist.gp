@@ -20,6 +20,7 @@ set ylabel "ratio"
 set yrange [0:1]
 plot "< grep ' before ' ".dat using 5:xtic(1) title "before offloads" lc rgb "#999999", \
      "< grep ' after ' ".dat using 5:xtic(1) title "TUN TSO + UDP GSO" lc rgb "#1f77b4", \
+     "< grep ' gro ' ".dat using 5:xtic(1) title "+ relay UDP_GRO" lc rgb "#2ca02c", \
      0.8 with lines dt 2 lc rgb "red" title "issue 9 target"
 
 set title "CPU per GB relayed (lower is better)"
@@ -29,5 +30,7 @@ set key top right horizontal maxcols 2
 plot "< grep ' before ' ".dat using 6:xtic(1) title "relay, before" lc rgb "#bbbbbb", \
      "< grep ' after ' ".dat using 6:xtic(1) title "relay, after" lc rgb "#1f77b4", \
      "< grep ' before ' ".dat using 7:xtic(1) title "shim, before" lc rgb "#777777", \
-     "< grep ' after ' ".dat using 7:xtic(1) title "shim, after" lc rgb "#ff7f0e"
+     "< grep ' after ' ".dat using 7:xtic(1) title "shim, after" lc rgb "#ff7f0e", \
+     "< grep ' gro ' ".dat using 6:xtic(1) title "relay, UDP_GRO" lc rgb "#2ca02c", \
+     "< grep ' gro ' ".dat using 7:xtic(1) title "shim, UDP_GRO" lc rgb "#d62728"
 unset multiplot
