@@ -6,7 +6,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <linux/udp.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
@@ -19,18 +18,20 @@
 
 #include "client/tc_client.h"
 #include "common/clock.h"
+#include "common/udp_gso.h"
 #include "proto/cursor.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
+#include "proto/tso.h"
+#include "proto/tso_gather.h"
+#include "proto/twist.h"
 
 struct tc_io_flow {
 	int fd;
 	struct event *rd, *rtx;
 };
 
-static uint8_t rxbuf[TC_MAX_PKT];
+/* A relay's UDP GSO burst, read whole (UDP_GRO); 64 KB is the most one can be. */
+#define RX_GRO_BUF 65536
+static uint8_t rxbuf[RX_GRO_BUF > TC_MAX_PKT ? RX_GRO_BUF : TC_MAX_PKT];
 
 /*
  * UDP GSO (UDP_SEGMENT): while the TUN is drained, one flow's segments of
@@ -51,35 +52,6 @@ static bool gso_batching, gso_off;
 /* While the TUN is drained (at most 64 reads), one reading of the clock serves. */
 static uint64_t drain_now_ms;
 
-static int send_gso(int fd, const uint8_t *p, size_t len, size_t seg)
-{
-	char ctl[CMSG_SPACE(sizeof(uint16_t))] = {0};
-	struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-	uint16_t sz = (uint16_t)seg;
-
-	mh.msg_control = ctl;
-	mh.msg_controllen = sizeof(ctl);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = IPPROTO_UDP;
-	cm->cmsg_type = UDP_SEGMENT;
-	cm->cmsg_len = CMSG_LEN(sizeof(sz));
-	memcpy(CMSG_DATA(cm), &sz, sizeof(sz));
-	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
-}
-
-/* One by one: the kernel or the route cannot do UDP GSO. */
-static int send_each(int fd, const uint8_t *p, size_t len, size_t seg)
-{
-	int ret = 0;
-
-	for (size_t off = 0; off < len; off += seg)
-		if (send(fd, p + off, len - off < seg ? len - off : seg, 0) < 0)
-			ret = -errno;
-	return ret;
-}
-
 static void gso_flush(void)
 {
 	struct tc_flow *f = gso.f;
@@ -92,11 +64,11 @@ static void gso_flush(void)
 	if (gso.n == 1) {
 		ret = send(io->fd, gso.buf, gso.len, 0) < 0 ? -errno : 0;
 	} else {
-		ret = gso_off ? -EOPNOTSUPP : send_gso(io->fd, gso.buf, gso.len, gso.seg);
+		ret = gso_off ? -EOPNOTSUPP : udp_send_gso(io->fd, gso.buf, gso.len, gso.seg);
 		/* EIO: no checksum offload on the way out; EINVAL: too old, or the MTU. */
 		if (ret == -EOPNOTSUPP || ret == -EIO || ret == -EINVAL) {
 			gso_off = gso_off || ret != -EINVAL;
-			ret = send_each(io->fd, gso.buf, gso.len, gso.seg);
+			ret = udp_send_each(io->fd, gso.buf, gso.len, gso.seg);
 		}
 	}
 	if (ret < 0)
@@ -112,16 +84,41 @@ static bool gso_fits(const struct tc_flow *f, size_t len)
 	       gso.len + len <= GSO_MAX_LEN;
 }
 
+/*
+ * TUN writes. While a flow's socket is drained (on_read), packets go
+ * through the gatherer (proto/tso_gather.c): a relay's burst of one
+ * connection's segments reaches the host's TCP as one TSO super-packet.
+ * Anything else is written at once, after what is held.
+ */
+static struct tso_gather *tun_gather;
+static bool rx_batching;
+
+static int tun_flush(struct tc_client *c)
+{
+	return tun_gather ? tso_gather_flush(tun_gather, c->tun.fd) : 0;
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct tc_flow *f = arg;
 	struct tc_io_flow *io = f->io;
 
 	(void)what;
+	rx_batching = true;
 	/* Bounded, so the TUN and the other flows get their turn; a flow that
 	 * moved to a new socket (reopened, redirected) is done with this one. */
 	for (int i = 0; i < 64 && !f->dead && !f->c->exit_code && f->io == io; i++) {
-		ssize_t n = recv(fd, rxbuf, sizeof(rxbuf), 0);
+		union {
+			char b[UDP_GSO_CTL_LEN];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {rxbuf, sizeof(rxbuf)};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl.b,
+		                    .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(fd, &mh, 0);
+		size_t seg;
 
 		if (n < 0) {
 			/* An ICMP error on the connected socket: the server is gone. */
@@ -131,8 +128,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 				tc_flow_sock_error(f, err);
 			break;
 		}
-		tc_flow_input(f, rxbuf, (size_t)n);
+		/* Coalesced datagrams (UDP_GRO) are cut at the size the kernel gives. */
+		seg = udp_gro_seg(&mh, (size_t)n);
+		for (size_t off = 0; off < (size_t)n && !f->dead && f->io == io; off += seg)
+			tc_flow_input(f, rxbuf + off,
+			              (size_t)n - off < seg ? (size_t)n - off : seg);
 	}
+	rx_batching = false;
+	if (tun_flush(f->c) < 0)
+		f->c->st.drops[TC_DROP_SEND]++;
 	if (f->dead)
 		tc_flow_free(f);
 }
@@ -182,6 +186,8 @@ static int io_open(struct tc_flow *f)
 	 */
 	if (setsockopt(io->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(io->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* Its bursts arrive as one read each (on_read); best effort too. */
+	(void)udp_gro_on(io->fd);
 	io->rd = event_new(c->base, io->fd, EV_READ | EV_PERSIST, on_read, f);
 	io->rtx = evtimer_new(c->base, on_rtx, f);
 	if (!io->rd || !io->rtx || event_add(io->rd, NULL) < 0)
@@ -228,63 +234,41 @@ static int io_tun_write(struct tc_client *c, const uint8_t *p, size_t len)
 	/* All zero: one whole packet, its checksum done (tc_pkt_in). */
 	struct virtio_net_hdr vh = {0};
 	struct iovec iov[2] = {{&vh, sizeof(vh)}, {(void *)p, len}};
+	struct twist_ip ip;
+	int ret;
 
 	if (!c->tun.vnet)
 		return write(c->tun.fd, p, len) < 0 ? -errno : 0;
-	return writev(c->tun.fd, iov, 2) < 0 ? -errno : 0;
+	if (rx_batching && !tun_gather)
+		tun_gather = tso_gather_new();
+	if (rx_batching && tun_gather && twist_ip_parse(p, len, &ip) == 0 &&
+	    (size_t)(ip.seg - p) + ip.seg_len == len)
+		return tso_gather_put(tun_gather, c->tun.fd, c, &ip.src, &ip.dst, ip.proto, ip.seg,
+		                      ip.seg_len);
+	ret = tun_flush(c);
+	return writev(c->tun.fd, iov, 2) < 0 ? -errno : ret;
 }
 
 /*
  * A TCP super-packet from the host's TSO becomes the MSS-sized packets its
- * TCP would have sent without it: the same headers, the sequence number
- * moved on, FIN and PSH on the last only, CWR on the first only (RFC 3168
- * §6.1.2). In place: packet i's headers are written just in front of its
- * payload, over the tail of packet i-1, which the engine has already
- * copied out (sent, gathered or queued). The IP header's length is set for
- * the engine's parser; its checksum is not, as the IP header goes no
- * further; the TCP checksum is made whole by tc_pkt_out().
+ * TCP would have sent without it (proto/tso.c, in place). The IP header's
+ * length is set for the engine's parser; its checksum is not, as the IP
+ * header goes no further; the TCP checksum is made whole by tc_pkt_out().
  */
+static int tun_seg(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
+{
+	struct tc_client *c = ctx;
+
+	(void)iphl;
+	(void)last;
+	tc_data_from_tun(c, pkt, len);
+	return c->exit_code;
+}
+
 static void tun_cut(struct tc_client *c, uint8_t *pkt, size_t len, size_t mss)
 {
-	uint8_t hdr[TC_IP6_HDR + 60];
-	size_t iphl, thl, hl, pay;
-	uint32_t seq;
-	uint16_t id;
-	uint8_t fl;
-	bool v4 = len > 0 && pkt[0] >> 4 == 4;
-
-	iphl = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : TC_IP6_HDR;
-	if (len < iphl + TC_TCP_HDR || pkt[v4 ? 9 : 6] != STUN_PROTO_TCP || !mss ||
-	    (!v4 && pkt[0] >> 4 != 6) || iphl < TC_IP4_HDR) {
+	if (tso_cut(pkt, len, mss, tun_seg, c) == -EINVAL)
 		c->st.drops[TC_DROP_NOT_IP]++;
-		return;
-	}
-	thl = (size_t)(pkt[iphl + 12] >> 4) * 4;
-	hl = iphl + thl;
-	if (thl < TC_TCP_HDR || hl > len || hl > sizeof(hdr)) {
-		c->st.drops[TC_DROP_NOT_IP]++;
-		return;
-	}
-	memcpy(hdr, pkt, hl);
-	seq = peek_u32(hdr + iphl + 4);
-	id = peek_u16(hdr + 4);
-	fl = hdr[iphl + 13];
-	for (size_t off = hl, i = 0; off < len && !c->exit_code; off += pay, i++) {
-		uint8_t *p = pkt + off - hl;
-
-		pay = len - off < mss ? len - off : mss;
-		if (i)
-			memcpy(p, hdr, hl);
-		if (v4) {
-			put_u16(p + 2, (uint16_t)(hl + pay));
-			put_u16(p + 4, (uint16_t)(id + i));
-		} else {
-			put_u16(p + 4, (uint16_t)(thl + pay));
-		}
-		put_u32(p + iphl + 4, seq + (uint32_t)(off - hl));
-		p[iphl + 13] = fl & (off + pay < len ? ~0x09 : 0xff) & (i ? ~0x80 : 0xff);
-		tc_data_from_tun(c, p, hl + pay);
-	}
 }
 
 static void tun_input(struct tc_client *c, uint8_t *buf, size_t n)

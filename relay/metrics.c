@@ -372,6 +372,11 @@ static void write_twist(struct evbuffer *b, struct relay *r)
 	        "counter", st.gro_reads);
 	counter(b, "twist_twist_gro_datagrams_total", "Datagrams those reads carried.", "counter",
 	        st.gro_dgrams);
+	counter(b, "twist_twist_tso_reads_total",
+	        "TUN reads that were a peer's TCP super-packet (TSO toward the relay).", "counter",
+	        st.tso_reads);
+	counter(b, "twist_twist_tso_segments_total", "Segments those reads were cut into.",
+	        "counter", st.tso_segs);
 	family(b, "twist_twist_allocate_errors_total", "counter",
 	       "TWIST Allocate requests answered with an error, by code.");
 	for (unsigned i = 0; i < TWIST_ERR_CODES; i++) {

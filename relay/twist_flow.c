@@ -9,12 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <netinet/in.h>
-#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/udp_gso.h"
 #include "proto/twist_esp.h"
 #include "relay/netaddr.h"
 #include "relay/turn.h"
@@ -290,25 +289,10 @@ static void from_client(struct worker *w, void *ctx, const struct tw_addr *src, 
  * path does keeps a pointer into them (segments are copied into the TSO
  * gather, answers are built apart) or writes in front of them.
  */
-#define GRO_BUFSZ   65536
-#define GRO_ROUNDS  8 /* reads per wake-up before yielding, as dp_drain */
-#define GRO_CTL_LEN CMSG_SPACE(sizeof(int))
+#define GRO_BUFSZ  65536
+#define GRO_ROUNDS 8 /* reads per wake-up before yielding, as dp_drain */
 
 static _Thread_local uint8_t gro_buf[RX_HEADROOM + GRO_BUFSZ];
-
-/* The segment size a GRO read reports, or the whole length without one. */
-static size_t gro_size(struct msghdr *m, size_t len)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-		int v;
-
-		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
-			continue;
-		memcpy(&v, CMSG_DATA(c), sizeof(v));
-		return v > 0 ? (size_t)v : len;
-	}
-	return len;
-}
 
 static bool client_readable(struct worker *w, struct dp_handle *h)
 {
@@ -320,7 +304,7 @@ static bool client_readable(struct worker *w, struct dp_handle *h)
 	for (unsigned round = 0; round < GRO_ROUNDS && more; round++) {
 		struct sockaddr_storage ss;
 		union {
-			char b[GRO_CTL_LEN];
+			char b[UDP_GSO_CTL_LEN];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = {buf, GRO_BUFSZ};
@@ -348,7 +332,7 @@ static bool client_readable(struct worker *w, struct dp_handle *h)
 			worker_drop(w, DROP_OVERSIZE, &src);
 			continue;
 		}
-		seg = gro_size(&m, (size_t)n);
+		seg = udp_gro_seg(&m, (size_t)n);
 		if (seg < (size_t)n)
 			twist_count_gro(f->tp, ((size_t)n + seg - 1) / seg);
 		for (size_t off = 0; off < (size_t)n && h->fd >= 0; off += seg) {
@@ -388,7 +372,7 @@ int twist_flow_connect(struct twist_flow *f)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	/* Best effort too: without it the kernel cuts bursts up (client_readable). */
-	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &(int){1}, sizeof(int));
+	(void)udp_gro_on(fd);
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    tw_addr_from_sa((struct sockaddr *)&ss, &f->server) < 0)

@@ -56,6 +56,7 @@ struct twist_stats {
 	uint64_t drops[TWD__COUNT];
 	uint64_t errors[TWIST_ERR_CODES];
 	uint64_t gro_reads, gro_dgrams; /* client reads that carried > 1 datagram, and those */
+	uint64_t tso_reads, tso_segs;   /* TUN reads that were TCP super-packets, their segments */
 };
 
 /* What a TWIST Allocate asks for, checked (relay/turn_twist.c). */

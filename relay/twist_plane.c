@@ -6,6 +6,7 @@
  * Worker 0 reads the TUN and sends peer packets to a flow's client socket
  * under that lock; a flow leaves the table before its socket closes.
  */
+#include <endian.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <linux/virtio_net.h>
@@ -17,18 +18,22 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/udp_gso.h"
+#include "proto/tso.h"
 #include "proto/twist_esp.h"
 #include "relay/siphash.h"
 #include "relay/twist_flow.h"
-#include "relay/twist_gso.h"
+#include "proto/tso_gather.h"
 #include "relay/twist_tun.h"
 
 #define COOKIE_LINGER_MS 30000 /* spec §6: a cookie outlives its last flow by 30 s */
 #define MAX_ARMED        8     /* spec §6: armed flows waiting on one port */
 #define USER_BUCKETS     256
-#define TUN_BATCH        64 /* packets read per wake-up */
-#define TUN_BUF          65536
-#define GSO_SLOTS        1024 /* config_check.c's MAX_WORKERS */
+#define TUN_BATCH        64             /* packets read per wake-up */
+#define TUN_BUF          (65536 + 1024) /* a TSO read: up to 64 KB of IP packet */
+#define TSO_OUT_MAX      65000          /* bytes per UDP GSO send (64 KB with headers) */
+#define TSO_OUT_SEGS     64             /* datagrams per UDP GSO send (the kernel's most) */
+#define GSO_SLOTS        1024           /* config_check.c's MAX_WORKERS */
 
 /* One relayed port: its flows, and the cookie that re-arms it. */
 struct tw_port {
@@ -54,7 +59,7 @@ struct tw_user {
  * their own.
  */
 struct tp_slot {
-	_Alignas(64) struct twist_gso *gso; /* made on first use */
+	_Alignas(64) struct tso_gather *gso; /* made on first use */
 	uint64_t pkts, bytes;
 };
 
@@ -73,6 +78,8 @@ struct twist_plane {
 	struct tp_slot slot[GSO_SLOTS];
 	uint8_t buf[TUN_BUF];      /* the reader's; one thread reads */
 	uint8_t ind[TUN_BUF + 64]; /* the reader's: a Data indication around a segment */
+	uint8_t out[TUN_BUF];      /* the reader's: a TSO read's segments for one send */
+	uint8_t one[TUN_BUF];      /* the reader's: one cut packet, room around it for ESP */
 };
 
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
@@ -341,7 +348,7 @@ void twist_plane_unlink(struct twist_plane *tp, struct twist_flow *f)
 
 /*
  * A segment from a flow's client for its peer: an IP header in front, into
- * the TUN, now or gathered with the next ones (relay/twist_gso.h) until
+ * the TUN, now or gathered with the next ones (proto/tso_gather.h) until
  * twist_plane_flush().
  */
 void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, const uint8_t *seg,
@@ -350,9 +357,9 @@ void twist_plane_to_peer(struct twist_plane *tp, const struct twist_flow *f, con
 	unsigned id = f->flow.w->id;
 	struct tp_slot *sl = &tp->slot[id < GSO_SLOTS ? id : 0];
 
-	if (!sl->gso && !(sl->gso = twist_gso_new()))
+	if (!sl->gso && !(sl->gso = tso_gather_new()))
 		return twist_plane_drop(tp, TWD_TUN_WRITE);
-	if (twist_gso_put(sl->gso, tp->fd, f, &f->relayed, &f->peer, f->proto, seg, len) < 0)
+	if (tso_gather_put(sl->gso, tp->fd, f, &f->relayed, &f->peer, f->proto, seg, len) < 0)
 		twist_plane_drop(tp, TWD_TUN_WRITE);
 	sl->pkts++;
 	sl->bytes += len;
@@ -373,7 +380,7 @@ void twist_plane_flush(struct twist_plane *tp, const struct worker *w)
 {
 	struct tp_slot *sl = &tp->slot[w->id < GSO_SLOTS ? w->id : 0];
 
-	if (sl->gso && twist_gso_flush(sl->gso, tp->fd) < 0)
+	if (sl->gso && tso_gather_flush(sl->gso, tp->fd) < 0)
 		twist_plane_drop(tp, TWD_TUN_WRITE);
 	if (sl->pkts) {
 		TW_ADD(tp, pkts[0], sl->pkts);
@@ -524,12 +531,162 @@ static void from_tun(struct twist_plane *tp, uint8_t *pkt, size_t len)
 	TW_ADD(tp, bytes[1], ip.seg_len);
 }
 
+/* A checksum the TUN left partial (NEEDS_CSUM) made whole: the client checks it. */
+static int csum_whole(uint8_t *pkt, size_t len)
+{
+	struct twist_ip ip;
+
+	if (twist_ip_parse(pkt, len, &ip) < 0)
+		return -1;
+	return twist_l4_csum_set(&ip.src, &ip.dst, ip.proto, pkt + (ip.seg - pkt), ip.seg_len);
+}
+
+/* The cutting of one TSO read for its flow (from_tun_tso), under the lock. */
+struct tso_run {
+	struct twist_plane *tp;
+	struct twist_flow *f;
+	const struct twist_ip *ip; /* the read's addresses */
+	size_t len, seg;           /* gathered bytes in tp->out, their datagram size */
+	unsigned n, sent, bytes, failed;
+};
+
+static void tso_flush(struct tso_run *r)
+{
+	int rc;
+
+	if (!r->n)
+		return;
+	rc = r->n == 1 ? (send(r->f->h.fd, r->tp->out, r->len, MSG_DONTWAIT) < 0 ? -errno : 0)
+	               : udp_send_gso(r->f->h.fd, r->tp->out, r->len, r->seg);
+	/* EIO/EOPNOTSUPP: no GSO on the client's route (a device without it). */
+	if (rc == -EIO || rc == -EOPNOTSUPP || rc == -EINVAL)
+		rc = udp_send_each(r->f->h.fd, r->tp->out, r->len, r->seg);
+	if (rc < 0)
+		r->failed += r->n;
+	else
+		r->sent += r->n;
+	r->len = r->n = 0;
+}
+
+/* Transport mode: the bare segment, checksum made whole, gathered for one send. */
+static int tso_gather(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
+{
+	struct tso_run *r = ctx;
+	uint8_t *seg = pkt + iphl;
+	size_t sl = len - iphl;
+
+	(void)last;
+	if (twist_l4_csum_set(&r->ip->src, &r->ip->dst, STUN_PROTO_TCP, seg, sl) < 0) {
+		r->failed++;
+		return 0;
+	}
+	if (r->n && (sl > r->seg || r->len + sl > TSO_OUT_MAX || r->n == TSO_OUT_SEGS))
+		tso_flush(r);
+	if (!r->n)
+		r->seg = sl;
+	memcpy(r->tp->out + r->len, seg, sl);
+	r->len += sl;
+	r->n++;
+	r->bytes += (unsigned)sl;
+	return 0;
+}
+
+/*
+ * Tunnel mode, or a listen flow still in Data indications: each cut packet
+ * alone, as from_tun sends one, from a buffer with the room ESP wants.
+ */
+static int tso_each(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
+{
+	struct tso_run *r = ctx;
+	uint8_t *one = r->tp->one + sizeof(struct virtio_net_hdr);
+	struct twist_ip ip;
+	ssize_t n;
+
+	(void)last;
+	if (len + sizeof(struct virtio_net_hdr) + TWIST_ESP_OVERHEAD_MAX > sizeof(r->tp->one))
+		return r->failed++, 0;
+	memcpy(one, pkt, len);
+	tso_ip4_csum_set(one, iphl);
+	if (twist_ip_parse(one, len, &ip) < 0 ||
+	    twist_l4_csum_set(&ip.src, &ip.dst, ip.proto, one + iphl, len - iphl) < 0)
+		return r->failed++, 0;
+	n = r->f->encap_mode == TWIST_ENCAP_TUNNEL ? send_esp(r->f, one, len)
+	                                           : send_indication(r->tp, r->f, &ip);
+	if (n < 0)
+		r->failed++;
+	else
+		r->sent++, r->bytes += (unsigned)ip.seg_len;
+	return 0;
+}
+
+/*
+ * A TCP super-packet from the TUN (TSO toward us, twist_tun.c): cut into
+ * the peer's segments, which go to the client as one UDP GSO send in
+ * transport mode. Only a latched flow takes it: a super-packet never opens
+ * one (a SYN is never one).
+ */
+static void from_tun_tso(struct twist_plane *tp, uint8_t *pkt, size_t len, size_t mss)
+{
+	struct twist_ip ip;
+	struct tso_run r = {.tp = tp, .ip = &ip};
+	struct tw_port *p;
+	int rc;
+
+	if (twist_ip_parse(pkt, len, &ip) < 0 || ip.proto != STUN_PROTO_TCP)
+		return twist_plane_drop(tp, TWD_MALFORMED);
+	len = (size_t)(ip.seg - pkt) + ip.seg_len; /* nothing past the IP length */
+	pthread_mutex_lock(&tp->mu);
+	p = tw_addr_ip_eq(&ip.dst, &tp->relay[ip.dst.family == TW_AF_INET6])
+	            ? port_of(tp, ip.dst.port)
+	            : NULL;
+	r.f = p ? match(p, &ip, false) : NULL;
+	if (!r.f) {
+		pthread_mutex_unlock(&tp->mu);
+		return twist_plane_drop(tp, TWD_NO_FLOW);
+	}
+	if (r.f->encap_mode != TWIST_ENCAP_TUNNEL &&
+	    (r.f->type != TWIST_TYPE_LISTEN ||
+	     __atomic_load_n(&r.f->client_spoke, __ATOMIC_RELAXED))) {
+		rc = tso_cut(pkt, len, mss, tso_gather, &r);
+		tso_flush(&r);
+	} else {
+		rc = tso_cut(pkt, len, mss, tso_each, &r);
+	}
+	pthread_mutex_unlock(&tp->mu);
+	if (rc < 0)
+		twist_plane_drop(tp, TWD_MALFORMED);
+	TW_ADD(tp, tso_reads, 1);
+	TW_ADD(tp, tso_segs, rc > 0 ? (uint64_t)rc : 0);
+	for (unsigned i = 0; i < r.failed; i++)
+		twist_plane_drop(tp, TWD_SEND);
+	TW_ADD(tp, pkts[1], r.sent);
+	TW_ADD(tp, bytes[1], r.bytes);
+}
+
+/* One read: a whole packet, one with its checksum left partial, or a TSO super-packet. */
+static void tun_packet(struct twist_plane *tp, const struct virtio_net_hdr *vh, uint8_t *pkt,
+                       size_t len)
+{
+	switch (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && csum_whole(pkt, len) < 0)
+			return twist_plane_drop(tp, TWD_MALFORMED);
+		return from_tun(tp, pkt, len);
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return from_tun_tso(tp, pkt, len, le16toh(vh->gso_size));
+	default:
+		return twist_plane_drop(tp, TWD_MALFORMED);
+	}
+}
+
 static void tun_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct twist_plane *tp = arg;
 
 	(void)what;
 	for (unsigned i = 0; i < TUN_BATCH; i++) {
+		struct virtio_net_hdr vh;
 		/* Room behind the packet for an ESP trailer (send_esp). */
 		ssize_t n = read(fd, tp->buf, sizeof(tp->buf) - TWIST_ESP_OVERHEAD_MAX);
 
@@ -539,8 +696,8 @@ static void tun_cb(evutil_socket_t fd, short what, void *arg)
 			twist_plane_drop(tp, TWD_MALFORMED);
 			continue;
 		}
-		from_tun(tp, tp->buf + sizeof(struct virtio_net_hdr),
-		         (size_t)n - sizeof(struct virtio_net_hdr));
+		memcpy(&vh, tp->buf, sizeof(vh));
+		tun_packet(tp, &vh, tp->buf + sizeof(vh), (size_t)n - sizeof(vh));
 	}
 }
 
@@ -606,7 +763,7 @@ void twist_plane_free(struct twist_plane *tp)
 			free(u);
 		}
 	for (unsigned i = 0; i < GSO_SLOTS; i++)
-		twist_gso_free(tp->slot[i].gso);
+		tso_gather_free(tp->slot[i].gso);
 	pthread_mutex_destroy(&tp->mu);
 	free(tp->ports);
 	free(tp);

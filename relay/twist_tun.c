@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "relay/rtnl.h"
 #include "relay/twist_tun.h"
 
@@ -43,8 +44,7 @@ static int tun_create(const char *name, char *err, size_t errlen)
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	/* A virtio_net_hdr on every read and write: our writes may be TSO
-	 * super-packets (relay/twist_gso.c). No offloads toward us: reads are
-	 * whole packets with their checksums, the header all zero. */
+	 * super-packets (proto/tso_gather.c), and so may our reads (below). */
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
@@ -55,6 +55,15 @@ static int tun_create(const char *name, char *err, size_t errlen)
 		close(fd);
 		return -e;
 	}
+	/*
+	 * Offloads toward us: a peer's bulk TCP comes up as 64 KB super-packets
+	 * and checksums may be left partial (twist_plane.c's tun_packet cuts
+	 * and completes them). Best effort: without them reads are whole
+	 * packets with their checksums, as the kernel makes them.
+	 */
+	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) < 0)
+		log_info("twist: TUN %s takes no TSO (%s): peer segments come one by one", name,
+		         strerror(errno));
 	return fd;
 }
 

@@ -41,7 +41,7 @@ METRICS=127.0.0.1:9641
 USER_=demo
 PASS=demo
 
-ALL_CASES="tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 dns_dig
+ALL_CASES="tcp_curl_100m download_tso tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 dns_dig
 keepalive_outlives_idle one_to_one client_sigterm listen_tcp listen_gro listen_udp
 expiry_without_keepalive v6_to_v4_nat64 v4_to_v6_map wrong_password
 coturn_420 relay_clean_exit"
@@ -225,7 +225,7 @@ cases_connect() {
 	local want got drops0 drops1 line n_rst n_from res
 	start_client connect "$CLIENT_NS" twc0 --server "$RELAY_IP:3478" \
 		--route "$TUN_PREFIX4" --route "$TUN_PREFIX6" || {
-		fail_all "$WHY" tcp_curl_100m tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 \
+		fail_all "$WHY" tcp_curl_100m download_tso tcp_peer_sees_relayed tcp_no_rst udp_echo_1000 \
 			dns_dig keepalive_outlives_idle one_to_one client_sigterm
 		return
 	}
@@ -244,6 +244,20 @@ cases_connect() {
 		else
 			tw_bad tcp_curl_100m "SHA-256 got $got want $want ($(head -c 200 "$TW_TMP/curl.err"));" \
 				"NAT tcp_peer drops $drops0 -> $drops1"
+		fi
+		# The peer's TCP handed the relay's TUN 64 KB super-packets, cut
+		# there into the client's segments (relay/twist_plane.c,
+		# from_tun_tso): the SHA-256 above checks the cutting.
+		if wanted download_tso; then
+			local tr ts
+			tr=$(metric_sum twist_twist_tso_reads_total)
+			ts=$(metric_sum twist_twist_tso_segments_total)
+			if [ "${tr:-0}" -gt 0 ] && [ "${ts:-0}" -ge $((2 * tr)) ]; then
+				tw_ok download_tso "$ts segments came up the TUN in $tr super-packets"
+			else
+				tw_bad download_tso "no super-packets: twist_twist_tso_reads_total=${tr:-absent}" \
+					"twist_twist_tso_segments_total=${ts:-absent}"
+			fi
 		fi
 		line=$(grep '"GET /big.bin' "$LAB_DIR/logs/http4.log" | tail -n1)
 		case $line in

@@ -1,4 +1,4 @@
-#include "relay/twist_gso.h"
+#include "proto/tso_gather.h"
 
 #include <errno.h>
 #include <linux/virtio_net.h>
@@ -16,7 +16,7 @@
 #define TCP_PSH      0x08
 #define TCP_ACK      0x10
 
-struct twist_gso {
+struct tso_gather {
 	const void *owner; /* NULL while nothing is held */
 	struct tw_addr src, dst;
 	size_t thl, mss, len, n;
@@ -25,12 +25,12 @@ struct twist_gso {
 	uint8_t buf[GSO_MAX_LEN];
 };
 
-struct twist_gso *twist_gso_new(void)
+struct tso_gather *tso_gather_new(void)
 {
-	return calloc(1, sizeof(struct twist_gso));
+	return calloc(1, sizeof(struct tso_gather));
 }
 
-void twist_gso_free(struct twist_gso *g)
+void tso_gather_free(struct tso_gather *g)
 {
 	free(g);
 }
@@ -44,7 +44,7 @@ static int write_plain(int fd, const uint8_t *hdr, size_t hl, const uint8_t *seg
 	return writev(fd, iov, 3) < 0 ? -errno : 0;
 }
 
-int twist_gso_flush(struct twist_gso *g, int fd)
+int tso_gather_flush(struct tso_gather *g, int fd)
 {
 	struct virtio_net_hdr vh = {0};
 	uint8_t hdr[40];
@@ -76,7 +76,7 @@ int twist_gso_flush(struct twist_gso *g, int fd)
 }
 
 /* The same connection state as what is held: all but sequence number, checksum, PSH. */
-static bool same_hdr(const struct twist_gso *g, const uint8_t *seg, size_t thl)
+static bool same_hdr(const struct tso_gather *g, const uint8_t *seg, size_t thl)
 {
 	const uint8_t *h = g->buf;
 
@@ -84,14 +84,15 @@ static bool same_hdr(const struct twist_gso *g, const uint8_t *seg, size_t thl)
 	       !memcmp(h + 14, seg + 14, 2) && !memcmp(h + 18, seg + 18, thl - 18);
 }
 
-static bool fits(const struct twist_gso *g, const void *owner, const uint8_t *seg, size_t thl,
-                 size_t pay)
+static bool fits(const struct tso_gather *g, const void *owner, const struct tw_addr *src,
+                 const struct tw_addr *dst, const uint8_t *seg, size_t thl, size_t pay)
 {
 	return g->owner == owner && !g->closed && g->n < GSO_MAX_SEGS && pay <= g->mss &&
-	       g->len + pay <= GSO_MAX_LEN && peek_u32(seg + 4) == g->seq && same_hdr(g, seg, thl);
+	       g->len + pay <= GSO_MAX_LEN && peek_u32(seg + 4) == g->seq &&
+	       same_hdr(g, seg, thl) && tw_addr_ip_eq(&g->src, src) && tw_addr_ip_eq(&g->dst, dst);
 }
 
-static void hold(struct twist_gso *g, const void *owner, const struct tw_addr *src,
+static void hold(struct tso_gather *g, const void *owner, const struct tw_addr *src,
                  const struct tw_addr *dst, const uint8_t *seg, size_t thl, size_t pay)
 {
 	g->owner = owner;
@@ -106,8 +107,8 @@ static void hold(struct twist_gso *g, const void *owner, const struct tw_addr *s
 	g->closed = false;
 }
 
-int twist_gso_put(struct twist_gso *g, int fd, const void *owner, const struct tw_addr *src,
-                  const struct tw_addr *dst, uint8_t proto, const uint8_t *seg, size_t len)
+int tso_gather_put(struct tso_gather *g, int fd, const void *owner, const struct tw_addr *src,
+                   const struct tw_addr *dst, uint8_t proto, const uint8_t *seg, size_t len)
 {
 	uint8_t hdr[40];
 	size_t thl = proto == STUN_PROTO_TCP && len >= 20 ? (size_t)(seg[12] >> 4) * 4 : 0;
@@ -116,7 +117,7 @@ int twist_gso_put(struct twist_gso *g, int fd, const void *owner, const struct t
 	bool plain_data = pay && (seg[13] & ~TCP_PSH) == TCP_ACK;
 	int ret = 0, hl;
 
-	if (plain_data && fits(g, owner, seg, thl, pay)) {
+	if (plain_data && fits(g, owner, src, dst, seg, thl, pay)) {
 		memcpy(g->buf + g->len, seg + thl, pay);
 		g->len += pay;
 		g->n++;
@@ -125,7 +126,7 @@ int twist_gso_put(struct twist_gso *g, int fd, const void *owner, const struct t
 		g->buf[13] |= seg[13] & TCP_PSH; /* the kernel leaves it on the last */
 		return 0;
 	}
-	ret = twist_gso_flush(g, fd);
+	ret = tso_gather_flush(g, fd);
 	if (plain_data && !(seg[13] & TCP_PSH)) {
 		hold(g, owner, src, dst, seg, thl, pay);
 		return ret;
