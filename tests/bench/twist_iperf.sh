@@ -5,7 +5,7 @@
 #
 #   twist_iperf.sh --relay PATH/twist-relay --client PATH/twist-client
 #                  [--secs 10] [--out FILE] [--rate RATE]
-#                  [--mode transport|tunnel|both]
+#                  [--mode transport|tunnel|both] [--reverse]
 #
 # --rate (tc's units: 1gbit, 2500mbit) shapes the relay's link toward the
 # peer with a token bucket for both runs: the one leg both paths share, so
@@ -16,6 +16,10 @@
 # --mode picks twist-client's encapsulation (transport by default; tunnel
 # is RFC 3948 ESP, issue 10 asks for 75 % of the baseline); both runs the
 # baseline, transport and tunnel one after the other in one lab.
+#
+# --reverse runs iperf3 -R: the peer sends, the client receives, so the
+# bytes cross TWIST from the relay's TUN to the shim (a download) instead
+# of from the shim to the relay's TUN (an upload, the default).
 #
 # In deploy/lab/twist.sh's lab (it takes the tw9-* lab down first and at the
 # end). Baseline: the NAT lets TCP through for the run (twist.sh allow-tcp
@@ -31,7 +35,7 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 LABSH=$HERE/../../deploy/lab/twist.sh
-RELAY="" CLIENT="" SECS=10 OUT=$PWD/twist_iperf.results RATE="" MODE=transport
+RELAY="" CLIENT="" SECS=10 OUT=$PWD/twist_iperf.results RATE="" MODE=transport REVERSE=""
 STOP_GRACE=10
 log() { printf '[twist_iperf] %s\n' "$*"; }
 die() {
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--rate) RATE=$2; shift 2 ;;
 	--mode) MODE=$2; shift 2 ;;
+	--reverse) REVERSE=-R; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
@@ -115,7 +120,7 @@ done
 
 # iperf_run NAME: one stream from the client for SECS; prints bits/s.
 iperf_run() {
-	timeout $((SECS + 60)) ip netns exec "$CLIENT_NS" iperf3 -c "$PEER_IP" -p 5201 -t "$SECS" -J \
+	timeout $((SECS + 60)) ip netns exec "$CLIENT_NS" iperf3 -c "$PEER_IP" -p 5201 -t "$SECS" -J $REVERSE \
 		>"$TMP/$1.json" 2>&1 || die "iperf3 ($1) failed: $(tail -c 300 "$TMP/$1.json")"
 	python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print(int(e["bits_per_second"]), int(e["bytes"]))' \
 		"$TMP/$1.json"
@@ -172,6 +177,7 @@ result() {
 	echo "date=$(date -u +%FT%TZ)"
 	echo "secs=$SECS"
 	echo "shaped_rate=${RATE:-none}"
+	echo "direction=$([ -n "$REVERSE" ] && echo download || echo upload)"
 	echo "baseline_bps=$BASE_BPS"
 	echo "baseline_bytes=$BASE_BYTES"
 	for m in $MODES; do
