@@ -202,24 +202,21 @@ static bool port_free(struct ports *p, int f, unsigned port, bool reserve)
 
 /*
  * Binds port (and port+1 with reserve). 0; -EADDRINUSE when the kernel has
- * either taken (the bitmap is told, so the port is not tried again); or -errno.
+ * either taken; or -errno. A port the kernel has taken is not marked in the
+ * bitmap: it is someone else's (an ephemeral port, a TCP port in
+ * TIME_WAIT) for a while only, and marking it would take it out of the
+ * range for good and count it in ports_in_use (the relay's metric).
  */
-static int bind_pair(struct ports *p, const struct tw_addr *ip, unsigned port, bool reserve,
-                     bool stream, int *fd, int *fd2)
+static int bind_pair(const struct tw_addr *ip, unsigned port, bool reserve, bool stream, int *fd,
+                     int *fd2)
 {
-	int f = fam_idx(ip);
-
 	*fd = sock_bind(ip, (uint16_t)port, stream);
-	if (*fd == -EADDRINUSE)
-		set_used(p, f, port, true);
 	if (*fd < 0 || !reserve)
 		return *fd < 0 ? *fd : 0;
 	*fd2 = sock_bind(ip, (uint16_t)(port + 1), false);
 	if (*fd2 >= 0)
 		return 0;
 	close(*fd);
-	if (*fd2 == -EADDRINUSE)
-		set_used(p, f, port + 1, true);
 	return *fd2;
 }
 
@@ -249,7 +246,7 @@ static int pick(struct ports *p, const struct tw_addr *ip, bool even, bool reser
 		port = s.first + s.step * k;
 		if (!port_free(p, f, port, reserve))
 			continue;
-		rc = bind_pair(p, ip, port, reserve, stream, fd, fd2);
+		rc = bind_pair(ip, port, reserve, stream, fd, fd2);
 		if (rc == 0)
 			return (int)port;
 		if (rc != -EADDRINUSE)
