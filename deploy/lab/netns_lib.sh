@@ -4,6 +4,9 @@
 # (its name in messages), LAB (its state directory) and ALL_NS.
 # shellcheck shell=bash
 
+# shellcheck source-path=SCRIPTDIR source=exec_wait.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/exec_wait.sh"
+
 die() {
 	echo "$LAB_TOOL: $*" >&2
 	exit 1
@@ -43,6 +46,7 @@ spawn() {
 		exec ip netns exec "$ns" setsid "$@" </dev/null >>"$LAB/logs/$name.log" 2>&1) &
 	echo $! >"$LAB/pids/$name.pid"
 	echo "$1" >"$LAB/pids/$name.cmd"
+	exec_wait $!
 }
 
 ns_add() {

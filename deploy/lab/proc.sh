@@ -3,6 +3,9 @@
 # daemon is started detached in a namespace, its PID recorded under
 # $LAB/NODE/NAME.pid, and it is stopped by that PID only.
 
+# shellcheck source-path=SCRIPTDIR source=exec_wait.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/exec_wait.sh"
+
 pid_of() {
 	local f=$LAB/$1/$2.pid
 	[ -s "$f" ] && cat "$f" 2>/dev/null
@@ -24,6 +27,7 @@ spawn() {
 	# so $! is the daemon's own PID.
 	(exec ip netns exec "$ns" setsid "$@" </dev/null >>"$LAB/$node/$name.log" 2>&1) &
 	echo $! >"$LAB/$node/$name.pid"
+	exec_wait $!
 }
 
 stop_pid() {
