@@ -79,7 +79,7 @@ struct twist_plane {
 	uint8_t buf[TUN_BUF];      /* the reader's; one thread reads */
 	uint8_t ind[TUN_BUF + 64]; /* the reader's: a Data indication around a segment */
 	uint8_t out[TUN_BUF];      /* the reader's: a TSO read's segments for one send */
-	uint8_t one[TUN_BUF];      /* the reader's: one cut packet, room around it for ESP */
+	uint8_t one[TUN_BUF];      /* the reader's: one cut packet for a Data indication */
 };
 
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
@@ -568,61 +568,110 @@ static void tso_flush(struct tso_run *r)
 	r->len = r->n = 0;
 }
 
+/* Room for a datagram of up to max bytes at the run's end (sending the run first if full). */
+static uint8_t *run_room(struct tso_run *r, size_t max)
+{
+	if (r->n && (r->len + max > TSO_OUT_MAX || r->n == TSO_OUT_SEGS))
+		tso_flush(r);
+	return max <= sizeof(r->tp->out) - r->len ? r->tp->out + r->len : NULL;
+}
+
+/*
+ * The dl-byte datagram just written at the run's end joins it. UDP GSO
+ * wants every datagram but the last of one size: a larger one starts a
+ * new run, a shorter one ends this one.
+ */
+static void run_add(struct tso_run *r, size_t dl, size_t seg_len)
+{
+	if (r->n && dl > r->seg) {
+		uint8_t *d = r->tp->out + r->len;
+
+		tso_flush(r);
+		memmove(r->tp->out, d, dl);
+	}
+	if (!r->n)
+		r->seg = dl;
+	r->len += dl;
+	r->n++;
+	r->bytes += (unsigned)seg_len;
+	if (dl < r->seg)
+		tso_flush(r);
+}
+
 /* Transport mode: the bare segment, checksum made whole, gathered for one send. */
 static int tso_gather(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
 {
 	struct tso_run *r = ctx;
-	uint8_t *seg = pkt + iphl;
+	uint8_t *seg = pkt + iphl, *d;
 	size_t sl = len - iphl;
 
 	(void)last;
-	if (twist_l4_csum_set(&r->ip->src, &r->ip->dst, STUN_PROTO_TCP, seg, sl) < 0) {
-		r->failed++;
-		return 0;
-	}
-	if (r->n && (sl > r->seg || r->len + sl > TSO_OUT_MAX || r->n == TSO_OUT_SEGS))
-		tso_flush(r);
-	if (!r->n)
-		r->seg = sl;
-	memcpy(r->tp->out + r->len, seg, sl);
-	r->len += sl;
-	r->n++;
-	r->bytes += (unsigned)sl;
+	if (twist_l4_csum_set(&r->ip->src, &r->ip->dst, STUN_PROTO_TCP, seg, sl) < 0 ||
+	    !(d = run_room(r, sl)))
+		return r->failed++, 0;
+	memcpy(d, seg, sl);
+	run_add(r, sl, sl);
 	return 0;
 }
 
 /*
- * Tunnel mode, or a listen flow still in Data indications: each cut packet
- * alone, as from_tun sends one, from a buffer with the room ESP wants.
+ * Tunnel mode: the cut packet, its checksums made whole, in ESP (as
+ * send_esp), gathered for one send like transport mode's segments: equal
+ * inner packets make equal ESP datagrams.
+ */
+static int tso_esp(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
+{
+	struct tso_run *r = ctx;
+	struct twist_flow *f = r->f;
+	uint8_t *d = run_room(r, len + TWIST_ESP_OVERHEAD_MAX), *in;
+	int n;
+
+	(void)last;
+	if (!d)
+		return r->failed++, 0;
+	in = d + TWIST_ESP_HDR;
+	memcpy(in, pkt, len);
+	tso_ip4_csum_set(in, iphl);
+	if (twist_l4_csum_set(&r->ip->src, &r->ip->dst, STUN_PROTO_TCP, in + iphl, len - iphl) < 0)
+		return r->failed++, 0;
+	if (++f->esp_seq_out ==
+	    0) /* no anti-replay at either end (§9): it may wrap; 0 is skipped */
+		f->esp_seq_out = 1;
+	n = twist_esp_wrap(d, len + TWIST_ESP_OVERHEAD_MAX, len, f->spi, f->esp_seq_out);
+	if (n < 0)
+		return r->failed++, 0;
+	run_add(r, (size_t)n, len - iphl);
+	return 0;
+}
+
+/*
+ * A listen flow still in Data indications: each cut packet alone, as
+ * from_tun sends one.
  */
 static int tso_each(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
 {
 	struct tso_run *r = ctx;
-	uint8_t *one = r->tp->one + sizeof(struct virtio_net_hdr);
+	uint8_t *one = r->tp->one;
 	struct twist_ip ip;
-	ssize_t n;
 
 	(void)last;
-	if (len + sizeof(struct virtio_net_hdr) + TWIST_ESP_OVERHEAD_MAX > sizeof(r->tp->one))
+	if (len > sizeof(r->tp->one))
 		return r->failed++, 0;
 	memcpy(one, pkt, len);
 	tso_ip4_csum_set(one, iphl);
 	if (twist_ip_parse(one, len, &ip) < 0 ||
-	    twist_l4_csum_set(&ip.src, &ip.dst, ip.proto, one + iphl, len - iphl) < 0)
+	    twist_l4_csum_set(&ip.src, &ip.dst, ip.proto, one + iphl, len - iphl) < 0 ||
+	    send_indication(r->tp, r->f, &ip) < 0)
 		return r->failed++, 0;
-	n = r->f->encap_mode == TWIST_ENCAP_TUNNEL ? send_esp(r->f, one, len)
-	                                           : send_indication(r->tp, r->f, &ip);
-	if (n < 0)
-		r->failed++;
-	else
-		r->sent++, r->bytes += (unsigned)ip.seg_len;
+	r->sent++;
+	r->bytes += (unsigned)ip.seg_len;
 	return 0;
 }
 
 /*
  * A TCP super-packet from the TUN (TSO toward us, twist_tun.c): cut into
- * the peer's segments, which go to the client as one UDP GSO send in
- * transport mode. Only a latched flow takes it: a super-packet never opens
+ * the peer's segments, which go to the client as one UDP GSO send (in
+ * ESP in tunnel mode). Only a latched flow takes it: a super-packet never opens
  * one (a SYN is never one).
  */
 static void from_tun_tso(struct twist_plane *tp, uint8_t *pkt, size_t len, size_t mss)
@@ -644,14 +693,14 @@ static void from_tun_tso(struct twist_plane *tp, uint8_t *pkt, size_t len, size_
 		pthread_mutex_unlock(&tp->mu);
 		return twist_plane_drop(tp, TWD_NO_FLOW);
 	}
-	if (r.f->encap_mode != TWIST_ENCAP_TUNNEL &&
-	    (r.f->type != TWIST_TYPE_LISTEN ||
-	     __atomic_load_n(&r.f->client_spoke, __ATOMIC_RELAXED))) {
+	if (r.f->encap_mode == TWIST_ENCAP_TUNNEL)
+		rc = tso_cut(pkt, len, mss, tso_esp, &r);
+	else if (r.f->type != TWIST_TYPE_LISTEN ||
+	         __atomic_load_n(&r.f->client_spoke, __ATOMIC_RELAXED))
 		rc = tso_cut(pkt, len, mss, tso_gather, &r);
-		tso_flush(&r);
-	} else {
+	else
 		rc = tso_cut(pkt, len, mss, tso_each, &r);
-	}
+	tso_flush(&r);
 	pthread_mutex_unlock(&tp->mu);
 	if (rc < 0)
 		twist_plane_drop(tp, TWD_MALFORMED);
