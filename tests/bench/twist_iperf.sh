@@ -7,8 +7,8 @@
 #                  [--secs 10] [--out FILE] [--rate RATE]
 #                  [--mode transport|tunnel|both] [--reverse]
 #
-# --rate (tc's units: 1gbit, 2500mbit) shapes the relay's link toward the
-# peer with a token bucket for both runs: the one leg both paths share, so
+# --rate (tc's units: 1gbit, 2500mbit) shapes the link between the relay
+# and the peer, both ways, with token buckets for both runs: the leg both paths share, so
 # the comparison is over a path whose bottleneck is a link, as on a real
 # network, instead of this machine's CPU (veths forward at whatever the
 # CPU allows).
@@ -80,10 +80,13 @@ trap 'exit 1' INT TERM
 TWIST_LAB_BIG_MB=1 "$LABSH" up || die "lab up failed"
 eval "$("$LABSH" env)"
 if [ -n "$RATE" ]; then
-	# tw9rp: the relay namespace's link toward the peer (deploy/lab/twist.sh).
-	ip -n "$RELAY_NS" link show tw9rp >/dev/null 2>&1 || die "no tw9rp link in $RELAY_NS"
-	ip netns exec "$RELAY_NS" tc qdisc replace dev tw9rp root tbf rate "$RATE" burst 256kb \
-		latency 20ms || die "tc tbf rate $RATE failed"
+	# The link between the relay namespace and the peer (deploy/lab/twist.sh),
+	# both ways: tw9rp's egress carries uploads, tw9p's downloads.
+	for end in "$RELAY_NS:tw9rp" "$PEER_NS:tw9p"; do
+		ip -n "${end%%:*}" link show "${end##*:}" >/dev/null 2>&1 || die "no ${end##*:} link in ${end%%:*}"
+		ip netns exec "${end%%:*}" tc qdisc replace dev "${end##*:}" root tbf rate "$RATE" \
+			burst 256kb latency 20ms || die "tc tbf rate $RATE on ${end##*:} failed"
+	done
 fi
 
 # spawn NS LOG CMD...: PID into PIDS and LAST.
