@@ -79,7 +79,7 @@ struct twist_plane {
 	uint8_t buf[TUN_BUF];      /* the reader's; one thread reads */
 	uint8_t ind[TUN_BUF + 64]; /* the reader's: a Data indication around a segment */
 	uint8_t out[TUN_BUF];      /* the reader's: a TSO read's segments for one send */
-	uint8_t one[TUN_BUF];      /* the reader's: one cut packet for a Data indication */
+	bool no_gso;               /* the reader's: the kernel refused UDP GSO for good */
 };
 
 const int twist_err_codes[TWIST_ERR_CODES] = {400, 401, 403, 437, 440, 441, 442, 443, 486, 508};
@@ -481,15 +481,21 @@ static ssize_t send_indication(struct twist_plane *tp, struct twist_flow *f,
  */
 _Static_assert(sizeof(struct virtio_net_hdr) >= TWIST_ESP_HDR, "ESP header room");
 
-static ssize_t send_esp(struct twist_flow *f, uint8_t *pkt, size_t len)
+/* The inner packet at esp + TWIST_ESP_HDR (len bytes) wrapped with the flow's next sequence number.
+ */
+static int esp_wrap_next(struct twist_flow *f, uint8_t *esp, size_t len)
 {
-	uint8_t *esp = pkt - TWIST_ESP_HDR;
-	int n;
-
 	/* No anti-replay at either end (§9), so the counter may wrap; 0 is skipped. */
 	if (++f->esp_seq_out == 0)
 		f->esp_seq_out = 1;
-	n = twist_esp_wrap(esp, len + TWIST_ESP_OVERHEAD_MAX, len, f->spi, f->esp_seq_out);
+	return twist_esp_wrap(esp, len + TWIST_ESP_OVERHEAD_MAX, len, f->spi, f->esp_seq_out);
+}
+
+static ssize_t send_esp(struct twist_flow *f, uint8_t *pkt, size_t len)
+{
+	uint8_t *esp = pkt - TWIST_ESP_HDR;
+	int n = esp_wrap_next(f, esp, len);
+
 	if (n < 0)
 		return -1;
 	return send(f->h.fd, esp, (size_t)n, MSG_DONTWAIT);
@@ -556,11 +562,7 @@ static void tso_flush(struct tso_run *r)
 
 	if (!r->n)
 		return;
-	rc = r->n == 1 ? (send(r->f->h.fd, r->tp->out, r->len, MSG_DONTWAIT) < 0 ? -errno : 0)
-	               : udp_send_gso(r->f->h.fd, r->tp->out, r->len, r->seg);
-	/* EIO/EOPNOTSUPP: no GSO on the client's route (a device without it). */
-	if (rc == -EIO || rc == -EOPNOTSUPP || rc == -EINVAL)
-		rc = udp_send_each(r->f->h.fd, r->tp->out, r->len, r->seg);
+	rc = udp_send_segs(r->f->h.fd, r->tp->out, r->len, r->seg, &r->tp->no_gso);
 	if (rc < 0)
 		r->failed += r->n;
 	else
@@ -634,10 +636,7 @@ static int tso_esp(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
 	tso_ip4_csum_set(in, iphl);
 	if (twist_l4_csum_set(&r->ip->src, &r->ip->dst, STUN_PROTO_TCP, in + iphl, len - iphl) < 0)
 		return r->failed++, 0;
-	if (++f->esp_seq_out ==
-	    0) /* no anti-replay at either end (§9): it may wrap; 0 is skipped */
-		f->esp_seq_out = 1;
-	n = twist_esp_wrap(d, len + TWIST_ESP_OVERHEAD_MAX, len, f->spi, f->esp_seq_out);
+	n = esp_wrap_next(f, d, len);
 	if (n < 0)
 		return r->failed++, 0;
 	run_add(r, (size_t)n, len - iphl);
@@ -651,16 +650,12 @@ static int tso_esp(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
 static int tso_each(void *ctx, uint8_t *pkt, size_t len, size_t iphl, int last)
 {
 	struct tso_run *r = ctx;
-	uint8_t *one = r->tp->one;
 	struct twist_ip ip;
 
 	(void)last;
-	if (len > sizeof(r->tp->one))
-		return r->failed++, 0;
-	memcpy(one, pkt, len);
-	tso_ip4_csum_set(one, iphl);
-	if (twist_ip_parse(one, len, &ip) < 0 ||
-	    twist_l4_csum_set(&ip.src, &ip.dst, ip.proto, one + iphl, len - iphl) < 0 ||
+	/* In place: only the segment is sent, so the IP header's checksum does not matter. */
+	if (twist_ip_parse(pkt, len, &ip) < 0 ||
+	    twist_l4_csum_set(&ip.src, &ip.dst, ip.proto, pkt + iphl, len - iphl) < 0 ||
 	    send_indication(r->tp, r->f, &ip) < 0)
 		return r->failed++, 0;
 	r->sent++;
