@@ -61,16 +61,7 @@ static void gso_flush(void)
 	if (!f)
 		return;
 	io = f->io;
-	if (gso.n == 1) {
-		ret = send(io->fd, gso.buf, gso.len, 0) < 0 ? -errno : 0;
-	} else {
-		ret = gso_off ? -EOPNOTSUPP : udp_send_gso(io->fd, gso.buf, gso.len, gso.seg);
-		/* EIO: no checksum offload on the way out; EINVAL: too old, or the MTU. */
-		if (ret == -EOPNOTSUPP || ret == -EIO || ret == -EINVAL) {
-			gso_off = gso_off || ret != -EINVAL;
-			ret = udp_send_each(io->fd, gso.buf, gso.len, gso.seg);
-		}
-	}
+	ret = udp_send_segs(io->fd, gso.buf, gso.len, gso.seg, &gso_off);
 	if (ret < 0)
 		f->c->st.drops[TC_DROP_SEND] += gso.n;
 	gso.f = NULL;
@@ -108,28 +99,18 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	/* Bounded, so the TUN and the other flows get their turn; a flow that
 	 * moved to a new socket (reopened, redirected) is done with this one. */
 	for (int i = 0; i < 64 && !f->dead && !f->c->exit_code && f->io == io; i++) {
-		union {
-			char b[UDP_GSO_CTL_LEN];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {rxbuf, sizeof(rxbuf)};
-		struct msghdr mh = {.msg_iov = &iov,
-		                    .msg_iovlen = 1,
-		                    .msg_control = ctl.b,
-		                    .msg_controllen = sizeof(ctl)};
-		ssize_t n = recvmsg(fd, &mh, 0);
 		size_t seg;
+		ssize_t n = udp_recv_gro(fd, rxbuf, sizeof(rxbuf), NULL, &seg);
 
+		if (n == -EMSGSIZE)
+			continue; /* more than a UDP datagram can carry: not the relay */
 		if (n < 0) {
 			/* An ICMP error on the connected socket: the server is gone. */
-			int err = -errno;
-
-			if (tc_server_gone(err))
-				tc_flow_sock_error(f, err);
+			if (tc_server_gone((int)n))
+				tc_flow_sock_error(f, (int)n);
 			break;
 		}
 		/* Coalesced datagrams (UDP_GRO) are cut at the size the kernel gives. */
-		seg = udp_gro_seg(&mh, (size_t)n);
 		for (size_t off = 0; off < (size_t)n && !f->dead && f->io == io; off += seg)
 			tc_flow_input(f, rxbuf + off,
 			              (size_t)n - off < seg ? (size_t)n - off : seg);

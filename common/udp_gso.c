@@ -12,7 +12,7 @@
 #define UDP_GRO 104
 #endif
 
-int udp_send_gso(int fd, const uint8_t *p, size_t len, size_t seg)
+static int send_gso(int fd, const uint8_t *p, size_t len, size_t seg)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(uint16_t))];
@@ -33,7 +33,7 @@ int udp_send_gso(int fd, const uint8_t *p, size_t len, size_t seg)
 	return sendmsg(fd, &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
-int udp_send_each(int fd, const uint8_t *p, size_t len, size_t seg)
+static int send_each(int fd, const uint8_t *p, size_t len, size_t seg)
 {
 	int ret = 0;
 
@@ -43,7 +43,22 @@ int udp_send_each(int fd, const uint8_t *p, size_t len, size_t seg)
 	return ret;
 }
 
-size_t udp_gro_seg(struct msghdr *mh, size_t len)
+int udp_send_segs(int fd, const uint8_t *p, size_t len, size_t seg, bool *no_gso)
+{
+	int ret;
+
+	if (len <= seg)
+		return send(fd, p, len, MSG_DONTWAIT) < 0 ? -errno : 0;
+	ret = *no_gso ? -EOPNOTSUPP : send_gso(fd, p, len, seg);
+	/* EINVAL: too old, or this send's size against the MTU: try GSO again next time. */
+	if (ret == -EOPNOTSUPP || ret == -EIO || ret == -EINVAL) {
+		*no_gso = *no_gso || ret != -EINVAL;
+		ret = send_each(fd, p, len, seg);
+	}
+	return ret;
+}
+
+static size_t gro_seg(struct msghdr *mh, size_t len)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		int v;
@@ -54,6 +69,29 @@ size_t udp_gro_seg(struct msghdr *mh, size_t len)
 		return v > 0 ? (size_t)v : len;
 	}
 	return len;
+}
+
+ssize_t udp_recv_gro(int fd, uint8_t *buf, size_t cap, struct sockaddr_storage *from, size_t *seg)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, cap};
+	struct msghdr mh = {.msg_name = from,
+	                    .msg_namelen = from ? sizeof(*from) : 0,
+	                    .msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = ctl.b,
+	                    .msg_controllen = sizeof(ctl.b)};
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+	if (n < 0)
+		return -errno;
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	*seg = gro_seg(&mh, (size_t)n);
+	return n;
 }
 
 int udp_gro_on(int fd)

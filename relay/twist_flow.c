@@ -301,38 +301,26 @@ static bool client_readable(struct worker *w, struct dp_handle *h)
 	bool more = true;
 
 	w->now_ms = relay_now_ms();
-	for (unsigned round = 0; round < GRO_ROUNDS && more; round++) {
+	for (unsigned round = 0; round < GRO_ROUNDS; round++) {
 		struct sockaddr_storage ss;
-		union {
-			char b[UDP_GSO_CTL_LEN];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {buf, GRO_BUFSZ};
-		struct msghdr m = {.msg_name = &ss,
-		                   .msg_namelen = sizeof(ss),
-		                   .msg_iov = &iov,
-		                   .msg_iovlen = 1,
-		                   .msg_control = ctl.b,
-		                   .msg_controllen = sizeof(ctl.b)};
 		struct tw_addr src;
 		ssize_t n;
 		size_t seg;
 
 		tx_flush(w);
-		n = recvmsg(h->fd, &m, MSG_DONTWAIT);
-		if (n < 0 && (errno == ECONNREFUSED || errno == EINTR))
+		n = udp_recv_gro(h->fd, buf, GRO_BUFSZ, &ss, &seg);
+		if (n == -ECONNREFUSED || n == -EINTR)
 			continue; /* an earlier ICMP error, reported once */
-		if (n < 0) {
+		if (n < 0 && n != -EMSGSIZE) {
 			more = false; /* drained (EAGAIN), or an error the next datagram repeats */
 			break;
 		}
 		if (tw_addr_from_sa((struct sockaddr *)&ss, &src) < 0)
 			continue;
-		if (m.msg_flags & MSG_TRUNC) {
+		if (n < 0) { /* truncated */
 			worker_drop(w, DROP_OVERSIZE, &src);
 			continue;
 		}
-		seg = udp_gro_seg(&m, (size_t)n);
 		if (seg < (size_t)n)
 			twist_count_gro(f->tp, ((size_t)n + seg - 1) / seg);
 		for (size_t off = 0; off < (size_t)n && h->fd >= 0; off += seg) {
