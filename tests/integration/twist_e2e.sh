@@ -90,6 +90,19 @@ metric_sum() {
 		awk -v re="^$1([{ ]|$)" '$0 ~ re { s += $NF; n++ } END { if (n) print s }'
 }
 
+# coalesced CASE READS ITEMS TEXT1 TEXT2: the relay read batches (READS
+# counts them, ITEMS what they carried) and each carried at least two.
+coalesced() {
+	local r i
+	r=$(metric_sum "$2")
+	i=$(metric_sum "$3")
+	if [ "${r:-0}" -gt 0 ] && [ "${i:-0}" -ge $((2 * r)) ]; then
+		tw_ok "$1" "$i $4 $r $5"
+	else
+		tw_bad "$1" "none: $2=${r:-absent} $3=${i:-absent}"
+	fi
+}
+
 lab_up() {
 	"$LABSH" down
 	"$LABSH" up || tw_fail "deploy/lab/twist.sh up failed"
@@ -248,17 +261,8 @@ cases_connect() {
 		# The peer's TCP handed the relay's TUN 64 KB super-packets, cut
 		# there into the client's segments (relay/twist_plane.c,
 		# from_tun_tso): the SHA-256 above checks the cutting.
-		if wanted download_tso; then
-			local tr ts
-			tr=$(metric_sum twist_twist_tso_reads_total)
-			ts=$(metric_sum twist_twist_tso_segments_total)
-			if [ "${tr:-0}" -gt 0 ] && [ "${ts:-0}" -ge $((2 * tr)) ]; then
-				tw_ok download_tso "$ts segments came up the TUN in $tr super-packets"
-			else
-				tw_bad download_tso "no super-packets: twist_twist_tso_reads_total=${tr:-absent}" \
-					"twist_twist_tso_segments_total=${ts:-absent}"
-			fi
-		fi
+		wanted download_tso && coalesced download_tso twist_twist_tso_reads_total \
+			twist_twist_tso_segments_total "segments came up the TUN in" "super-packets"
 		line=$(grep '"GET /big.bin' "$LAB_DIR/logs/http4.log" | tail -n1)
 		case $line in
 		"$TWIST_RELAY_IP "*) tw_ok tcp_peer_sees_relayed "http.server: $line" ;;
@@ -388,17 +392,8 @@ cases_listen() {
 	# The client served those megabytes in TSO reads sent with UDP GSO: the
 	# relay must have read them back coalesced (UDP_GRO, relay/twist_flow.c)
 	# and cut them up right, or the SHA-256s above would not match.
-	if wanted listen_gro; then
-		local gr gd
-		gr=$(metric_sum twist_twist_gro_reads_total)
-		gd=$(metric_sum twist_twist_gro_datagrams_total)
-		if [ "${gr:-0}" -gt 0 ] && [ "${gd:-0}" -ge $((2 * gr)) ]; then
-			tw_ok listen_gro "$gd datagrams arrived in $gr coalesced reads"
-		else
-			tw_bad listen_gro "no coalesced reads: twist_twist_gro_reads_total=${gr:-absent}" \
-				"twist_twist_gro_datagrams_total=${gd:-absent}"
-		fi
-	fi
+	wanted listen_gro && coalesced listen_gro twist_twist_gro_reads_total \
+		twist_twist_gro_datagrams_total "datagrams arrived in" "coalesced reads"
 	if ! read -r addr port < <(listen_line udp:7007); then
 		fail_all "no 'listen udp:7007 relayed ADDR:PORT' line on stdout within 20 s" \
 			listen_udp expiry_without_keepalive
