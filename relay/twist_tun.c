@@ -57,7 +57,7 @@ static int tun_create(const char *name, char *err, size_t errlen)
 	}
 	/*
 	 * Offloads toward us: a peer's bulk TCP comes up as 64 KB super-packets
-	 * and checksums may be left partial (twist_plane.c's tun_packet cuts
+	 * and checksums may be left partial (twist_peer.c's tun_packet cuts
 	 * and completes them). Best effort: without them reads are whole
 	 * packets with their checksums, as the kernel makes them.
 	 */

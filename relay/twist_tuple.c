@@ -51,7 +51,7 @@ void twist_flow_export(const struct twist_flow *f, uint64_t now_ms, struct flow_
 	twist__twist__init(t);
 	t->type = f->type;
 	t->transport = f->proto;
-	/* Acquire: worker 0 writes peer before it sets latched (twist_plane.c match). */
+	/* Acquire: worker 0 writes peer before it sets latched (twist_peer.c match). */
 	if (__atomic_load_n(&f->latched, __ATOMIC_ACQUIRE))
 		put_addr(&t->peer, o->tw_peer, &f->peer);
 	if (f->want.family)

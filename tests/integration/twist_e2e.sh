@@ -259,7 +259,7 @@ cases_connect() {
 				"NAT tcp_peer drops $drops0 -> $drops1"
 		fi
 		# The peer's TCP handed the relay's TUN 64 KB super-packets, cut
-		# there into the client's segments (relay/twist_plane.c,
+		# there into the client's segments (relay/twist_peer.c,
 		# from_tun_tso): the SHA-256 above checks the cutting.
 		wanted download_tso && coalesced download_tso twist_twist_tso_reads_total \
 			twist_twist_tso_segments_total "segments came up the TUN in" "super-packets"
